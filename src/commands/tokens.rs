@@ -1,0 +1,170 @@
+//! `tokens` and `history`: what is stored, and when and by whom it was used.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use super::{CommandResult, Exit};
+use crate::output::{self, Table};
+use crate::service::{Service, TokenView};
+
+pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
+    let now = Utc::now();
+    let views: Vec<TokenView> = service
+        .tokens()?
+        .into_iter()
+        .filter(|v| !stale_only || service.is_stale(v, now))
+        .collect();
+    if json {
+        let items: Vec<serde_json::Value> = views.iter().map(token_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).expect("JSON values serialise")
+        );
+    } else if views.is_empty() {
+        output::note(if stale_only {
+            "no stale tokens"
+        } else {
+            "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
+        });
+    } else {
+        print!("{}", table(&views, now));
+        if views.iter().any(|v| v.is_default) {
+            output::say(&output::dim(
+                "* default: used when DOCKER_PAT_INTEGRATION is unset",
+                output::stdout_colour(),
+            ));
+        }
+        if views.iter().any(|v| v.password_on_protected_account) {
+            output::warn(
+                "entries marked `password` hold a password for an account that requires tokens; replace them with `docker login` and a personal access token",
+            );
+        }
+    }
+    Ok(if stale_only && !views.is_empty() {
+        Exit::Attention
+    } else {
+        Exit::Success
+    })
+}
+
+fn token_json(view: &TokenView) -> serde_json::Value {
+    json!({
+        "token": view.name.to_string(),
+        "registry": view.name.registry.key(),
+        "integration": view.name.integration.as_str(),
+        "username": view.record.username,
+        "active": view.record.active,
+        "default": view.is_default,
+        "description": view.record.description,
+        "created_at": timestamp(view.record.created_at),
+        "rotated_at": timestamp(view.record.rotated_at),
+        "last_used_at": view.usage.last_used_at.map(timestamp),
+        "use_count": view.usage.use_count,
+        "last_client": view.usage.last_client,
+    })
+}
+
+fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
+    let mut table = Table::new(&[
+        ("TOKEN", 14),
+        ("USER", 8),
+        ("STATE", 8),
+        ("CREATED", 10),
+        ("LAST USED", 9),
+        ("USES", 4),
+        ("CLIENT", 6),
+        ("DESCRIPTION", 0),
+    ]);
+    for view in views {
+        let mut state = if view.record.active {
+            "active".to_owned()
+        } else {
+            "inactive".to_owned()
+        };
+        if view.is_default {
+            state.push('*');
+        }
+        if view.password_on_protected_account {
+            state.push_str(" password");
+        }
+        table.row(vec![
+            view.name.to_string(),
+            view.record.username.clone(),
+            state,
+            view.record.created_at.format("%Y-%m-%d").to_string(),
+            view.usage
+                .last_used_at
+                .map_or_else(|| "never".to_owned(), |t| relative(t, now)),
+            view.usage.use_count.to_string(),
+            view.usage.last_client.clone().unwrap_or_else(|| "-".into()),
+            view.record.description.clone().unwrap_or_default(),
+        ]);
+    }
+    table.render(output::table_width())
+}
+
+pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
+    let view = service.token(token)?;
+    let uses: Vec<_> = view.usage.history.iter().rev().collect();
+    if json {
+        let value = json!({
+            "token": view.name.to_string(),
+            "use_count": view.usage.use_count,
+            "last_used_at": view.usage.last_used_at.map(timestamp),
+            "last_client": view.usage.last_client,
+            "history": uses.iter().map(|u| json!({"at": timestamp(u.at), "client": u.client})).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialise")
+        );
+        return Ok(Exit::Success);
+    }
+    if uses.is_empty() {
+        output::note(&format!("{} has never been used", view.name));
+        return Ok(Exit::Success);
+    }
+    let now = Utc::now();
+    let mut table = Table::new(&[("WHEN (UTC)", 20), ("AGO", 8), ("CLIENT", 6)]);
+    for u in &uses {
+        table.row(vec![timestamp(u.at), relative(u.at, now), u.client.clone()]);
+    }
+    print!("{}", table.render(output::table_width()));
+    output::say(&format!(
+        "{} use(s) in all; the last {} are kept",
+        view.usage.use_count,
+        crate::usage::HISTORY_LEN
+    ));
+    Ok(Exit::Success)
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// "just now", "5m ago", "3h ago", "12d ago".
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => "just now".into(),
+        60..3600 => format!("{}m ago", seconds / 60),
+        3600..86400 => format!("{}h ago", seconds / 3600),
+        _ => format!("{}d ago", seconds / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(relative(now - Duration::minutes(5), now), "5m ago");
+        assert_eq!(relative(now - Duration::hours(3), now), "3h ago");
+        assert_eq!(relative(now - Duration::days(12), now), "12d ago");
+        assert_eq!(relative(now + Duration::minutes(5), now), "just now");
+    }
+}

@@ -1,0 +1,383 @@
+//! Settings: `config.toml` plus the environment, resolved once per run.
+//!
+//! A broken config file is an error that names the file and line; the helper
+//! never falls back to defaults silently, because that could switch off a
+//! two-factor rule a person relies on.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::fsutil;
+use crate::registry::Registry;
+
+pub const ENV_HOME: &str = "DOCKER_PAT_HOME";
+pub const ENV_INTEGRATION: &str = "DOCKER_PAT_INTEGRATION";
+pub const ENV_BACKEND: &str = "DOCKER_PAT_BACKEND";
+pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
+pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
+const APP_DIR: &str = "docker-credential-pat";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "config file {path} is invalid at line {line}: {message}; fix it, or run `docker-credential-pat doctor --repair` to set it aside"
+    )]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot find your home directory; set {ENV_HOME} to a private directory")]
+    NoHome,
+    #[error("{ENV_BACKEND} must be auto, keychain or file, not {0:?}")]
+    BadBackendVariable(String),
+    #[error("{ENV_INTEGRATION}: {0}")]
+    BadIntegration(crate::names::NameError),
+    #[error(transparent)]
+    Write(#[from] fsutil::FsError),
+}
+
+/// Where the secrets of new tokens go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// The OS keychain when it answers, otherwise the vault file.
+    #[default]
+    Auto,
+    Keychain,
+    File,
+}
+
+impl BackendChoice {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "auto" => Some(Self::Auto),
+            "keychain" => Some(Self::Keychain),
+            "file" => Some(Self::File),
+            _ => None,
+        }
+    }
+}
+
+/// How the Secret Service session is set up on Linux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    /// Secrets cross the user's private session bus unencrypted (fast).
+    #[default]
+    Plain,
+    /// A Diffie-Hellman session as libsecret uses (about 10 ms slower per call).
+    Encrypted,
+}
+
+/// The contents of `config.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub backend: BackendChoice,
+    pub stale_after_days: u32,
+    pub vault_cache_seconds: u32,
+    pub require_tokens: bool,
+    pub allow_uuid_tokens: bool,
+    pub keychain_timeout_seconds: u32,
+    pub secret_service_session: SessionKind,
+    /// Registry → usernames whose accounts have two-factor authentication on.
+    pub two_factor: BTreeMap<String, Vec<String>>,
+    /// Registry → extra prefixes that mark a secret as a token there.
+    pub token_prefixes: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Auto,
+            stale_after_days: 90,
+            vault_cache_seconds: 900,
+            require_tokens: false,
+            allow_uuid_tokens: false,
+            keychain_timeout_seconds: 10,
+            secret_service_session: SessionKind::Plain,
+            two_factor: BTreeMap::new(),
+            token_prefixes: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file means defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text).map_err(|(line, message)| ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            message,
+        })
+    }
+
+    /// Parses config text; an error carries the 1-based line and a one-line message.
+    pub fn parse(text: &str) -> Result<Self, (usize, String)> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start)).unwrap_or(1);
+            (line, one_line(e.message()))
+        })?;
+        config.validate(text)
+    }
+
+    fn validate(self, text: &str) -> Result<Self, (usize, String)> {
+        let line_of_key = |key: &str| {
+            text.lines()
+                .position(|l| l.contains(key))
+                .map(|i| i + 1)
+                .unwrap_or(1)
+        };
+        if !(1..=300).contains(&self.keychain_timeout_seconds) {
+            return Err((
+                line_of_key("keychain_timeout_seconds"),
+                "keychain_timeout_seconds must be 1 to 300".into(),
+            ));
+        }
+        for (section, table) in [
+            ("two_factor", &self.two_factor),
+            ("token_prefixes", &self.token_prefixes),
+        ] {
+            for key in table.keys() {
+                if let Err(e) = Registry::parse(key) {
+                    return Err((line_of_key(key), format!("[{section}] key {key:?}: {e}")));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// True when `username` at `registry` is marked as two-factor protected.
+    pub fn two_factor_on(&self, registry: &Registry, username: &str) -> bool {
+        self.two_factor.iter().any(|(key, users)| {
+            Registry::parse(key).is_ok_and(|r| &r == registry)
+                && users.iter().any(|u| u.eq_ignore_ascii_case(username))
+        })
+    }
+
+    /// Extra token prefixes configured for `registry`.
+    pub fn prefixes_for(&self, registry: &Registry) -> impl Iterator<Item = &str> {
+        self.token_prefixes
+            .iter()
+            .filter(move |(key, _)| Registry::parse(key).is_ok_and(|r| &r == registry))
+            .flat_map(|(_, prefixes)| prefixes.iter().map(String::as_str))
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Where the helper keeps its files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+    pub fn index_file(&self) -> PathBuf {
+        self.data_dir.join("index.json")
+    }
+    pub fn usage_file(&self) -> PathBuf {
+        self.data_dir.join("usage.json")
+    }
+    pub fn usage_log(&self) -> PathBuf {
+        self.data_dir.join("usage.log")
+    }
+    pub fn lock_file(&self) -> PathBuf {
+        self.data_dir.join("lock")
+    }
+    pub fn vault_file(&self) -> PathBuf {
+        self.data_dir.join("vault")
+    }
+}
+
+/// The environment variables the helper reads, captured once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub pat_home: Option<PathBuf>,
+    pub integration: Option<String>,
+    pub backend: Option<String>,
+    pub docker_config: Option<PathBuf>,
+    pub passphrase_file: Option<PathBuf>,
+    /// Only whether the variable is set; the value is read when the vault needs it.
+    pub passphrase_set: bool,
+    pub home: Option<PathBuf>,
+}
+
+impl Environment {
+    pub fn capture() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let text = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(lossy);
+        Self {
+            pat_home: path(ENV_HOME),
+            integration: text(ENV_INTEGRATION),
+            backend: text(ENV_BACKEND),
+            docker_config: path("DOCKER_CONFIG"),
+            passphrase_file: path(ENV_PASSPHRASE_FILE),
+            passphrase_set: std::env::var_os(ENV_PASSPHRASE).is_some_and(|v| !v.is_empty()),
+            home: dirs::home_dir(),
+        }
+    }
+
+    pub fn paths(&self) -> Result<Paths, ConfigError> {
+        if let Some(home) = &self.pat_home {
+            return Ok(Paths {
+                config_dir: home.clone(),
+                data_dir: home.clone(),
+            });
+        }
+        let config = dirs::config_dir().ok_or(ConfigError::NoHome)?;
+        let data = dirs::data_dir().ok_or(ConfigError::NoHome)?;
+        Ok(Paths {
+            config_dir: config.join(APP_DIR),
+            data_dir: data.join(APP_DIR),
+        })
+    }
+
+    /// `$DOCKER_CONFIG`, or `~/.docker`.
+    pub fn docker_config_dir(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(dir) = &self.docker_config {
+            return Ok(dir.clone());
+        }
+        self.home
+            .as_ref()
+            .map(|h| h.join(".docker"))
+            .ok_or(ConfigError::NoHome)
+    }
+
+    /// The integration the protocol verbs act on, if one is chosen.
+    pub fn integration(&self) -> Result<Option<crate::names::Integration>, ConfigError> {
+        self.integration
+            .as_deref()
+            .map(crate::names::Integration::parse)
+            .transpose()
+            .map_err(ConfigError::BadIntegration)
+    }
+
+    /// The backend choice after the environment has had its say.
+    pub fn backend_choice(&self, config: &Config) -> Result<BackendChoice, ConfigError> {
+        match &self.backend {
+            Some(text) => BackendChoice::parse(text)
+                .ok_or_else(|| ConfigError::BadBackendVariable(text.clone())),
+            None => Ok(config.backend),
+        }
+    }
+}
+
+fn lossy(value: OsString) -> String {
+    value.to_string_lossy().into_owned()
+}
+
+/// Applies `change` to config.toml, keeping a person's comments and layout.
+///
+/// The caller holds the data lock, so two edits cannot interleave.
+pub fn edit(
+    paths: &Paths,
+    change: impl FnOnce(&mut toml_edit::DocumentMut),
+) -> Result<(), ConfigError> {
+    let path = paths.config_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    // Refuse to rewrite a file we could not read correctly.
+    Config::parse(&text).map_err(|(line, message)| ConfigError::Invalid {
+        path: path.clone(),
+        line,
+        message,
+    })?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError::Invalid {
+                path: path.clone(),
+                line: e.span().map(|s| line_of(&text, s.start)).unwrap_or(1),
+                message: one_line(e.message()),
+            })?;
+    change(&mut doc);
+    let new_text = doc.to_string();
+    Config::parse(&new_text).map_err(|(line, message)| ConfigError::Invalid {
+        path: path.clone(),
+        line,
+        message,
+    })?;
+    fsutil::ensure_private_dir(&paths.config_dir)?;
+    fsutil::write_atomic(&path, new_text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_means_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.stale_after_days, 90);
+        assert_eq!(config.vault_cache_seconds, 900);
+        assert_eq!(config.backend, BackendChoice::Auto);
+        assert!(!config.require_tokens);
+    }
+
+    #[test]
+    fn malformed_config_names_the_line() {
+        let (line, message) =
+            Config::parse("stale_after_days = 3\nrequire_tokens = maybe\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(!message.contains('\n'));
+        let (line, _) = Config::parse("\n\nrequire_token = true\n").unwrap_err();
+        assert_eq!(line, 3, "an unknown key is an error, not silently ignored");
+    }
+
+    #[test]
+    fn two_factor_accounts_match_any_address_form_and_username_case() {
+        let config =
+            Config::parse("[two_factor]\n\"https://index.docker.io/v1/\" = [\"Alice\"]\n").unwrap();
+        assert!(config.two_factor_on(&Registry::DockerHub, "alice"));
+        assert!(!config.two_factor_on(&Registry::DockerHub, "bob"));
+        assert!(!config.two_factor_on(&Registry::parse("ghcr.io").unwrap(), "alice"));
+    }
+
+    #[test]
+    fn bad_registry_key_is_reported() {
+        let (line, message) = Config::parse("[two_factor]\n\"a b\" = [\"x\"]\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(message.contains("two_factor"));
+    }
+}

@@ -1,0 +1,193 @@
+//! Docker's own `config.json`: read it, change only what we must, write it back safely.
+//!
+//! Keys keep their order (serde_json `preserve_order`), the file keeps its
+//! mode, a timestamped backup goes beside it, and the write is atomic. A file
+//! that is not valid JSON is never touched.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::fsutil::{self, FsError};
+
+pub const BACKUP_MARK: &str = ".pat-backup-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerConfigError {
+    #[error(
+        "{path} is not valid JSON (line {line}, column {column}); fix it by hand, nothing was changed"
+    )]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("{path} is valid JSON but not an object; fix it by hand, nothing was changed")]
+    NotObject { path: PathBuf },
+    #[error("no backup of {0} to restore")]
+    NoBackup(PathBuf),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+pub struct DockerConfig {
+    pub path: PathBuf,
+    pub root: Map<String, Value>,
+    /// The file's bytes as read, or `None` if it did not exist.
+    original: Option<Vec<u8>>,
+    mode: Option<u32>,
+}
+
+impl DockerConfig {
+    pub fn load(dir: &Path) -> Result<Self, DockerConfigError> {
+        let path = dir.join("config.json");
+        let original = fsutil::read_optional(&path)?;
+        let root = match &original {
+            None => Map::new(),
+            Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
+            Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(map)) => map,
+                Ok(_) => return Err(DockerConfigError::NotObject { path }),
+                Err(e) => {
+                    return Err(DockerConfigError::Invalid {
+                        path,
+                        line: e.line(),
+                        column: e.column(),
+                    });
+                }
+            },
+        };
+        let mode = file_mode(&path);
+        Ok(Self {
+            path,
+            root,
+            original,
+            mode,
+        })
+    }
+
+    pub fn exists(&self) -> bool {
+        self.original.is_some()
+    }
+
+    /// The file as Docker writes it: tab-indented.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+        self.root
+            .serialize(&mut serializer)
+            .expect("a JSON map always serialises");
+        out
+    }
+
+    /// True when saving would change the file.
+    pub fn changed(&self) -> bool {
+        self.original.as_deref() != Some(self.to_bytes().as_slice())
+    }
+
+    /// Copies the current file beside itself; returns the backup's path.
+    pub fn backup(&self) -> Result<Option<PathBuf>, DockerConfigError> {
+        let Some(original) = &self.original else {
+            return Ok(None);
+        };
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!("{BACKUP_MARK}{stamp}"));
+        let backup = self.path.with_file_name(name);
+        fsutil::write_atomic(&backup, original)?;
+        Ok(Some(backup))
+    }
+
+    /// Writes the file atomically, keeping its permission mode.
+    pub fn save(&self) -> Result<(), DockerConfigError> {
+        if let Some(dir) = self.path.parent() {
+            fsutil::ensure_private_dir(dir)?;
+        }
+        fsutil::write_atomic_with_mode(
+            &self.path,
+            &self.to_bytes(),
+            Some(self.mode.unwrap_or(0o600)),
+        )?;
+        Ok(())
+    }
+
+    /// The newest backup beside the file.
+    pub fn latest_backup(&self) -> Option<PathBuf> {
+        let dir = self.path.parent()?;
+        let prefix = format!("{}{BACKUP_MARK}", self.path.file_name()?.to_string_lossy());
+        let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect();
+        backups.sort();
+        backups.pop()
+    }
+
+    /// Puts the newest backup back in place.
+    pub fn restore_latest_backup(&self) -> Result<PathBuf, DockerConfigError> {
+        let backup = self
+            .latest_backup()
+            .ok_or_else(|| DockerConfigError::NoBackup(self.path.clone()))?;
+        let bytes = fsutil::read_optional(&backup)?
+            .ok_or_else(|| DockerConfigError::NoBackup(self.path.clone()))?;
+        fsutil::write_atomic_with_mode(&self.path, &bytes, Some(self.mode.unwrap_or(0o600)))?;
+        Ok(backup)
+    }
+
+    /// The `credHelpers` object, created if missing.
+    pub fn object_mut(&mut self, key: &str) -> &mut Map<String, Value> {
+        let entry = self
+            .root
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        entry.as_object_mut().expect("made an object above")
+    }
+}
+
+fn file_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_their_order_and_invalid_json_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{\"zeta\": 1, \"alpha\": {\"b\": 2, \"a\": 1}}").unwrap();
+        let mut config = DockerConfig::load(dir.path()).unwrap();
+        config.root.insert("credsStore".into(), "pat".into());
+        config.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (z, a, c) = (
+            text.find("zeta").unwrap(),
+            text.find("alpha").unwrap(),
+            text.find("credsStore").unwrap(),
+        );
+        assert!(z < a && a < c, "{text}");
+        std::fs::write(&path, "{broken").unwrap();
+        let err = DockerConfig::load(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("not valid JSON"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{broken");
+    }
+}

@@ -1,0 +1,425 @@
+//! The index: everything about tokens that is not secret.
+//!
+//! Addresses, usernames, integrations, timestamps and flags live in one JSON
+//! file beside the secrets' store, so `list` never touches a secret. Each token
+//! points at its secret by a random reference, which makes rename an index-only
+//! change and rotation atomic: the new secret is written first, then one index
+//! commit switches to it and schedules the old one for removal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Paths;
+use crate::fsutil::{self, FileLock, FsError};
+use crate::names::{Integration, TokenName};
+use crate::policy::SecretKind;
+use crate::registry::Registry;
+use crate::store::BackendKind;
+
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(
+        "index file {path} is damaged (line {line}: {message}); run `docker-credential-pat doctor --repair` to rebuild it from the secret store"
+    )]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "index file {path} was written by a newer docker-credential-pat (format {found}); upgrade this one"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Index {
+    pub version: u32,
+    /// Canonical registry key → its tokens.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryRecord>,
+    /// Secrets no token refers to any more, still to be removed from their store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<SecretRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RegistryRecord {
+    /// The integration `get` uses when `DOCKER_PAT_INTEGRATION` is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub tokens: BTreeMap<String, TokenRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Stable for the token's life; usage records refer to it.
+    pub id: String,
+    /// Where the current secret is.
+    pub secret: SecretRef,
+    pub username: String,
+    /// The address as the client stored it, reported by `list`.
+    pub server_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub rotated_at: DateTime<Utc>,
+    pub active: bool,
+    pub kind: SecretKind,
+}
+
+/// A secret's place: which backend, under which item name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SecretRef {
+    pub backend: BackendKind,
+    pub item: String,
+}
+
+impl SecretRef {
+    pub fn new(backend: BackendKind) -> Self {
+        Self {
+            backend,
+            item: crate::ids::new_id(),
+        }
+    }
+}
+
+/// A token together with its place in the index.
+pub struct TokenEntry<'a> {
+    pub name: TokenName,
+    pub record: &'a TokenRecord,
+    pub is_default: bool,
+}
+
+impl Index {
+    /// Reads the index; a missing file is an empty index.
+    pub fn load(path: &Path) -> Result<Self, IndexError> {
+        match fsutil::read_optional(path)? {
+            None => Ok(Self {
+                version: FORMAT_VERSION,
+                ..Self::default()
+            }),
+            Some(bytes) => Self::parse(&bytes, path),
+        }
+    }
+
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
+        let index: Index = serde_json::from_slice(bytes).map_err(|e| IndexError::Corrupt {
+            path: path.to_owned(),
+            line: e.line(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })?;
+        if index.version > FORMAT_VERSION {
+            return Err(IndexError::TooNew {
+                path: path.to_owned(),
+                found: index.version,
+            });
+        }
+        index.check(path)?;
+        Ok(index)
+    }
+
+    /// Rejects an index whose keys a person may have mangled by hand.
+    fn check(&self, path: &Path) -> Result<(), IndexError> {
+        let corrupt = |message: String| IndexError::Corrupt {
+            path: path.to_owned(),
+            line: 0,
+            message,
+        };
+        for (key, record) in &self.registries {
+            let registry =
+                Registry::parse(key).map_err(|e| corrupt(format!("registry {key:?}: {e}")))?;
+            if registry.key() != key {
+                return Err(corrupt(format!(
+                    "registry {key:?} is not in canonical form"
+                )));
+            }
+            for name in record.tokens.keys() {
+                Integration::parse(name).map_err(|e| corrupt(e.to_string()))?;
+            }
+            if let Some(default) = &record.default
+                && !record.tokens.contains_key(default)
+            {
+                return Err(corrupt(format!(
+                    "default token {default:?} of {key} does not exist"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("the index always serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn registry(&self, registry: &Registry) -> Option<&RegistryRecord> {
+        self.registries.get(registry.key())
+    }
+
+    pub fn token(&self, name: &TokenName) -> Option<&TokenRecord> {
+        self.registry(&name.registry)?
+            .tokens
+            .get(name.integration.as_str())
+    }
+
+    pub fn token_mut(&mut self, name: &TokenName) -> Option<&mut TokenRecord> {
+        self.registries
+            .get_mut(name.registry.key())?
+            .tokens
+            .get_mut(name.integration.as_str())
+    }
+
+    /// The token the protocol uses for `registry`: the chosen integration, or
+    /// else the registry's default, and only while it is active.
+    pub fn select(
+        &self,
+        registry: &Registry,
+        integration: Option<&Integration>,
+    ) -> Option<(Integration, &TokenRecord)> {
+        let record = self.registry(registry)?;
+        let name = match integration {
+            Some(integration) => integration.as_str(),
+            None => record.default.as_deref()?,
+        };
+        let token = record.tokens.get(name).filter(|t| t.active)?;
+        Some((Integration::parse(name).ok()?, token))
+    }
+
+    /// Every token, ordered by registry and integration.
+    pub fn entries(&self) -> impl Iterator<Item = TokenEntry<'_>> {
+        self.registries
+            .iter()
+            .filter_map(|(key, record)| Some((Registry::parse(key).ok()?, record)))
+            .flat_map(|(registry, record)| {
+                record
+                    .tokens
+                    .iter()
+                    .filter_map(move |(integration, token)| {
+                        Some(TokenEntry {
+                            name: TokenName::new(
+                                Integration::parse(integration).ok()?,
+                                registry.clone(),
+                            ),
+                            record: token,
+                            is_default: record.default.as_deref() == Some(integration),
+                        })
+                    })
+            })
+    }
+
+    /// Every token name, for suggestions when a person mistypes one.
+    pub fn names(&self) -> Vec<String> {
+        self.entries().map(|e| e.name.to_string()).collect()
+    }
+
+    /// Every secret the index refers to, current or retired.
+    pub fn referenced_secrets(&self) -> impl Iterator<Item = &SecretRef> {
+        self.registries
+            .values()
+            .flat_map(|r| r.tokens.values().map(|t| &t.secret))
+            .chain(self.retired.iter())
+    }
+
+    /// Removes a token; its secret goes on the retired list. Returns the record.
+    pub fn remove(&mut self, name: &TokenName) -> Option<TokenRecord> {
+        let record = self.registries.get_mut(name.registry.key())?;
+        let token = record.tokens.remove(name.integration.as_str())?;
+        if record.default.as_deref() == Some(name.integration.as_str()) {
+            record.default = None;
+        }
+        if record.tokens.is_empty() {
+            self.registries.remove(name.registry.key());
+        }
+        self.retired.push(token.secret.clone());
+        Some(token)
+    }
+
+    /// Inserts a token record, returning the secret it replaced (now retired).
+    pub fn insert(&mut self, name: &TokenName, token: TokenRecord) {
+        let record = self
+            .registries
+            .entry(name.registry.key().to_owned())
+            .or_default();
+        if let Some(old) = record
+            .tokens
+            .insert(name.integration.as_str().to_owned(), token)
+            && old.secret != record.tokens[name.integration.as_str()].secret
+        {
+            self.retired.push(old.secret);
+        }
+    }
+
+    pub fn set_default(&mut self, name: &TokenName) {
+        if let Some(record) = self.registries.get_mut(name.registry.key()) {
+            record.default = Some(name.integration.as_str().to_owned());
+        }
+    }
+}
+
+/// The index held under the exclusive lock; `commit` writes it back.
+pub struct IndexWriter {
+    _lock: FileLock,
+    path: PathBuf,
+    pub index: Index,
+}
+
+impl IndexWriter {
+    /// Takes the data lock and reads the current index.
+    pub fn begin(paths: &Paths) -> Result<Self, IndexError> {
+        fsutil::ensure_private_dir(&paths.data_dir)?;
+        let lock = FileLock::acquire(&paths.lock_file(), fsutil::LOCK_WAIT)?;
+        let path = paths.index_file();
+        let index = Index::load(&path)?;
+        Ok(Self {
+            _lock: lock,
+            path,
+            index,
+        })
+    }
+
+    /// Writes the index atomically, still holding the lock.
+    pub fn save(&mut self) -> Result<(), IndexError> {
+        self.index.version = FORMAT_VERSION;
+        fsutil::write_atomic(&self.path, &self.index.to_bytes())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(item: &str, active: bool) -> TokenRecord {
+        let now = Utc::now();
+        TokenRecord {
+            id: crate::ids::new_id(),
+            secret: SecretRef {
+                backend: BackendKind::Keychain,
+                item: item.into(),
+            },
+            username: "alice".into(),
+            server_url: "https://index.docker.io/v1/".into(),
+            description: None,
+            created_at: now,
+            rotated_at: now,
+            active,
+            kind: SecretKind::Token,
+        }
+    }
+
+    fn name(text: &str) -> TokenName {
+        TokenName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn select_uses_default_unless_an_integration_is_named() {
+        let mut index = Index::default();
+        index.insert(&name("laptop@docker.io"), token("a", true));
+        index.insert(&name("ci@docker.io"), token("b", true));
+        assert!(
+            index.select(&Registry::DockerHub, None).is_none(),
+            "no default chosen yet"
+        );
+        index.set_default(&name("laptop@docker.io"));
+        assert_eq!(
+            index
+                .select(&Registry::DockerHub, None)
+                .unwrap()
+                .1
+                .secret
+                .item,
+            "a"
+        );
+        let ci = Integration::parse("ci").unwrap();
+        assert_eq!(
+            index
+                .select(&Registry::DockerHub, Some(&ci))
+                .unwrap()
+                .1
+                .secret
+                .item,
+            "b"
+        );
+        let other = Integration::parse("other").unwrap();
+        assert!(
+            index.select(&Registry::DockerHub, Some(&other)).is_none(),
+            "never falls back"
+        );
+    }
+
+    #[test]
+    fn inactive_tokens_are_not_selected() {
+        let mut index = Index::default();
+        index.insert(&name("default@docker.io"), token("a", false));
+        index.set_default(&name("default@docker.io"));
+        assert!(index.select(&Registry::DockerHub, None).is_none());
+    }
+
+    #[test]
+    fn replacing_and_removing_retire_the_old_secret() {
+        let mut index = Index::default();
+        index.insert(&name("ci@ghcr.io"), token("old", true));
+        index.insert(&name("ci@ghcr.io"), token("new", true));
+        assert_eq!(
+            index
+                .retired
+                .iter()
+                .map(|r| r.item.as_str())
+                .collect::<Vec<_>>(),
+            ["old"]
+        );
+        index.set_default(&name("ci@ghcr.io"));
+        index.remove(&name("ci@ghcr.io")).unwrap();
+        assert!(index.registries.is_empty(), "an empty registry is dropped");
+        assert_eq!(index.retired.len(), 2);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let mut index = Index {
+            version: FORMAT_VERSION,
+            ..Index::default()
+        };
+        index.insert(&name("ci@docker.io"), token("a", true));
+        index.set_default(&name("ci@docker.io"));
+        let bytes = index.to_bytes();
+        let again = Index::parse(&bytes, Path::new("index.json")).unwrap();
+        assert_eq!(again.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn damaged_index_is_an_error_naming_the_file() {
+        let err = Index::parse(
+            b"{\"version\":1,\"registries\":{",
+            Path::new("/x/index.json"),
+        )
+        .err()
+        .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("/x/index.json") && text.contains("doctor --repair"),
+            "{text}"
+        );
+        let err = Index::parse(
+            br#"{"version":1,"registries":{"Docker.IO":{"tokens":{}}}}"#,
+            Path::new("i"),
+        )
+        .err();
+        assert!(err.is_some(), "non-canonical key is rejected");
+    }
+}

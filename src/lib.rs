@@ -1,0 +1,77 @@
+//! docker-credential-pat: a Docker credential helper built around personal access tokens.
+//!
+//! The Docker CLI runs it with one of the protocol verbs (`store`, `get`,
+//! `erase`, `list`, `version`); people run it with the management commands
+//! (`tokens`, `add`, `2fa`, `vault`, `doctor`…).
+//!
+//! - [`protocol`]: the wire format Docker speaks on stdin/stdout.
+//! - [`service`]: the operations, policy → secret store → index.
+//! - [`store`]: the OS keychain and the encrypted vault behind one trait.
+//! - [`index`] and [`usage`]: non-secret metadata and last-used records.
+//! - [`policy`]: what counts as a token; the two-factor rule; staleness.
+//! - [`commands`] and [`cli`]: the human-facing commands.
+
+pub mod cli;
+mod commands;
+pub mod config;
+pub mod docker_config;
+pub mod fsutil;
+mod hardening;
+mod ids;
+pub mod index;
+pub mod names;
+mod output;
+pub mod policy;
+mod prompt;
+pub mod protocol;
+pub mod registry;
+pub mod secret;
+pub mod service;
+pub mod store;
+mod text;
+pub mod usage;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use crate::config::Environment;
+use crate::service::Service;
+
+/// Runs the helper with the process arguments; returns the exit code.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    ExitCode::from(dispatch(args))
+}
+
+fn dispatch(args: Vec<OsString>) -> u8 {
+    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    // Protocol verbs come first and never reach clap: this is the `get` hot path.
+    if let Some(action) = first.as_deref().and_then(protocol::Action::parse) {
+        if args.len() != 2 {
+            println!("{}", protocol::USAGE);
+            return 1;
+        }
+        hardening::forbid_core_dumps();
+        let stdin = std::io::stdin().lock();
+        let mut stdout = std::io::stdout().lock();
+        return protocol::run(action, stdin, &mut stdout, || {
+            Service::open(Environment::capture())
+        });
+    }
+    match first.as_deref() {
+        Some(word) if word.starts_with('-') || cli::is_command(word) => {
+            hardening::forbid_core_dumps();
+            commands::run(args)
+        }
+        Some(word) if args.len() == 2 => {
+            println!(
+                "docker-credential-pat: unknown action: {}",
+                text::printable(word, 100)
+            );
+            1
+        }
+        _ => {
+            println!("{}", protocol::USAGE);
+            1
+        }
+    }
+}

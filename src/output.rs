@@ -1,0 +1,193 @@
+//! Messages for people: stderr notes and errors, colour only on a terminal.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: keep only errors and requested output.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// True when stderr is a terminal and `NO_COLOR` is unset.
+pub fn stderr_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// True when stdout is a terminal and `NO_COLOR` is unset.
+pub fn stdout_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(text: &str, code: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+pub fn red(text: &str, on: bool) -> String {
+    paint(text, "31", on)
+}
+
+pub fn yellow(text: &str, on: bool) -> String {
+    paint(text, "33", on)
+}
+
+pub fn dim(text: &str, on: bool) -> String {
+    paint(text, "2", on)
+}
+
+/// A hint on stderr. The Docker CLI shows a helper's stderr to the user as is.
+pub fn note(message: &str) {
+    if !is_quiet() {
+        eprintln!(
+            "docker-credential-pat: {}",
+            crate::text::printable(message, 2000)
+        );
+    }
+}
+
+/// A warning on stderr, shown even when quiet.
+pub fn warn(message: &str) {
+    let label = yellow("warning:", stderr_colour());
+    eprintln!(
+        "docker-credential-pat: {label} {}",
+        crate::text::printable(message, 2000)
+    );
+}
+
+/// An error on stderr for the human-facing commands.
+pub fn error(message: &str) {
+    let label = red("error:", stderr_colour());
+    eprintln!(
+        "docker-credential-pat: {label} {}",
+        crate::text::printable(message, 2000)
+    );
+}
+
+/// Informational output on stdout, dropped by `--quiet`.
+pub fn say(message: &str) {
+    if !is_quiet() {
+        println!("{message}");
+    }
+}
+
+/// The width to fit tables into: `COLUMNS`, else the terminal's width, else none.
+pub fn table_width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(columns);
+    }
+    #[cfg(unix)]
+    if std::io::stdout().is_terminal()
+        && let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout())
+        && size.ws_col > 0
+    {
+        return Some(usize::from(size.ws_col));
+    }
+    None
+}
+
+/// A plain-text table whose widest columns give way first when space is short.
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    /// Per column: the narrowest it may become.
+    min_widths: Vec<usize>,
+}
+
+impl Table {
+    pub fn new(columns: &[(&'static str, usize)]) -> Self {
+        Self {
+            headers: columns.iter().map(|c| c.0).collect(),
+            min_widths: columns.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| crate::text::printable(&c, 200))
+                .collect(),
+        );
+    }
+
+    /// Renders the table within `width` characters when given.
+    pub fn render(&self, width: Option<usize>) -> String {
+        let count = self.headers.len();
+        let mut widths: Vec<usize> = (0..count)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([self.headers[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        if let Some(width) = width {
+            let gaps = 2 * (count - 1);
+            // Narrow the widest shrinkable column one step at a time until it fits.
+            while widths.iter().sum::<usize>() + gaps > width {
+                let widest = (0..count)
+                    .filter(|&i| widths[i] > self.min_widths[i])
+                    .max_by_key(|&i| widths[i] - self.min_widths[i]);
+                match widest {
+                    Some(i) => widths[i] -= 1,
+                    None => break,
+                }
+            }
+        }
+        let mut out = String::new();
+        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        for cells in std::iter::once(&headers).chain(&self.rows) {
+            let line: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(cell, &w)| fit(cell, w))
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn fit(cell: &str, width: usize) -> String {
+    let length = cell.chars().count();
+    if length <= width {
+        return format!("{cell}{}", " ".repeat(width - length));
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let cut: String = cell.chars().take(width - 1).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_fits_the_width_by_shortening_wide_columns() {
+        let mut table = Table::new(&[("NAME", 6), ("DESCRIPTION", 0)]);
+        table.row(vec![
+            "short".into(),
+            "a very long description that does not fit".into(),
+        ]);
+        let text = table.render(Some(30));
+        assert!(text.lines().all(|l| l.chars().count() <= 30), "{text}");
+        assert!(text.contains('…'));
+        let wide = table.render(None);
+        assert!(wide.contains("does not fit"));
+    }
+}

@@ -1,0 +1,262 @@
+//! Reading what the Docker CLI sends on stdin, without leaving copies of the secret behind.
+//!
+//! The whole request is read into one pre-sized zeroizing buffer and parsed
+//! with `serde_json::from_slice`; the secret is copied straight into a
+//! [`Secret`]. Error messages describe where the JSON went wrong but never
+//! quote it, because the offending text could be the secret itself.
+
+use std::fmt;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use zeroize::Zeroizing;
+
+use crate::secret::Secret;
+
+/// Larger requests are refused: a real one is a few hundred bytes.
+pub const MAX_INPUT: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("input is larger than 1 MiB")]
+    TooLarge,
+    #[error("input is not valid UTF-8")]
+    NotUtf8,
+    #[error("cannot read standard input: {0}")]
+    Read(String),
+    #[error("malformed credentials JSON at line {line}, column {column}")]
+    Syntax { line: usize, column: usize },
+    #[error(
+        "invalid credentials JSON at line {line}, column {column}: expected an object whose ServerURL, Username and Secret are strings"
+    )]
+    Shape { line: usize, column: usize },
+}
+
+/// Reads all of stdin (up to [`MAX_INPUT`]) into a zeroizing buffer.
+///
+/// The buffer grows by doubling, and each outgrown buffer is wiped before it is
+/// freed, so no copy of a secret is left behind. (Reserving the full limit up
+/// front would cost a megabyte of page faults and wiping on every `get`.)
+pub fn read_input(mut input: impl Read) -> Result<Zeroizing<Vec<u8>>, RequestError> {
+    let mut buf = Zeroizing::new(vec![0u8; 4096]);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            if len > MAX_INPUT {
+                return Err(RequestError::TooLarge);
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; (len * 2).min(MAX_INPUT + 1)]);
+            bigger[..len].copy_from_slice(&buf[..len]);
+            buf = bigger;
+        }
+        match input.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(RequestError::Read(e.to_string())),
+        }
+    }
+    if len > MAX_INPUT {
+        return Err(RequestError::TooLarge);
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// The server address of a `get` or `erase`, trimmed as the reference helpers do.
+pub fn parse_address(input: &[u8]) -> Result<&str, RequestError> {
+    let text = std::str::from_utf8(input).map_err(|_| RequestError::NotUtf8)?;
+    Ok(text.trim())
+}
+
+/// A `store` request.
+pub struct StoreRequest {
+    pub server_url: String,
+    pub username: String,
+    pub secret: Secret,
+}
+
+/// Parses a `store` request the way Go's decoder would: field names match
+/// case-insensitively, unknown fields are ignored, `null` leaves a field empty.
+pub fn parse_store(input: &[u8]) -> Result<StoreRequest, RequestError> {
+    std::str::from_utf8(input).map_err(|_| RequestError::NotUtf8)?;
+    serde_json::from_slice::<StoreRequest>(input).map_err(|e| {
+        let (line, column) = (e.line(), e.column());
+        match e.classify() {
+            serde_json::error::Category::Data => RequestError::Shape { line, column },
+            _ => RequestError::Syntax { line, column },
+        }
+    })
+}
+
+enum Field {
+    ServerUrl,
+    Username,
+    Secret,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+                Ok(if name.eq_ignore_ascii_case("serverurl") {
+                    Field::ServerUrl
+                } else if name.eq_ignore_ascii_case("username") {
+                    Field::Username
+                } else if name.eq_ignore_ascii_case("secret") {
+                    Field::Secret
+                } else {
+                    Field::Other
+                })
+            }
+        }
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// A JSON string copied straight into a zeroizing buffer.
+struct SecretField(Secret);
+
+impl<'de> Deserialize<'de> for SecretField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+        impl Visitor<'_> for SecretVisitor {
+            type Value = SecretField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<SecretField, E> {
+                Ok(SecretField(Secret::from_str_copy(value)))
+            }
+            fn visit_string<E: de::Error>(self, value: String) -> Result<SecretField, E> {
+                Ok(SecretField(Secret::new(Zeroizing::new(value))))
+            }
+        }
+        deserializer.deserialize_str(SecretVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RequestVisitor;
+        impl<'de> Visitor<'de> for RequestVisitor {
+            type Value = StoreRequest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("credentials")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StoreRequest, A::Error> {
+                let mut request = StoreRequest {
+                    server_url: String::new(),
+                    username: String::new(),
+                    secret: Secret::from_str_copy(""),
+                };
+                // As in Go, a later duplicate key wins and null leaves the field as it was.
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::ServerUrl => {
+                            if let Some(v) = map.next_value::<Option<String>>()? {
+                                request.server_url = v;
+                            }
+                        }
+                        Field::Username => {
+                            if let Some(v) = map.next_value::<Option<String>>()? {
+                                request.username = v;
+                            }
+                        }
+                        Field::Secret => {
+                            if let Some(SecretField(v)) = map.next_value::<Option<SecretField>>()? {
+                                request.secret = v;
+                            }
+                        }
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(request)
+            }
+        }
+        deserializer.deserialize_map(RequestVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_match_case_insensitively_and_unknown_fields_are_ignored() {
+        let request = parse_store(
+            br#"{"serverurl":"docker.io","USERNAME":"alice","Secret":"s3","Extra":{"a":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(request.server_url, "docker.io");
+        assert_eq!(request.username, "alice");
+        assert_eq!(request.secret.expose(), "s3");
+    }
+
+    #[test]
+    fn escapes_and_trailing_newline_are_accepted() {
+        let request =
+            parse_store(b"{\"ServerURL\":\"x\",\"Username\":\"u\",\"Secret\":\"a\\\"b\\u00e9\"}\n")
+                .unwrap();
+        assert_eq!(request.secret.expose(), "a\"b\u{e9}");
+    }
+
+    #[test]
+    fn null_leaves_a_field_empty() {
+        let request = parse_store(br#"{"ServerURL":null,"Username":"u","Secret":"s"}"#).unwrap();
+        assert!(request.server_url.is_empty());
+    }
+
+    #[test]
+    fn errors_never_quote_the_input() {
+        let secret = "dckr_pat_SUPERSECRETVALUE0123456789";
+        for input in [
+            format!("\"{secret}\""),
+            format!("{{\"Secret\":[\"{secret}\"]}}"),
+            format!("{{\"Secret\":\"{secret}\"}} trailing"),
+            format!("{{\"Username\":5,\"Secret\":\"{secret}\"}}"),
+        ] {
+            let err = parse_store(input.as_bytes()).err().expect(&input);
+            assert!(!err.to_string().contains("SUPERSECRET"), "{err}");
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_are_one_line_errors() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for input in [
+            deep.as_bytes(),
+            b"",
+            b"{",
+            b"{\"ServerURL\":1}",
+            b"[]",
+            &[0xff, 0xfe],
+        ] {
+            let err = parse_store(input).err().unwrap();
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let big = vec![b' '; MAX_INPUT + 10];
+        assert_eq!(read_input(&big[..]).err(), Some(RequestError::TooLarge));
+        let exact = vec![b' '; MAX_INPUT];
+        assert_eq!(read_input(&exact[..]).unwrap().len(), MAX_INPUT);
+    }
+
+    #[test]
+    fn addresses_are_trimmed() {
+        assert_eq!(parse_address(b"  docker.io\n").unwrap(), "docker.io");
+        assert_eq!(parse_address(&[0xc3]).err(), Some(RequestError::NotUtf8));
+    }
+}

@@ -1,0 +1,293 @@
+//! Registry addresses: every spelling a client may use, reduced to one canonical key.
+//!
+//! The Docker CLI, skopeo and people write the same registry many ways
+//! (`https://index.docker.io/v1/`, `docker.io`, `HTTP://Host:5000/`). The index
+//! keys everything by the canonical form so all of them reach one entry, while
+//! `get` still echoes whatever address it was asked for.
+
+use std::fmt;
+
+/// The key the Docker CLI uses for Docker Hub, and the address `list` reports for it.
+pub const DOCKER_HUB_ADDRESS: &str = "https://index.docker.io/v1/";
+const HUB_ACCESS_TOKEN_ADDRESS: &str = "https://index.docker.io/v1/access-token";
+const HUB_REFRESH_TOKEN_ADDRESS: &str = "https://index.docker.io/v1/refresh-token";
+const HUB_HOSTS: [&str; 3] = ["index.docker.io", "docker.io", "registry-1.docker.io"];
+const MAX_ADDRESS_LEN: usize = 1024;
+
+/// A registry in canonical form.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Registry {
+    DockerHub,
+    /// The JWT Docker's web login keeps beside the Hub entry.
+    HubAccessToken,
+    /// The refresh token Docker's web login keeps beside the Hub entry.
+    HubRefreshToken,
+    /// Any other registry: lower-case `host[:port]`.
+    Host(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("no credentials server URL")]
+    Empty,
+    #[error("registry address is longer than {MAX_ADDRESS_LEN} bytes")]
+    TooLong,
+    #[error("registry address contains a control character or whitespace")]
+    ControlCharacter,
+    #[error(
+        "registry address is not ASCII; write an internationalised host in its xn-- (punycode) form"
+    )]
+    NotAscii,
+    #[error("registry address must not contain user information (user@host)")]
+    UserInfo,
+    #[error("registry address must not contain a query (?) or fragment (#)")]
+    QueryOrFragment,
+    #[error("registry address uses an unsupported scheme; use host[:port], http:// or https://")]
+    Scheme,
+    #[error("registry address has no host")]
+    NoHost,
+    #[error("registry address has an invalid host")]
+    BadHost,
+    #[error("registry address has an invalid port; use a number from 1 to 65535")]
+    BadPort,
+}
+
+impl Registry {
+    /// Parses any address form a client may send.
+    pub fn parse(address: &str) -> Result<Self, AddressError> {
+        if address.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if address.len() > MAX_ADDRESS_LEN {
+            return Err(AddressError::TooLong);
+        }
+        if !address.is_ascii() {
+            return Err(AddressError::NotAscii);
+        }
+        if address.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return Err(AddressError::ControlCharacter);
+        }
+        if address.contains('@') {
+            return Err(AddressError::UserInfo);
+        }
+        if address.contains(['?', '#']) {
+            return Err(AddressError::QueryOrFragment);
+        }
+        let rest = strip_scheme(address)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let authority = parse_authority(authority)?;
+        if HUB_HOSTS.contains(&authority.as_str()) {
+            return Ok(match path.trim_end_matches('/') {
+                "/v1/access-token" | "/access-token" => Registry::HubAccessToken,
+                "/v1/refresh-token" | "/refresh-token" => Registry::HubRefreshToken,
+                _ => Registry::DockerHub,
+            });
+        }
+        // Like the Docker CLI, a path on any other registry does not change which one it is.
+        Ok(Registry::Host(authority))
+    }
+
+    /// The canonical key: `docker.io`, `docker.io/access-token`, or `host[:port]`.
+    pub fn key(&self) -> &str {
+        match self {
+            Registry::DockerHub => "docker.io",
+            Registry::HubAccessToken => "docker.io/access-token",
+            Registry::HubRefreshToken => "docker.io/refresh-token",
+            Registry::Host(host) => host,
+        }
+    }
+
+    /// The address `list` reports: Docker's own key for Hub entries, otherwise the address as stored.
+    pub fn list_address<'a>(&'a self, stored: &'a str) -> &'a str {
+        match self {
+            Registry::DockerHub => DOCKER_HUB_ADDRESS,
+            Registry::HubAccessToken => HUB_ACCESS_TOKEN_ADDRESS,
+            Registry::HubRefreshToken => HUB_REFRESH_TOKEN_ADDRESS,
+            Registry::Host(_) => stored,
+        }
+    }
+
+    /// True for Docker Hub and the entries Docker's web login keeps beside it.
+    pub fn is_docker_hub(&self) -> bool {
+        !matches!(self, Registry::Host(_))
+    }
+
+    /// The address to record when a person names the registry on the command line.
+    pub fn default_address(&self) -> &str {
+        self.list_address(self.key())
+    }
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+fn strip_scheme(address: &str) -> Result<&str, AddressError> {
+    for scheme in ["https://", "http://"] {
+        if address.len() >= scheme.len() && address[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Ok(&address[scheme.len()..]);
+        }
+    }
+    if address.contains("://") {
+        return Err(AddressError::Scheme);
+    }
+    Ok(address)
+}
+
+/// Validates `host[:port]` (or `[v6]:port`) and lower-cases the host.
+fn parse_authority(authority: &str) -> Result<String, AddressError> {
+    if authority.is_empty() {
+        return Err(AddressError::NoHost);
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6.find(']').ok_or(AddressError::BadHost)?;
+        let (inner, after) = (&v6[..end], &v6[end + 1..]);
+        if inner.is_empty()
+            || !inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err(AddressError::BadHost);
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or(AddressError::BadHost)?),
+        };
+        (&authority[..end + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid_name = |h: &str| {
+        !h.is_empty()
+            && !h.starts_with(['.', '-'])
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    if !host.starts_with('[') && !valid_name(host) {
+        return Err(if host.is_empty() {
+            AddressError::NoHost
+        } else {
+            AddressError::BadHost
+        });
+    }
+    let mut canonical = host.to_ascii_lowercase();
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && matches!(port.parse::<u32>(), Ok(1..=65535));
+        if !valid {
+            return Err(AddressError::BadPort);
+        }
+        canonical.push(':');
+        canonical.push_str(port.trim_start_matches('0'));
+    }
+    Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(address: &str) -> String {
+        Registry::parse(address).unwrap().key().to_owned()
+    }
+
+    #[test]
+    fn every_docker_hub_spelling_reaches_one_entry() {
+        for address in [
+            "https://index.docker.io/v1/",
+            "https://index.docker.io/v1",
+            "index.docker.io",
+            "docker.io",
+            "registry-1.docker.io",
+            "https://docker.io",
+            "http://registry-1.docker.io/",
+            "HTTPS://Index.Docker.IO/v1/",
+        ] {
+            assert_eq!(key(address), "docker.io", "{address}");
+        }
+    }
+
+    #[test]
+    fn hub_web_login_entries_are_separate() {
+        assert_eq!(
+            key("https://index.docker.io/v1/access-token"),
+            "docker.io/access-token"
+        );
+        assert_eq!(
+            key("https://index.docker.io/v1/refresh-token"),
+            "docker.io/refresh-token"
+        );
+        assert_eq!(key("docker.io/refresh-token"), "docker.io/refresh-token");
+        assert_eq!(
+            Registry::HubRefreshToken.list_address("x"),
+            "https://index.docker.io/v1/refresh-token"
+        );
+    }
+
+    #[test]
+    fn other_registries_ignore_scheme_slash_and_case() {
+        for address in [
+            "127.0.0.1:5000",
+            "http://127.0.0.1:5000",
+            "https://127.0.0.1:5000/",
+            "127.0.0.1:5000/v2/",
+        ] {
+            assert_eq!(key(address), "127.0.0.1:5000", "{address}");
+        }
+        assert_eq!(key("GHCR.io"), "ghcr.io");
+        assert_eq!(
+            key("https://Registry.Example.COM:443/"),
+            "registry.example.com:443"
+        );
+        assert_eq!(key("[::1]:5000"), "[::1]:5000");
+        assert_eq!(key("localhost:05000"), "localhost:5000");
+    }
+
+    #[test]
+    fn hostile_addresses_are_rejected() {
+        let cases = [
+            ("", AddressError::Empty),
+            ("https://user:pw@ghcr.io", AddressError::UserInfo),
+            ("ghcr.io?x=1", AddressError::QueryOrFragment),
+            ("ghcr.io#frag", AddressError::QueryOrFragment),
+            ("gh\u{0}cr.io", AddressError::ControlCharacter),
+            ("ghcr.io\n", AddressError::ControlCharacter),
+            ("bücher.example", AddressError::NotAscii),
+            ("ftp://ghcr.io", AddressError::Scheme),
+            ("ghcr.io:0", AddressError::BadPort),
+            ("ghcr.io:70000", AddressError::BadPort),
+            ("ghcr.io:", AddressError::BadPort),
+            ("https://", AddressError::NoHost),
+            (":5000", AddressError::NoHost),
+            ("-bad.example", AddressError::BadHost),
+            ("[zz]:1", AddressError::BadHost),
+        ];
+        for (address, expected) in cases {
+            assert_eq!(Registry::parse(address), Err(expected), "{address:?}");
+        }
+        assert_eq!(
+            Registry::parse(&"a".repeat(2000)),
+            Err(AddressError::TooLong)
+        );
+    }
+
+    #[test]
+    fn list_address_is_docker_key_for_hub_and_stored_form_otherwise() {
+        assert_eq!(
+            Registry::DockerHub.list_address("docker.io"),
+            DOCKER_HUB_ADDRESS
+        );
+        let host = Registry::parse("https://ghcr.io/").unwrap();
+        assert_eq!(host.list_address("https://ghcr.io/"), "https://ghcr.io/");
+    }
+}

@@ -1,0 +1,357 @@
+//! The OS credential store, reached through `keyring-core`.
+//!
+//! Every call runs on a worker thread with a deadline: a keychain waiting on an
+//! unlock prompt nobody can see, or a Secret Service daemon that stopped
+//! answering, must never hang `docker pull`. On timeout the caller gets an
+//! error and the process exits; the stuck thread goes with it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Duration;
+
+use keyring_core::{CredentialStore, Entry};
+
+use super::{BackendKind, ItemMeta, SecretStore, StoreError, StoredItem};
+use crate::config::SessionKind;
+use crate::secret::Secret;
+
+/// The service name every item is filed under.
+pub const SERVICE: &str = "docker-credential-pat";
+
+#[cfg(target_os = "linux")]
+const KEYCHAIN_NAME: &str = "Secret Service";
+#[cfg(target_os = "macos")]
+const KEYCHAIN_NAME: &str = "macOS Keychain";
+#[cfg(windows)]
+const KEYCHAIN_NAME: &str = "Windows Credential Manager";
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+const KEYCHAIN_NAME: &str = "OS keychain";
+
+#[cfg(target_os = "linux")]
+const REMEDY: &str = "start a Secret Service (GNOME Keyring, KWallet or KeePassXC) in your D-Bus session, or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
+#[cfg(target_os = "macos")]
+const REMEDY: &str = "unlock the login keychain (`security unlock-keychain`), or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+const REMEDY: &str = "make sure the OS credential store is available, or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
+
+type Connected = Result<Arc<CredentialStore>, String>;
+
+struct Shared {
+    store: OnceLock<Connected>,
+    session: SessionKind,
+    home: String,
+}
+
+impl Shared {
+    fn connect(&self) -> Result<Arc<CredentialStore>, StoreError> {
+        self.store
+            .get_or_init(|| platform::connect(self.session).map_err(|e| describe_unreachable(&e)))
+            .clone()
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+/// The OS keychain as a [`SecretStore`].
+pub struct KeychainStore {
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl KeychainStore {
+    /// `home` tags items so several data folders can share one keychain.
+    pub fn new(session: SessionKind, home: String, timeout: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store: OnceLock::new(),
+                session,
+                home,
+            }),
+            timeout,
+        }
+    }
+
+    /// True when the keychain answers a harmless query in time.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        self.call(|store| {
+            let entry = Entry::new_in_store(store, SERVICE, "docker-credential-pat-probe")?;
+            match entry.get_secret() {
+                Ok(mut bytes) => {
+                    zeroize::Zeroize::zeroize(&mut bytes);
+                    Ok(())
+                }
+                Err(keyring_core::Error::NoEntry) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Runs `op` against the connected store on a worker thread, within the deadline.
+    fn call<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Arc<CredentialStore>) -> keyring_core::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let shared = Arc::clone(&self.shared);
+        let (sender, receiver) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("keychain".into())
+            .spawn(move || {
+                let result = shared
+                    .connect()
+                    .and_then(|store| op(&store).map_err(describe));
+                let _ = sender.send(result);
+            })
+            .map_err(|e| {
+                StoreError::Failed(format!(
+                    "cannot start a thread for the {KEYCHAIN_NAME}: {e}"
+                ))
+            })?;
+        match receiver.recv_timeout(self.timeout) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(StoreError::TimedOut {
+                what: KEYCHAIN_NAME,
+                seconds: self.timeout.as_secs(),
+                hint: "set keychain_timeout_seconds in config.toml to wait longer",
+            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Failed(format!(
+                "the {KEYCHAIN_NAME} call stopped unexpectedly"
+            ))),
+        }
+    }
+}
+
+impl SecretStore for KeychainStore {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Keychain
+    }
+
+    fn get(&self, item: &str) -> Result<Option<Secret>, StoreError> {
+        let item = item.to_owned();
+        let found = self.call(move |store| {
+            let entry = platform::entry(store, &item, None, "")?;
+            match entry.get_secret() {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        match found {
+            None => Ok(None),
+            Some(bytes) => Secret::from_vec(bytes).map(Some).ok_or_else(|| {
+                StoreError::Failed(format!(
+                    "the {KEYCHAIN_NAME} item {SERVICE}/… holds a secret that is not text"
+                ))
+            }),
+        }
+    }
+
+    fn put(&self, item: &str, meta: &ItemMeta, secret: &Secret) -> Result<(), StoreError> {
+        let (item, meta, home) = (item.to_owned(), meta.clone(), self.shared.home.clone());
+        let secret = secret.clone();
+        self.call(move |store| {
+            platform::entry(store, &item, Some(&meta), &home)?.set_secret(secret.expose_bytes())
+        })
+    }
+
+    fn delete(&self, item: &str) -> Result<bool, StoreError> {
+        let item = item.to_owned();
+        self.call(
+            move |store| match platform::entry(store, &item, None, "")?.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(e),
+            },
+        )
+    }
+
+    fn items(&self) -> Result<Vec<StoredItem>, StoreError> {
+        let home = self.shared.home.clone();
+        self.call(move |store| platform::items(store, &home))
+    }
+}
+
+/// Turns a keyring error into words, never printing the bytes some variants carry.
+fn describe(error: keyring_core::Error) -> StoreError {
+    use keyring_core::Error as E;
+    match error {
+        E::NoStorageAccess(e) => StoreError::Unavailable(format!(
+            "the {KEYCHAIN_NAME} refused access ({}); {REMEDY}",
+            crate::text::printable(&e.to_string(), 200)
+        )),
+        E::PlatformFailure(e) => StoreError::Failed(format!(
+            "{KEYCHAIN_NAME} error: {}",
+            crate::text::printable(&e.to_string(), 200)
+        )),
+        E::BadEncoding(_) | E::BadDataFormat(..) => StoreError::Failed(format!(
+            "a {KEYCHAIN_NAME} item holds data in an unexpected format"
+        )),
+        E::NoEntry => StoreError::Failed(format!("{KEYCHAIN_NAME} item not found")),
+        E::Ambiguous(_) => StoreError::Failed(format!(
+            "the {KEYCHAIN_NAME} holds several items with one name; run `docker-credential-pat doctor`"
+        )),
+        E::TooLong(what, limit) => StoreError::Failed(format!(
+            "{what} is longer than the {KEYCHAIN_NAME} allows ({limit})"
+        )),
+        E::Invalid(what, why) => {
+            StoreError::Failed(format!("{KEYCHAIN_NAME}: invalid {what}: {why}"))
+        }
+        _ => StoreError::Failed(format!("the {KEYCHAIN_NAME} failed")),
+    }
+}
+
+fn describe_unreachable(error: &keyring_core::Error) -> String {
+    let cause = match error {
+        keyring_core::Error::NoStorageAccess(e) | keyring_core::Error::PlatformFailure(e) => {
+            e.to_string()
+        }
+        _ => "it did not respond".into(),
+    };
+    format!(
+        "no {KEYCHAIN_NAME} is reachable ({}); {REMEDY}",
+        crate::text::printable(&cause, 200)
+    )
+}
+
+fn specifier_items(found: Vec<Entry>) -> Vec<StoredItem> {
+    found
+        .into_iter()
+        .filter_map(|entry| {
+            let (_, user) = entry.get_specifiers()?;
+            let attributes = entry.get_attributes().unwrap_or_default();
+            let meta = match (
+                attributes.get("registry"),
+                attributes.get("account"),
+                attributes.get("token"),
+            ) {
+                (Some(registry), Some(account), Some(token_id)) => Some(ItemMeta {
+                    registry: registry.clone(),
+                    account: account.clone(),
+                    token_id: token_id.clone(),
+                }),
+                _ => None,
+            };
+            Some(StoredItem { item: user, meta })
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+mod platform {
+    use super::*;
+
+    pub fn connect(session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
+        crate::store::secret_service::Store::connect(session)
+    }
+
+    pub fn entry(
+        store: &Arc<CredentialStore>,
+        item: &str,
+        meta: Option<&ItemMeta>,
+        home: &str,
+    ) -> keyring_core::Result<Entry> {
+        let Some(meta) = meta else {
+            return Entry::new_in_store(store, SERVICE, item);
+        };
+        let label = format!("{SERVICE}: {} @ {}", meta.account, meta.registry);
+        let modifiers = HashMap::from([
+            ("label", label.as_str()),
+            ("registry", meta.registry.as_str()),
+            ("account", meta.account.as_str()),
+            ("token", meta.token_id.as_str()),
+            ("home", home),
+        ]);
+        Entry::new_in_store_with_modifiers(store, SERVICE, item, &modifiers)
+    }
+
+    pub fn items(
+        store: &Arc<CredentialStore>,
+        home: &str,
+    ) -> keyring_core::Result<Vec<StoredItem>> {
+        let spec = HashMap::from([("service", SERVICE), ("home", home)]);
+        Ok(specifier_items(Entry::search_in_store(store, &spec)?))
+    }
+}
+
+#[cfg(target_os = "macos")]
+mod platform {
+    use super::*;
+
+    pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
+        Ok(apple_native_keyring_store::keychain::Store::new()?)
+    }
+
+    pub fn entry(
+        store: &Arc<CredentialStore>,
+        item: &str,
+        _meta: Option<&ItemMeta>,
+        _home: &str,
+    ) -> keyring_core::Result<Entry> {
+        Entry::new_in_store(store, SERVICE, item)
+    }
+
+    pub fn items(
+        store: &Arc<CredentialStore>,
+        _home: &str,
+    ) -> keyring_core::Result<Vec<StoredItem>> {
+        let spec = HashMap::from([("service", SERVICE)]);
+        Ok(specifier_items(Entry::search_in_store(store, &spec)?))
+    }
+}
+
+#[cfg(windows)]
+mod platform {
+    use super::*;
+
+    pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
+        Ok(windows_native_keyring_store::Store::new()?)
+    }
+
+    /// Our own target names, so docker-credential-wincred's entries are never touched.
+    pub fn entry(
+        store: &Arc<CredentialStore>,
+        item: &str,
+        _meta: Option<&ItemMeta>,
+        _home: &str,
+    ) -> keyring_core::Result<Entry> {
+        let target = format!("{SERVICE}:{item}");
+        let modifiers = HashMap::from([("target", target.as_str())]);
+        Entry::new_in_store_with_modifiers(store, SERVICE, item, &modifiers)
+    }
+
+    pub fn items(
+        _store: &Arc<CredentialStore>,
+        _home: &str,
+    ) -> keyring_core::Result<Vec<StoredItem>> {
+        Err(keyring_core::Error::NotSupportedByStore(
+            "listing items".into(),
+        ))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+mod platform {
+    use super::*;
+
+    pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
+        Err(keyring_core::Error::NotSupportedByStore(
+            "no OS keychain on this platform".into(),
+        ))
+    }
+
+    pub fn entry(
+        store: &Arc<CredentialStore>,
+        item: &str,
+        _meta: Option<&ItemMeta>,
+        _home: &str,
+    ) -> keyring_core::Result<Entry> {
+        Entry::new_in_store(store, SERVICE, item)
+    }
+
+    pub fn items(
+        _store: &Arc<CredentialStore>,
+        _home: &str,
+    ) -> keyring_core::Result<Vec<StoredItem>> {
+        Err(keyring_core::Error::NotSupportedByStore(
+            "listing items".into(),
+        ))
+    }
+}
