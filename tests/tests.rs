@@ -1,1 +1,6 @@
+//! Integration tests: the built helper against a real Secret Service, a real
+//! registry, the Docker CLI and skopeo. No mock keychain is used here.
 
+mod support;
+
+mod protocol;

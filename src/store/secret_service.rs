@@ -151,7 +151,12 @@ impl Cred {
 impl CredentialApi for Cred {
     fn set_secret(&self, secret: &[u8]) -> Result<()> {
         self.connection.with(|ss| {
-            let collection = ss.get_default_collection().map_err(unreachable)?;
+            let collection = ss.get_default_collection().map_err(|e| match e {
+                secret_service::Error::NoResult => Error::NoStorageAccess(Box::new(Plain(
+                    "it has no default keyring to store into; create one (log in to a desktop session, or run `gnome-keyring-daemon --unlock`)".into(),
+                ))),
+                other => unreachable(other),
+            })?;
             collection.ensure_unlocked().map_err(locked)?;
             let mut attributes = self.key();
             attributes.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));

@@ -1,0 +1,538 @@
+//! Real parts for the integration tests: a private D-Bus session with GNOME
+//! Keyring, a distribution registry with htpasswd auth on 127.0.0.1, and a
+//! clean environment for running the built helper.
+//!
+//! Every test gets its own daemons and folders, killed and removed on drop,
+//! so tests run in parallel without seeing each other's secrets.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
+pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
+pub const PAT2: &str = "dckr_pat_ZYXWVUTSRQPONMLKJIHGFEDCBA9";
+
+/// Fails the test with an installation hint when a tool is missing.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} is not installed: run `apt-get install {package}` (tests/run.sh installs everything)"
+    );
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not become ready within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A private D-Bus session bus running GNOME Keyring's Secret Service, unlocked.
+pub struct SecretService {
+    pub dir: TempDir,
+    pub address: String,
+    dbus: Child,
+    keyring: Option<Child>,
+}
+
+impl SecretService {
+    pub fn start() -> Self {
+        let mut service = Self::bus_only();
+        service.start_keyring();
+        service
+    }
+
+    /// A session bus with no Secret Service on it.
+    pub fn bus_only() -> Self {
+        require_tool("dbus-daemon", "dbus");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let address = format!("unix:path={}", socket.display());
+        let config = dir.path().join("session.conf");
+        // No service activation: a missing keyring must stay missing.
+        std::fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+                 <busconfig><type>session</type><listen>{address}</listen>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>"
+            ),
+        )
+        .unwrap();
+        let dbus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        wait_until("dbus-daemon", Duration::from_secs(10), || socket.exists());
+        Self {
+            dir,
+            address,
+            dbus,
+            keyring: None,
+        }
+    }
+
+    pub fn start_keyring(&mut self) {
+        require_tool("gnome-keyring-daemon", "gnome-keyring");
+        let home = self.dir.path().join("home");
+        let runtime = self.dir.path().join("run");
+        for d in [&home, &runtime] {
+            std::fs::create_dir_all(d).unwrap();
+            set_mode(d, 0o700);
+        }
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon");
+        // The password that creates and unlocks the login keyring.
+        keyring
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"test-keyring-password\n")
+            .unwrap();
+        self.keyring = Some(keyring);
+        let address = self.address.clone();
+        wait_until("the Secret Service", Duration::from_secs(20), || {
+            secrets_name_owned(&address)
+        });
+    }
+
+    /// Stops the keyring daemon (the bus stays).
+    pub fn stop_keyring(&mut self) {
+        if let Some(mut child) = self.keyring.take() {
+            kill(&mut child);
+        }
+    }
+
+    pub fn keyring_pid(&self) -> Option<u32> {
+        self.keyring.as_ref().map(Child::id)
+    }
+
+    /// Every item's attributes and secret, as `secret-tool search --all` prints them.
+    pub fn dump(&self) -> String {
+        require_tool("secret-tool", "libsecret-tools");
+        let output = Command::new("secret-tool")
+            .args([
+                "search",
+                "--all",
+                "--unlock",
+                "service",
+                "docker-credential-pat",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    /// True when the Secret Service holds `secret` in any of our items.
+    pub fn holds(&self, secret: &str) -> bool {
+        self.dump()
+            .lines()
+            .any(|l| l.trim() == format!("secret = {secret}"))
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.dump()
+            .lines()
+            .filter(|l| l.starts_with("secret = "))
+            .count()
+    }
+}
+
+fn secrets_name_owned(address: &str) -> bool {
+    Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ])
+        .env("DBUS_SESSION_BUS_ADDRESS", address)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+        .unwrap_or(false)
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        self.stop_keyring();
+        kill(&mut self.dbus);
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Debian's distribution registry on a free loopback port, with one htpasswd user.
+pub struct Registry {
+    pub dir: TempDir,
+    pub host: String,
+    child: Child,
+}
+
+pub const REGISTRY_USER: &str = "alice";
+
+impl Registry {
+    /// Starts a registry where `alice` authenticates with `password`.
+    pub fn start(password: &str) -> Self {
+        require_tool("docker-registry", "docker-registry");
+        require_tool("htpasswd", "apache2-utils");
+        let dir = tempfile::tempdir().unwrap();
+        let htpasswd = dir.path().join("htpasswd");
+        let mut child = Command::new("htpasswd")
+            .args(["-iBc", htpasswd.to_str().unwrap(), REGISTRY_USER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "htpasswd failed");
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("data").display(),
+                htpasswd.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        wait_until("docker-registry", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Self {
+            dir,
+            host: format!("127.0.0.1:{port}"),
+            child,
+        }
+    }
+
+    /// The HTTP status of `GET /v2/` with basic auth `user:secret`.
+    pub fn status_with(&self, user: &str, secret: &str) -> u16 {
+        let mut stream = TcpStream::connect(&self.host).unwrap();
+        let auth = base64(format!("{user}:{secret}").as_bytes());
+        write!(
+            stream,
+            "GET /v2/ HTTP/1.0\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\r\n",
+            self.host
+        )
+        .unwrap();
+        let mut line = String::new();
+        BufReader::new(&mut stream).read_line(&mut line).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A clean environment for the helper: private data folder, Docker config and HOME.
+pub struct Env {
+    pub root: TempDir,
+    pub bus: Option<String>,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// An environment using `service` as its keychain.
+    pub fn new(service: &SecretService) -> Self {
+        let mut env = Self::without_keychain();
+        env.bus = Some(service.address.clone());
+        env
+    }
+
+    /// An environment with no D-Bus session at all.
+    pub fn without_keychain() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["pat", "docker", "home"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        Self {
+            root,
+            bus: None,
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn pat_home(&self) -> PathBuf {
+        self.root.path().join("pat")
+    }
+
+    pub fn docker_config(&self) -> PathBuf {
+        self.root.path().join("docker")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// A command with only the variables the helper should see.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("DOCKER_PAT_HOME", self.pat_home())
+            .env("DOCKER_CONFIG", self.docker_config())
+            .env("NO_COLOR", "1");
+        if let Some(bus) = &self.bus {
+            command.env("DBUS_SESSION_BUS_ADDRESS", bus);
+        }
+        for (k, v) in &self.vars {
+            command.env(k, v);
+        }
+        command
+    }
+
+    /// Runs the helper with `args`, feeding `input` on stdin.
+    pub fn run(&self, args: &[&str], input: &str) -> Output {
+        self.run_program(BIN, args, input)
+    }
+
+    pub fn run_program(&self, program: &str, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = wait_with_timeout(child, Duration::from_secs(120), program);
+        let _ = writer.join();
+        output
+    }
+
+    /// `store` through the protocol.
+    pub fn store(&self, server: &str, user: &str, secret: &str) -> Output {
+        let request = format!(
+            "{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n"
+        );
+        self.run(&["store"], &request)
+    }
+
+    /// `get` through the protocol; returns stdout.
+    pub fn get(&self, server: &str) -> Output {
+        self.run(&["get"], server)
+    }
+
+    pub fn config_json(&self) -> String {
+        std::fs::read_to_string(self.docker_config().join("config.json")).unwrap_or_default()
+    }
+
+    pub fn write_config_toml(&self, text: &str) {
+        std::fs::write(self.pat_home().join("config.toml"), text).unwrap();
+    }
+}
+
+/// Waits for a child, killing it (and failing) if it runs past `timeout`.
+pub fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + timeout;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            kill(&mut child);
+            panic!("{what} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success, showing the output otherwise.
+#[track_caller]
+pub fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "expected success, got {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+/// Asserts exit status 1 and returns stdout.
+#[track_caller]
+pub fn fails(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit 1\nstdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+pub fn get_reply(server: &str, user: &str, secret: &str) -> String {
+    format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
+}
+
+/// Every regular file under `dir`, for searching for secrets.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Asserts that no file under `dir` contains `secret`.
+#[track_caller]
+pub fn assert_not_on_disk(dir: &Path, secret: &str) {
+    for file in files_under(dir) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} contains the secret",
+            file.display()
+        );
+    }
+}
