@@ -3,4 +3,5 @@
 
 mod support;
 
+mod docker;
 mod protocol;

@@ -536,3 +536,135 @@ pub fn assert_not_on_disk(dir: &Path, secret: &str) {
         );
     }
 }
+
+/// The folder holding the built helper, to put first on PATH for Docker and skopeo.
+pub fn bin_dir() -> PathBuf {
+    Path::new(BIN).parent().unwrap().to_path_buf()
+}
+
+impl Env {
+    /// Writes `$DOCKER_CONFIG/config.json` as given.
+    pub fn write_config_json(&self, text: &str) {
+        std::fs::write(self.docker_config().join("config.json"), text).unwrap();
+    }
+
+    /// Runs a client program (docker, skopeo…) that finds the helper on PATH.
+    pub fn client(&self, program: &str, args: &[&str], input: &str) -> Output {
+        let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .unwrap();
+        let mut command = self.command(program);
+        command.env("PATH", path);
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = wait_with_timeout(child, Duration::from_secs(120), program);
+        let _ = writer.join();
+        output
+    }
+
+    /// The Docker CLI (client only; login, logout and manifest inspect need no daemon).
+    pub fn docker(&self, args: &[&str], input: &str) -> Output {
+        require_tool("docker", "docker.io (or Docker's CLI)");
+        self.client("docker", args, input)
+    }
+
+    /// `docker login HOST -u USER --password-stdin`.
+    pub fn docker_login(&self, host: &str, user: &str, secret: &str) -> Output {
+        self.docker(&["login", host, "-u", user, "--password-stdin"], secret)
+    }
+
+    /// `docker manifest inspect --insecure HOST/REPO:TAG`.
+    pub fn docker_inspect(&self, reference: &str) -> Output {
+        self.docker(&["manifest", "inspect", "--insecure", reference], "")
+    }
+
+    pub fn skopeo(&self, args: &[&str]) -> Output {
+        require_tool("skopeo", "skopeo");
+        self.client("skopeo", args, "")
+    }
+
+    /// Pushes a one-layer image to `reference` with skopeo, using the credHelpers entry.
+    pub fn push_small_image(&self, reference: &str) -> Output {
+        let layout = self.root.path().join("image");
+        make_oci_layout(&layout);
+        let auth = self.docker_config().join("config.json");
+        let source = format!("oci:{}:latest", layout.display());
+        let destination = format!("docker://{reference}");
+        self.skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-authfile",
+            auth.to_str().unwrap(),
+            &source,
+            &destination,
+        ])
+    }
+}
+
+/// Writes a minimal OCI image layout (one empty layer) under `dir`.
+pub fn make_oci_layout(dir: &Path) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    let layer = gzip_empty_tar();
+    let layer_digest = sha256_hex(&layer);
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]},"config":{}}"#;
+    let config_digest = sha256_hex(config);
+    let manifest = format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\
+         \"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:{config_digest}\",\"size\":{}}},\
+         \"layers\":[{{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:{layer_digest}\",\"size\":{}}}]}}",
+        config.len(),
+        layer.len()
+    );
+    let manifest_digest = sha256_hex(manifest.as_bytes());
+    std::fs::write(dir.join("blobs/sha256").join(&layer_digest), &layer).unwrap();
+    std::fs::write(dir.join("blobs/sha256").join(&config_digest), config).unwrap();
+    std::fs::write(dir.join("blobs/sha256").join(&manifest_digest), &manifest).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            "{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\
+             \"digest\":\"sha256:{manifest_digest}\",\"size\":{},\"annotations\":{{\"org.opencontainers.image.ref.name\":\"latest\"}}}}]}}",
+            manifest.len()
+        ),
+    )
+    .unwrap();
+}
+
+/// An empty tar archive (two zero blocks), gzipped by the system's gzip.
+fn gzip_empty_tar() -> Vec<u8> {
+    let mut child = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(&[0u8; 1024]).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap().stdout;
+    String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
