@@ -74,17 +74,11 @@ except Exception as e:
 }
 
 fn which_python() -> String {
-    for candidate in ["python3"] {
-        let found = std::process::Command::new(candidate)
-            .args(["-c", "import docker.credentials"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if found {
-            return candidate.into();
-        }
-    }
-    panic!(
-        "python3 with the docker package is needed: run `pip install docker` (tests/run.sh does)"
-    );
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import docker.credentials"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "python3 with the docker package is needed: run `pip install docker` (tests/run.sh does)");
+    "python3".into()
 }
