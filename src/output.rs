@@ -98,7 +98,7 @@ pub fn table_width() -> Option<usize> {
 pub struct Table {
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
-    /// Per column: the narrowest it may become.
+    /// Per column: the narrowest it may become when the width is short.
     min_widths: Vec<usize>,
 }
 
@@ -133,17 +133,19 @@ impl Table {
                     .unwrap_or(0)
             })
             .collect();
+        let mut gap = 2;
         if let Some(width) = width {
-            let gaps = 2 * (count - 1);
-            // Narrow the widest shrinkable column one step at a time until it fits.
-            while widths.iter().sum::<usize>() + gaps > width {
-                let widest = (0..count)
-                    .filter(|&i| widths[i] > self.min_widths[i])
-                    .max_by_key(|&i| widths[i] - self.min_widths[i]);
-                match widest {
-                    Some(i) => widths[i] -= 1,
-                    None => break,
+            let room = |gap: usize| width.saturating_sub(gap * (count - 1));
+            if self.min_widths.iter().sum::<usize>() > room(2) {
+                gap = 1;
+            }
+            // The rightmost columns give way first; the token name, leftmost, last.
+            for i in (0..count).rev() {
+                let excess = widths.iter().sum::<usize>().saturating_sub(room(gap));
+                if excess == 0 {
+                    break;
                 }
+                widths[i] -= excess.min(widths[i].saturating_sub(self.min_widths[i]));
             }
         }
         let mut out = String::new();
@@ -154,7 +156,7 @@ impl Table {
                 .zip(&widths)
                 .map(|(cell, &w)| fit(cell, w))
                 .collect();
-            out.push_str(line.join("  ").trim_end());
+            out.push_str(line.join(&" ".repeat(gap)).trim_end());
             out.push('\n');
         }
         out

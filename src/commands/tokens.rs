@@ -66,14 +66,14 @@ fn token_json(view: &TokenView) -> serde_json::Value {
 
 fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
     let mut table = Table::new(&[
-        ("TOKEN", 14),
-        ("USER", 8),
-        ("STATE", 8),
+        ("TOKEN", 16),
+        ("USER", 6),
+        ("STATE", 9),
         ("CREATED", 10),
         ("LAST USED", 9),
         ("USES", 4),
         ("CLIENT", 6),
-        ("DESCRIPTION", 0),
+        ("DESCRIPTION", 11),
     ]);
     for view in views {
         let mut state = if view.record.active {

@@ -594,11 +594,14 @@ impl Env {
         self.client("skopeo", args, "")
     }
 
-    /// Pushes a one-layer image to `reference` with skopeo, using the credHelpers entry.
+    /// Pushes a one-layer image to `reference` with skopeo, which reaches the helper
+    /// through a `credHelpers` entry (skopeo does not read `credsStore`).
     pub fn push_small_image(&self, reference: &str) -> Output {
         let layout = self.root.path().join("image");
         make_oci_layout(&layout);
-        let auth = self.docker_config().join("config.json");
+        let host = reference.split('/').next().unwrap();
+        let auth = self.root.path().join("skopeo-auth.json");
+        std::fs::write(&auth, format!("{{\"credHelpers\":{{\"{host}\":\"pat\"}}}}")).unwrap();
         let source = format!("oci:{}:latest", layout.display());
         let destination = format!("docker://{reference}");
         self.skopeo(&[
