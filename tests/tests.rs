@@ -6,3 +6,4 @@ mod support;
 mod docker;
 mod protocol;
 mod tokens;
+mod two_factor;

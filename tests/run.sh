@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs the system packages the
+# tests use (when run as root), then runs formatting and lint checks, the unit
+# and integration tests (real GNOME Keyring, registry, Docker CLI, skopeo) and
+# the packaging checks. Each test starts and stops its own daemons.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip)
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip)
+
+missing=()
+for i in "${!tools[@]}"; do
+  command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Missing tools; install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v docker >/dev/null 2>&1; then
+  echo "The Docker CLI is missing; install docker-ce-cli (or docker.io) so the end-to-end tests can run" >&2
+  exit 1
+fi
+if ! python3 -c 'import docker' >/dev/null 2>&1; then
+  echo "Installing the Python docker package (a second protocol client for the tests)"
+  python3 -m pip install --quiet docker
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked
+
+if [ -x packaging/check.sh ]; then
+  echo "== packaging/check.sh"
+  packaging/check.sh
+fi
+echo "All tests passed."
