@@ -9,10 +9,17 @@
 //!
 //! Items are filed under the attributes `service` and `username` (the item
 //! name), as keyring stores do, plus any extra attributes given as modifiers.
+//!
+//! Reads on a plain session go through [`quick_read`], a few blocking socket
+//! round trips; everything else, and any read it cannot finish, uses the
+//! general `secret-service` client, connected only when first needed.
+
+mod quick_read;
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use keyring_core::api::{CredentialApi, CredentialStoreApi};
 use keyring_core::{Credential, CredentialStore, Entry, Error, Result};
@@ -25,14 +32,30 @@ use crate::config::SessionKind;
 const MODIFIERS: [&str; 5] = ["label", "registry", "account", "token", "home"];
 const CONTENT_TYPE: &str = "text/plain";
 
+/// How long the quick read waits on the socket; the caller's own deadline is shorter.
+const QUICK_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 struct Connection {
-    service: Mutex<SecretService<'static>>,
+    session: SessionKind,
+    /// The general client, connected on first use.
+    service: OnceLock<std::result::Result<Mutex<SecretService<'static>>, String>>,
 }
 
 impl Connection {
     fn with<T>(&self, f: impl FnOnce(&SecretService<'static>) -> Result<T>) -> Result<T> {
-        let guard = self
-            .service
+        let encryption = match self.session {
+            SessionKind::Plain => EncryptionType::Plain,
+            SessionKind::Encrypted => EncryptionType::Dh,
+        };
+        let connected = self.service.get_or_init(|| {
+            SecretService::connect(encryption)
+                .map(Mutex::new)
+                .map_err(|e| e.to_string())
+        });
+        let service = connected
+            .as_ref()
+            .map_err(|e| Error::NoStorageAccess(Box::new(Plain(e.clone()))))?;
+        let guard = service
             .lock()
             .map_err(|_| Error::PlatformFailure("Secret Service connection poisoned".into()))?;
         f(&guard)
@@ -44,15 +67,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// Prepares the store; the Secret Service is contacted on the first call.
     pub fn connect(session: SessionKind) -> Result<Arc<CredentialStore>> {
-        let encryption = match session {
-            SessionKind::Plain => EncryptionType::Plain,
-            SessionKind::Encrypted => EncryptionType::Dh,
-        };
-        let service = SecretService::connect(encryption).map_err(unreachable)?;
         Ok(Arc::new(Store {
             connection: Arc::new(Connection {
-                service: Mutex::new(service),
+                session,
+                service: OnceLock::new(),
             }),
         }))
     }
@@ -172,6 +192,17 @@ impl CredentialApi for Cred {
     }
 
     fn get_secret(&self) -> Result<Vec<u8>> {
+        if self.connection.session == SessionKind::Plain {
+            let attributes = [
+                ("service", self.service.as_str()),
+                ("username", self.user.as_str()),
+            ];
+            match quick_read::read_secret(&attributes, QUICK_READ_TIMEOUT) {
+                quick_read::Outcome::Found(secret) => return Ok(secret.to_vec()),
+                quick_read::Outcome::Missing => return Err(Error::NoEntry),
+                quick_read::Outcome::Fallback => {}
+            }
+        }
         self.connection
             .with(|ss| self.find(ss)?.get_secret().map_err(failure))
     }
