@@ -4,6 +4,8 @@
 mod support;
 
 mod docker;
+mod hostile;
+mod hygiene;
 mod protocol;
 mod tokens;
 mod two_factor;

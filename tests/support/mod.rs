@@ -170,6 +170,35 @@ impl SecretService {
             .any(|l| l.trim() == format!("secret = {secret}"))
     }
 
+    /// Every item of ours: its attributes, plus `secret` and `label`, as `secret-tool` shows them.
+    pub fn items(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        let mut items = Vec::new();
+        let mut current: Option<std::collections::BTreeMap<String, String>> = None;
+        for line in self.dump().lines() {
+            if line.starts_with('[') {
+                items.extend(current.take());
+                current = Some(Default::default());
+            } else if let (Some(item), Some((key, value))) =
+                (current.as_mut(), line.split_once(" = "))
+            {
+                let key = key.trim().trim_start_matches("attribute.");
+                item.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        items.extend(current);
+        items
+    }
+
+    /// Suspends (`STOP`) or resumes (`CONT`) the keyring daemon, to make it stop answering.
+    pub fn signal_keyring(&self, signal: &str) {
+        let pid = self.keyring_pid().expect("the keyring is running");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     pub fn item_count(&self) -> usize {
         self.dump()
             .lines()
@@ -393,6 +422,15 @@ impl Env {
     }
 
     pub fn run_program(&self, program: &str, args: &[&str], input: &str) -> Output {
+        self.run_program_bytes(program, args, input.as_bytes())
+    }
+
+    /// Runs the helper with `args`, feeding raw bytes (not necessarily UTF-8) on stdin.
+    pub fn run_bytes(&self, args: &[&str], input: &[u8]) -> Output {
+        self.run_program_bytes(BIN, args, input)
+    }
+
+    pub fn run_program_bytes(&self, program: &str, args: &[&str], input: &[u8]) -> Output {
         let mut child = self
             .command(program)
             .args(args)
@@ -402,7 +440,7 @@ impl Env {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
         let mut stdin = child.stdin.take().unwrap();
-        let input = input.as_bytes().to_vec();
+        let input = input.to_vec();
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
         });

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of docker-credential-pat against the credential
+# helpers people use today (Debian's golang-docker-credential-helpers:
+# docker-credential-secretservice and docker-credential-pass), on this machine,
+# in one run.
+#
+# Everything runs in a throwaway folder: a private D-Bus session with GNOME
+# Keyring, a throwaway GnuPG key with a `pass` store, and a private data folder
+# for docker-credential-pat. Nothing of the user's keyring, GnuPG or pass store
+# is touched.
+#
+# Usage: tests/bench/bench.sh [--quick] [--out FILE]
+#   --quick    N = 10 and 100 only, fewer runs (a smoke test of the script)
+#   --out FILE also write the Markdown table to FILE
+#
+# Needs: hyperfine, gnome-keyring, dbus, pass, gnupg, golang-docker-credential-helpers,
+# time (GNU), python3. Installs them with apt-get when run as root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT_DIR=$(pwd)
+
+QUICK=0
+OUT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --out) OUT="$2"; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+packages=(hyperfine gnome-keyring dbus pass gnupg golang-docker-credential-helpers time libsecret-tools)
+tools=(hyperfine gnome-keyring-daemon dbus-daemon pass gpg docker-credential-secretservice /usr/bin/time secret-tool)
+missing=()
+for i in "${!tools[@]}"; do
+  command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "install: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "== building the release binary" >&2
+cargo build --release --locked --quiet
+PAT="$ROOT_DIR/target/release/docker-credential-pat"
+SS=$(command -v docker-credential-secretservice)
+PASS_HELPER=$(command -v docker-credential-pass)
+
+WORK=$(mktemp -d /tmp/pat-bench.XXXXXX)
+PIDS=()
+# A Rust hello-world, the floor for any Rust process (built before HOME moves, for rustup).
+cat >"$WORK/hello.rs" <<'EOF'
+fn main() { println!("hello"); }
+EOF
+rustc -O -o "$WORK/hello" "$WORK/hello.rs"
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "${GNUPGHOME:-}" ] && gpgconf --kill gpg-agent 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- private D-Bus session + GNOME Keyring ----
+mkdir -p "$WORK/home" "$WORK/run" "$WORK/in"
+chmod 700 "$WORK/home" "$WORK/run"
+export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
+cat >"$WORK/session.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+EOF
+dbus-daemon --config-file="$WORK/session.conf" --nofork --print-address=1 >"$WORK/bus.address" 2>/dev/null &
+PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$WORK/bus.address" ] && break; sleep 0.05; done
+DBUS_SESSION_BUS_ADDRESS=$(head -1 "$WORK/bus.address")
+export DBUS_SESSION_BUS_ADDRESS
+printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 200); do
+  if timeout 2 dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
+    break
+  fi
+  sleep 0.05
+done
+secret-tool store --label=probe bench probe <<<"x" || { echo "the private GNOME Keyring did not start" >&2; exit 1; }
+secret-tool clear bench probe
+
+# ---- throwaway GnuPG key and pass store ----
+export GNUPGHOME="$WORK/gnupg" PASSWORD_STORE_DIR="$WORK/pass"
+mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'bench <bench@example.invalid>' default default never 2>/dev/null
+KEYID=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+pass init "$KEYID" >/dev/null
+
+# ---- docker-credential-pat data folders ----
+PAT_KEYCHAIN_HOME="$WORK/pat-keychain"
+PAT_FILE_HOME="$WORK/pat-file"
+mkdir -p "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME"
+
+# Each helper is a name, and the command prefix that runs it. The file backend
+# is measured only where this build has the vault (probed below).
+HELPERS=(pat-keychain secretservice pass)
+declare -A RUN
+RUN[pat-keychain]="DOCKER_PAT_HOME=$PAT_KEYCHAIN_HOME DOCKER_PAT_BACKEND=keychain $PAT"
+RUN[secretservice]="$SS"
+RUN[pass]="$PASS_HELPER"
+
+# The vault: created with a passphrase file, then unlocked so its key is cached.
+printf 'bench-vault-passphrase\n' >"$WORK/vault-passphrase"
+chmod 600 "$WORK/vault-passphrase"
+probe_file_backend() {
+  local env=(env "DOCKER_PAT_HOME=$PAT_FILE_HOME" DOCKER_PAT_BACKEND=file
+    "DOCKER_PAT_PASSPHRASE_FILE=$WORK/vault-passphrase")
+  "${env[@]}" "$PAT" vault init </dev/null >/dev/null 2>&1 || return 1
+  "${env[@]}" "$PAT" vault unlock </dev/null >/dev/null 2>&1 || return 1
+  printf '{"ServerURL":"probe.example","Username":"u","Secret":"s"}\n' |
+    env "DOCKER_PAT_HOME=$PAT_FILE_HOME" DOCKER_PAT_BACKEND=file "$PAT" store >/dev/null 2>&1 || return 1
+  printf 'probe.example' | env "DOCKER_PAT_HOME=$PAT_FILE_HOME" DOCKER_PAT_BACKEND=file "$PAT" erase >/dev/null 2>&1 || return 1
+}
+if probe_file_backend; then
+  # Measured with the key cached: no passphrase source in the environment.
+  HELPERS=(pat-keychain pat-file secretservice pass)
+  RUN[pat-file]="DOCKER_PAT_HOME=$PAT_FILE_HOME DOCKER_PAT_BACKEND=file $PAT"
+  echo "== file backend: available (key cached by vault unlock)" >&2
+else
+  echo "== file backend: not in this build (docker-credential-pat vault init failed); skipped" >&2
+fi
+
+# ---- inputs ----
+addr() { printf 'registry%04d.example.com:5000' "$1"; }
+request() { printf '{"ServerURL":"%s","Username":"user%04d","Secret":"dckr_pat_%s%04d"}\n' "$(addr "$1")" "$1" "$2" "$1"; }
+addr 0 >"$WORK/in/addr"
+request 0 BENCHSTOREDSECRETVALUE_ >"$WORK/in/store"
+printf 'unused' >"$WORK/in/list"
+
+populated=0
+populate() {
+  local target=$1 h i
+  for h in "${HELPERS[@]}"; do
+    for ((i = populated; i < target; i++)); do
+      request "$i" ABCDEFGHIJKLMNOPQRSTUVWX_ | sh -c "${RUN[$h]} store" >/dev/null ||
+        { echo "populating $h failed at $i" >&2; exit 1; }
+    done
+  done
+  populated=$target
+}
+
+if [ "$QUICK" = 1 ]; then SIZES=(10 100); else SIZES=(10 100 1000); fi
+RESULTS="$WORK/results"
+mkdir -p "$RESULTS"
+
+measure() { # helper op n runs
+  local h=$1 op=$2 n=$3 runs=$4 cmd prepare=()
+  case "$op" in
+    get) cmd="${RUN[$h]} get <$WORK/in/addr >/dev/null" ;;
+    list) cmd="${RUN[$h]} list <$WORK/in/list >/dev/null" ;;
+    store) cmd="${RUN[$h]} store <$WORK/in/store" ;;
+    erase)
+      cmd="${RUN[$h]} erase <$WORK/in/addr"
+      prepare=(--prepare "${RUN[$h]} store <$WORK/in/store")
+      ;;
+  esac
+  hyperfine --style none --warmup 2 --runs "$runs" "${prepare[@]}" \
+    --export-json "$RESULTS/$h.$op.$n.json" "$cmd" >/dev/null 2>"$RESULTS/$h.$op.$n.err" ||
+    { echo "hyperfine failed for $h $op $n:" >&2; cat "$RESULTS/$h.$op.$n.err" >&2; exit 1; }
+  # The last erase removed entry 0; put it back for the next size.
+  if [ "$op" = erase ]; then sh -c "${RUN[$h]} store <$WORK/in/store"; fi
+}
+
+for n in "${SIZES[@]}"; do
+  echo "== populating $n entries per helper" >&2
+  populate "$n"
+  for h in "${HELPERS[@]}"; do
+    for op in get list store erase; do
+      runs=30
+      # The slow helpers' store/erase at 1,000 entries: fewer runs keep the whole run short.
+      if [ "$n" -ge 1000 ] || [ "$QUICK" = 1 ]; then runs=15; fi
+      echo "   $h $op (N=$n, $runs runs)" >&2
+      measure "$h" "$op" "$n" "$runs"
+    done
+  done
+done
+
+# ---- floors: what any process costs here ----
+echo "== floors" >&2
+hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.true.json" "/bin/true" >/dev/null 2>&1
+hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.hello.json" "$WORK/hello >/dev/null" >/dev/null 2>&1
+hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.version.json" "$PAT version >/dev/null" >/dev/null 2>&1
+hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.dbus.json" \
+  "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null" >/dev/null 2>&1
+
+# ---- peak RSS of get ----
+echo "== peak RSS of get" >&2
+# time(1) runs the helper itself (no shell in between, whose own RSS would count).
+for h in "${HELPERS[@]}"; do
+  (
+    # shellcheck disable=SC2086
+    set -- ${RUN[$h]}
+    while [[ $1 == *=* ]]; do export "${1?}"; shift; done
+    for _ in $(seq 10); do
+      /usr/bin/time -f '%M' -o "$RESULTS/rss.tmp" "$@" get <"$WORK/in/addr" >/dev/null
+      cat "$RESULTS/rss.tmp" >>"$RESULTS/$h.rss"
+    done
+  )
+done
+# Not a helper: the same measure of a Rust hello-world, for scale.
+for _ in $(seq 10); do
+  /usr/bin/time -f '%M' -o "$RESULTS/rss.tmp" "$WORK/hello" >/dev/null
+  cat "$RESULTS/rss.tmp" >>"$RESULTS/hello.rss"
+done
+
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+VERSIONS="docker-credential-pat $("$PAT" version | awk '{print $NF}'); golang-docker-credential-helpers $(dpkg-query -W -f '${Version}' golang-docker-credential-helpers 2>/dev/null || echo '?'); gnome-keyring $(dpkg-query -W -f '${Version}' gnome-keyring 2>/dev/null || echo '?'); pass $(dpkg-query -W -f '${Version}' pass 2>/dev/null || echo '?'); gnupg $(gpg --version | head -1 | awk '{print $NF}'); hyperfine $(hyperfine --version | awk '{print $2}')"
+
+python3 "$ROOT_DIR/tests/bench/report.py" "$RESULTS" "${SIZES[*]}" "${HELPERS[*]}" "$MACHINE" "$VERSIONS" | tee "${OUT:-/dev/null}"

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Turns bench.sh's hyperfine JSON files into one Markdown report.
+
+Arguments: RESULTS_DIR "SIZES" "HELPERS" MACHINE VERSIONS
+Medians, minima and maxima are hyperfine's own figures (shell start-up already
+subtracted by hyperfine); this script only formats them and divides.
+"""
+
+import json
+import os
+import statistics
+import sys
+
+results, sizes, helpers, machine, versions = sys.argv[1:6]
+sizes = [int(n) for n in sizes.split()]
+helpers = helpers.split()
+OURS = [h for h in helpers if h.startswith("pat-")]
+PEERS = [h for h in helpers if not h.startswith("pat-")]
+OPS = ["get", "list", "store", "erase"]
+
+
+def load(name):
+    path = os.path.join(results, name + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        r = json.load(f)["results"][0]
+    return {k: r[k] * 1000 for k in ("median", "min", "max")}
+
+
+def cell(m):
+    if m is None:
+        return "–"
+    return f"{m['median']:.1f} ({m['min']:.1f}–{m['max']:.1f})"
+
+
+def ratio(a, b):
+    if a is None or b is None:
+        return "–"
+    return f"{a['median'] / b['median']:.2f}×"
+
+
+out = []
+say = out.append
+say(f"Machine: {machine}  ")
+say(f"Versions: {versions}")
+say("")
+say("Whole-process wall time in milliseconds: median (min–max), hyperfine.")
+say("")
+header = ["op", "N"] + helpers
+for ours in OURS:
+    for peer in PEERS:
+        header.append(f"{ours} / {peer}")
+say("| " + " | ".join(header) + " |")
+say("|" + "|".join(["---"] * len(header)) + "|")
+data = {}
+for op in OPS:
+    for n in sizes:
+        row = [op, f"{n:,}"]
+        for h in helpers:
+            m = load(f"{h}.{op}.{n}")
+            data[(h, op, n)] = m
+            row.append(cell(m))
+        for ours in OURS:
+            for peer in PEERS:
+                row.append(ratio(data[(ours, op, n)], data[(peer, op, n)]))
+        say("| " + " | ".join(row) + " |")
+
+say("")
+say("Floors (same machine, same run): median (min–max) ms")
+say("")
+say("| process | time |")
+say("|---|---|")
+floors = {}
+for key, label in [
+    ("true", "`/bin/true`"),
+    ("hello", "Rust hello-world (`rustc -O`)"),
+    ("version", "`docker-credential-pat version` (no I/O)"),
+    ("dbus", "`dbus-send` Ping to the Secret Service (one D-Bus round trip, libdbus client)"),
+]:
+    floors[key] = load(f"floor.{key}")
+    say(f"| {label} | {cell(floors[key])} |")
+
+say("")
+say("Peak resident set size of `get` (GNU time, 10 runs): median (max) MiB")
+say("")
+say("| process | peak RSS |")
+say("|---|---|")
+rss = {}
+for h in helpers + ["hello"]:
+    path = os.path.join(results, h + ".rss")
+    if not os.path.exists(path):
+        continue
+    with open(path) as f:
+        kib = [int(x) for x in f.read().split()]
+    rss[h] = (statistics.median(kib) / 1024, max(kib) / 1024)
+    label = "Rust hello-world" if h == "hello" else h
+    say(f"| {label} | {rss[h][0]:.1f} ({rss[h][1]:.1f}) |")
+
+say("")
+say("Targets")
+say("")
+say("| target | measured | met |")
+say("|---|---|---|")
+biggest = max(sizes)
+for ours in OURS:
+    if "secretservice" in PEERS:
+        worst = max(
+            data[(ours, "get", n)]["median"] / data[("secretservice", "get", n)]["median"]
+            for n in sizes
+            if data[(ours, "get", n)] and data[("secretservice", "get", n)]
+        )
+        say(f"| {ours}: `get` ≤ 0.25× secretservice | worst {worst:.2f}× | {'yes' if worst <= 0.25 else 'no'} |")
+    m = data[(ours, "list", biggest)]
+    if m and biggest >= 1000:
+        say(f"| {ours}: `list` over {biggest:,} entries ≤ 10 ms | {m['median']:.1f} ms median, {m['max']:.1f} ms max | {'yes' if m['median'] <= 10 else 'no'} |")
+    if ours in rss:
+        say(f"| {ours}: peak RSS of `get` ≤ 10 MiB | {rss[ours][1]:.1f} MiB max | {'yes' if rss[ours][1] <= 10 else 'no'} |")
+
+print("\n".join(out))
