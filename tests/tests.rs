@@ -4,6 +4,7 @@
 mod support;
 
 mod docker;
+mod faults;
 mod hostile;
 mod hygiene;
 mod protocol;

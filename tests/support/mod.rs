@@ -174,7 +174,16 @@ impl SecretService {
     pub fn items(&self) -> Vec<std::collections::BTreeMap<String, String>> {
         let mut items = Vec::new();
         let mut current: Option<std::collections::BTreeMap<String, String>> = None;
-        for line in self.dump().lines() {
+        // secret-tool prints attributes on stderr; one pipe for both keeps each item together.
+        let output = Command::new("sh")
+            .args([
+                "-c",
+                "secret-tool search --all --unlock service docker-credential-pat 2>&1",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
             if line.starts_with('[') {
                 items.extend(current.take());
                 current = Some(Default::default());

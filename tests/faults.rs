@@ -1,0 +1,900 @@
+//! Faults: the helper killed at staged points, the Secret Service dying or
+//! hanging mid-call, a full disk, and files damaged by hand.
+//!
+//! Kill points are staged from outside with `strace -e inject=SYSCALL:signal=KILL:when=N`,
+//! which sends SIGKILL as the N-th such call starts (counted per thread). For
+//! each operation every occurrence of each watched syscall is a kill point.
+//! After each kill: the index parses, every token confirmed stored before
+//! still returns its secret, the interrupted token is wholly old or wholly new,
+//! and every Secret Service item is referenced by the index, on its retired
+//! list, or labelled with its token so `doctor` can adopt or remove it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::*;
+
+/// Syscalls at which a writer is killed: file writes and their commit
+/// (openat, write, fsync, rename), the lock, and the D-Bus traffic.
+const KILL_SYSCALLS: &[&str] = &[
+    "openat", "write", "fsync", "rename", "flock", "sendmsg", "recvmsg", "unlink",
+];
+
+/// What each token should hold: name (`integration@registry`) → (username, secret).
+type Model = BTreeMap<String, (String, String)>;
+
+fn helper(env: &Env, integration: Option<&str>) -> Command {
+    let mut command = env.command(BIN);
+    if let Some(integration) = integration {
+        command.env("DOCKER_PAT_INTEGRATION", integration);
+    }
+    command
+}
+
+fn run(mut command: Command, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = wait_with_timeout(child, Duration::from_secs(60), "helper");
+    let _ = writer.join();
+    output
+}
+
+fn request(server: &str, user: &str, secret: &str) -> String {
+    format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
+}
+
+/// The registry and integration of a token name.
+fn split(name: &str) -> (&str, &str) {
+    let (integration, registry) = name.split_once('@').unwrap();
+    (registry, integration)
+}
+
+/// What `get` returns for a token now: `Some((user, secret))`, or `None` when not found.
+fn current(env: &Env, name: &str) -> Option<(String, String)> {
+    let (registry, integration) = split(name);
+    let output = run(helper(env, Some(integration)), &["get"], registry);
+    let out = stdout(&output);
+    if output.status.code() == Some(1) && out == "credentials not found in native keychain\n" {
+        return None;
+    }
+    assert!(
+        output.status.success(),
+        "get {name} failed: {out} {}",
+        stderr(&output)
+    );
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    Some((
+        reply["Username"].as_str().unwrap().to_owned(),
+        reply["Secret"].as_str().unwrap().to_owned(),
+    ))
+}
+
+/// The item names the index refers to, and those on its retired list.
+fn index_items(env: &Env) -> (BTreeSet<String>, BTreeSet<String>) {
+    let text = std::fs::read_to_string(env.pat_home().join("index.json")).unwrap();
+    let index: serde_json::Value = serde_json::from_str(&text).expect("the index is never corrupt");
+    let mut live = BTreeSet::new();
+    for registry in index["registries"].as_object().unwrap().values() {
+        for token in registry["tokens"].as_object().unwrap().values() {
+            live.insert(token["secret"]["item"].as_str().unwrap().to_owned());
+        }
+    }
+    let retired = index["retired"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| s["item"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (live, retired)
+}
+
+/// Checks the index, the Secret Service and every modelled token; returns how
+/// many Secret Service items nothing refers to (left by a kill, for `doctor`).
+#[track_caller]
+fn check_consistent(env: &Env, keyring: &SecretService, model: &Model) -> usize {
+    let tokens = run(helper(env, None), &["tokens", "--json"], "");
+    let listed: serde_json::Value = serde_json::from_str(&ok(&tokens)).unwrap();
+    let names: BTreeSet<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        model.keys().cloned().collect::<BTreeSet<_>>(),
+        "the index lists exactly the tokens confirmed stored"
+    );
+    for (name, expected) in model {
+        assert_eq!(
+            current(env, name).as_ref(),
+            Some(expected),
+            "{name} returns its secret"
+        );
+    }
+    let (live, retired) = index_items(env);
+    let items = keyring.items();
+    let present: BTreeSet<String> = items
+        .iter()
+        .map(|i| {
+            i.get("username")
+                .cloned()
+                .unwrap_or_else(|| panic!("{i:?}"))
+        })
+        .collect();
+    for item in &live {
+        assert!(
+            present.contains(item),
+            "a referenced secret is missing from the Secret Service"
+        );
+    }
+    let mut orphans = 0;
+    for item in &items {
+        let name = &item["username"];
+        if live.contains(name) || retired.contains(name) {
+            continue;
+        }
+        orphans += 1;
+        for attribute in ["registry", "account", "token", "home"] {
+            assert!(
+                item.contains_key(attribute),
+                "an unreferenced item carries its {attribute}, so doctor can adopt or remove it: {item:?}"
+            );
+        }
+    }
+    orphans
+}
+
+/// How often each watched syscall runs during one uninterrupted run.
+fn count_syscalls(
+    env: &Env,
+    integration: Option<&str>,
+    args: &[&str],
+    input: &str,
+) -> BTreeMap<String, usize> {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary");
+    let mut command = env.command("strace");
+    if let Some(integration) = integration {
+        command.env("DOCKER_PAT_INTEGRATION", integration);
+    }
+    command
+        .args(["-f", "-c", "-e"])
+        .arg(format!("trace={}", KILL_SYSCALLS.join(",")))
+        .arg("-o")
+        .arg(&summary)
+        .arg("--")
+        .arg(BIN);
+    ok(&run(command, args, input));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let name = *fields.last()?;
+            if !KILL_SYSCALLS.contains(&name) {
+                return None;
+            }
+            Some((name.to_owned(), fields.get(3)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Runs the helper under strace, killed at the `n`-th `syscall`. Returns true if it was killed.
+fn killed_at(
+    env: &Env,
+    integration: Option<&str>,
+    args: &[&str],
+    input: &str,
+    syscall: &str,
+    n: usize,
+) -> bool {
+    let mut strace = env.command("strace");
+    if let Some(integration) = integration {
+        strace.env("DOCKER_PAT_INTEGRATION", integration);
+    }
+    strace
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscall}"))
+        .arg("-e")
+        .arg(format!("inject={syscall}:signal=KILL:when={n}"))
+        .arg("--")
+        .arg(BIN);
+    let output = run(strace, args, input);
+    use std::os::unix::process::ExitStatusExt;
+    // strace dies of the signal that killed its tracee.
+    if output.status.signal() == Some(9) {
+        return true;
+    }
+    match output.status.code() {
+        Some(0) => false,
+        other => panic!(
+            "{args:?} at {syscall} #{n}: unexpected exit {other:?}: {} {}",
+            stdout(&output),
+            stderr(&output)
+        ),
+    }
+}
+
+/// Two tokens on ghcr.io and one on Docker Hub, confirmed stored.
+fn setup() -> (SecretService, Env, Model) {
+    require_tool("strace", "strace");
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    let mut model = Model::new();
+    ok(&env.store("https://index.docker.io/v1/", "alice", PAT));
+    model.insert("default@docker.io".into(), ("alice".into(), PAT.into()));
+    ok(&env.store("ghcr.io", "octo", "ghcr-default-0"));
+    model.insert(
+        "default@ghcr.io".into(),
+        ("octo".into(), "ghcr-default-0".into()),
+    );
+    ok(&run(
+        helper(&env, Some("ci")),
+        &["store"],
+        &request("ghcr.io", "octo-ci", "ghcr-ci-0"),
+    ));
+    model.insert("ci@ghcr.io".into(), ("octo-ci".into(), "ghcr-ci-0".into()));
+    check_consistent(&env, &keyring, &model);
+    (keyring, env, model)
+}
+
+/// Tallies of what the kills left behind.
+#[derive(Default, Debug)]
+struct Tally {
+    points: usize,
+    killed: usize,
+    killed_old: usize,
+    killed_new: usize,
+    orphans: usize,
+}
+
+#[test]
+fn store_killed_at_any_point_keeps_old_or_new_never_half() {
+    let (keyring, env, mut model) = setup();
+    let mut tally = Tally::default();
+    let mut serial = 0;
+    let counts = count_syscalls(
+        &env,
+        None,
+        &["store"],
+        &request("ghcr.io", "octo", "ghcr-default-counted"),
+    );
+    model.insert(
+        "default@ghcr.io".into(),
+        ("octo".into(), "ghcr-default-counted".into()),
+    );
+    for (syscall, &count) in &counts {
+        for n in 1..=count {
+            serial += 1;
+            let secret = format!("ghcr-default-{serial}");
+            let old = model["default@ghcr.io"].clone();
+            let killed = killed_at(
+                &env,
+                None,
+                &["store"],
+                &request("ghcr.io", "octo", &secret),
+                syscall,
+                n,
+            );
+            tally.points += 1;
+            let now = current(&env, "default@ghcr.io").expect("the token never disappears");
+            if killed {
+                tally.killed += 1;
+                if now == old {
+                    tally.killed_old += 1;
+                } else {
+                    tally.killed_new += 1;
+                }
+            }
+            assert!(
+                now == old || now == ("octo".to_owned(), secret.clone()),
+                "store killed at {syscall} #{n}: wholly old or wholly new"
+            );
+            model.insert("default@ghcr.io".into(), now);
+            tally.orphans = check_consistent(&env, &keyring, &model);
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed both before and after the commit: {tally:?}"
+    );
+    // A later store still works and clears what earlier kills left retired.
+    ok(&env.store("ghcr.io", "octo", "ghcr-final"));
+    model.insert(
+        "default@ghcr.io".into(),
+        ("octo".into(), "ghcr-final".into()),
+    );
+    check_consistent(&env, &keyring, &model);
+    assert!(index_items(&env).1.is_empty(), "the retired list drains");
+    eprintln!("store kill points: {tally:?} {counts:?}");
+}
+
+#[test]
+fn new_token_store_killed_at_any_point_is_all_or_nothing() {
+    let (keyring, env, mut model) = setup();
+    let mut tally = Tally::default();
+    let counts = count_syscalls(
+        &env,
+        None,
+        &["store"],
+        &request("quay.io", "q", "quay-counted"),
+    );
+    ok(&env.run(&["erase"], "quay.io"));
+    let mut serial = 0;
+    for (syscall, &count) in &counts {
+        for n in 1..=count {
+            serial += 1;
+            let registry = format!("new{serial}.example");
+            let secret = format!("new-secret-{serial}");
+            let killed = killed_at(
+                &env,
+                None,
+                &["store"],
+                &request(&registry, "nu", &secret),
+                syscall,
+                n,
+            );
+            tally.points += 1;
+            tally.killed += usize::from(killed);
+            let name = format!("default@{registry}");
+            match current(&env, &name) {
+                Some(now) => {
+                    assert_eq!(now, ("nu".to_owned(), secret), "{syscall} #{n}");
+                    model.insert(name, now);
+                    tally.killed_new += usize::from(killed);
+                }
+                None => {
+                    assert!(killed, "an unkilled store is confirmed");
+                    tally.killed_old += 1;
+                }
+            }
+            tally.orphans = check_consistent(&env, &keyring, &model);
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed both before and after the commit: {tally:?}"
+    );
+    eprintln!("new-token kill points: {tally:?} {counts:?}");
+}
+
+#[test]
+fn rename_killed_at_any_point_leaves_one_name() {
+    let (keyring, env, mut model) = setup();
+    let counts = count_syscalls(&env, None, &["rename", "ci@ghcr.io", "ci2"], "");
+    let value = model.remove("ci@ghcr.io").unwrap();
+    let mut name = "ci2@ghcr.io".to_owned();
+    model.insert(name.clone(), value.clone());
+    let mut tally = Tally::default();
+    for (syscall, &count) in &counts {
+        for n in 1..=count {
+            let next = if name == "ci@ghcr.io" { "ci2" } else { "ci" };
+            let killed = killed_at(&env, None, &["rename", &name, next], "", syscall, n);
+            tally.points += 1;
+            tally.killed += usize::from(killed);
+            let renamed = format!("{next}@ghcr.io");
+            let (old_now, new_now) = (current(&env, &name), current(&env, &renamed));
+            match (old_now, new_now) {
+                (Some(v), None) => {
+                    assert_eq!(v, value);
+                    tally.killed_old += 1;
+                }
+                (None, Some(v)) => {
+                    assert_eq!(v, value);
+                    tally.killed_new += usize::from(killed);
+                    model.remove(&name);
+                    model.insert(renamed.clone(), v);
+                    name = renamed;
+                }
+                other => panic!("rename killed at {syscall} #{n}: exactly one name: {other:?}"),
+            }
+            check_consistent(&env, &keyring, &model);
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed both before and after the commit: {tally:?}"
+    );
+    eprintln!("rename kill points: {tally:?} {counts:?}");
+}
+
+#[test]
+fn delete_and_erase_killed_at_any_point_are_all_or_nothing() {
+    let (keyring, env, mut model) = setup();
+    for (args, integration) in [
+        (&["delete", "ci@ghcr.io"][..], None),
+        (&["erase"][..], Some("ci")),
+    ] {
+        let input = if args[0] == "erase" { "ghcr.io" } else { "" };
+        if current(&env, "ci@ghcr.io").is_none() {
+            ok(&run(
+                helper(&env, Some("ci")),
+                &["store"],
+                &request("ghcr.io", "octo-ci", "ghcr-ci-recount"),
+            ));
+        }
+        let counts = count_syscalls(&env, integration, args, input);
+        let mut tally = Tally::default();
+        let mut serial = 0;
+        for (syscall, &count) in &counts {
+            for n in 1..=count {
+                serial += 1;
+                // Put the token back (it was deleted by the counting run or the last kill).
+                let secret = format!("ghcr-ci-{serial}");
+                ok(&run(
+                    helper(&env, Some("ci")),
+                    &["store"],
+                    &request("ghcr.io", "octo-ci", &secret),
+                ));
+                let killed = killed_at(&env, integration, args, input, syscall, n);
+                tally.points += 1;
+                tally.killed += usize::from(killed);
+                match current(&env, "ci@ghcr.io") {
+                    Some(now) => {
+                        assert!(killed, "an unkilled {args:?} is confirmed");
+                        assert_eq!(now, ("octo-ci".to_owned(), secret));
+                        model.insert("ci@ghcr.io".into(), now);
+                        tally.killed_old += 1;
+                    }
+                    None => {
+                        model.remove("ci@ghcr.io");
+                        tally.killed_new += usize::from(killed);
+                    }
+                }
+                tally.orphans = check_consistent(&env, &keyring, &model);
+            }
+        }
+        assert!(
+            tally.killed_old > 0 && tally.killed_new > 0,
+            "{args:?}: kills before and after the commit: {tally:?}"
+        );
+        eprintln!("{args:?} kill points: {tally:?} {counts:?}");
+    }
+    // Whatever was retired is removed by the next writer.
+    ok(&env.store("ghcr.io", "octo", "ghcr-after"));
+    model.insert(
+        "default@ghcr.io".into(),
+        ("octo".into(), "ghcr-after".into()),
+    );
+    check_consistent(&env, &keyring, &model);
+    assert!(index_items(&env).1.is_empty(), "the retired list drains");
+}
+
+// ---- The Secret Service fails ----
+
+#[track_caller]
+fn assert_clear_error(output: &Output, what: &str, expected: &[&str]) {
+    let out = fails(output);
+    assert_eq!(out.lines().count(), 1, "{what}: one line: {out:?}");
+    assert!(
+        expected.iter().any(|e| out.contains(e)),
+        "{what}: a clear message, got {out:?}"
+    );
+    assert!(!stderr(output).contains("panicked"), "{what}");
+}
+
+#[test]
+fn secret_service_that_never_answers_is_a_clear_error_within_the_timeout() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    env.write_config_toml("keychain_timeout_seconds = 2\n");
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    keyring.signal_keyring("STOP");
+    let get = env.get("ghcr.io");
+    let store = env.store("ghcr.io", "octo", "new-secret");
+    let add = env.run(&["add", "quay.io", "--username", "q"], "quay-secret\n");
+    keyring.signal_keyring("CONT");
+    let answer = ["did not answer within 2 s"];
+    assert_clear_error(&get, "get", &answer);
+    assert_clear_error(&store, "store", &answer);
+    assert!(
+        stderr(&add).contains("did not answer within 2 s") && add.status.code() == Some(1),
+        "add: {}",
+        stderr(&add)
+    );
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index,
+        "the index is unchanged"
+    );
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+}
+
+#[test]
+fn secret_service_dying_mid_call_is_a_clear_error_and_loses_nothing() {
+    let mut keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    env.write_config_toml("keychain_timeout_seconds = 5\n");
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    // Stopped, the daemon holds the calls unanswered; then it dies with them in flight.
+    keyring.signal_keyring("STOP");
+    let calls: Vec<std::process::Child> = [
+        ("get", "ghcr.io".to_owned()),
+        ("store", request("ghcr.io", "octo", "lost-in-flight")),
+        ("store", request("quay.io", "q", "also-in-flight")),
+    ]
+    .into_iter()
+    .map(|(verb, input)| {
+        use std::io::Write;
+        let mut child = env
+            .command(BIN)
+            .arg(verb)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child
+    })
+    .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    keyring.stop_keyring();
+    for child in calls {
+        let output = wait_with_timeout(child, Duration::from_secs(30), "helper");
+        assert_clear_error(
+            &output,
+            "call in flight",
+            &["Secret Service", "did not answer"],
+        );
+    }
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index,
+        "the index is unchanged"
+    );
+    // The keyring comes back from its file: the confirmed secret is still there.
+    keyring.start_keyring();
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+    ok(&env.store("quay.io", "q", "after-restart"));
+    ok(&env.get("quay.io"));
+}
+
+// ---- Full disk ----
+
+/// A small tmpfs mounted over a folder, unmounted on drop.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Self> {
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 4096];
+        while file.write_all(&block).is_ok() {}
+        let byte = [0u8; 1];
+        while file.write_all(&byte).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn full_disk_is_a_clear_error_and_keeps_the_old_state() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    let Some(disk) = SmallDisk::mount(&env.pat_home(), "256k") else {
+        eprintln!("cannot mount a tmpfs here (not root?); the file-size limit test covers this");
+        return;
+    };
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    ok(&env.get("ghcr.io"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let filler = disk.fill();
+    let full = ["no space left on device"];
+    let out = env.store("quay.io", "q", "no-room-secret");
+    assert_clear_error(&out, "store of a new token", &full);
+    assert!(fails(&out).contains("previous version is unchanged"));
+    let out = env.store("ghcr.io", "octo", "no-room-either");
+    assert_clear_error(&out, "store replacing a token", &full);
+    let out = env.run(&["erase"], "ghcr.io");
+    assert_clear_error(&out, "erase", &full);
+    let out = env.run(&["rename", "default@ghcr.io", "x"], "");
+    assert!(
+        stderr(&out).contains("no space left on device") && out.status.code() == Some(1),
+        "{}",
+        stderr(&out)
+    );
+    // Reading still works on a full disk; only the use record is skipped (said on stderr).
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index
+    );
+    assert!(!keyring.holds("no-room-secret") && !keyring.holds("no-room-either"));
+    assert_eq!(
+        keyring.item_count(),
+        1,
+        "the new secrets were taken back out"
+    );
+    std::fs::remove_file(filler).unwrap();
+    ok(&env.store("quay.io", "q", "room-again"));
+    assert_eq!(
+        ok(&env.get("quay.io")),
+        get_reply("quay.io", "q", "room-again")
+    );
+}
+
+#[test]
+fn file_size_limit_is_a_clear_error_and_keeps_the_old_state() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    assert!(index.len() > 200);
+    // SIGXFSZ ignored (as a shell with `trap '' XFSZ` leaves it), so the write fails with EFBIG.
+    let limited = |args: &[&str], input: &str| {
+        let mut command = env.command("prlimit");
+        command
+            .args([
+                "--fsize=200",
+                "--",
+                "sh",
+                "-c",
+                "trap '' XFSZ; exec \"$0\" \"$@\"",
+            ])
+            .arg(BIN);
+        run(command, args, input)
+    };
+    let out = limited(&["store"], &request("quay.io", "q", "too-big-secret"));
+    assert_clear_error(&out, "store", &["file too large"]);
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index
+    );
+    assert!(!keyring.holds("too-big-secret"));
+    let leftovers: Vec<_> = files_under(&env.pat_home())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp file is left: {leftovers:?}");
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+}
+
+// ---- Files damaged by hand ----
+
+#[test]
+fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    ok(&env.store("docker.io", "alice", PAT));
+    let path = env.pat_home().join("index.json");
+    let good = std::fs::read(&path).unwrap();
+    let mut damaged: Vec<(String, Vec<u8>)> = [1, good.len() / 3, good.len() / 2, good.len() - 3]
+        .into_iter()
+        .map(|at| (format!("truncated at {at}"), good[..at].to_vec()))
+        .collect();
+    let text = String::from_utf8(good.clone()).unwrap();
+    for (what, bytes) in [
+        ("empty", Vec::new()),
+        ("binary", (0..=255u8).cycle().take(3000).collect()),
+        ("null", b"null".to_vec()),
+        ("an array", b"[]".to_vec()),
+        (
+            "registries is an array",
+            br#"{"version":1,"registries":[]}"#.to_vec(),
+        ),
+        (
+            "newer format",
+            br#"{"version":99,"registries":{}}"#.to_vec(),
+        ),
+        (
+            "key not canonical",
+            text.replacen("\"ghcr.io\"", "\"GHCR.io\"", 1).into_bytes(),
+        ),
+        (
+            "default names no token",
+            text.replacen("\"default\": \"default\"", "\"default\": \"gone\"", 1)
+                .into_bytes(),
+        ),
+        (
+            "bad integration name",
+            text.replacen("\"default\": {", "\"bad name\": {", 1)
+                .into_bytes(),
+        ),
+        (
+            "a field of the wrong type",
+            text.replacen("\"active\": true", "\"active\": \"yes\"", 1)
+                .into_bytes(),
+        ),
+        ("NULs", vec![0u8; 100]),
+    ] {
+        damaged.push((what.to_owned(), bytes));
+    }
+    for (what, bytes) in &damaged {
+        assert_ne!(bytes, &good, "{what} differs");
+        std::fs::write(&path, bytes).unwrap();
+        for (args, input) in [
+            (&["get"][..], "ghcr.io".to_owned()),
+            (&["list"], String::new()),
+            (&["erase"], "ghcr.io".to_owned()),
+            (&["store"], request("ghcr.io", "octo", "while-damaged")),
+        ] {
+            let output = env.run(args, &input);
+            assert_clear_error(
+                &output,
+                &format!("{args:?} on an index {what}"),
+                &["index.json"],
+            );
+        }
+        for args in [
+            &["tokens"][..],
+            &["tokens", "--json"],
+            &["rename", "default@ghcr.io", "x"],
+            &["delete", "default@ghcr.io"],
+            &["deactivate", "default@ghcr.io"],
+        ] {
+            let output = env.run(args, "");
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?} on {what}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?} on {what}: {err}");
+            assert!(err.contains("index.json"), "{args:?} on {what}: {err}");
+        }
+        let out = env.run(&["add", "quay.io", "--username", "q"], "quay-secret\n");
+        assert_eq!(out.status.code(), Some(1), "add on {what}");
+        assert_eq!(
+            &std::fs::read(&path).unwrap(),
+            bytes,
+            "nothing overwrote the index {what}"
+        );
+        assert!(!keyring.holds("while-damaged") && !keyring.holds("quay-secret"));
+    }
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+}
+
+#[test]
+fn damaged_config_is_a_clear_error_naming_the_file_and_line() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let config = env.pat_home().join("config.toml");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("binary", (0..=255u8).cycle().take(3000).collect()),
+        ("not UTF-8", b"stale_after_days = 3\n\xff\xfe\n".to_vec()),
+        (
+            "truncated string",
+            b"stale_after_days = 3\nbackend = \"keych".to_vec(),
+        ),
+        ("truncated table", b"[two_factor\n".to_vec()),
+        ("wrong type", b"require_tokens = \"yes\"\n".to_vec()),
+        ("unknown key", b"requiretokens = true\n".to_vec()),
+        ("out of range", b"keychain_timeout_seconds = 0\n".to_vec()),
+        ("negative", b"stale_after_days = -1\n".to_vec()),
+        (
+            "bad registry key",
+            b"[two_factor]\n\"user@ghcr.io\" = [\"a\"]\n".to_vec(),
+        ),
+        ("NULs", vec![0u8; 64]),
+    ];
+    for (what, bytes) in &cases {
+        std::fs::write(&config, bytes).unwrap();
+        for (args, input) in [
+            (&["get"][..], "ghcr.io".to_owned()),
+            (&["list"], String::new()),
+            (&["erase"], "ghcr.io".to_owned()),
+            (&["store"], request("ghcr.io", "octo", "while-damaged")),
+        ] {
+            let output = env.run(args, &input);
+            assert_clear_error(
+                &output,
+                &format!("{args:?} with a config {what}"),
+                &["config.toml"],
+            );
+            assert!(
+                stdout(&output).contains("line") || stdout(&output).contains("cannot read"),
+                "{what}: names the line: {}",
+                stdout(&output)
+            );
+        }
+        for args in [
+            &["tokens"][..],
+            &["2fa", "enable", "--username", "alice"],
+            &["2fa", "status"],
+        ] {
+            let output = env.run(args, "");
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?} with {what}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?} with {what}: {err}");
+            assert!(err.contains("config.toml"), "{args:?} with {what}: {err}");
+        }
+        assert_eq!(&std::fs::read(&config).unwrap(), bytes, "config left alone");
+    }
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index
+    );
+    std::fs::remove_file(&config).unwrap();
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+}
+
+#[test]
+fn damaged_usage_records_never_fail_a_get() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    ok(&env.get("ghcr.io"));
+    for (file, bytes) in [
+        (
+            "usage.log",
+            (0..=255u8).cycle().take(3000).collect::<Vec<u8>>(),
+        ),
+        ("usage.json", b"{\"tokens\":[".to_vec()),
+        ("usage.log", b"#abc\nnot\ta\tline\n\n\t\t\n".to_vec()),
+    ] {
+        std::fs::write(env.pat_home().join(file), bytes).unwrap();
+        assert_eq!(
+            ok(&env.get("ghcr.io")),
+            get_reply("ghcr.io", "octo", "kept-secret"),
+            "{file}"
+        );
+        ok(&env.run(&["tokens"], ""));
+    }
+}
