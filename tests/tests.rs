@@ -7,6 +7,7 @@ mod docker;
 mod faults;
 mod hostile;
 mod hygiene;
+mod load;
 mod protocol;
 mod tokens;
 mod two_factor;
