@@ -374,6 +374,74 @@ mod tests {
         assert!(!config.two_factor_on(&Registry::parse("ghcr.io").unwrap(), "alice"));
     }
 
+    /// Any text either parses or names a line that exists, in a one-line message.
+    fn check_config(text: &str) {
+        if let Err((line, message)) = Config::parse(text) {
+            assert!(
+                (1..=text.lines().count().max(1) + 1).contains(&line),
+                "line {line} of {text:?}"
+            );
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
+
+    #[test]
+    fn seed_corpus_keeps_its_verdicts() {
+        for (name, bytes) in crate::corpus::inputs("config") {
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue; // Config::load reports non-UTF-8 before parsing
+            };
+            check_config(text);
+            assert_eq!(Config::parse(text).is_ok(), name == "full.toml", "{name}");
+        }
+        let config = Config::parse(
+            &String::from_utf8(
+                crate::corpus::inputs("config")
+                    .into_iter()
+                    .find(|(n, _)| n == "full.toml")
+                    .unwrap()
+                    .1,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(config.two_factor_on(&Registry::DockerHub, "bob"));
+        assert_eq!(config.secret_service_session, SessionKind::Encrypted);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_names_a_line(text in proptest::prelude::any::<String>()) {
+            check_config(&text);
+        }
+
+        #[test]
+        fn toml_like_text_parses_or_names_a_line(
+            text in r#"([a-z_]{1,24} = ("[a-z:/.@]{0,12}"|[0-9-]{1,12}|true|false|\[[^\n]{0,12}\]|\{[^\n]{0,12}\})\n|\[[a-z_"./]{0,16}\]\n|#[^\n]{0,10}\n){0,8}"#
+        ) {
+            check_config(&text);
+        }
+
+        #[test]
+        fn valid_settings_are_read_back(
+            stale in proptest::prelude::any::<u32>(),
+            cache in proptest::prelude::any::<u32>(),
+            timeout in 1u32..=300,
+            require in proptest::prelude::any::<bool>(),
+            user in "[A-Za-z0-9._-]{1,20}",
+        ) {
+            let text = format!(
+                "stale_after_days = {stale}\nvault_cache_seconds = {cache}\nkeychain_timeout_seconds = {timeout}\nrequire_tokens = {require}\n[two_factor]\n\"ghcr.io\" = [\"{user}\"]\n"
+            );
+            let config = Config::parse(&text).unwrap();
+            proptest::prop_assert_eq!(config.stale_after_days, stale);
+            proptest::prop_assert_eq!(config.vault_cache_seconds, cache);
+            proptest::prop_assert_eq!(config.keychain_timeout_seconds, timeout);
+            proptest::prop_assert_eq!(config.require_tokens, require);
+            proptest::prop_assert!(config.two_factor_on(&Registry::parse("GHCR.io").unwrap(), &user.to_uppercase()));
+        }
+    }
+
     #[test]
     fn bad_registry_key_is_reported() {
         let (line, message) = Config::parse("[two_factor]\n\"a b\" = [\"x\"]\n").unwrap_err();

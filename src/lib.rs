@@ -14,6 +14,8 @@
 pub mod cli;
 mod commands;
 pub mod config;
+#[cfg(test)]
+mod corpus;
 pub mod docker_config;
 pub mod fsutil;
 mod hardening;

@@ -281,6 +281,86 @@ mod tests {
         );
     }
 
+    /// Whatever parses has a canonical key that parses back to itself.
+    fn check_address(address: &str) {
+        let Ok(registry) = Registry::parse(address) else {
+            return;
+        };
+        let again = Registry::parse(registry.key()).expect("a canonical key parses");
+        assert_eq!(again, registry, "{address:?}");
+        assert_eq!(again.key(), registry.key());
+        assert_eq!(
+            Registry::parse(registry.default_address()).unwrap(),
+            registry
+        );
+        assert_eq!(
+            Registry::parse(registry.list_address(address)).unwrap(),
+            registry
+        );
+        assert!(!registry.key().bytes().any(|b| b.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn seed_corpus_keeps_its_verdicts() {
+        for (name, bytes) in crate::corpus::inputs("address") {
+            let text = String::from_utf8_lossy(&bytes);
+            check_address(&text);
+            let parsed = Registry::parse(&text);
+            if name.starts_with("valid.txt") {
+                assert!(parsed.is_ok(), "{name}: {text:?} {parsed:?}");
+            } else {
+                assert!(parsed.is_err(), "{name}: {text:?} {parsed:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_to_a_stable_key_or_is_refused(address in proptest::prelude::any::<String>()) {
+            check_address(&address);
+        }
+
+        #[test]
+        fn address_like_text_parses_to_a_stable_key_or_is_refused(
+            address in r"(https?://|HTTPS?://|ftp://)?[a-zA-Z0-9.:_@?#\[\]-]{0,40}(/[a-z0-9./-]{0,12})?"
+        ) {
+            check_address(&address);
+        }
+
+        #[test]
+        fn host_port_and_path_reduce_to_lower_case_host_and_port(
+            scheme in "(|http://|https://|HTTPS://)",
+            host in "[a-zA-Z0-9][a-zA-Z0-9_-]{0,15}(\\.[a-zA-Z0-9][a-zA-Z0-9_-]{0,15}){0,3}",
+            port in proptest::option::of(1u32..=65535),
+            zeros in 0usize..3,
+            path in "(/[a-z0-9._-]{0,8}){0,3}/?",
+        ) {
+            let mut address = format!("{scheme}{host}");
+            if let Some(port) = port {
+                address.push_str(&format!(":{}{port}", "0".repeat(zeros)));
+            }
+            address.push_str(&path);
+            let registry = Registry::parse(&address);
+            let lower = host.to_ascii_lowercase();
+            if HUB_HOSTS.contains(&lower.as_str()) {
+                return Ok(());
+            }
+            let port_text = port.map(|p| p.to_string());
+            let too_long_port = port_text.as_ref().is_some_and(|p| p.len() + zeros > 5);
+            if too_long_port {
+                proptest::prop_assert_eq!(registry, Err(AddressError::BadPort));
+            } else {
+                let expected = match port_text {
+                    Some(p) => format!("{lower}:{p}"),
+                    None => lower,
+                };
+                let registry = registry.unwrap();
+                proptest::prop_assert_eq!(registry.key(), expected.as_str());
+            }
+            check_address(&address);
+        }
+    }
+
     #[test]
     fn list_address_is_docker_key_for_hub_and_stored_form_otherwise() {
         assert_eq!(

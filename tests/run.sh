@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip)
+# strace stages kill points and watches where secrets go; util-linux gives
+# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip util-linux util-linux mount)
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip setpriv prlimit mount)
 
 missing=()
 for i in "${!tools[@]}"; do
@@ -39,6 +41,10 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
+# The parsers' property tests again, longer, after replaying the seed corpus in
+# tests/corpus/ (PROPTEST_CASES bounds the run; 256 cases in the run above).
+echo "== property tests (PROPTEST_CASES=${PROPTEST_CASES:=2000})"
+PROPTEST_CASES=$PROPTEST_CASES cargo test --locked --lib
 
 if [ -x packaging/check.sh ]; then
   echo "== packaging/check.sh"

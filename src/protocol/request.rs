@@ -254,6 +254,88 @@ mod tests {
         assert_eq!(read_input(&exact[..]).unwrap().len(), MAX_INPUT);
     }
 
+    /// Any input either parses or gives a one-line error; never a panic.
+    fn check_store_input(input: &[u8]) {
+        if let Err(e) = parse_store(input) {
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        if let Ok(address) = parse_address(input) {
+            assert_eq!(address, address.trim());
+        }
+    }
+
+    #[test]
+    fn seed_corpus_parses_or_fails_cleanly() {
+        for (name, bytes) in crate::corpus::inputs("store") {
+            check_store_input(&bytes);
+            let expect_ok = [
+                "docker-cli.json",
+                "case-and-unknown-fields.json",
+                "go-escapes.json",
+                "nulls.json",
+                "duplicate-keys.json",
+                "nul-username.json",
+                "deep-unknown-field.json",
+            ];
+            assert_eq!(
+                parse_store(&bytes).is_ok(),
+                expect_ok.contains(&name.as_str()),
+                "{name}"
+            );
+        }
+        let request =
+            parse_store(br#"{"ServerURL":"a","ServerURL":"b","Username":"u","Secret":"s"}"#)
+                .unwrap();
+        assert_eq!(request.server_url, "b", "a later duplicate wins, as in Go");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn store_parser_survives_any_bytes(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            check_store_input(&input);
+        }
+
+        #[test]
+        fn store_parser_survives_json_like_text(input in r#"[{}\[\]":,\\ a-zA-Z0-9.\-]{0,256}"#) {
+            check_store_input(input.as_bytes());
+        }
+
+        #[test]
+        fn go_encoded_requests_parse_back_exactly(
+            server in proptest::prelude::any::<String>(),
+            user in proptest::prelude::any::<String>(),
+            secret in proptest::prelude::any::<String>(),
+        ) {
+            let mut body = b"{\"ServerURL\":".to_vec();
+            crate::protocol::push_json_string(&mut body, &server);
+            body.extend_from_slice(b",\"Username\":");
+            crate::protocol::push_json_string(&mut body, &user);
+            body.extend_from_slice(b",\"Secret\":");
+            crate::protocol::push_json_string(&mut body, &secret);
+            body.extend_from_slice(b"}\n");
+            let request = parse_store(&body).unwrap();
+            proptest::prop_assert_eq!(request.server_url, server);
+            proptest::prop_assert_eq!(request.username, user);
+            proptest::prop_assert_eq!(request.secret.expose(), secret.as_str());
+        }
+
+        #[test]
+        fn errors_never_quote_the_secret(
+            before in r#"[{}\[\]":, 0-9a-z]{0,12}"#,
+            after in r#"[{}\[\]":, 0-9a-z]{0,12}"#,
+        ) {
+            let input = format!("{before}\"Secret\":\"dckr_pat_QUOTEDMARKER\"{after}");
+            if let Err(e) = parse_store(input.as_bytes()) {
+                proptest::prop_assert!(!e.to_string().contains("QUOTEDMARKER"));
+            }
+        }
+
+        #[test]
+        fn input_is_read_whole(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20_000)) {
+            proptest::prop_assert_eq!(&read_input(&input[..]).unwrap()[..], &input[..]);
+        }
+    }
+
     #[test]
     fn addresses_are_trimmed() {
         assert_eq!(parse_address(b"  docker.io\n").unwrap(), "docker.io");

@@ -99,6 +99,29 @@ mod tests {
         assert_eq!(encoded("\u{7f}"), "\"\u{7f}\"");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn escaped_strings_parse_back_and_hold_no_raw_controls(text in proptest::prelude::any::<String>()) {
+            let out = encoded(&text);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(&back, &text);
+            let raw = out.chars().any(|c| {
+                c.is_ascii_control() || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}')
+            });
+            proptest::prop_assert!(!raw, "unescaped character in {}", out);
+        }
+
+        #[test]
+        fn listings_are_valid_sorted_json(
+            entries in proptest::collection::btree_map(proptest::prelude::any::<String>(), proptest::prelude::any::<String>(), 0..8)
+        ) {
+            let list: Vec<(String, String)> = entries.clone().into_iter().rev().collect();
+            let out = listing(&list);
+            let back: std::collections::BTreeMap<String, String> = serde_json::from_slice(&out).unwrap();
+            proptest::prop_assert_eq!(back, entries);
+        }
+    }
+
     #[test]
     fn get_reply_matches_the_reference_bytes() {
         let secret = Secret::from_str_copy("dckr_pat_x");
