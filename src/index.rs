@@ -99,6 +99,210 @@ pub struct TokenEntry<'a> {
     pub is_default: bool,
 }
 
+fn corrupt(path: &Path, error: &serde_json::Error) -> IndexError {
+    IndexError::Corrupt {
+        path: path.to_owned(),
+        line: error.line(),
+        message: error
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// Reading one registry's record out of the whole index.
+mod partial {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    use super::{Index, RegistryRecord};
+    use crate::registry::Registry;
+
+    pub struct OneRegistry<'a> {
+        pub wanted: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for OneRegistry<'_> {
+        type Value = Index;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Index, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for OneRegistry<'_> {
+        type Value = Index;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an index object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Index, A::Error> {
+            let mut index = Index::default();
+            let mut version = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "version" => version = Some(map.next_value::<u32>()?),
+                    "registries" => {
+                        if let Some(record) = map.next_value_seed(Registries {
+                            wanted: self.wanted,
+                        })? {
+                            index.registries.insert(self.wanted.to_owned(), record);
+                        }
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            index.version = version.ok_or_else(|| de::Error::missing_field("version"))?;
+            Ok(index)
+        }
+    }
+
+    /// The `registries` object: every key checked, only the wanted record parsed.
+    struct Registries<'a> {
+        wanted: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Registries<'_> {
+        type Value = Option<RegistryRecord>;
+
+        fn deserialize<D: de::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Registries<'_> {
+        type Value = Option<RegistryRecord>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of registries")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                check_key(&key)?;
+                if key == self.wanted {
+                    found = Some(map.next_value::<RegistryRecord>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// A map key, borrowed from the input when it has no escapes (the usual case).
+    pub struct Key<'de>(pub Cow<'de, str>);
+
+    impl<'de> de::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+            }
+            deserializer.deserialize_str(KeyVisitor)
+        }
+    }
+
+    /// Registry keys are checked even where their records are skipped.
+    pub fn check_key<E: de::Error>(key: &str) -> Result<(), E> {
+        match Registry::parse(key) {
+            Ok(registry) if registry.key() == key => Ok(()),
+            _ => Err(E::custom(format!(
+                "registry {key:?} is not in canonical form"
+            ))),
+        }
+    }
+}
+
+/// What `list` needs of a registry: its default and, per token, only the
+/// fields `list` prints. Reading just these halves the cost of a large index.
+#[derive(Debug, Deserialize)]
+pub struct ListedRegistry {
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    tokens: BTreeMap<String, ListedToken>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListedToken {
+    pub username: String,
+    pub server_url: String,
+    active: bool,
+}
+
+impl ListedRegistry {
+    /// The same choice as [`Index::select`].
+    pub fn select(&self, integration: Option<&Integration>) -> Option<&ListedToken> {
+        let name = match integration {
+            Some(integration) => integration.as_str(),
+            None => self.default.as_deref()?,
+        };
+        self.tokens.get(name).filter(|t| t.active)
+    }
+}
+
+/// The registries for `list`, keyed by canonical key; a missing index is empty.
+pub fn load_listing(path: &Path) -> Result<BTreeMap<String, ListedRegistry>, IndexError> {
+    #[derive(Deserialize)]
+    struct Listing {
+        version: u32,
+        #[serde(default, deserialize_with = "checked_keys")]
+        registries: BTreeMap<String, ListedRegistry>,
+    }
+    fn checked_keys<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, ListedRegistry>, D::Error> {
+        use serde::de::Error;
+        let map = BTreeMap::<String, ListedRegistry>::deserialize(deserializer)?;
+        for (key, record) in &map {
+            partial::check_key::<D::Error>(key)?;
+            for name in record.tokens.keys() {
+                Integration::parse(name).map_err(D::Error::custom)?;
+            }
+            if let Some(default) = &record.default
+                && !record.tokens.contains_key(default)
+            {
+                return Err(D::Error::custom(format!(
+                    "default token {default:?} of {key} does not exist"
+                )));
+            }
+        }
+        Ok(map)
+    }
+    let Some(bytes) = fsutil::read_optional(path)? else {
+        return Ok(BTreeMap::new());
+    };
+    let listing: Listing = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
+    if listing.version > FORMAT_VERSION {
+        return Err(IndexError::TooNew {
+            path: path.to_owned(),
+            found: listing.version,
+        });
+    }
+    Ok(listing.registries)
+}
+
 impl Index {
     /// Reads the index; a missing file is an empty index.
     pub fn load(path: &Path) -> Result<Self, IndexError> {
@@ -112,16 +316,32 @@ impl Index {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
-        let index: Index = serde_json::from_slice(bytes).map_err(|e| IndexError::Corrupt {
-            path: path.to_owned(),
-            line: e.line(),
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
+        let index: Index = serde_json::from_slice(bytes).map_err(|e| corrupt(path, &e))?;
+        if index.version > FORMAT_VERSION {
+            return Err(IndexError::TooNew {
+                path: path.to_owned(),
+                found: index.version,
+            });
+        }
+        index.check(path)?;
+        Ok(index)
+    }
+
+    /// Reads only what `get` needs: the record of `registry`, with every
+    /// registry key still checked. The other records are skipped unparsed,
+    /// which keeps `get` fast with a thousand tokens; writers and `tokens`
+    /// read the whole index and refuse a damaged one.
+    pub fn load_registry(path: &Path, registry: &Registry) -> Result<Self, IndexError> {
+        let Some(bytes) = fsutil::read_optional(path)? else {
+            return Self::load(path);
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let seed = partial::OneRegistry {
+            wanted: registry.key(),
+        };
+        let index = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
+            .and_then(|index| deserializer.end().map(|()| index))
+            .map_err(|e| corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
             return Err(IndexError::TooNew {
                 path: path.to_owned(),
@@ -400,6 +620,100 @@ mod tests {
         let bytes = index.to_bytes();
         let again = Index::parse(&bytes, Path::new("index.json")).unwrap();
         assert_eq!(again.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn one_registry_read_matches_the_whole_read() {
+        let mut index = Index {
+            version: FORMAT_VERSION,
+            ..Index::default()
+        };
+        index.insert(&name("ci@docker.io"), token("a", true));
+        index.set_default(&name("ci@docker.io"));
+        index.insert(&name("laptop@ghcr.io"), token("b", true));
+        index.retired.push(SecretRef {
+            backend: BackendKind::Keychain,
+            item: "old".into(),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        std::fs::write(&path, index.to_bytes()).unwrap();
+        let one = Index::load_registry(&path, &Registry::DockerHub).unwrap();
+        assert_eq!(one.registries.len(), 1);
+        let (integration, token) = one.select(&Registry::DockerHub, None).unwrap();
+        assert_eq!(
+            (integration.as_str(), token.secret.item.as_str()),
+            ("ci", "a")
+        );
+        let none = Index::load_registry(&path, &Registry::parse("quay.io").unwrap()).unwrap();
+        assert!(none.registries.is_empty());
+        let missing = dir.path().join("nothing.json");
+        assert!(
+            Index::load_registry(&missing, &Registry::DockerHub)
+                .unwrap()
+                .registries
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn listing_selects_as_the_whole_index_does() {
+        let mut index = Index {
+            version: FORMAT_VERSION,
+            ..Index::default()
+        };
+        index.insert(&name("ci@docker.io"), token("a", true));
+        index.insert(&name("laptop@docker.io"), token("b", false));
+        index.set_default(&name("laptop@docker.io"));
+        index.insert(&name("ci@ghcr.io"), token("c", true));
+        index.set_default(&name("ci@ghcr.io"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        std::fs::write(&path, index.to_bytes()).unwrap();
+        let listing = load_listing(&path).unwrap();
+        for integration in [None, Some("ci"), Some("laptop"), Some("none")] {
+            let integration = integration.map(|i| Integration::parse(i).unwrap());
+            for key in ["docker.io", "ghcr.io"] {
+                let registry = Registry::parse(key).unwrap();
+                let whole = index
+                    .select(&registry, integration.as_ref())
+                    .map(|(_, t)| t.username.clone());
+                let listed = listing[key]
+                    .select(integration.as_ref())
+                    .map(|t| t.username.clone());
+                assert_eq!(whole, listed, "{key} {integration:?}");
+            }
+        }
+        std::fs::write(&path, br#"{"version":1,"registries":{"GHCR.io":{}}}"#).unwrap();
+        assert!(load_listing(&path).is_err());
+        std::fs::write(&path, br#"{"version":7,"registries":{}}"#).unwrap();
+        assert!(matches!(
+            load_listing(&path),
+            Err(IndexError::TooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn one_registry_read_still_refuses_damage_it_can_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        for damaged in [
+            &b""[..],
+            b"{\"version\":1,\"registries\":{",
+            b"{\"version\":1,\"registries\":{\"Docker.IO\":{\"tokens\":{}}}}",
+            b"{\"version\":1,\"registries\":{\"quay.io\":{}}} trailing",
+            b"{\"registries\":{}}",
+            b"{\"version\":99,\"registries\":{}}",
+            b"{\"version\":1,\"registries\":{\"docker.io\":{\"default\":\"x\",\"tokens\":{}}}}",
+            b"[]",
+        ] {
+            std::fs::write(&path, damaged).unwrap();
+            assert!(
+                Index::load_registry(&path, &Registry::DockerHub).is_err(),
+                "{}",
+                String::from_utf8_lossy(damaged)
+            );
+        }
     }
 
     #[test]

@@ -245,7 +245,7 @@ impl Service {
         }
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
-        let index = self.load_index()?;
+        let index = Index::load_registry(&self.paths.index_file(), &registry)?;
         let (_, token) = index
             .select(&registry, integration.as_ref())
             .ok_or(ServiceError::NotFound)?;
@@ -269,8 +269,7 @@ impl Service {
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
         // Docker erases several spellings in a row; most find nothing, so look before locking.
-        if self
-            .load_index()?
+        if Index::load_registry(&self.paths.index_file(), &registry)?
             .select(&registry, integration.as_ref())
             .is_none()
         {
@@ -291,13 +290,12 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let index = self.load_index()?;
-        let mut listed: Vec<(String, String)> = index
-            .registries
-            .keys()
-            .filter_map(|key| {
+        let listing = crate::index::load_listing(&self.paths.index_file())?;
+        let mut listed: Vec<(String, String)> = listing
+            .iter()
+            .filter_map(|(key, record)| {
                 let registry = Registry::parse(key).ok()?;
-                let (_, token) = index.select(&registry, integration.as_ref())?;
+                let token = record.select(integration.as_ref())?;
                 Some((
                     registry.list_address(&token.server_url).to_owned(),
                     token.username.clone(),

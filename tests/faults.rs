@@ -725,6 +725,11 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
         .map(|at| (format!("truncated at {at}"), good[..at].to_vec()))
         .collect();
     let text = String::from_utf8(good.clone()).unwrap();
+    // Record-level damage goes into ghcr.io's record, the one the reads below ask for.
+    let at = text.find("\"ghcr.io\"").unwrap();
+    let (head, ghcr) = text.split_at(at);
+    let in_ghcr =
+        |from: &str, to: &str| format!("{head}{}", ghcr.replacen(from, to, 1)).into_bytes();
     for (what, bytes) in [
         ("empty", Vec::new()),
         ("binary", (0..=255u8).cycle().take(3000).collect()),
@@ -744,18 +749,15 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
         ),
         (
             "default names no token",
-            text.replacen("\"default\": \"default\"", "\"default\": \"gone\"", 1)
-                .into_bytes(),
+            in_ghcr("\"default\": \"default\"", "\"default\": \"gone\""),
         ),
         (
             "bad integration name",
-            text.replacen("\"default\": {", "\"bad name\": {", 1)
-                .into_bytes(),
+            in_ghcr("\"default\": {", "\"bad name\": {"),
         ),
         (
             "a field of the wrong type",
-            text.replacen("\"active\": true", "\"active\": \"yes\"", 1)
-                .into_bytes(),
+            in_ghcr("\"active\": true", "\"active\": \"yes\""),
         ),
         ("NULs", vec![0u8; 100]),
     ] {
@@ -897,4 +899,36 @@ fn damaged_usage_records_never_fail_a_get() {
         );
         ok(&env.run(&["tokens"], ""));
     }
+}
+
+#[test]
+fn damage_in_another_record_leaves_reads_of_intact_ones_working_and_writers_refuse() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    ok(&env.store("docker.io", "alice", PAT));
+    let path = env.pat_home().join("index.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // docker.io's record comes first; a field `get` of ghcr.io never reads is damaged.
+    let damaged = text.replacen("\"created_at\": \"", "\"created_at\": \"not a time", 1);
+    assert_ne!(damaged, text);
+    std::fs::write(&path, &damaged).unwrap();
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
+    ok(&env.run(&["list"], ""));
+    assert_clear_error(
+        &env.get("docker.io"),
+        "get of the damaged record",
+        &["index.json"],
+    );
+    assert_clear_error(
+        &env.store("ghcr.io", "octo", "new"),
+        "store",
+        &["index.json"],
+    );
+    let tokens = env.run(&["tokens"], "");
+    assert!(stderr(&tokens).contains("index.json") && tokens.status.code() == Some(1));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
 }

@@ -176,6 +176,11 @@ measure() { # helper op n runs
 for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
+  # The Secret Service's own share of a `get`: one SearchItems for entry 0's item, by dbus-send.
+  item=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["registries"][sys.argv[2]]["tokens"]["default"]["secret"]["item"])' \
+    "$PAT_KEYCHAIN_HOME/index.json" "$(addr 0)")
+  hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
+    "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
   for h in "${HELPERS[@]}"; do
     for op in get list store erase; do
       runs=30
@@ -189,11 +194,12 @@ done
 
 # ---- floors: what any process costs here ----
 echo "== floors" >&2
-hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.true.json" "/bin/true" >/dev/null 2>&1
-hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.hello.json" "$WORK/hello >/dev/null" >/dev/null 2>&1
-hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.version.json" "$PAT version >/dev/null" >/dev/null 2>&1
-hyperfine --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.dbus.json" \
-  "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null" >/dev/null 2>&1
+# No shell here (-N): these need no redirection, and are too short for shell-time correction.
+hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.true.json" "/bin/true" >/dev/null 2>&1
+hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.hello.json" "$WORK/hello" >/dev/null 2>&1
+hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.version.json" "$PAT version" >/dev/null 2>&1
+hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.dbus.json" \
+  "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping" >/dev/null 2>&1
 
 # ---- peak RSS of get ----
 echo "== peak RSS of get" >&2

@@ -81,6 +81,11 @@ for key, label in [
     floors[key] = load(f"floor.{key}")
     say(f"| {label} | {cell(floors[key])} |")
 
+for n in sizes:
+    m = load(f"floor.search.{n}")
+    if m:
+        say(f"| `dbus-send` SearchItems for one item, N = {n:,} (keyring holds every helper's entries) | {cell(m)} |")
+
 say("")
 say("Peak resident set size of `get` (GNU time, 10 runs): median (max) MiB")
 say("")
