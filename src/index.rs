@@ -81,6 +81,10 @@ pub struct TokenRecord {
 pub struct SecretRef {
     pub backend: BackendKind,
     pub item: String,
+    /// Where the store put the item (a Secret Service object path), so `get`
+    /// can skip the search; checked against the item name on every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl SecretRef {
@@ -88,6 +92,7 @@ impl SecretRef {
         Self {
             backend,
             item: crate::ids::new_id(),
+            hint: None,
         }
     }
 }
@@ -531,6 +536,7 @@ mod tests {
             secret: SecretRef {
                 backend: BackendKind::Keychain,
                 item: item.into(),
+                hint: None,
             },
             username: "alice".into(),
             server_url: "https://index.docker.io/v1/".into(),
@@ -634,6 +640,7 @@ mod tests {
         index.retired.push(SecretRef {
             backend: BackendKind::Keychain,
             item: "old".into(),
+            hint: None,
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.json");

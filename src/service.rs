@@ -249,7 +249,10 @@ impl Service {
         let (_, token) = index
             .select(&registry, integration.as_ref())
             .ok_or(ServiceError::NotFound)?;
-        let secret = self.store(token.secret.backend).get(&token.secret.item)?.ok_or_else(|| {
+        let secret = self
+            .store(token.secret.backend)
+            .get_located(&token.secret.item, token.secret.hint.as_deref())?
+            .ok_or_else(|| {
             crate::output::note("the index names a token whose secret is missing; run `docker-credential-pat doctor`");
             ServiceError::NotFound
         })?;
@@ -377,9 +380,15 @@ impl Service {
             BackendChoice::File => BackendKind::File,
             BackendChoice::Keychain | BackendChoice::Auto => BackendKind::Keychain,
         };
-        let secret_ref = SecretRef::new(first);
-        match self.store(first).put(&secret_ref.item, meta, secret) {
-            Ok(()) => Ok(secret_ref),
+        let mut secret_ref = SecretRef::new(first);
+        match self
+            .store(first)
+            .put_located(&secret_ref.item, meta, secret)
+        {
+            Ok(hint) => {
+                secret_ref.hint = hint;
+                Ok(secret_ref)
+            }
             Err(StoreError::Unavailable(keychain_cause)) if choice == BackendChoice::Auto => {
                 if !(self.backends.vault_usable)() {
                     return Err(ServiceError::Store(StoreError::Unavailable(format!(

@@ -525,3 +525,81 @@ fn run_command(
     let _ = writer.join();
     output
 }
+
+/// Sets the location hint of `registry`'s default token in index.json.
+fn set_hint(env: &Env, registry: &str, hint: &serde_json::Value) {
+    let path = env.pat_home().join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    index["registries"][registry]["tokens"]["default"]["secret"]["hint"] = hint.clone();
+    std::fs::write(&path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+}
+
+fn hint_of(env: &Env, registry: &str) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.pat_home().join("index.json")).unwrap()).unwrap();
+    index["registries"][registry]["tokens"]["default"]["secret"]["hint"].clone()
+}
+
+/// True when a `get` of `registry` searched the Secret Service (seen with strace).
+fn get_searched(env: &Env, registry: &str, expected: &str) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace");
+    let mut command = env.command("strace");
+    command
+        .args(["-f", "-s", "4096", "-e", "trace=sendto,sendmsg,write", "-o"])
+        .arg(&log)
+        .arg("--")
+        .arg(BIN)
+        .arg("get");
+    let output = run_command(command, &[], registry.as_bytes(), "get under strace");
+    assert_eq!(ok(&output), expected);
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("SearchItems")
+}
+
+#[test]
+fn get_uses_a_remembered_item_location_only_when_it_still_names_that_token() {
+    require_tool("strace", "strace");
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "ghcr-secret"));
+    ok(&env.store("quay.io", "q", "quay-secret"));
+    let (ghcr, quay) = (hint_of(&env, "ghcr.io"), hint_of(&env, "quay.io"));
+    assert!(
+        ghcr.as_str()
+            .is_some_and(|h| h.starts_with("/org/freedesktop/secrets/")),
+        "store remembers where the Secret Service put the item: {ghcr}"
+    );
+    let ghcr_reply = get_reply("ghcr.io", "octo", "ghcr-secret");
+    assert!(
+        !get_searched(&env, "ghcr.io", &ghcr_reply),
+        "a good location needs no search"
+    );
+    // A location that now holds another token's item (swapped by hand, or reused
+    // after a deletion) is never followed to that secret.
+    set_hint(&env, "ghcr.io", &quay);
+    set_hint(&env, "quay.io", &ghcr);
+    assert!(get_searched(&env, "ghcr.io", &ghcr_reply));
+    assert_eq!(
+        ok(&env.get("quay.io")),
+        get_reply("quay.io", "q", "quay-secret")
+    );
+    for stale in [
+        serde_json::json!("/org/freedesktop/secrets/collection/login/99999"),
+        serde_json::json!("/"),
+        serde_json::json!("not a path"),
+        serde_json::json!("/org/freedesktop/secrets"),
+        serde_json::Value::Null,
+    ] {
+        set_hint(&env, "ghcr.io", &stale);
+        assert_eq!(ok(&env.get("ghcr.io")), ghcr_reply, "{stale}");
+    }
+    set_hint(&env, "ghcr.io", &serde_json::json!(42));
+    let out = fails(&env.get("ghcr.io"));
+    assert!(
+        out.contains("index.json"),
+        "a hint of the wrong type is damage: {out}"
+    );
+}

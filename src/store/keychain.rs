@@ -125,9 +125,16 @@ impl SecretStore for KeychainStore {
     }
 
     fn get(&self, item: &str) -> Result<Option<Secret>, StoreError> {
-        let item = item.to_owned();
+        self.get_located(item, None)
+    }
+
+    fn get_located(&self, item: &str, hint: Option<&str>) -> Result<Option<Secret>, StoreError> {
+        let (item, hint) = (item.to_owned(), hint.map(str::to_owned));
         let found = self.call(move |store| {
             let entry = platform::entry(store, &item, None, "")?;
+            if let Some(bytes) = hint.and_then(|hint| platform::get_at(&entry, &hint)) {
+                return Ok(Some(bytes));
+            }
             match entry.get_secret() {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(keyring_core::Error::NoEntry) => Ok(None),
@@ -145,10 +152,21 @@ impl SecretStore for KeychainStore {
     }
 
     fn put(&self, item: &str, meta: &ItemMeta, secret: &Secret) -> Result<(), StoreError> {
+        self.put_located(item, meta, secret).map(|_| ())
+    }
+
+    fn put_located(
+        &self,
+        item: &str,
+        meta: &ItemMeta,
+        secret: &Secret,
+    ) -> Result<Option<String>, StoreError> {
         let (item, meta, home) = (item.to_owned(), meta.clone(), self.shared.home.clone());
         let secret = secret.clone();
         self.call(move |store| {
-            platform::entry(store, &item, Some(&meta), &home)?.set_secret(secret.expose_bytes())
+            let entry = platform::entry(store, &item, Some(&meta), &home)?;
+            entry.set_secret(secret.expose_bytes())?;
+            Ok(platform::created_path(&entry))
         })
     }
 
@@ -269,11 +287,28 @@ mod platform {
         let spec = HashMap::from([("service", SERVICE), ("home", home)]);
         Ok(specifier_items(Entry::search_in_store(store, &spec)?))
     }
+
+    pub fn created_path(entry: &Entry) -> Option<String> {
+        crate::store::secret_service::created_path(entry)
+    }
+
+    pub fn get_at(entry: &Entry, hint: &str) -> Option<Vec<u8>> {
+        crate::store::secret_service::get_at(entry, hint)
+    }
 }
 
 #[cfg(target_os = "macos")]
 mod platform {
     use super::*;
+
+    /// Only the Secret Service reports where it put an item.
+    pub fn created_path(_entry: &Entry) -> Option<String> {
+        None
+    }
+
+    pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
+        None
+    }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
         Ok(apple_native_keyring_store::keychain::Store::new()?)
@@ -300,6 +335,15 @@ mod platform {
 #[cfg(windows)]
 mod platform {
     use super::*;
+
+    /// Only the Secret Service reports where it put an item.
+    pub fn created_path(_entry: &Entry) -> Option<String> {
+        None
+    }
+
+    pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
+        None
+    }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
         Ok(windows_native_keyring_store::Store::new()?)
@@ -330,6 +374,15 @@ mod platform {
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod platform {
     use super::*;
+
+    /// Only the Secret Service reports where it put an item.
+    pub fn created_path(_entry: &Entry) -> Option<String> {
+        None
+    }
+
+    pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
+        None
+    }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
         Err(keyring_core::Error::NotSupportedByStore(

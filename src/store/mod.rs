@@ -92,6 +92,21 @@ pub trait SecretStore {
     fn get(&self, item: &str) -> Result<Option<Secret>, StoreError>;
     /// Creates or replaces `item`.
     fn put(&self, item: &str, meta: &ItemMeta, secret: &Secret) -> Result<(), StoreError>;
+    /// Like [`SecretStore::put`], and returns where the store put the item when
+    /// it can say: a location hint for [`SecretStore::get_located`].
+    fn put_located(
+        &self,
+        item: &str,
+        meta: &ItemMeta,
+        secret: &Secret,
+    ) -> Result<Option<String>, StoreError> {
+        self.put(item, meta, secret).map(|()| None)
+    }
+    /// Like [`SecretStore::get`], looking at `hint` first; a stale hint is ignored.
+    fn get_located(&self, item: &str, hint: Option<&str>) -> Result<Option<Secret>, StoreError> {
+        let _ = hint;
+        self.get(item)
+    }
     /// Removes `item`; `false` when it was not there.
     fn delete(&self, item: &str) -> Result<bool, StoreError>;
     /// Every item this helper keeps here for the current data folder.

@@ -101,6 +101,7 @@ impl CredentialStoreApi for Store {
             user: user.to_owned(),
             label,
             extra: attributes,
+            created: Mutex::new(None),
         })))
     }
 
@@ -126,6 +127,7 @@ impl CredentialStoreApi for Store {
                     user,
                     label: None,
                     extra: attributes,
+                    created: Mutex::new(None),
                 })))
             })
             .collect())
@@ -142,6 +144,32 @@ struct Cred {
     user: String,
     label: Option<String>,
     extra: HashMap<String, String>,
+    /// The object path of the item `set_secret` created, for [`created_path`].
+    created: Mutex<Option<String>>,
+}
+
+/// Where the last `set_secret` on `entry` put its item: a D-Bus object path to
+/// remember beside the item name, so [`get_at`] can skip the search next time.
+pub fn created_path(entry: &Entry) -> Option<String> {
+    let cred = entry.as_any().downcast_ref::<Cred>()?;
+    cred.created.lock().ok()?.clone()
+}
+
+/// Reads `entry`'s secret from the item at `path` (from [`created_path`]) when
+/// that item is still this entry's. `None` means "search instead".
+pub fn get_at(entry: &Entry, path: &str) -> Option<Vec<u8>> {
+    let cred = entry.as_any().downcast_ref::<Cred>()?;
+    if cred.connection.session != SessionKind::Plain {
+        return None;
+    }
+    let attributes = [
+        ("service", cred.service.as_str()),
+        ("username", cred.user.as_str()),
+    ];
+    match quick_read::read_secret_at(path, &attributes, QUICK_READ_TIMEOUT) {
+        quick_read::Outcome::Found(secret) => Some(secret.to_vec()),
+        quick_read::Outcome::Missing | quick_read::Outcome::Fallback => None,
+    }
 }
 
 impl Cred {
@@ -184,9 +212,12 @@ impl CredentialApi for Cred {
                 .label
                 .clone()
                 .unwrap_or_else(|| format!("{}: {}", self.service, self.user));
-            collection
+            let item = collection
                 .create_item(&label, attributes, secret, true, CONTENT_TYPE)
                 .map_err(failure)?;
+            if let Ok(mut created) = self.created.lock() {
+                *created = Some(item.item_path.to_string());
+            }
             Ok(())
         })
     }

@@ -21,6 +21,7 @@ const SECRETS: &str = "org.freedesktop.secrets";
 const SECRETS_PATH: &str = "/org/freedesktop/secrets";
 const SERVICE_IFACE: &str = "org.freedesktop.Secret.Service";
 const ITEM_IFACE: &str = "org.freedesktop.Secret.Item";
+const PROPERTIES_IFACE: &str = "org.freedesktop.DBus.Properties";
 /// Replies larger than this are not ours to read.
 const MAX_MESSAGE: usize = 1 << 20;
 
@@ -51,27 +52,100 @@ impl From<std::io::Error> for Unhandled {
     }
 }
 
-fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, Unhandled> {
-    let mut bus = Bus::connect(timeout)?;
-    let hello = bus.send_call(
-        BUS_NAME,
-        "/org/freedesktop/DBus",
-        BUS_NAME,
-        "Hello",
-        "",
-        &[],
-    );
-    let mut open = Body::default();
-    open.string("plain");
-    open.variant_string("");
-    let open = bus.send_call(
+/// Reads the secret of the item at `path`, a location remembered from when the
+/// item was created, if that item's attributes include all of `attributes`.
+/// This skips the search, whose cost grows with every item in the keyring.
+/// Anything else, including an item that is gone or is not the one expected
+/// (its path reused), is [`Outcome::Fallback`]: the caller then searches.
+pub fn read_secret_at(path: &str, attributes: &[(&str, &str)], timeout: Duration) -> Outcome {
+    match try_read_at(path, attributes, timeout) {
+        Ok(secret) => Outcome::Found(secret),
+        Err(Unhandled) => Outcome::Fallback,
+    }
+}
+
+fn try_read_at(
+    path: &str,
+    attributes: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Zeroizing<Vec<u8>>, Unhandled> {
+    if !is_object_path(path) {
+        return Err(Unhandled);
+    }
+    let (mut bus, hello, open) = Bus::start_session(timeout)?;
+    bus.flush()?;
+    bus.reply(hello)?;
+    let session = session_path(&mut bus, open)?;
+    // Both calls at once: the attributes decide whether the secret is used.
+    let mut get_attributes = Body::default();
+    get_attributes.string(ITEM_IFACE);
+    get_attributes.string("Attributes");
+    let get_attributes = bus.send_call(
         SECRETS,
-        SECRETS_PATH,
-        SERVICE_IFACE,
-        "OpenSession",
-        "sv",
-        &open.bytes,
+        path,
+        PROPERTIES_IFACE,
+        "Get",
+        "ss",
+        &get_attributes.bytes,
     );
+    let get = get_secret_call(&mut bus, path, &session);
+    bus.flush()?;
+    let found = {
+        let reply = bus.reply(get_attributes)?;
+        let mut r = reply.reader("v")?;
+        if r.signature()? != "a{ss}" {
+            return Err(Unhandled);
+        }
+        r.string_dict()?
+    };
+    let secret = secret_value(&mut bus, get)?;
+    let matches = attributes
+        .iter()
+        .all(|(key, value)| found.iter().any(|(k, v)| k == key && v == value));
+    if !matches {
+        return Err(Unhandled);
+    }
+    Ok(secret)
+}
+
+/// D-Bus object paths: `/`, or `/`-separated non-empty elements of `[A-Za-z0-9_]`.
+fn is_object_path(path: &str) -> bool {
+    path == "/"
+        || (path.starts_with('/')
+            && path[1..].split('/').all(|e| {
+                !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }))
+}
+
+fn session_path(bus: &mut Bus, open: u32) -> Result<String, Unhandled> {
+    let reply = bus.reply(open)?;
+    let mut r = reply.reader("vo")?;
+    r.skip_variant()?;
+    r.object_path()
+}
+
+fn get_secret_call(bus: &mut Bus, item: &str, session: &str) -> u32 {
+    let mut get = Body::default();
+    get.object_path(session);
+    bus.send_call(SECRETS, item, ITEM_IFACE, "GetSecret", "o", &get.bytes)
+}
+
+/// The value of a `GetSecret` reply on a plain session.
+fn secret_value(bus: &mut Bus, get: u32) -> Result<Zeroizing<Vec<u8>>, Unhandled> {
+    let reply = bus.reply(get)?;
+    let mut r = reply.reader("(oayays)")?;
+    r.align(8)?;
+    r.object_path()?;
+    let parameters = r.byte_array()?;
+    if !parameters.is_empty() {
+        return Err(Unhandled); // not a plain session after all
+    }
+    let value = r.byte_array()?;
+    Ok(Zeroizing::new(value.to_vec()))
+}
+
+fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, Unhandled> {
+    let (mut bus, hello, open) = Bus::start_session(timeout)?;
     let mut search = Body::default();
     search.string_dict(attributes);
     let search = bus.send_call(
@@ -85,12 +159,7 @@ fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, U
     bus.flush()?;
 
     bus.reply(hello)?;
-    let session = {
-        let reply = bus.reply(open)?;
-        let mut r = reply.reader("vo")?;
-        r.skip_variant()?;
-        r.object_path()?
-    };
+    let session = session_path(&mut bus, open)?;
     let (unlocked, locked) = {
         let reply = bus.reply(search)?;
         let mut r = reply.reader("aoao")?;
@@ -102,20 +171,9 @@ fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, U
         // Locked items need an unlock prompt; several matches need the general client's checks.
         _ => return Err(Unhandled),
     };
-    let mut get = Body::default();
-    get.object_path(&session);
-    let get = bus.send_call(SECRETS, &item, ITEM_IFACE, "GetSecret", "o", &get.bytes);
+    let get = get_secret_call(&mut bus, &item, &session);
     bus.flush()?;
-    let reply = bus.reply(get)?;
-    let mut r = reply.reader("(oayays)")?;
-    r.align(8)?;
-    r.object_path()?;
-    let parameters = r.byte_array()?;
-    if !parameters.is_empty() {
-        return Err(Unhandled); // not a plain session after all
-    }
-    let value = r.byte_array()?;
-    Ok(Outcome::Found(Zeroizing::new(value.to_vec())))
+    Ok(Outcome::Found(secret_value(&mut bus, get)?))
 }
 
 /// The session bus address, if it is a form this path can open.
@@ -178,6 +236,31 @@ struct Bus {
 }
 
 impl Bus {
+    /// Connects and queues `Hello` and `OpenSession("plain")`; returns their serials.
+    fn start_session(timeout: Duration) -> Result<(Self, u32, u32), Unhandled> {
+        let mut bus = Self::connect(timeout)?;
+        let hello = bus.send_call(
+            BUS_NAME,
+            "/org/freedesktop/DBus",
+            BUS_NAME,
+            "Hello",
+            "",
+            &[],
+        );
+        let mut open = Body::default();
+        open.string("plain");
+        open.variant_string("");
+        let open = bus.send_call(
+            SECRETS,
+            SECRETS_PATH,
+            SERVICE_IFACE,
+            "OpenSession",
+            "sv",
+            &open.bytes,
+        );
+        Ok((bus, hello, open))
+    }
+
     fn connect(timeout: Duration) -> Result<Self, Unhandled> {
         let stream = match bus_socket().ok_or(Unhandled)? {
             SocketAddress::Path(path) => UnixStream::connect(path)?,
@@ -492,6 +575,22 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// `a{ss}`, as an item's `Attributes` property holds.
+    fn string_dict(&mut self) -> Result<Vec<(String, String)>, Unhandled> {
+        let len = self.u32()? as usize;
+        self.align(8)?;
+        let end = self.pos.checked_add(len).ok_or(Unhandled)?;
+        let mut entries = Vec::new();
+        while self.pos < end {
+            self.align(8)?;
+            entries.push((self.string()?, self.string()?));
+        }
+        if self.pos != end {
+            return Err(Unhandled);
+        }
+        Ok(entries)
+    }
+
     fn object_paths(&mut self) -> Result<Vec<String>, Unhandled> {
         let len = self.u32()? as usize;
         let end = self.pos.checked_add(len).ok_or(Unhandled)?;
@@ -539,6 +638,34 @@ mod tests {
     }
 
     #[test]
+    fn string_dicts_read_back_what_was_written() {
+        let mut body = Body::default();
+        body.string_dict(&[("service", "docker-credential-pat"), ("username", "abc")]);
+        let mut r = Reader {
+            data: &body.bytes,
+            pos: 0,
+        };
+        assert_eq!(
+            r.string_dict().ok().unwrap(),
+            [
+                ("service".to_owned(), "docker-credential-pat".to_owned()),
+                ("username".to_owned(), "abc".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn only_well_formed_object_paths_are_called() {
+        assert!(is_object_path(
+            "/org/freedesktop/secrets/collection/login/12"
+        ));
+        assert!(is_object_path("/"));
+        for bad in ["", "org", "/a//b", "/a/", "/a-b", "/a/b\0", "/ä"] {
+            assert!(!is_object_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn hostile_bodies_never_panic() {
         let samples: [&[u8]; 5] = [
             &[],
@@ -552,6 +679,8 @@ mod tests {
             let _ = r.object_paths();
             let mut r = Reader { data, pos: 0 };
             let _ = r.skip_variant();
+            let mut r = Reader { data, pos: 0 };
+            let _ = r.string_dict();
             let _ = parse_header_fields(data);
         }
     }
