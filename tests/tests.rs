@@ -3,6 +3,7 @@
 
 mod support;
 
+mod configure;
 mod docker;
 mod protocol;
 mod tokens;
