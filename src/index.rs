@@ -50,13 +50,45 @@ pub struct Index {
     pub retired: Vec<SecretRef>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct RegistryRecord {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryRecord<T = TokenRecord> {
     /// The integration `get` uses when `DOCKER_PAT_INTEGRATION` is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
-    #[serde(default)]
-    pub tokens: BTreeMap<String, TokenRecord>,
+    #[serde(default = "BTreeMap::new")]
+    pub tokens: BTreeMap<String, T>,
+}
+
+impl<T> Default for RegistryRecord<T> {
+    fn default() -> Self {
+        Self {
+            default: None,
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the protocol's selection rule needs to know of a token.
+pub trait Selectable {
+    fn is_active(&self) -> bool;
+}
+
+impl Selectable for TokenRecord {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+impl<T: Selectable> RegistryRecord<T> {
+    /// The chosen integration, or else the default, and only while it is active.
+    pub fn select(&self, integration: Option<&Integration>) -> Option<(Integration, &T)> {
+        let name = match integration {
+            Some(integration) => integration.as_str(),
+            None => self.default.as_deref()?,
+        };
+        let token = self.tokens.get(name).filter(|t| t.is_active())?;
+        Some((Integration::parse(name).ok()?, token))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,7 +194,8 @@ impl Index {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("the index always serialises");
+        // Compact: `get` and `list` parse this file on every call.
+        let mut bytes = serde_json::to_vec(self).expect("the index always serialises");
         bytes.push(b'\n');
         bytes
     }
@@ -191,13 +224,7 @@ impl Index {
         registry: &Registry,
         integration: Option<&Integration>,
     ) -> Option<(Integration, &TokenRecord)> {
-        let record = self.registry(registry)?;
-        let name = match integration {
-            Some(integration) => integration.as_str(),
-            None => record.default.as_deref()?,
-        };
-        let token = record.tokens.get(name).filter(|t| t.active)?;
-        Some((Integration::parse(name).ok()?, token))
+        self.registry(registry)?.select(integration)
     }
 
     /// Every token, ordered by registry and integration.
@@ -268,6 +295,99 @@ impl Index {
         if let Some(record) = self.registries.get_mut(name.registry.key()) {
             record.default = Some(name.integration.as_str().to_owned());
         }
+    }
+}
+
+/// The index file as read for the protocol's hot paths, which parse only what they use:
+/// `get` parses one registry, `list` only the fields it prints.
+pub struct Snapshot {
+    bytes: Vec<u8>,
+    path: PathBuf,
+}
+
+/// The top level, with each registry left unparsed.
+#[derive(Deserialize)]
+struct Outline<'a> {
+    version: u32,
+    #[serde(borrow, default)]
+    registries: BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>,
+}
+
+/// A token as `list` sees it; every other field is skipped unparsed.
+#[derive(Deserialize)]
+pub struct ListedToken {
+    pub server_url: String,
+    pub username: String,
+    pub active: bool,
+}
+
+impl Selectable for ListedToken {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+#[derive(Deserialize)]
+struct ListOutline {
+    version: u32,
+    #[serde(default)]
+    registries: BTreeMap<String, RegistryRecord<ListedToken>>,
+}
+
+impl Snapshot {
+    /// Reads the index file; `None` when there is none yet.
+    pub fn read(path: &Path) -> Result<Option<Self>, IndexError> {
+        Ok(fsutil::read_optional(path)?.map(|bytes| Self {
+            bytes,
+            path: path.to_owned(),
+        }))
+    }
+
+    fn corrupt(&self, e: serde_json::Error) -> IndexError {
+        IndexError::Corrupt {
+            path: self.path.clone(),
+            line: e.line(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
+
+    fn check_version(&self, version: u32) -> Result<(), IndexError> {
+        if version > FORMAT_VERSION {
+            return Err(IndexError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        Ok(())
+    }
+
+    /// One registry's record, parsed in full; the others only scanned.
+    pub fn registry(&self, registry: &Registry) -> Result<Option<RegistryRecord>, IndexError> {
+        let outline: Outline<'_> =
+            serde_json::from_slice(&self.bytes).map_err(|e| self.corrupt(e))?;
+        self.check_version(outline.version)?;
+        outline
+            .registries
+            .get(registry.key())
+            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| self.corrupt(e)))
+            .transpose()
+    }
+
+    /// Every registry with the fields `list` needs.
+    pub fn listing(&self) -> Result<Vec<(Registry, RegistryRecord<ListedToken>)>, IndexError> {
+        let outline: ListOutline =
+            serde_json::from_slice(&self.bytes).map_err(|e| self.corrupt(e))?;
+        self.check_version(outline.version)?;
+        Ok(outline
+            .registries
+            .into_iter()
+            .filter_map(|(key, record)| Some((Registry::parse(&key).ok()?, record)))
+            .collect())
     }
 }
 
@@ -400,6 +520,42 @@ mod tests {
         let bytes = index.to_bytes();
         let again = Index::parse(&bytes, Path::new("index.json")).unwrap();
         assert_eq!(again.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn snapshot_reads_one_registry_and_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
+        let mut index = Index {
+            version: FORMAT_VERSION,
+            ..Index::default()
+        };
+        index.insert(&name("ci@docker.io"), token("a", true));
+        index.insert(&name("default@ghcr.io"), token("b", false));
+        index.set_default(&name("ci@docker.io"));
+        std::fs::write(&path, index.to_bytes()).unwrap();
+        let snapshot = Snapshot::read(&path).unwrap().unwrap();
+        let hub = snapshot.registry(&Registry::DockerHub).unwrap().unwrap();
+        assert_eq!(hub.select(None).unwrap().1.secret.item, "a");
+        assert!(
+            snapshot
+                .registry(&Registry::parse("quay.io").unwrap())
+                .unwrap()
+                .is_none()
+        );
+        let listing = snapshot.listing().unwrap();
+        assert_eq!(listing.len(), 2);
+        assert!(
+            listing[1].1.select(None).is_none(),
+            "ghcr.io has no default and an inactive token"
+        );
+        assert!(Snapshot::read(&dir.path().join("none")).unwrap().is_none());
+        std::fs::write(&path, b"{\"version\":1,\"registries\":{\"docker.io\":").unwrap();
+        let snapshot = Snapshot::read(&path).unwrap().unwrap();
+        assert!(matches!(
+            snapshot.registry(&Registry::DockerHub),
+            Err(IndexError::Corrupt { .. })
+        ));
     }
 
     #[test]

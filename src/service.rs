@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::fsutil::FsError;
-use crate::index::{Index, IndexError, IndexWriter, SecretRef, TokenEntry, TokenRecord};
+use crate::index::{
+    Index, IndexError, IndexWriter, RegistryRecord, SecretRef, Snapshot, TokenEntry, TokenRecord,
+};
 use crate::names::{Integration, NameError, TokenName};
 use crate::policy::{self, PasswordRefused, SecretKind};
 use crate::registry::{AddressError, Registry};
@@ -245,9 +247,11 @@ impl Service {
         }
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
-        let index = self.load_index()?;
-        let (_, token) = index
-            .select(&registry, integration.as_ref())
+        let record = self
+            .registry_snapshot(&registry)?
+            .ok_or(ServiceError::NotFound)?;
+        let (_, token) = record
+            .select(integration.as_ref())
             .ok_or(ServiceError::NotFound)?;
         let secret = self.store(token.secret.backend).get(&token.secret.item)?.ok_or_else(|| {
             crate::output::note("the index names a token whose secret is missing; run `docker-credential-pat doctor`");
@@ -261,6 +265,14 @@ impl Service {
         Ok((token.username.clone(), secret))
     }
 
+    /// One registry's record, read without parsing the rest of the index.
+    fn registry_snapshot(&self, registry: &Registry) -> Result<Option<RegistryRecord>> {
+        match Snapshot::read(&self.paths.index_file())? {
+            Some(snapshot) => Ok(snapshot.registry(registry)?),
+            None => Ok(None),
+        }
+    }
+
     /// `erase`: removes the token `get` would return in the same environment.
     pub fn protocol_erase(&self, address: &str) -> Result<()> {
         if address.is_empty() {
@@ -269,11 +281,10 @@ impl Service {
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
         // Docker erases several spellings in a row; most find nothing, so look before locking.
-        if self
-            .load_index()?
-            .select(&registry, integration.as_ref())
-            .is_none()
-        {
+        let present = self
+            .registry_snapshot(&registry)?
+            .is_some_and(|r| r.select(integration.as_ref()).is_some());
+        if !present {
             return Err(ServiceError::NotFound);
         }
         let mut writer = self.begin()?;
@@ -291,13 +302,14 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let index = self.load_index()?;
-        let mut listed: Vec<(String, String)> = index
-            .registries
-            .keys()
-            .filter_map(|key| {
-                let registry = Registry::parse(key).ok()?;
-                let (_, token) = index.select(&registry, integration.as_ref())?;
+        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
+            return Ok(Vec::new());
+        };
+        let mut listed: Vec<(String, String)> = snapshot
+            .listing()?
+            .into_iter()
+            .filter_map(|(registry, record)| {
+                let (_, token) = record.select(integration.as_ref())?;
                 Some((
                     registry.list_address(&token.server_url).to_owned(),
                     token.username.clone(),
