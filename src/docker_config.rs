@@ -36,6 +36,8 @@ pub struct DockerConfig {
     pub root: Map<String, Value>,
     /// The file's bytes as read, or `None` if it did not exist.
     original: Option<Vec<u8>>,
+    /// The contents as read, to tell whether anything changed.
+    loaded: Map<String, Value>,
     mode: Option<u32>,
 }
 
@@ -61,6 +63,7 @@ impl DockerConfig {
         let mode = file_mode(&path);
         Ok(Self {
             path,
+            loaded: root.clone(),
             root,
             original,
             mode,
@@ -82,9 +85,9 @@ impl DockerConfig {
         out
     }
 
-    /// True when saving would change the file.
+    /// True when the contents differ from what was read.
     pub fn changed(&self) -> bool {
-        self.original.as_deref() != Some(self.to_bytes().as_slice())
+        self.root != self.loaded
     }
 
     /// Copies the current file beside itself; returns the backup's path.

@@ -95,3 +95,12 @@ fn undo_without_a_backup_is_a_clear_error() {
     fails(&output);
     assert!(stderr(&output).contains("no backup"), "{}", stderr(&output));
 }
+
+#[test]
+fn an_already_wired_config_is_left_byte_for_byte() {
+    let env = Env::without_keychain();
+    env.write_config_json("{\"credsStore\":\"pat\"}");
+    assert!(ok(&env.run(&["configure-docker"], "")).contains("already uses"));
+    assert_eq!(env.config_json(), "{\"credsStore\":\"pat\"}");
+    assert!(backups(&env).is_empty());
+}
