@@ -80,7 +80,8 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
         ("USES", 4),
         ("CLIENT", 6),
         ("DESCRIPTION", 11),
-    ]);
+    ])
+    .last_resort(0, 16);
     for view in views {
         let mut state = if view.record.active {
             "active".to_owned()
