@@ -5,3 +5,4 @@ mod support;
 
 mod docker;
 mod protocol;
+mod vault;

@@ -58,7 +58,7 @@ pub enum FormatError {
     #[error("it is not a docker-credential-pat vault (it does not start with DCPVAULT)")]
     NotAVault,
     #[error(
-        "it uses vault format {0}, which this version cannot read; upgrade docker-credential-pat"
+        "it claims vault format {0}, which this version cannot read (if a newer docker-credential-pat wrote it, upgrade)"
     )]
     UnsupportedVersion(u16),
     #[error("it names an unknown key derivation function ({0})")]
