@@ -112,6 +112,42 @@ fn protocol_round_trip_on_the_file_backend_without_dbus() {
 }
 
 #[test]
+fn bad_input_on_the_file_backend_is_one_line_and_changes_nothing() {
+    let env = file_env();
+    ok(&env.store("docker.io", "alice", PAT));
+    let before = snapshot(&env);
+    for (verb, input) in [
+        ("store", "{not json".to_owned()),
+        (
+            "store",
+            r#"{"ServerURL":"","Username":"a","Secret":"b"}"#.to_owned(),
+        ),
+        (
+            "store",
+            r#"{"ServerURL":"x.io","Username":"","Secret":"b"}"#.to_owned(),
+        ),
+        (
+            "store",
+            "{\"ServerURL\":\"docker.io\",\"Username\":\"a\\nb\",\"Secret\":\"s\"}".to_owned(),
+        ),
+        ("store", "x".repeat(1024 * 1024 + 1)),
+        ("get", "https://user:pass@docker.io".to_owned()),
+        ("get", String::new()),
+        ("erase", "docker.io\u{0}x".to_owned()),
+    ] {
+        let output = env.run(&[verb], &input);
+        let out = fails(&output);
+        assert_eq!(out.lines().count(), 1, "{verb}: {out:?}");
+        assert!(!stderr(&output).contains("panicked"));
+    }
+    assert_eq!(snapshot(&env), before);
+    assert_eq!(
+        ok(&env.get("docker.io")),
+        get_reply("docker.io", "alice", PAT)
+    );
+}
+
+#[test]
 fn token_commands_work_on_the_file_backend() {
     let env = file_env();
     let added = ok(&env.run(&["add", "docker.io", "-u", "alice", "-i", "ci"], PAT));

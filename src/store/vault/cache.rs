@@ -25,6 +25,7 @@ pub struct CachedKey {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 #[error("the kernel keyring refused to {action} the vault key ({cause})")]
 pub struct CacheError {
     action: &'static str,

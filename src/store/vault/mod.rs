@@ -313,9 +313,11 @@ impl VaultStore {
         if !kdf::same_check(&derived.check, &header.key_check) {
             return Err(StoreError::WrongPassphrase(self.path.clone()));
         }
-        // Best effort: without the cache the next use derives the key again.
-        let _ = self.cache_key(header, &derived.key);
-        self.remember(&header.salt, &derived.key);
+        if source == KeySource::Any {
+            // Best effort: without the cache the next use derives the key again.
+            let _ = self.cache_key(header, &derived.key);
+            self.remember(&header.salt, &derived.key);
+        }
         Ok(derived.key)
     }
 
