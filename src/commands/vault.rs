@@ -199,6 +199,12 @@ fn status(vault: &VaultStore, json: bool) -> CommandResult {
         println!("state:      {state}");
         if let Some(header) = header {
             println!("format:     version {}, {}", header.version, header.kdf);
+            if header.kdf != vault.kdf() {
+                output::note(&format!(
+                    "config.toml asks for {}; `docker-credential-pat vault passwd` re-encrypts the vault with it",
+                    vault.kdf()
+                ));
+            }
         }
         if let Some(items) = status.items {
             println!("items:      {items}");

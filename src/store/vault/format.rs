@@ -77,6 +77,8 @@ pub enum FormatError {
     Malformed(&'static str),
     #[error("the {0} is too long to store in the vault")]
     FieldTooLong(&'static str),
+    #[error("the vault would grow past {} MiB", MAX_FILE_LEN / 2 / 1024 / 1024)]
+    Full,
 }
 
 /// The parsed header. Everything here is public information.
@@ -220,7 +222,7 @@ pub fn seal(header: &Header, key: &VaultKey, contents: &Contents) -> Result<Vec<
     let nonce = XNonce::from(header.nonce);
     let tag = cipher
         .encrypt_inout_detached(&nonce, &associated, body.as_mut_slice().into())
-        .map_err(|_| FormatError::FieldTooLong("vault"))?;
+        .map_err(|_| FormatError::Full)?;
     let mut file = associated;
     file.reserve_exact(body.len() + TAG_LEN);
     file.extend_from_slice(&body);
@@ -284,9 +286,9 @@ impl Contents {
             size += 4 + entry.secret.len();
         }
         if size > MAX_FILE_LEN / 2 {
-            return Err(FormatError::FieldTooLong("vault"));
+            return Err(FormatError::Full);
         }
-        let count = u32::try_from(self.items.len()).map_err(|_| FormatError::TooLarge)?;
+        let count = u32::try_from(self.items.len()).map_err(|_| FormatError::Full)?;
         let mut out = Zeroizing::new(Vec::with_capacity(size));
         out.push(BODY_VERSION);
         out.extend_from_slice(&count.to_le_bytes());

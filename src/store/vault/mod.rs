@@ -304,10 +304,15 @@ impl VaultStore {
         if source == KeySource::CacheOnly {
             return Err(StoreError::NoPassphrase(self.path.clone()));
         }
-        let passphrase = self
-            .passphrase
-            .read(&self.prompt())?
-            .ok_or_else(|| StoreError::NoPassphrase(self.path.clone()))?;
+        let Some(passphrase) = self.passphrase.read(&self.prompt())? else {
+            return Err(match source {
+                KeySource::PassphraseOnly => StoreError::Failed(format!(
+                    "this needs the passphrase of the vault {}: set DOCKER_PAT_PASSPHRASE_FILE or DOCKER_PAT_PASSPHRASE, or run it in a terminal",
+                    self.path.display()
+                )),
+                _ => StoreError::NoPassphrase(self.path.clone()),
+            });
+        };
         let derived = kdf::derive(passphrase.bytes(), &header.salt, &header.kdf)
             .map_err(|e| self.corrupt(FormatError::BadKdfParams(e.to_string())))?;
         if !kdf::same_check(&derived.check, &header.key_check) {
