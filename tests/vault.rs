@@ -723,3 +723,157 @@ fn bad_vault_settings_are_one_line_errors() {
     assert!(fails(&env.store("docker.io", "alice", PAT)).contains("is empty"));
     assert!(!vault(&env).exists());
 }
+
+/// A terminal (tmux, on its own server) running one shell script, for the
+/// prompts that read `/dev/tty` while stdin carries the protocol.
+struct Terminal {
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Terminal {
+    /// Runs `script` in a new terminal; `script` sees the environment's variables.
+    fn start(env: &Env, name: &str, script: &str) -> Self {
+        require_tool("tmux", "tmux");
+        let dir = env.root.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let exports: String = env
+            .command("true")
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+            .map(|(k, v)| format!("export {k}='{v}'\n"))
+            .collect();
+        std::fs::write(
+            dir.join("run.sh"),
+            // The pane stays open after the script, for the last screen to be read.
+            format!(
+                "{exports}{script}\necho $? > '{}'\nexec sleep 60\n",
+                dir.join("rc").display()
+            ),
+        )
+        .unwrap();
+        let terminal = Self {
+            socket: dir.join("tmux.sock"),
+            dir,
+        };
+        let run = format!("sh '{}'", terminal.dir.join("run.sh").display());
+        let started = terminal.tmux(&["new-session", "-d", "-x", "200", "-y", "50", &run]);
+        assert!(started.status.success(), "{}", stderr(&started));
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        stdout(&self.tmux(&["capture-pane", "-p"]))
+    }
+
+    /// Waits until the screen shows `text` `count` times.
+    fn wait_for(&self, text: &str, count: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.screen().matches(text).count() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for {text:?}; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn type_line(&self, text: &str) {
+        self.tmux(&["send-keys", "-l", text]);
+        self.tmux(&["send-keys", "Enter"]);
+    }
+
+    /// Waits for the script to end; returns its exit status and the final screen.
+    fn finish(&self) -> (i32, String) {
+        let rc = self.dir.join("rc");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !rc.exists() || std::fs::read_to_string(&rc).unwrap().trim().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{}", self.screen());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let screen = self.screen();
+        assert!(!screen.trim().is_empty(), "the terminal closed early");
+        let code = std::fs::read_to_string(&rc)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        (code, screen)
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn init_and_get_ask_on_the_terminal_without_echo() {
+    let mut env = file_env();
+    unset(&mut env, "DOCKER_PAT_PASSPHRASE_FILE");
+    let typed = "typed at the terminal";
+
+    let init = Terminal::start(&env, "init", &format!("'{BIN}' vault init"));
+    init.wait_for("New vault passphrase:", 1);
+    init.type_line(typed);
+    init.wait_for("Repeat the new passphrase:", 1);
+    init.type_line(typed);
+    let (code, screen) = init.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains(typed),
+        "the passphrase was echoed:\n{screen}"
+    );
+    assert!(vault(&env).exists());
+
+    let out = env.root.path().join("get.out");
+    let get = Terminal::start(
+        &env,
+        "get",
+        &format!(
+            "printf '%s' '{}' | '{BIN}' store && echo docker.io | '{BIN}' get > '{}'",
+            get_reply("docker.io", "alice", PAT).trim(),
+            out.display()
+        ),
+    );
+    // store, then get: no key cache, so each asks once.
+    get.wait_for("Passphrase for vault", 1);
+    get.type_line(typed);
+    get.wait_for("Passphrase for vault", 2);
+    get.type_line(typed);
+    let (code, screen) = get.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains(typed),
+        "the passphrase was echoed:\n{screen}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        get_reply("docker.io", "alice", PAT),
+        "stdin carried the protocol, the terminal the passphrase"
+    );
+
+    let mismatch = Terminal::start(&env, "mismatch", &format!("'{BIN}' vault passwd"));
+    mismatch.wait_for("Passphrase for vault", 1);
+    mismatch.type_line(typed);
+    mismatch.wait_for("New vault passphrase:", 1);
+    mismatch.type_line("one");
+    mismatch.wait_for("Repeat the new passphrase:", 1);
+    mismatch.type_line("two");
+    let (code, screen) = mismatch.finish();
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("the two passphrases differ"), "{screen}");
+}
