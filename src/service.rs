@@ -134,13 +134,9 @@ impl Service {
             config.secret_service_session,
             u64::from(config.keychain_timeout_seconds),
         );
-        let vault_path = paths.vault_file();
-        let sources = PassphraseSources {
-            file: env.passphrase_file.clone(),
-            env: env.passphrase_set,
-        };
-        let cache = config.vault_cache_seconds;
-        let (usable_path, usable_sources) = (vault_path.clone(), sources.clone());
+        let (vault_paths, vault_config, vault_env) = (paths.clone(), config.clone(), env.clone());
+        let (usable_paths, usable_config, usable_env) =
+            (paths.clone(), config.clone(), env.clone());
         let backends = Backends {
             keychain: OnceCell::new(),
             vault: OnceCell::new(),
@@ -152,12 +148,12 @@ impl Service {
                         Duration::from_secs(timeout),
                     )),
                     BackendKind::File => {
-                        Box::new(VaultStore::new(vault_path.clone(), sources.clone(), cache))
+                        Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
                     }
                 }
             }),
             vault_usable: Box::new(move || {
-                VaultStore::new(usable_path.clone(), usable_sources.clone(), 0).usable()
+                vault_store(&usable_paths, &usable_config, &usable_env).usable()
             }),
         };
         Ok(Self {
@@ -188,6 +184,11 @@ impl Service {
             env: Environment::default(),
             backends,
         }
+    }
+
+    /// The vault file on its own, for the `vault` commands.
+    pub(crate) fn vault(&self) -> VaultStore {
+        vault_store(&self.paths, &self.config, &self.env)
     }
 
     pub fn store(&self, kind: BackendKind) -> &DynStore {
@@ -596,6 +597,21 @@ impl Service {
             now,
         )
     }
+}
+
+/// The vault as this run's config and environment describe it.
+fn vault_store(paths: &Paths, config: &Config, env: &Environment) -> VaultStore {
+    let sources = PassphraseSources {
+        file: env.passphrase_file.clone(),
+        env: env.passphrase_set.then_some(crate::config::ENV_PASSPHRASE),
+        ask: Some(crate::prompt::ask_hidden),
+    };
+    VaultStore::new(
+        paths.vault_file(),
+        sources,
+        config.vault_cache_seconds,
+        config.vault_kdf(),
+    )
 }
 
 /// Usernames go into JSON and onto terminals; keep them to one printable line.

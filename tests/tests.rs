@@ -8,3 +8,4 @@ mod docker;
 mod protocol;
 mod tokens;
 mod two_factor;
+mod vault;
