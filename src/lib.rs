@@ -11,13 +11,16 @@
 //! - [`policy`]: what counts as a token; the two-factor rule; staleness.
 //! - [`commands`] and [`cli`]: the human-facing commands.
 
+mod base64;
 pub mod cli;
 mod commands;
 pub mod config;
 pub mod docker_config;
+pub mod doctor;
 pub mod fsutil;
 mod hardening;
 mod ids;
+pub mod import;
 pub mod index;
 pub mod names;
 mod output;

@@ -79,6 +79,9 @@ fn which_python() -> String {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "python3 with the docker package is needed: run `pip install docker` (tests/run.sh does)");
+    assert!(
+        found,
+        "python3 with the docker package is needed: run `pip install docker` (tests/run.sh does)"
+    );
     "python3".into()
 }
