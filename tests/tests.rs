@@ -4,4 +4,8 @@
 mod support;
 
 mod docker;
+mod doctor;
+mod import;
+mod install;
+mod packaging;
 mod protocol;

@@ -199,3 +199,198 @@ fn move_aside(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::rename(path, &target)?;
     Ok(target)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::config::{Config, Paths};
+    use crate::secret::Secret;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{BackendKind, ItemMeta, SecretStore};
+
+    const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
+
+    fn service() -> (tempfile::TempDir, Service, Rc<MemoryStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("pat"),
+            data_dir: dir.path().join("pat"),
+        };
+        let store = Rc::new(MemoryStore::default());
+        let shared = Rc::clone(&store);
+        let service = Service::with_stores(
+            paths,
+            Config::default(),
+            move |_| Box::new(Rc::clone(&shared)),
+            false,
+        );
+        (dir, service, store)
+    }
+
+    fn secrets(findings: &[Finding]) -> Vec<&Finding> {
+        findings
+            .iter()
+            .filter(|f| matches!(f.check, "secrets" | "index"))
+            .collect()
+    }
+
+    fn meta(registry: &str, account: &str) -> ItemMeta {
+        ItemMeta {
+            registry: registry.into(),
+            account: account.into(),
+            token_id: crate::ids::new_id(),
+        }
+    }
+
+    #[test]
+    fn entry_without_secret_is_removed_only_on_repair() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        let item = store.items().unwrap().remove(0).item;
+        store.delete(&item).unwrap();
+
+        let findings = run(&service, None, false).unwrap();
+        let found = secrets(&findings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].needs_attention() && found[0].repairable);
+        assert!(found[0].message.contains("default@ghcr.io"));
+        assert_eq!(service.tokens().unwrap().len(), 1, "nothing changed");
+
+        let findings = run(&service, None, true).unwrap();
+        assert!(
+            secrets(&findings).iter().all(|f| f.repaired),
+            "{findings:?}"
+        );
+        assert!(service.tokens().unwrap().is_empty());
+        assert!(service.load_index().unwrap().retired.is_empty());
+        let again = run(&service, None, false).unwrap();
+        assert!(secrets(&again).iter().all(|f| f.status == Status::Ok));
+    }
+
+    #[test]
+    fn orphan_item_is_adopted_inactive_with_its_secret() {
+        let (_dir, service, store) = service();
+        store
+            .put(
+                "0123456789abcdef",
+                &meta("docker.io", "alice"),
+                &Secret::from_str_copy(PAT),
+            )
+            .unwrap();
+        let findings = run(&service, None, false).unwrap();
+        assert!(secrets(&findings).iter().any(|f| f.needs_attention()));
+        assert!(service.tokens().unwrap().is_empty());
+
+        let findings = run(&service, None, true).unwrap();
+        assert!(secrets(&findings).iter().all(|f| f.repaired));
+        let tokens = service.tokens().unwrap();
+        assert_eq!(tokens.len(), 1);
+        let token = &tokens[0];
+        assert_eq!(token.name.to_string(), "recovered-012345@docker.io");
+        assert!(!token.record.active, "adopted tokens start inactive");
+        assert_eq!(token.record.username, "alice");
+        assert_eq!(
+            store.get("0123456789abcdef").unwrap().unwrap().expose(),
+            PAT,
+            "the secret is untouched"
+        );
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn unreachable_store_is_not_taken_for_empty() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        store.fail.set(true);
+        let findings = run(&service, None, true).unwrap();
+        let keychain: Vec<_> = findings.iter().filter(|f| f.check == "keychain").collect();
+        assert_eq!(keychain[0].status, Status::Problem, "{keychain:?}");
+        assert!(!findings.iter().any(|f| f.repaired), "{findings:?}");
+        store.fail.set(false);
+        assert_eq!(service.tokens().unwrap().len(), 1, "the token is kept");
+    }
+
+    #[test]
+    fn damaged_index_is_rebuilt_from_item_metadata() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        service
+            .protocol_store("docker.io", "alice", &Secret::from_str_copy(PAT))
+            .unwrap();
+        std::fs::write(service.paths.index_file(), b"{\"version\":1,\"regis").unwrap();
+        assert!(service.load_index().is_err());
+
+        let findings = run(&service, None, false).unwrap();
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.check == "index" && f.needs_attention())
+        );
+        let findings = run(&service, None, true).unwrap();
+        let index: Vec<_> = findings.iter().filter(|f| f.check == "index").collect();
+        assert!(index[0].repaired, "{index:?}");
+        let (user, secret) = service.protocol_get("ghcr.io").unwrap();
+        assert_eq!((user.as_str(), secret.expose()), ("octo", "pw"));
+        assert_eq!(service.protocol_get("docker.io").unwrap().1.expose(), PAT);
+        let aside = std::fs::read_dir(&service.paths.data_dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("index.json.damaged-")
+            })
+            .count();
+        assert_eq!(aside, 1, "the damaged file is kept");
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn retired_secrets_are_removed_on_repair() {
+        let (_dir, service, store) = service();
+        let mut writer = service.begin().unwrap();
+        writer.index.retired.push(crate::index::SecretRef {
+            backend: BackendKind::Keychain,
+            item: "old".into(),
+        });
+        writer.save().unwrap();
+        drop(writer);
+        store
+            .put("old", &meta("ghcr.io", "x"), &Secret::from_str_copy("pw"))
+            .unwrap();
+        let findings = run(&service, None, false).unwrap();
+        assert!(
+            secrets(&findings)
+                .iter()
+                .any(|f| f.status == Status::Warn && f.repairable)
+        );
+        run(&service, None, true).unwrap();
+        assert!(store.is_empty());
+        assert!(service.load_index().unwrap().retired.is_empty());
+    }
+
+    #[test]
+    fn damaged_config_is_set_aside_on_repair() {
+        let (_dir, service, _) = service();
+        std::fs::create_dir_all(&service.paths.config_dir).unwrap();
+        let path = service.paths.config_file();
+        std::fs::write(&path, "stale_after_days = \"x\"\n").unwrap();
+        let error = Config::load(&path).unwrap_err();
+        let findings = run(&service, Some(error), true).unwrap();
+        let config = findings.iter().find(|f| f.check == "config").unwrap();
+        assert!(
+            config.repaired && config.message.contains("line 1"),
+            "{config:?}"
+        );
+        assert!(!path.exists());
+        assert!(Config::load(&path).is_ok());
+    }
+}
