@@ -158,6 +158,7 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
         None => Some(service.load_index()?),
         Some(_) => None,
     };
+    let mut removed_any = false;
     for key in keys {
         let entry = &auths(&config.root).expect("keys came from auths")[&key];
         let login = match read_login(&key, entry) {
@@ -191,6 +192,7 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
             for field in SECRET_FIELDS {
                 fields.remove(field);
             }
+            removed_any = true;
         }
         report.entries.push(Entry {
             key,
@@ -198,7 +200,8 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
             outcome,
         });
     }
-    if !dry_run && config.changed() {
+    // Only a removal rewrites the file: re-serialising alone would change its layout.
+    if removed_any {
         report.backup = config.backup().map_err(invalid)?;
         config.save().map_err(invalid)?;
     }

@@ -1,5 +1,6 @@
-//! Files and folders: the helper's own are private to their owner, and so is
-//! Docker's config.json while it holds plaintext logins.
+//! Files and folders: the helper's own are private to their owner (config.toml
+//! need only be safe from others' writes), and so is Docker's config.json
+//! while it holds plaintext logins.
 
 use super::Finding;
 use crate::service::Service;
@@ -45,6 +46,7 @@ pub(super) fn check(
         }
     }
     let me = rustix::process::geteuid().as_raw();
+    let config_file = service.paths.config_file();
     for path in targets {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
@@ -62,10 +64,12 @@ pub(super) fn check(
             continue;
         }
         let mode = meta.mode() & 0o7777;
-        if mode & 0o077 == 0 {
+        // config.toml holds no secret and people edit it by hand: only others writing it matters.
+        let closed = if path == config_file { 0o022 } else { 0o077 };
+        if mode & closed == 0 {
             continue;
         }
-        let wanted = mode & !0o077;
+        let wanted = mode & !closed;
         let finding = Finding::problem(
             "permissions",
             format!("{shown} is open to other users (mode {:o})", mode & 0o777),
