@@ -154,9 +154,10 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
     } else {
         Some(service.begin()?)
     };
-    let read_only = match writer {
-        None => Some(service.load_index()?),
-        Some(_) => None,
+    let snapshot = if dry_run {
+        Some(service.load_index()?)
+    } else {
+        None
     };
     let mut removed_any = false;
     for key in keys {
@@ -172,11 +173,11 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
                 continue;
             }
         };
-        let index = match (&writer, &read_only) {
-            (Some(w), _) => &w.index,
-            (None, Some(index)) => index,
-            (None, None) => unreachable!("one of the two is set"),
-        };
+        let index = writer
+            .as_ref()
+            .map(|w| &w.index)
+            .or(snapshot.as_ref())
+            .expect("a writer, or a snapshot in a dry run");
         let mut outcome = plan(service, index, &key, &login);
         if let (Some(writer), Outcome::Imported { token, .. }) = (writer.as_mut(), &outcome) {
             let token = token.clone();

@@ -341,7 +341,8 @@ pub(super) fn compare(
             }
         });
     }
-    if all_agree {
+    // With no store answering there was nothing to compare; that was reported above.
+    if all_agree && stores.values().any(Reach::answers) {
         findings.push(Finding::ok(
             "secrets",
             format!(
