@@ -251,6 +251,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn removing_the_helper_keeps_other_helpers_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"credsStore":"pat","credHelpers":{"ghcr.io":"pat","gcr.io":"gcloud"},"detachKeys":"x"}"#,
+        )
+        .unwrap();
+        let mut config = DockerConfig::load(dir.path()).unwrap();
+        assert_eq!(config.helper_for("ghcr.io"), Some("pat"));
+        assert_eq!(config.helper_for("gcr.io"), Some("gcloud"));
+        assert_eq!(
+            config.helper_for("quay.io"),
+            Some("pat"),
+            "credsStore is the fallback"
+        );
+        let removed = config.stop_using_helper(&[]);
+        assert_eq!(removed, ["credsStore", "credHelpers.ghcr.io"]);
+        assert_eq!(
+            serde_json::Value::Object(config.root.clone()),
+            serde_json::json!({"credHelpers": {"gcr.io": "gcloud"}, "detachKeys": "x"})
+        );
+        config.use_helper_for("ghcr.io");
+        assert!(config.stop_using_helper(&["gcr.io".into()]).is_empty());
+        assert_eq!(
+            config.stop_using_helper(&["ghcr.io".into()]),
+            ["credHelpers.ghcr.io"]
+        );
+    }
+
+    #[test]
     fn keys_keep_their_order_and_invalid_json_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
