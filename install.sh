@@ -103,8 +103,8 @@ if [ "$uninstall" = 1 ]; then
         fi
     done
     [ "$removed" -gt 0 ] || say "Nothing of $NAME was installed under $prefix"
-    say "Stored tokens were kept in the keychain (or vault). To delete them, reinstall and run"
-    say "\`$NAME tokens\`, then \`$NAME delete --all REGISTRY\` for each registry."
+    say "Stored tokens were kept in the keychain (or vault). To delete them as well, install again"
+    say "and run \`$NAME tokens\`, then \`$NAME delete --all REGISTRY\` for each registry, before uninstalling."
     exit 0
 fi
 
