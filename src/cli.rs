@@ -39,7 +39,11 @@ store items no token refers to as inactive tokens named recovered-…, removes l
 secrets of deleted tokens, rebuilds a damaged index from the store (the damaged file \
 is kept beside it), sets a damaged config.toml aside, wires config.json to this \
 helper and tightens permissions. It never deletes a secret that a token could still \
-need. Exit status 0 when everything is fine, 3 when something needs attention.";
+need. Exit status 0 when everything is fine, 3 when something needs attention.
+
+--json prints an array with one object per finding: check, status (ok, warn or \
+problem), message, fix (null when there is nothing to do; after a repair, what was \
+done), repairable and repaired.";
 
 const IMPORT_ABOUT: &str = "\
 Move plaintext logins out of Docker's config.json into the secret store.
@@ -142,7 +146,7 @@ pub enum Command {
         to: BackendArg,
     },
     /// Check the setup and the stored tokens, and repair what can be repaired
-    #[command(long_about = DOCTOR_ABOUT)]
+    #[command(long_about = DOCTOR_ABOUT, after_help = EXIT_CODES)]
     Doctor {
         /// Print the findings as a JSON array
         #[arg(long)]
@@ -152,7 +156,7 @@ pub enum Command {
         repair: bool,
     },
     /// Move plaintext logins out of Docker's config.json into the secret store
-    #[command(long_about = IMPORT_ABOUT)]
+    #[command(long_about = IMPORT_ABOUT, after_help = EXIT_CODES)]
     Import {
         /// Show what would be imported, change nothing
         #[arg(long)]
