@@ -233,6 +233,7 @@ impl Service {
         }
         let registry = Registry::parse(server_url)?;
         check_username(username)?;
+        // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
         self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
         let mut writer = self.begin()?;
