@@ -412,6 +412,29 @@ impl IndexWriter {
         })
     }
 
+    /// Takes the data lock even when the index file is damaged, for `doctor`.
+    /// A damaged index reads as empty and its error comes back beside the
+    /// writer; nothing is written until the caller decides. An index from a
+    /// newer version is still an error: it must not be rebuilt over.
+    pub fn begin_for_repair(paths: &Paths) -> Result<(Self, Option<IndexError>), IndexError> {
+        fsutil::ensure_private_dir(&paths.data_dir)?;
+        let lock = FileLock::acquire(&paths.lock_file(), fsutil::LOCK_WAIT)?;
+        let path = paths.index_file();
+        let (index, damage) = match Index::load(&path) {
+            Ok(index) => (index, None),
+            Err(e @ IndexError::Corrupt { .. }) => (Index::default(), Some(e)),
+            Err(e) => return Err(e),
+        };
+        Ok((
+            Self {
+                _lock: lock,
+                path,
+                index,
+            },
+            damage,
+        ))
+    }
+
     /// Writes the index atomically, still holding the lock.
     pub fn save(&mut self) -> Result<(), IndexError> {
         self.index.version = FORMAT_VERSION;

@@ -36,6 +36,10 @@ pub fn red(text: &str, on: bool) -> String {
     paint(text, "31", on)
 }
 
+pub fn green(text: &str, on: bool) -> String {
+    paint(text, "32", on)
+}
+
 pub fn yellow(text: &str, on: bool) -> String {
     paint(text, "33", on)
 }

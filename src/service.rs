@@ -129,6 +129,22 @@ impl Service {
     pub fn open(env: Environment) -> Result<Self> {
         let paths = env.paths()?;
         let config = Config::load(&paths.config_file())?;
+        Ok(Self::with_config(env, paths, config))
+    }
+
+    /// Like [`Service::open`], but a config.toml that cannot be read gives
+    /// defaults plus the error. Only `doctor` uses this: it must run to report
+    /// and repair that very file, while every other command refuses to guess.
+    pub fn open_lenient(env: Environment) -> Result<(Self, Option<ConfigError>)> {
+        let paths = env.paths()?;
+        let (config, error) = match Config::load(&paths.config_file()) {
+            Ok(config) => (config, None),
+            Err(e) => (Config::default(), Some(e)),
+        };
+        Ok((Self::with_config(env, paths, config), error))
+    }
+
+    fn with_config(env: Environment, paths: Paths, config: Config) -> Self {
         let home = paths.data_dir.to_string_lossy().into_owned();
         let (session, timeout) = (
             config.secret_service_session,
@@ -156,12 +172,12 @@ impl Service {
                 vault_store(&usable_paths, &usable_config, &usable_env).usable()
             }),
         };
-        Ok(Self {
+        Self {
             paths,
             config,
             env,
             backends,
-        })
+        }
     }
 
     /// A service over given stores, for tests.
@@ -195,6 +211,11 @@ impl Service {
         self.backends.get(kind)
     }
 
+    /// True when `auto` may fall back to the vault (it exists or a passphrase source is set).
+    pub fn vault_usable(&self) -> bool {
+        (self.backends.vault_usable)()
+    }
+
     pub fn load_index(&self) -> Result<Index> {
         Ok(Index::load(&self.paths.index_file())?)
     }
@@ -215,17 +236,13 @@ impl Service {
         }
         let registry = Registry::parse(server_url)?;
         check_username(username)?;
-        let chosen = self.env.integration()?;
+        // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
+        self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
         let mut writer = self.begin()?;
-        let record = writer.index.registry(&registry);
-        let (integration, make_default) = match (chosen, record.and_then(|r| r.default.clone())) {
-            (Some(integration), _) => (integration, false),
-            (None, Some(default)) => (Integration::parse(&default)?, false),
-            (None, None) => (Integration::default_name(), true),
-        };
+        let (name, make_default) = self.protocol_target(&writer.index, registry)?;
         let spec = TokenSpec {
-            name: TokenName::new(integration, registry),
+            name,
             username,
             server_url: server_url.to_owned(),
             secret,
@@ -239,6 +256,20 @@ impl Service {
             );
         }
         Ok(())
+    }
+
+    /// The token `store` writes for `registry`: the integration from the
+    /// environment, else the registry's default, else a new default token.
+    /// The flag says whether it becomes the registry's default.
+    pub fn protocol_target(&self, index: &Index, registry: Registry) -> Result<(TokenName, bool)> {
+        let chosen = self.env.integration()?;
+        let default = index.registry(&registry).and_then(|r| r.default.clone());
+        let (integration, make_default) = match (chosen, default) {
+            (Some(integration), _) => (integration, false),
+            (None, Some(default)) => (Integration::parse(&default)?, false),
+            (None, None) => (Integration::default_name(), true),
+        };
+        Ok((TokenName::new(integration, registry), make_default))
     }
 
     /// `get`: the username and secret for `address`, recording the use.

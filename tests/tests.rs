@@ -5,6 +5,10 @@ mod support;
 
 mod configure;
 mod docker;
+mod doctor;
+mod import;
+mod install;
+mod packaging;
 mod protocol;
 mod tokens;
 mod two_factor;
