@@ -39,6 +39,23 @@ pub enum IndexError {
     Fs(#[from] FsError),
 }
 
+impl IndexError {
+    /// A parse error, without serde's position suffix (the line is reported separately).
+    fn corrupt(path: &Path, e: &serde_json::Error) -> Self {
+        let message = e.to_string();
+        let message = message
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        IndexError::Corrupt {
+            path: path.to_owned(),
+            line: e.line(),
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Index {
     pub version: u32,
@@ -144,16 +161,8 @@ impl Index {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
-        let index: Index = serde_json::from_slice(bytes).map_err(|e| IndexError::Corrupt {
-            path: path.to_owned(),
-            line: e.line(),
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
+        let index: Index =
+            serde_json::from_slice(bytes).map_err(|e| IndexError::corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
             return Err(IndexError::TooNew {
                 path: path.to_owned(),
@@ -344,16 +353,7 @@ impl Snapshot {
     }
 
     fn corrupt(&self, e: serde_json::Error) -> IndexError {
-        IndexError::Corrupt {
-            path: self.path.clone(),
-            line: e.line(),
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        }
+        IndexError::corrupt(&self.path, &e)
     }
 
     fn check_version(&self, version: u32) -> Result<(), IndexError> {

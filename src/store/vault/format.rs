@@ -358,11 +358,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TINY: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-        lanes: 1,
-    };
+    use crate::store::vault::kdf::TINY;
 
     fn header() -> Header {
         Header {

@@ -27,6 +27,14 @@ pub const MAX_MEMORY_KIB: u32 = 2 * 1024 * 1024;
 pub const MAX_ITERATIONS: u32 = 64;
 pub const MAX_LANES: u32 = 16;
 
+/// The cheapest parameters Argon2 allows, so tests derive keys in microseconds.
+#[cfg(test)]
+pub const TINY: KdfParams = KdfParams {
+    memory_kib: 8,
+    iterations: 1,
+    lanes: 1,
+};
+
 /// Argon2id cost parameters, as stored in the vault header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdfParams {
@@ -164,12 +172,6 @@ pub fn same_check(a: &[u8; CHECK_LEN], b: &[u8; CHECK_LEN]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TINY: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-        lanes: 1,
-    };
 
     #[test]
     fn same_inputs_give_the_same_key_and_check() {

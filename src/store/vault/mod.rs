@@ -599,11 +599,7 @@ impl SecretStore for VaultStore {
 mod tests {
     use super::*;
 
-    const TINY: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-        lanes: 1,
-    };
+    use crate::store::vault::kdf::TINY;
 
     fn meta(registry: &str) -> ItemMeta {
         ItemMeta {
