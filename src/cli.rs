@@ -7,7 +7,8 @@ Exit status:
   0  success
   1  error (for the protocol verbs: the one-line message is on stdout)
   2  invalid command line
-  3  attention needed: `tokens --stale` listed tokens, or `doctor` found problems";
+  3  attention needed: `tokens --stale` listed tokens, `doctor` found something to
+     fix, or `import` left logins in config.json";
 
 const ABOUT: &str = "Docker credential helper for personal access tokens";
 
@@ -22,6 +23,38 @@ use of each recorded.
 The protocol verbs choose a token by the DOCKER_PAT_INTEGRATION environment variable; \
 without it they use the registry's default token. Tokens are named INTEGRATION@REGISTRY, \
 for example ci@docker.io.";
+
+const DOCTOR_ABOUT: &str = "\
+Check the setup and the stored tokens, and repair what can be repaired.
+
+Checks: config.toml; that the OS keychain (and the vault, when used) answers; that \
+the index and the secret store agree; that Docker's config.json sends logins to this \
+helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
+secrets; stale tokens; passwords stored for accounts that require tokens; file and \
+folder permissions.
+
+Each finding is one line: its status (ok, warning, problem, repaired), the check, what \
+is wrong and what to do. --repair removes index entries whose secret is gone, adopts \
+store items no token refers to as inactive tokens named recovered-…, removes leftover \
+secrets of deleted tokens, rebuilds a damaged index from the store (the damaged file \
+is kept beside it), sets a damaged config.toml aside, wires config.json to this \
+helper and tightens permissions. It never deletes a secret that a token could still \
+need. Exit status 0 when everything is fine, 3 when something needs attention.
+
+--json prints an array with one object per finding: check, status (ok, warn or \
+problem), message, fix (null when there is nothing to do; after a repair, what was \
+done), repairable and repaired.";
+
+const IMPORT_ABOUT: &str = "\
+Move plaintext logins out of Docker's config.json into the secret store.
+
+Docker writes a login into config.json as base64 user:password (\"auth\") or as an \
+\"identitytoken\" when no credential helper is set. Import stores each one as the \
+protocol's store would (DOCKER_PAT_INTEGRATION, else the registry's default token), \
+under the two-factor rule, reads it back from the store, and only then removes the \
+secret from config.json. Everything else in config.json stays as it was; a backup is \
+written beside it first. Logins it cannot import stay where they are and are reported \
+(exit status 3). Running it again is harmless.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,8 +146,9 @@ pub enum Command {
         to: BackendArg,
     },
     /// Check the setup and the stored tokens, and repair what can be repaired
+    #[command(long_about = DOCTOR_ABOUT, after_help = EXIT_CODES)]
     Doctor {
-        /// Print JSON
+        /// Print the findings as a JSON array
         #[arg(long)]
         json: bool,
         /// Fix what can be fixed without losing a secret
@@ -122,6 +156,7 @@ pub enum Command {
         repair: bool,
     },
     /// Move plaintext logins out of Docker's config.json into the secret store
+    #[command(long_about = IMPORT_ABOUT, after_help = EXIT_CODES)]
     Import {
         /// Show what would be imported, change nothing
         #[arg(long)]
@@ -133,8 +168,12 @@ pub enum Command {
         #[arg(long = "registry", value_name = "HOST")]
         registries: Vec<String>,
         /// Restore config.json from the backup taken by the last configure-docker
-        #[arg(long, conflicts_with = "registries")]
+        #[arg(long, conflicts_with_all = ["registries", "remove"])]
         undo: bool,
+        /// Stop Docker from using this helper (with --registry: only for those registries);
+        /// the tokens stay stored
+        #[arg(long)]
+        remove: bool,
     },
     /// Print a shell completion script
     Completions {

@@ -18,6 +18,10 @@ pub const ENV_INTEGRATION: &str = "DOCKER_PAT_INTEGRATION";
 pub const ENV_BACKEND: &str = "DOCKER_PAT_BACKEND";
 pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
 pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
+pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
+pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
+/// The longest a derived vault key may stay cached: 30 days.
+const MAX_CACHE_SECONDS: u32 = 30 * 24 * 3600;
 const APP_DIR: &str = "docker-credential-pat";
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +89,10 @@ pub struct Config {
     pub backend: BackendChoice,
     pub stale_after_days: u32,
     pub vault_cache_seconds: u32,
+    /// Argon2id memory (KiB) for vaults created or re-keyed from now on.
+    pub vault_kdf_memory_kib: u32,
+    /// Argon2id passes for vaults created or re-keyed from now on.
+    pub vault_kdf_iterations: u32,
     pub require_tokens: bool,
     pub allow_uuid_tokens: bool,
     pub keychain_timeout_seconds: u32,
@@ -101,6 +109,8 @@ impl Default for Config {
             backend: BackendChoice::Auto,
             stale_after_days: 90,
             vault_cache_seconds: 900,
+            vault_kdf_memory_kib: crate::store::vault::kdf::DEFAULT_MEMORY_KIB,
+            vault_kdf_iterations: crate::store::vault::kdf::DEFAULT_ITERATIONS,
             require_tokens: false,
             allow_uuid_tokens: false,
             keychain_timeout_seconds: 10,
@@ -153,6 +163,20 @@ impl Config {
                 "keychain_timeout_seconds must be 1 to 300".into(),
             ));
         }
+        if self.vault_cache_seconds > MAX_CACHE_SECONDS {
+            return Err((
+                line_of_key("vault_cache_seconds"),
+                format!("vault_cache_seconds must be 0 to {MAX_CACHE_SECONDS}"),
+            ));
+        }
+        if let Err(message) = self.vault_kdf().check() {
+            let key = if message.contains("memory") {
+                "vault_kdf_memory_kib"
+            } else {
+                "vault_kdf_iterations"
+            };
+            return Err((line_of_key(key), format!("{key}: {message}")));
+        }
         for (section, table) in [
             ("two_factor", &self.two_factor),
             ("token_prefixes", &self.token_prefixes),
@@ -164,6 +188,15 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// The Argon2id parameters for new or re-keyed vaults.
+    pub fn vault_kdf(&self) -> crate::store::vault::KdfParams {
+        crate::store::vault::KdfParams {
+            memory_kib: self.vault_kdf_memory_kib,
+            iterations: self.vault_kdf_iterations,
+            lanes: crate::store::vault::kdf::DEFAULT_LANES,
+        }
     }
 
     /// True when `username` at `registry` is marked as two-factor protected.
@@ -233,6 +266,9 @@ pub struct Environment {
     pub passphrase_file: Option<PathBuf>,
     /// Only whether the variable is set; the value is read when the vault needs it.
     pub passphrase_set: bool,
+    /// For `vault passwd`: where the new passphrase comes from.
+    pub new_passphrase_file: Option<PathBuf>,
+    pub new_passphrase_set: bool,
     pub home: Option<PathBuf>,
 }
 
@@ -251,6 +287,8 @@ impl Environment {
             docker_config: path("DOCKER_CONFIG"),
             passphrase_file: path(ENV_PASSPHRASE_FILE),
             passphrase_set: std::env::var_os(ENV_PASSPHRASE).is_some_and(|v| !v.is_empty()),
+            new_passphrase_file: path(ENV_NEW_PASSPHRASE_FILE),
+            new_passphrase_set: std::env::var_os(ENV_NEW_PASSPHRASE).is_some_and(|v| !v.is_empty()),
             home: dirs::home_dir(),
         }
     }
@@ -425,7 +463,7 @@ mod tests {
         #[test]
         fn valid_settings_are_read_back(
             stale in proptest::prelude::any::<u32>(),
-            cache in proptest::prelude::any::<u32>(),
+            cache in 0u32..=MAX_CACHE_SECONDS,
             timeout in 1u32..=300,
             require in proptest::prelude::any::<bool>(),
             user in "[A-Za-z0-9._-]{1,20}",
@@ -440,6 +478,24 @@ mod tests {
             proptest::prop_assert_eq!(config.require_tokens, require);
             proptest::prop_assert!(config.two_factor_on(&Registry::parse("GHCR.io").unwrap(), &user.to_uppercase()));
         }
+    }
+
+    #[test]
+    fn vault_settings_are_validated_with_their_line() {
+        let config =
+            Config::parse("vault_kdf_memory_kib = 64\nvault_kdf_iterations = 1\n").unwrap();
+        assert_eq!(config.vault_kdf().memory_kib, 64);
+        let defaults = Config::parse("").unwrap().vault_kdf();
+        assert!(defaults.memory_kib >= 19456 && defaults.iterations >= 2);
+        let (line, message) =
+            Config::parse("stale_after_days = 3\nvault_kdf_memory_kib = 4\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(message.contains("vault_kdf_memory_kib"), "{message}");
+        let (line, message) = Config::parse("vault_kdf_iterations = 0\n").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(message.contains("vault_kdf_iterations"), "{message}");
+        assert!(Config::parse("vault_cache_seconds = 99999999\n").is_err());
+        assert!(Config::parse("vault_cache_seconds = 0\n").is_ok());
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::fsutil::{self, FsError};
 
 pub const BACKUP_MARK: &str = ".pat-backup-";
 
+/// The helper's name as config.json refers to it (`credsStore`, `credHelpers`).
+pub const HELPER_NAME: &str = "pat";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DockerConfigError {
     #[error(
@@ -36,6 +39,8 @@ pub struct DockerConfig {
     pub root: Map<String, Value>,
     /// The file's bytes as read, or `None` if it did not exist.
     original: Option<Vec<u8>>,
+    /// The contents as read, to tell whether anything changed.
+    loaded: Map<String, Value>,
     mode: Option<u32>,
 }
 
@@ -61,6 +66,7 @@ impl DockerConfig {
         let mode = file_mode(&path);
         Ok(Self {
             path,
+            loaded: root.clone(),
             root,
             original,
             mode,
@@ -82,9 +88,9 @@ impl DockerConfig {
         out
     }
 
-    /// True when saving would change the file.
+    /// True when the contents differ from what was read.
     pub fn changed(&self) -> bool {
-        self.original.as_deref() != Some(self.to_bytes().as_slice())
+        self.root != self.loaded
     }
 
     /// Copies the current file beside itself; returns the backup's path.
@@ -138,6 +144,73 @@ impl DockerConfig {
         Ok(backup)
     }
 
+    /// `credsStore`: the helper for every registry without a `credHelpers` entry.
+    pub fn creds_store(&self) -> Option<&str> {
+        self.root.get("credsStore").and_then(Value::as_str)
+    }
+
+    /// `credHelpers` entries as (registry key, helper name).
+    pub fn cred_helpers(&self) -> Vec<(String, String)> {
+        self.root
+            .get("credHelpers")
+            .and_then(Value::as_object)
+            .map(|helpers| {
+                helpers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The helper Docker runs for the registry written as `key`.
+    pub fn helper_for(&self, key: &str) -> Option<&str> {
+        helper_in(&self.root, key)
+    }
+
+    /// Sends every registry to this helper; returns the `credsStore` it replaces.
+    pub fn use_helper_for_all(&mut self) -> Option<String> {
+        let previous = self.creds_store().map(str::to_owned);
+        self.root.insert("credsStore".into(), HELPER_NAME.into());
+        previous.filter(|p| p != HELPER_NAME)
+    }
+
+    /// Sends the registry written as `key` to this helper, whatever `credsStore` says.
+    pub fn use_helper_for(&mut self, key: &str) {
+        self.object_mut("credHelpers")
+            .insert(key.to_owned(), HELPER_NAME.into());
+    }
+
+    /// Stops sending registries to this helper: `credsStore` (unless `keys`
+    /// narrows it down) and the `credHelpers` entries naming it. Entries for
+    /// other helpers stay. Returns what was removed, for the message.
+    pub fn stop_using_helper(&mut self, keys: &[String]) -> Vec<String> {
+        let mut removed = Vec::new();
+        if keys.is_empty() && self.creds_store() == Some(HELPER_NAME) {
+            self.root.remove("credsStore");
+            removed.push("credsStore".to_owned());
+        }
+        if let Some(helpers) = self
+            .root
+            .get_mut("credHelpers")
+            .and_then(Value::as_object_mut)
+        {
+            let had_entries = !helpers.is_empty();
+            helpers.retain(|key, helper| {
+                let ours = helper.as_str() == Some(HELPER_NAME)
+                    && (keys.is_empty() || keys.iter().any(|k| k == key));
+                if ours {
+                    removed.push(format!("credHelpers.{key}"));
+                }
+                !ours
+            });
+            if had_entries && helpers.is_empty() {
+                self.root.remove("credHelpers");
+            }
+        }
+        removed
+    }
+
     /// The `credHelpers` object, created if missing.
     pub fn object_mut(&mut self, key: &str) -> &mut Map<String, Value> {
         let entry = self
@@ -149,6 +222,16 @@ impl DockerConfig {
         }
         entry.as_object_mut().expect("made an object above")
     }
+}
+
+/// The helper config.json names for `key`: its `credHelpers` entry (matched
+/// exactly, as Docker does), else `credsStore`.
+pub fn helper_in<'a>(root: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    root.get("credHelpers")
+        .and_then(Value::as_object)
+        .and_then(|helpers| helpers.get(key))
+        .and_then(Value::as_str)
+        .or_else(|| root.get("credsStore").and_then(Value::as_str))
 }
 
 fn file_mode(path: &Path) -> Option<u32> {
@@ -169,6 +252,36 @@ fn file_mode(path: &Path) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_the_helper_keeps_other_helpers_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"credsStore":"pat","credHelpers":{"ghcr.io":"pat","gcr.io":"gcloud"},"detachKeys":"x"}"#,
+        )
+        .unwrap();
+        let mut config = DockerConfig::load(dir.path()).unwrap();
+        assert_eq!(config.helper_for("ghcr.io"), Some("pat"));
+        assert_eq!(config.helper_for("gcr.io"), Some("gcloud"));
+        assert_eq!(
+            config.helper_for("quay.io"),
+            Some("pat"),
+            "credsStore is the fallback"
+        );
+        let removed = config.stop_using_helper(&[]);
+        assert_eq!(removed, ["credsStore", "credHelpers.ghcr.io"]);
+        assert_eq!(
+            serde_json::Value::Object(config.root.clone()),
+            serde_json::json!({"credHelpers": {"gcr.io": "gcloud"}, "detachKeys": "x"})
+        );
+        config.use_helper_for("ghcr.io");
+        assert!(config.stop_using_helper(&["gcr.io".into()]).is_empty());
+        assert_eq!(
+            config.stop_using_helper(&["ghcr.io".into()]),
+            ["credHelpers.ghcr.io"]
+        );
+    }
 
     #[test]
     fn keys_keep_their_order_and_invalid_json_is_refused() {

@@ -39,6 +39,23 @@ pub enum IndexError {
     Fs(#[from] FsError),
 }
 
+impl IndexError {
+    /// A parse error, without serde's position suffix (the line is reported separately).
+    fn corrupt(path: &Path, e: &serde_json::Error) -> Self {
+        let message = e.to_string();
+        let message = message
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        IndexError::Corrupt {
+            path: path.to_owned(),
+            line: e.line(),
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Index {
     pub version: u32,
@@ -50,13 +67,45 @@ pub struct Index {
     pub retired: Vec<SecretRef>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct RegistryRecord {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryRecord<T = TokenRecord> {
     /// The integration `get` uses when `DOCKER_PAT_INTEGRATION` is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
-    #[serde(default)]
-    pub tokens: BTreeMap<String, TokenRecord>,
+    #[serde(default = "BTreeMap::new")]
+    pub tokens: BTreeMap<String, T>,
+}
+
+impl<T> Default for RegistryRecord<T> {
+    fn default() -> Self {
+        Self {
+            default: None,
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the protocol's selection rule needs to know of a token.
+pub trait Selectable {
+    fn is_active(&self) -> bool;
+}
+
+impl Selectable for TokenRecord {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+impl<T: Selectable> RegistryRecord<T> {
+    /// The chosen integration, or else the default, and only while it is active.
+    pub fn select(&self, integration: Option<&Integration>) -> Option<(Integration, &T)> {
+        let name = match integration {
+            Some(integration) => integration.as_str(),
+            None => self.default.as_deref()?,
+        };
+        let token = self.tokens.get(name).filter(|t| t.is_active())?;
+        Some((Integration::parse(name).ok()?, token))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,210 +153,6 @@ pub struct TokenEntry<'a> {
     pub is_default: bool,
 }
 
-fn corrupt(path: &Path, error: &serde_json::Error) -> IndexError {
-    IndexError::Corrupt {
-        path: path.to_owned(),
-        line: error.line(),
-        message: error
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    }
-}
-
-/// Reading one registry's record out of the whole index.
-mod partial {
-    use std::borrow::Cow;
-    use std::fmt;
-
-    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-
-    use super::{Index, RegistryRecord};
-    use crate::registry::Registry;
-
-    pub struct OneRegistry<'a> {
-        pub wanted: &'a str,
-    }
-
-    impl<'de> DeserializeSeed<'de> for OneRegistry<'_> {
-        type Value = Index;
-
-        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Index, D::Error> {
-            deserializer.deserialize_map(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for OneRegistry<'_> {
-        type Value = Index;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an index object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Index, A::Error> {
-            let mut index = Index::default();
-            let mut version = None;
-            while let Some(key) = map.next_key::<String>()? {
-                match key.as_str() {
-                    "version" => version = Some(map.next_value::<u32>()?),
-                    "registries" => {
-                        if let Some(record) = map.next_value_seed(Registries {
-                            wanted: self.wanted,
-                        })? {
-                            index.registries.insert(self.wanted.to_owned(), record);
-                        }
-                    }
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            index.version = version.ok_or_else(|| de::Error::missing_field("version"))?;
-            Ok(index)
-        }
-    }
-
-    /// The `registries` object: every key checked, only the wanted record parsed.
-    struct Registries<'a> {
-        wanted: &'a str,
-    }
-
-    impl<'de> DeserializeSeed<'de> for Registries<'_> {
-        type Value = Option<RegistryRecord>;
-
-        fn deserialize<D: de::Deserializer<'de>>(
-            self,
-            deserializer: D,
-        ) -> Result<Self::Value, D::Error> {
-            deserializer.deserialize_map(self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for Registries<'_> {
-        type Value = Option<RegistryRecord>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object of registries")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                check_key(&key)?;
-                if key == self.wanted {
-                    found = Some(map.next_value::<RegistryRecord>()?);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(found)
-        }
-    }
-
-    /// A map key, borrowed from the input when it has no escapes (the usual case).
-    pub struct Key<'de>(pub Cow<'de, str>);
-
-    impl<'de> de::Deserialize<'de> for Key<'de> {
-        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct KeyVisitor;
-            impl<'de> Visitor<'de> for KeyVisitor {
-                type Value = Key<'de>;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a string")
-                }
-                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Borrowed(v)))
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(v.to_owned())))
-                }
-            }
-            deserializer.deserialize_str(KeyVisitor)
-        }
-    }
-
-    /// Registry keys are checked even where their records are skipped.
-    pub fn check_key<E: de::Error>(key: &str) -> Result<(), E> {
-        match Registry::parse(key) {
-            Ok(registry) if registry.key() == key => Ok(()),
-            _ => Err(E::custom(format!(
-                "registry {key:?} is not in canonical form"
-            ))),
-        }
-    }
-}
-
-/// What `list` needs of a registry: its default and, per token, only the
-/// fields `list` prints. Reading just these halves the cost of a large index.
-#[derive(Debug, Deserialize)]
-pub struct ListedRegistry {
-    #[serde(default)]
-    default: Option<String>,
-    #[serde(default)]
-    tokens: BTreeMap<String, ListedToken>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ListedToken {
-    pub username: String,
-    pub server_url: String,
-    active: bool,
-}
-
-impl ListedRegistry {
-    /// The same choice as [`Index::select`].
-    pub fn select(&self, integration: Option<&Integration>) -> Option<&ListedToken> {
-        let name = match integration {
-            Some(integration) => integration.as_str(),
-            None => self.default.as_deref()?,
-        };
-        self.tokens.get(name).filter(|t| t.active)
-    }
-}
-
-/// The registries for `list`, keyed by canonical key; a missing index is empty.
-pub fn load_listing(path: &Path) -> Result<BTreeMap<String, ListedRegistry>, IndexError> {
-    #[derive(Deserialize)]
-    struct Listing {
-        version: u32,
-        #[serde(default, deserialize_with = "checked_keys")]
-        registries: BTreeMap<String, ListedRegistry>,
-    }
-    fn checked_keys<'de, D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<BTreeMap<String, ListedRegistry>, D::Error> {
-        use serde::de::Error;
-        let map = BTreeMap::<String, ListedRegistry>::deserialize(deserializer)?;
-        for (key, record) in &map {
-            partial::check_key::<D::Error>(key)?;
-            for name in record.tokens.keys() {
-                Integration::parse(name).map_err(D::Error::custom)?;
-            }
-            if let Some(default) = &record.default
-                && !record.tokens.contains_key(default)
-            {
-                return Err(D::Error::custom(format!(
-                    "default token {default:?} of {key} does not exist"
-                )));
-            }
-        }
-        Ok(map)
-    }
-    let Some(bytes) = fsutil::read_optional(path)? else {
-        return Ok(BTreeMap::new());
-    };
-    let listing: Listing = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
-    if listing.version > FORMAT_VERSION {
-        return Err(IndexError::TooNew {
-            path: path.to_owned(),
-            found: listing.version,
-        });
-    }
-    Ok(listing.registries)
-}
-
 impl Index {
     /// Reads the index; a missing file is an empty index.
     pub fn load(path: &Path) -> Result<Self, IndexError> {
@@ -321,32 +166,8 @@ impl Index {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
-        let index: Index = serde_json::from_slice(bytes).map_err(|e| corrupt(path, &e))?;
-        if index.version > FORMAT_VERSION {
-            return Err(IndexError::TooNew {
-                path: path.to_owned(),
-                found: index.version,
-            });
-        }
-        index.check(path)?;
-        Ok(index)
-    }
-
-    /// Reads only what `get` needs: the record of `registry`, with every
-    /// registry key still checked. The other records are skipped unparsed,
-    /// which keeps `get` fast with a thousand tokens; writers and `tokens`
-    /// read the whole index and refuse a damaged one.
-    pub fn load_registry(path: &Path, registry: &Registry) -> Result<Self, IndexError> {
-        let Some(bytes) = fsutil::read_optional(path)? else {
-            return Self::load(path);
-        };
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let seed = partial::OneRegistry {
-            wanted: registry.key(),
-        };
-        let index = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
-            .and_then(|index| deserializer.end().map(|()| index))
-            .map_err(|e| corrupt(path, &e))?;
+        let index: Index =
+            serde_json::from_slice(bytes).map_err(|e| IndexError::corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
             return Err(IndexError::TooNew {
                 path: path.to_owned(),
@@ -359,35 +180,16 @@ impl Index {
 
     /// Rejects an index whose keys a person may have mangled by hand.
     fn check(&self, path: &Path) -> Result<(), IndexError> {
-        let corrupt = |message: String| IndexError::Corrupt {
-            path: path.to_owned(),
-            line: 0,
-            message,
-        };
         for (key, record) in &self.registries {
-            let registry =
-                Registry::parse(key).map_err(|e| corrupt(format!("registry {key:?}: {e}")))?;
-            if registry.key() != key {
-                return Err(corrupt(format!(
-                    "registry {key:?} is not in canonical form"
-                )));
-            }
-            for name in record.tokens.keys() {
-                Integration::parse(name).map_err(|e| corrupt(e.to_string()))?;
-            }
-            if let Some(default) = &record.default
-                && !record.tokens.contains_key(default)
-            {
-                return Err(corrupt(format!(
-                    "default token {default:?} of {key} does not exist"
-                )));
-            }
+            check_key(key, path)?;
+            check_record(key, record, path)?;
         }
         Ok(())
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("the index always serialises");
+        // Compact: `get` and `list` parse this file on every call.
+        let mut bytes = serde_json::to_vec(self).expect("the index always serialises");
         bytes.push(b'\n');
         bytes
     }
@@ -416,13 +218,7 @@ impl Index {
         registry: &Registry,
         integration: Option<&Integration>,
     ) -> Option<(Integration, &TokenRecord)> {
-        let record = self.registry(registry)?;
-        let name = match integration {
-            Some(integration) => integration.as_str(),
-            None => record.default.as_deref()?,
-        };
-        let token = record.tokens.get(name).filter(|t| t.active)?;
-        Some((Integration::parse(name).ok()?, token))
+        self.registry(registry)?.select(integration)
     }
 
     /// Every token, ordered by registry and integration.
@@ -496,6 +292,137 @@ impl Index {
     }
 }
 
+fn damaged(path: &Path, message: String) -> IndexError {
+    IndexError::Corrupt {
+        path: path.to_owned(),
+        line: 0,
+        message,
+    }
+}
+
+/// A registry key must be canonical, or lookups would silently miss it.
+fn check_key(key: &str, path: &Path) -> Result<Registry, IndexError> {
+    let registry =
+        Registry::parse(key).map_err(|e| damaged(path, format!("registry {key:?}: {e}")))?;
+    if registry.key() != key {
+        return Err(damaged(
+            path,
+            format!("registry {key:?} is not in canonical form"),
+        ));
+    }
+    Ok(registry)
+}
+
+/// Integration names must be valid and the default must exist.
+fn check_record<T>(key: &str, record: &RegistryRecord<T>, path: &Path) -> Result<(), IndexError> {
+    for name in record.tokens.keys() {
+        Integration::parse(name).map_err(|e| damaged(path, e.to_string()))?;
+    }
+    if let Some(default) = &record.default
+        && !record.tokens.contains_key(default)
+    {
+        return Err(damaged(
+            path,
+            format!("default token {default:?} of {key} does not exist"),
+        ));
+    }
+    Ok(())
+}
+
+/// The index file as read for the protocol's hot paths, which parse only what they use:
+/// `get` parses one registry, `list` only the fields it prints.
+pub struct Snapshot {
+    bytes: Vec<u8>,
+    path: PathBuf,
+}
+
+/// The top level, with each registry left unparsed.
+#[derive(Deserialize)]
+struct Outline<'a> {
+    version: u32,
+    #[serde(borrow, default)]
+    registries: BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>,
+}
+
+/// A token as `list` sees it; every other field is skipped unparsed.
+#[derive(Deserialize)]
+pub struct ListedToken {
+    pub server_url: String,
+    pub username: String,
+    pub active: bool,
+}
+
+impl Selectable for ListedToken {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+#[derive(Deserialize)]
+struct ListOutline {
+    version: u32,
+    #[serde(default)]
+    registries: BTreeMap<String, RegistryRecord<ListedToken>>,
+}
+
+impl Snapshot {
+    /// Reads the index file; `None` when there is none yet.
+    pub fn read(path: &Path) -> Result<Option<Self>, IndexError> {
+        Ok(fsutil::read_optional(path)?.map(|bytes| Self {
+            bytes,
+            path: path.to_owned(),
+        }))
+    }
+
+    fn corrupt(&self, e: serde_json::Error) -> IndexError {
+        IndexError::corrupt(&self.path, &e)
+    }
+
+    fn check_version(&self, version: u32) -> Result<(), IndexError> {
+        if version > FORMAT_VERSION {
+            return Err(IndexError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        Ok(())
+    }
+
+    /// One registry's record, parsed in full; the others only scanned. Every
+    /// key is still checked, so a mangled one is an error rather than "not found".
+    pub fn registry(&self, registry: &Registry) -> Result<Option<RegistryRecord>, IndexError> {
+        let outline: Outline<'_> =
+            serde_json::from_slice(&self.bytes).map_err(|e| self.corrupt(e))?;
+        self.check_version(outline.version)?;
+        for key in outline.registries.keys() {
+            check_key(key, &self.path)?;
+        }
+        let Some(raw) = outline.registries.get(registry.key()) else {
+            return Ok(None);
+        };
+        let record: RegistryRecord =
+            serde_json::from_str(raw.get()).map_err(|e| self.corrupt(e))?;
+        check_record(registry.key(), &record, &self.path)?;
+        Ok(Some(record))
+    }
+
+    /// Every registry with the fields `list` needs, checked as a whole index is.
+    pub fn listing(&self) -> Result<Vec<(Registry, RegistryRecord<ListedToken>)>, IndexError> {
+        let outline: ListOutline =
+            serde_json::from_slice(&self.bytes).map_err(|e| self.corrupt(e))?;
+        self.check_version(outline.version)?;
+        outline
+            .registries
+            .into_iter()
+            .map(|(key, record)| {
+                let registry = check_key(&key, &self.path)?;
+                check_record(&key, &record, &self.path)?;
+                Ok((registry, record))
+            })
+            .collect()
+    }
+}
+
 /// The index held under the exclusive lock; `commit` writes it back.
 pub struct IndexWriter {
     _lock: FileLock,
@@ -515,6 +442,29 @@ impl IndexWriter {
             path,
             index,
         })
+    }
+
+    /// Takes the data lock even when the index file is damaged, for `doctor`.
+    /// A damaged index reads as empty and its error comes back beside the
+    /// writer; nothing is written until the caller decides. An index from a
+    /// newer version is still an error: it must not be rebuilt over.
+    pub fn begin_for_repair(paths: &Paths) -> Result<(Self, Option<IndexError>), IndexError> {
+        fsutil::ensure_private_dir(&paths.data_dir)?;
+        let lock = FileLock::acquire(&paths.lock_file(), fsutil::LOCK_WAIT)?;
+        let path = paths.index_file();
+        let (index, damage) = match Index::load(&path) {
+            Ok(index) => (index, None),
+            Err(e @ IndexError::Corrupt { .. }) => (Index::default(), Some(e)),
+            Err(e) => return Err(e),
+        };
+        Ok((
+            Self {
+                _lock: lock,
+                path,
+                index,
+            },
+            damage,
+        ))
     }
 
     /// Writes the index atomically, still holding the lock.
@@ -629,98 +579,39 @@ mod tests {
     }
 
     #[test]
-    fn one_registry_read_matches_the_whole_read() {
+    fn snapshot_reads_one_registry_and_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.json");
         let mut index = Index {
             version: FORMAT_VERSION,
             ..Index::default()
         };
         index.insert(&name("ci@docker.io"), token("a", true));
+        index.insert(&name("default@ghcr.io"), token("b", false));
         index.set_default(&name("ci@docker.io"));
-        index.insert(&name("laptop@ghcr.io"), token("b", true));
-        index.retired.push(SecretRef {
-            backend: BackendKind::Keychain,
-            item: "old".into(),
-            hint: None,
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.json");
         std::fs::write(&path, index.to_bytes()).unwrap();
-        let one = Index::load_registry(&path, &Registry::DockerHub).unwrap();
-        assert_eq!(one.registries.len(), 1);
-        let (integration, token) = one.select(&Registry::DockerHub, None).unwrap();
-        assert_eq!(
-            (integration.as_str(), token.secret.item.as_str()),
-            ("ci", "a")
-        );
-        let none = Index::load_registry(&path, &Registry::parse("quay.io").unwrap()).unwrap();
-        assert!(none.registries.is_empty());
-        let missing = dir.path().join("nothing.json");
+        let snapshot = Snapshot::read(&path).unwrap().unwrap();
+        let hub = snapshot.registry(&Registry::DockerHub).unwrap().unwrap();
+        assert_eq!(hub.select(None).unwrap().1.secret.item, "a");
         assert!(
-            Index::load_registry(&missing, &Registry::DockerHub)
+            snapshot
+                .registry(&Registry::parse("quay.io").unwrap())
                 .unwrap()
-                .registries
-                .is_empty()
+                .is_none()
         );
-    }
-
-    #[test]
-    fn listing_selects_as_the_whole_index_does() {
-        let mut index = Index {
-            version: FORMAT_VERSION,
-            ..Index::default()
-        };
-        index.insert(&name("ci@docker.io"), token("a", true));
-        index.insert(&name("laptop@docker.io"), token("b", false));
-        index.set_default(&name("laptop@docker.io"));
-        index.insert(&name("ci@ghcr.io"), token("c", true));
-        index.set_default(&name("ci@ghcr.io"));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.json");
-        std::fs::write(&path, index.to_bytes()).unwrap();
-        let listing = load_listing(&path).unwrap();
-        for integration in [None, Some("ci"), Some("laptop"), Some("none")] {
-            let integration = integration.map(|i| Integration::parse(i).unwrap());
-            for key in ["docker.io", "ghcr.io"] {
-                let registry = Registry::parse(key).unwrap();
-                let whole = index
-                    .select(&registry, integration.as_ref())
-                    .map(|(_, t)| t.username.clone());
-                let listed = listing[key]
-                    .select(integration.as_ref())
-                    .map(|t| t.username.clone());
-                assert_eq!(whole, listed, "{key} {integration:?}");
-            }
-        }
-        std::fs::write(&path, br#"{"version":1,"registries":{"GHCR.io":{}}}"#).unwrap();
-        assert!(load_listing(&path).is_err());
-        std::fs::write(&path, br#"{"version":7,"registries":{}}"#).unwrap();
+        let listing = snapshot.listing().unwrap();
+        assert_eq!(listing.len(), 2);
+        assert!(
+            listing[1].1.select(None).is_none(),
+            "ghcr.io has no default and an inactive token"
+        );
+        assert!(Snapshot::read(&dir.path().join("none")).unwrap().is_none());
+        std::fs::write(&path, b"{\"version\":1,\"registries\":{\"docker.io\":").unwrap();
+        let snapshot = Snapshot::read(&path).unwrap().unwrap();
         assert!(matches!(
-            load_listing(&path),
-            Err(IndexError::TooNew { .. })
+            snapshot.registry(&Registry::DockerHub),
+            Err(IndexError::Corrupt { .. })
         ));
-    }
-
-    #[test]
-    fn one_registry_read_still_refuses_damage_it_can_see() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.json");
-        for damaged in [
-            &b""[..],
-            b"{\"version\":1,\"registries\":{",
-            b"{\"version\":1,\"registries\":{\"Docker.IO\":{\"tokens\":{}}}}",
-            b"{\"version\":1,\"registries\":{\"quay.io\":{}}} trailing",
-            b"{\"registries\":{}}",
-            b"{\"version\":99,\"registries\":{}}",
-            b"{\"version\":1,\"registries\":{\"docker.io\":{\"default\":\"x\",\"tokens\":{}}}}",
-            b"[]",
-        ] {
-            std::fs::write(&path, damaged).unwrap();
-            assert!(
-                Index::load_registry(&path, &Registry::DockerHub).is_err(),
-                "{}",
-                String::from_utf8_lossy(damaged)
-            );
-        }
     }
 
     #[test]

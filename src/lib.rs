@@ -9,17 +9,22 @@
 //! - [`store`]: the OS keychain and the encrypted vault behind one trait.
 //! - [`index`] and [`usage`]: non-secret metadata and last-used records.
 //! - [`policy`]: what counts as a token; the two-factor rule; staleness.
+//! - [`doctor`]: checks the setup end to end and repairs what an interruption left.
+//! - [`import`]: plaintext logins from Docker's config.json into the store.
 //! - [`commands`] and [`cli`]: the human-facing commands.
 
+mod base64;
 pub mod cli;
 mod commands;
 pub mod config;
 #[cfg(test)]
 mod corpus;
 pub mod docker_config;
+pub mod doctor;
 pub mod fsutil;
 mod hardening;
 mod ids;
+pub mod import;
 pub mod index;
 pub mod names;
 mod output;

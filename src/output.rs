@@ -36,6 +36,10 @@ pub fn red(text: &str, on: bool) -> String {
     paint(text, "31", on)
 }
 
+pub fn green(text: &str, on: bool) -> String {
+    paint(text, "32", on)
+}
+
 pub fn yellow(text: &str, on: bool) -> String {
     paint(text, "33", on)
 }
@@ -100,6 +104,8 @@ pub struct Table {
     rows: Vec<Vec<String>>,
     /// Per column: the narrowest it may become when the width is short.
     min_widths: Vec<usize>,
+    /// Per column: the narrowest it may become when nothing else fits.
+    last_resort: Vec<usize>,
 }
 
 impl Table {
@@ -107,8 +113,15 @@ impl Table {
         Self {
             headers: columns.iter().map(|c| c.0).collect(),
             min_widths: columns.iter().map(|c| c.1).collect(),
+            last_resort: columns.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
         }
+    }
+
+    /// Lets `column` shrink to `width` when the other columns are already at their minimum.
+    pub fn last_resort(mut self, column: usize, width: usize) -> Self {
+        self.last_resort[column] = width.min(self.min_widths[column]);
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -139,13 +152,15 @@ impl Table {
             if self.min_widths.iter().sum::<usize>() > room(2) {
                 gap = 1;
             }
-            // The rightmost columns give way first; the token name, leftmost, last.
-            for i in (0..count).rev() {
-                let excess = widths.iter().sum::<usize>().saturating_sub(room(gap));
-                if excess == 0 {
-                    break;
+            // The rightmost columns give way first, then the last-resort floors apply.
+            for floors in [&self.min_widths, &self.last_resort] {
+                for i in (0..count).rev() {
+                    let excess = widths.iter().sum::<usize>().saturating_sub(room(gap));
+                    if excess == 0 {
+                        break;
+                    }
+                    widths[i] -= excess.min(widths[i].saturating_sub(floors[i]));
                 }
-                widths[i] -= excess.min(widths[i].saturating_sub(self.min_widths[i]));
             }
         }
         let mut out = String::new();

@@ -59,11 +59,13 @@ pub fn ask_hidden(prompt: &str) -> Result<Secret, PromptError> {
         let mut quiet = saved.clone();
         quiet.local_modes.remove(LocalModes::ECHO);
         quiet.local_modes.insert(LocalModes::ECHONL);
+        // Echo goes off before the prompt appears, and without discarding input, so a
+        // person (or a script) typing right after the prompt loses nothing.
+        tcsetattr(&tty, OptionalActions::Now, &quiet).map_err(io::Error::from)?;
         tty.write_all(prompt.as_bytes())?;
         tty.flush()?;
-        tcsetattr(&tty, OptionalActions::Flush, &quiet).map_err(io::Error::from)?;
         let line = read_until_newline(&mut tty);
-        let _ = tcsetattr(&tty, OptionalActions::Flush, &saved);
+        let _ = tcsetattr(&tty, OptionalActions::Now, &saved);
         line
     }
     #[cfg(not(unix))]

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::fsutil::FsError;
-use crate::index::{Index, IndexError, IndexWriter, SecretRef, TokenEntry, TokenRecord};
+use crate::index::{
+    Index, IndexError, IndexWriter, RegistryRecord, SecretRef, Snapshot, TokenEntry, TokenRecord,
+};
 use crate::names::{Integration, NameError, TokenName};
 use crate::policy::{self, PasswordRefused, SecretKind};
 use crate::registry::{AddressError, Registry};
@@ -127,18 +129,30 @@ impl Service {
     pub fn open(env: Environment) -> Result<Self> {
         let paths = env.paths()?;
         let config = Config::load(&paths.config_file())?;
+        Ok(Self::with_config(env, paths, config))
+    }
+
+    /// Like [`Service::open`], but a config.toml that cannot be read gives
+    /// defaults plus the error. Only `doctor` uses this: it must run to report
+    /// and repair that very file, while every other command refuses to guess.
+    pub fn open_lenient(env: Environment) -> Result<(Self, Option<ConfigError>)> {
+        let paths = env.paths()?;
+        let (config, error) = match Config::load(&paths.config_file()) {
+            Ok(config) => (config, None),
+            Err(e) => (Config::default(), Some(e)),
+        };
+        Ok((Self::with_config(env, paths, config), error))
+    }
+
+    fn with_config(env: Environment, paths: Paths, config: Config) -> Self {
         let home = paths.data_dir.to_string_lossy().into_owned();
         let (session, timeout) = (
             config.secret_service_session,
             u64::from(config.keychain_timeout_seconds),
         );
-        let vault_path = paths.vault_file();
-        let sources = PassphraseSources {
-            file: env.passphrase_file.clone(),
-            env: env.passphrase_set,
-        };
-        let cache = config.vault_cache_seconds;
-        let (usable_path, usable_sources) = (vault_path.clone(), sources.clone());
+        let (vault_paths, vault_config, vault_env) = (paths.clone(), config.clone(), env.clone());
+        let (usable_paths, usable_config, usable_env) =
+            (paths.clone(), config.clone(), env.clone());
         let backends = Backends {
             keychain: OnceCell::new(),
             vault: OnceCell::new(),
@@ -150,20 +164,20 @@ impl Service {
                         Duration::from_secs(timeout),
                     )),
                     BackendKind::File => {
-                        Box::new(VaultStore::new(vault_path.clone(), sources.clone(), cache))
+                        Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
                     }
                 }
             }),
             vault_usable: Box::new(move || {
-                VaultStore::new(usable_path.clone(), usable_sources.clone(), 0).usable()
+                vault_store(&usable_paths, &usable_config, &usable_env).usable()
             }),
         };
-        Ok(Self {
+        Self {
             paths,
             config,
             env,
             backends,
-        })
+        }
     }
 
     /// A service over given stores, for tests.
@@ -188,8 +202,18 @@ impl Service {
         }
     }
 
+    /// The vault file on its own, for the `vault` commands.
+    pub(crate) fn vault(&self) -> VaultStore {
+        vault_store(&self.paths, &self.config, &self.env)
+    }
+
     pub fn store(&self, kind: BackendKind) -> &DynStore {
         self.backends.get(kind)
+    }
+
+    /// True when `auto` may fall back to the vault (it exists or a passphrase source is set).
+    pub fn vault_usable(&self) -> bool {
+        (self.backends.vault_usable)()
     }
 
     pub fn load_index(&self) -> Result<Index> {
@@ -212,17 +236,13 @@ impl Service {
         }
         let registry = Registry::parse(server_url)?;
         check_username(username)?;
-        let chosen = self.env.integration()?;
+        // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
+        self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
         let mut writer = self.begin()?;
-        let record = writer.index.registry(&registry);
-        let (integration, make_default) = match (chosen, record.and_then(|r| r.default.clone())) {
-            (Some(integration), _) => (integration, false),
-            (None, Some(default)) => (Integration::parse(&default)?, false),
-            (None, None) => (Integration::default_name(), true),
-        };
+        let (name, make_default) = self.protocol_target(&writer.index, registry)?;
         let spec = TokenSpec {
-            name: TokenName::new(integration, registry),
+            name,
             username,
             server_url: server_url.to_owned(),
             secret,
@@ -238,6 +258,20 @@ impl Service {
         Ok(())
     }
 
+    /// The token `store` writes for `registry`: the integration from the
+    /// environment, else the registry's default, else a new default token.
+    /// The flag says whether it becomes the registry's default.
+    pub fn protocol_target(&self, index: &Index, registry: Registry) -> Result<(TokenName, bool)> {
+        let chosen = self.env.integration()?;
+        let default = index.registry(&registry).and_then(|r| r.default.clone());
+        let (integration, make_default) = match (chosen, default) {
+            (Some(integration), _) => (integration, false),
+            (None, Some(default)) => (Integration::parse(&default)?, false),
+            (None, None) => (Integration::default_name(), true),
+        };
+        Ok((TokenName::new(integration, registry), make_default))
+    }
+
     /// `get`: the username and secret for `address`, recording the use.
     pub fn protocol_get(&self, address: &str) -> Result<(String, Secret)> {
         if address.is_empty() {
@@ -245,9 +279,11 @@ impl Service {
         }
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
-        let index = Index::load_registry(&self.paths.index_file(), &registry)?;
-        let (_, token) = index
-            .select(&registry, integration.as_ref())
+        let record = self
+            .registry_snapshot(&registry)?
+            .ok_or(ServiceError::NotFound)?;
+        let (_, token) = record
+            .select(integration.as_ref())
             .ok_or(ServiceError::NotFound)?;
         let secret = self
             .store(token.secret.backend)
@@ -264,6 +300,14 @@ impl Service {
         Ok((token.username.clone(), secret))
     }
 
+    /// One registry's record, read without parsing the rest of the index.
+    fn registry_snapshot(&self, registry: &Registry) -> Result<Option<RegistryRecord>> {
+        match Snapshot::read(&self.paths.index_file())? {
+            Some(snapshot) => Ok(snapshot.registry(registry)?),
+            None => Ok(None),
+        }
+    }
+
     /// `erase`: removes the token `get` would return in the same environment.
     pub fn protocol_erase(&self, address: &str) -> Result<()> {
         if address.is_empty() {
@@ -272,10 +316,10 @@ impl Service {
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
         // Docker erases several spellings in a row; most find nothing, so look before locking.
-        if Index::load_registry(&self.paths.index_file(), &registry)?
-            .select(&registry, integration.as_ref())
-            .is_none()
-        {
+        let present = self
+            .registry_snapshot(&registry)?
+            .is_some_and(|r| r.select(integration.as_ref()).is_some());
+        if !present {
             return Err(ServiceError::NotFound);
         }
         let mut writer = self.begin()?;
@@ -293,12 +337,14 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let listing = crate::index::load_listing(&self.paths.index_file())?;
-        let mut listed: Vec<(String, String)> = listing
-            .iter()
-            .filter_map(|(key, record)| {
-                let registry = Registry::parse(key).ok()?;
-                let token = record.select(integration.as_ref())?;
+        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
+            return Ok(Vec::new());
+        };
+        let mut listed: Vec<(String, String)> = snapshot
+            .listing()?
+            .into_iter()
+            .filter_map(|(registry, record)| {
+                let (_, token) = record.select(integration.as_ref())?;
                 Some((
                     registry.list_address(&token.server_url).to_owned(),
                     token.username.clone(),
@@ -591,6 +637,21 @@ impl Service {
             now,
         )
     }
+}
+
+/// The vault as this run's config and environment describe it.
+fn vault_store(paths: &Paths, config: &Config, env: &Environment) -> VaultStore {
+    let sources = PassphraseSources {
+        file: env.passphrase_file.clone(),
+        env: env.passphrase_set.then_some(crate::config::ENV_PASSPHRASE),
+        ask: Some(crate::prompt::ask_hidden),
+    };
+    VaultStore::new(
+        paths.vault_file(),
+        sources,
+        config.vault_cache_seconds,
+        config.vault_kdf(),
+    )
 }
 
 /// Usernames go into JSON and onto terminals; keep them to one printable line.

@@ -749,15 +749,15 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
         ),
         (
             "default names no token",
-            in_ghcr("\"default\": \"default\"", "\"default\": \"gone\""),
+            in_ghcr("\"default\":\"default\"", "\"default\":\"gone\""),
         ),
         (
             "bad integration name",
-            in_ghcr("\"default\": {", "\"bad name\": {"),
+            in_ghcr("\"default\":{", "\"bad name\":{"),
         ),
         (
             "a field of the wrong type",
-            in_ghcr("\"active\": true", "\"active\": \"yes\""),
+            in_ghcr("\"active\":true", "\"active\":\"yes\""),
         ),
         ("NULs", vec![0u8; 100]),
     ] {
@@ -910,7 +910,7 @@ fn damage_in_another_record_leaves_reads_of_intact_ones_working_and_writers_refu
     let path = env.pat_home().join("index.json");
     let text = std::fs::read_to_string(&path).unwrap();
     // docker.io's record comes first; a field `get` of ghcr.io never reads is damaged.
-    let damaged = text.replacen("\"created_at\": \"", "\"created_at\": \"not a time", 1);
+    let damaged = text.replacen("\"created_at\":\"", "\"created_at\":\"not a time", 1);
     assert_ne!(damaged, text);
     std::fs::write(&path, &damaged).unwrap();
     assert_eq!(

@@ -305,3 +305,17 @@ fn keyring_missing_from_the_bus_is_a_clear_error() {
     assert!(out.contains("Secret Service"), "{out}");
     assert_eq!(out.lines().count(), 1);
 }
+
+#[test]
+fn encrypted_session_works_too() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    env.write_config_toml("secret_service_session = \"encrypted\"\n");
+    ok(&env.store("docker.io", "alice", PAT));
+    assert_eq!(
+        ok(&env.get("docker.io")),
+        get_reply("docker.io", "alice", PAT)
+    );
+    ok(&env.run(&["erase"], "docker.io"));
+    assert_eq!(keyring.item_count(), 0);
+}

@@ -3,11 +3,17 @@
 
 mod support;
 
+mod configure;
 mod docker;
+mod doctor;
 mod faults;
 mod hostile;
 mod hygiene;
+mod import;
+mod install;
 mod load;
+mod packaging;
 mod protocol;
 mod tokens;
 mod two_factor;
+mod vault;

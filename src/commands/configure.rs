@@ -1,4 +1,4 @@
-//! `configure-docker`: point Docker's config.json at this helper, or undo that.
+//! `configure-docker`: point Docker's config.json at this helper, stop doing so, or undo.
 
 use super::{CommandResult, Exit};
 use crate::config::Environment;
@@ -7,13 +7,18 @@ use crate::output;
 use crate::registry::Registry;
 use crate::service::ServiceError;
 
-/// The helper's name as Docker config.json refers to it.
-pub const HELPER_NAME: &str = "pat";
+/// What `configure-docker` is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Configure,
+    Remove,
+    Undo,
+}
 
-pub fn run(env: &Environment, registries: &[String], undo: bool) -> CommandResult {
+pub fn run(env: &Environment, registries: &[String], action: Action) -> CommandResult {
     let dir = env.docker_config_dir()?;
     let mut config = DockerConfig::load(&dir).map_err(invalid)?;
-    if undo {
+    if action == Action::Undo {
         let backup = config.restore_latest_backup().map_err(invalid)?;
         output::say(&format!(
             "Restored {} from {}",
@@ -26,21 +31,18 @@ pub fn run(env: &Environment, registries: &[String], undo: bool) -> CommandResul
         .iter()
         .map(|r| Registry::parse(r).map(|r| r.list_address(r.key()).to_owned()))
         .collect::<Result<Vec<_>, _>>()?;
+    if action == Action::Remove {
+        return remove(config, &hosts);
+    }
     if hosts.is_empty() {
-        let previous = config.root.insert("credsStore".into(), HELPER_NAME.into());
-        if let Some(previous) = previous
-            .as_ref()
-            .and_then(|p| p.as_str())
-            .filter(|p| *p != HELPER_NAME)
-        {
+        if let Some(previous) = config.use_helper_for_all() {
             output::note(&format!(
                 "credsStore was {previous:?}; logins stored there stay there"
             ));
         }
     } else {
-        let helpers = config.object_mut("credHelpers");
         for host in &hosts {
-            helpers.insert(host.clone(), HELPER_NAME.into());
+            config.use_helper_for(host);
         }
     }
     if !config.changed() && config.exists() {
@@ -61,13 +63,37 @@ pub fn run(env: &Environment, registries: &[String], undo: bool) -> CommandResul
         "Configured {} to use docker-credential-pat for {target}",
         config.path.display()
     ));
+    say_backup(backup);
+    Ok(Exit::Success)
+}
+
+fn remove(mut config: DockerConfig, hosts: &[String]) -> CommandResult {
+    let removed = config.stop_using_helper(hosts);
+    if removed.is_empty() {
+        output::say(&format!(
+            "{} does not use docker-credential-pat; nothing to remove",
+            config.path.display()
+        ));
+        return Ok(Exit::Success);
+    }
+    let backup = config.backup().map_err(invalid)?;
+    config.save().map_err(invalid)?;
+    output::say(&format!(
+        "Removed {} from {}; Docker no longer asks docker-credential-pat for these logins (the tokens stay stored)",
+        removed.join(", "),
+        config.path.display()
+    ));
+    say_backup(backup);
+    Ok(Exit::Success)
+}
+
+fn say_backup(backup: Option<std::path::PathBuf>) {
     if let Some(backup) = backup {
         output::say(&format!(
             "Backup: {} (undo with `docker-credential-pat configure-docker --undo`)",
             backup.display()
         ));
     }
-    Ok(Exit::Success)
 }
 
 fn invalid(e: DockerConfigError) -> ServiceError {

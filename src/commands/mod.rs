@@ -84,10 +84,19 @@ fn dispatch(command: Command) -> CommandResult {
         Command::TwoFactor(command) => two_factor::run(&open()?, command),
         Command::Vault(command) => vault::run(&open()?, command),
         Command::Migrate { to } => migrate::run(&open()?, to),
-        Command::Doctor { json, repair } => doctor::run(&open()?, json, repair),
+        Command::Doctor { json, repair } => doctor::run(Environment::capture(), json, repair),
         Command::Import { dry_run } => import::run(&open()?, dry_run),
-        Command::ConfigureDocker { registries, undo } => {
-            configure::run(&Environment::capture(), &registries, undo)
+        Command::ConfigureDocker {
+            registries,
+            undo,
+            remove,
+        } => {
+            let action = match (undo, remove) {
+                (true, _) => configure::Action::Undo,
+                (_, true) => configure::Action::Remove,
+                _ => configure::Action::Configure,
+            };
+            configure::run(&Environment::capture(), &registries, action)
         }
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),

@@ -65,16 +65,23 @@ fn token_json(view: &TokenView) -> serde_json::Value {
 }
 
 fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
+    // Token names are what people copy into commands, so they give way last.
+    let longest_name = views
+        .iter()
+        .map(|v| v.name.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
     let mut table = Table::new(&[
-        ("TOKEN", 16),
-        ("USER", 6),
-        ("STATE", 9),
-        ("CREATED", 10),
+        ("TOKEN", longest_name.min(48)),
+        ("USER", 5),
+        ("STATE", 8),
+        ("CREATED", 7),
         ("LAST USED", 9),
         ("USES", 4),
         ("CLIENT", 6),
         ("DESCRIPTION", 11),
-    ]);
+    ])
+    .last_resort(0, 16);
     for view in views {
         let mut state = if view.record.active {
             "active".to_owned()
@@ -91,7 +98,7 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
             view.name.to_string(),
             view.record.username.clone(),
             state,
-            view.record.created_at.format("%Y-%m-%d").to_string(),
+            relative(view.record.created_at, now),
             view.usage
                 .last_used_at
                 .map_or_else(|| "never".to_owned(), |t| relative(t, now)),

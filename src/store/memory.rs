@@ -66,3 +66,22 @@ impl SecretStore for MemoryStore {
             .collect())
     }
 }
+
+/// Lets a test keep a handle on the store it gives a service.
+impl SecretStore for std::rc::Rc<MemoryStore> {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Keychain
+    }
+    fn get(&self, item: &str) -> Result<Option<Secret>, StoreError> {
+        (**self).get(item)
+    }
+    fn put(&self, item: &str, meta: &ItemMeta, secret: &Secret) -> Result<(), StoreError> {
+        (**self).put(item, meta, secret)
+    }
+    fn delete(&self, item: &str) -> Result<bool, StoreError> {
+        (**self).delete(item)
+    }
+    fn items(&self) -> Result<Vec<StoredItem>, StoreError> {
+        (**self).items()
+    }
+}

@@ -431,31 +431,9 @@ impl Env {
     }
 
     pub fn run_program(&self, program: &str, args: &[&str], input: &str) -> Output {
-        self.run_program_bytes(program, args, input.as_bytes())
-    }
-
-    /// Runs the helper with `args`, feeding raw bytes (not necessarily UTF-8) on stdin.
-    pub fn run_bytes(&self, args: &[&str], input: &[u8]) -> Output {
-        self.run_program_bytes(BIN, args, input)
-    }
-
-    pub fn run_program_bytes(&self, program: &str, args: &[&str], input: &[u8]) -> Output {
-        let mut child = self
-            .command(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let output = wait_with_timeout(child, Duration::from_secs(120), program);
-        let _ = writer.join();
-        output
+        let mut command = self.command(program);
+        command.args(args);
+        run_with_input(command, input, program)
     }
 
     /// `store` through the protocol.
@@ -478,6 +456,24 @@ impl Env {
     pub fn write_config_toml(&self, text: &str) {
         std::fs::write(self.pat_home().join("config.toml"), text).unwrap();
     }
+}
+
+/// Runs `command` with `input` on stdin, within two minutes.
+pub fn run_with_input(mut command: Command, input: impl AsRef<[u8]>, what: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.as_ref().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = wait_with_timeout(child, Duration::from_secs(120), what);
+    let _ = writer.join();
+    output
 }
 
 /// Waits for a child, killing it (and failing) if it runs past `timeout`.
@@ -602,22 +598,8 @@ impl Env {
         )))
         .unwrap();
         let mut command = self.command(program);
-        command.env("PATH", path);
-        let mut child = command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.as_bytes().to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let output = wait_with_timeout(child, Duration::from_secs(120), program);
-        let _ = writer.join();
-        output
+        command.env("PATH", path).args(args);
+        run_with_input(command, input, program)
     }
 
     /// The Docker CLI (client only; login, logout and manifest inspect need no daemon).

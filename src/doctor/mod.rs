@@ -1,0 +1,397 @@
+//! `doctor`: checks the whole setup and repairs what can be repaired without losing a secret.
+//!
+//! Each check adds findings: one line each, saying what is wrong and what to do.
+//! Repairs that touch the index or the store run under the data lock, so a
+//! `store` running at the same moment can never be mistaken for an orphan.
+//! A backend that cannot be reached is reported and left out of the
+//! comparison; it is never taken for an empty one.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::config::ConfigError;
+use crate::service::{Service, ServiceError};
+
+mod data;
+mod docker;
+mod permissions;
+
+/// How a finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// Worth acting on, but nothing is broken.
+    Warn,
+    /// Something does not work, or could lose or leak a secret.
+    Problem,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Which check: config, keychain, vault, index, secrets, docker-config, plaintext,
+    /// path, stale, two-factor, permissions.
+    pub check: &'static str,
+    pub status: Status,
+    /// What was found. Never holds a secret.
+    pub message: String,
+    /// What to do; after a repair, what was done.
+    pub fix: Option<String>,
+    /// True when `doctor --repair` can fix it.
+    pub repairable: bool,
+    pub repaired: bool,
+}
+
+impl Finding {
+    fn ok(check: &'static str, message: impl Into<String>) -> Self {
+        Self::new(check, Status::Ok, message.into(), None, false)
+    }
+
+    fn warn(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::new(check, Status::Warn, message.into(), Some(fix.into()), false)
+    }
+
+    fn problem(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::new(
+            check,
+            Status::Problem,
+            message.into(),
+            Some(fix.into()),
+            false,
+        )
+    }
+
+    fn new(
+        check: &'static str,
+        status: Status,
+        message: String,
+        fix: Option<String>,
+        repairable: bool,
+    ) -> Self {
+        Self {
+            check,
+            status,
+            message,
+            fix,
+            repairable,
+            repaired: false,
+        }
+    }
+
+    /// Marks the finding as one `--repair` can fix.
+    fn repairable(mut self) -> Self {
+        self.repairable = true;
+        self
+    }
+
+    /// Records the repair done; `done` replaces the advice.
+    fn repaired(mut self, done: impl Into<String>) -> Self {
+        self.repaired = true;
+        self.fix = Some(done.into());
+        self
+    }
+
+    /// True when it still needs a person.
+    pub fn needs_attention(&self) -> bool {
+        self.status != Status::Ok && !self.repaired
+    }
+}
+
+/// Runs every check; with `repair`, fixes what it safely can along the way.
+///
+/// `config_error` is why config.toml could not be read, if it could not
+/// (the service then runs on defaults). Errors returned here mean doctor
+/// itself could not run, for instance because another process holds the lock.
+pub fn run(
+    service: &Service,
+    config_error: Option<ConfigError>,
+    repair: bool,
+) -> Result<Vec<Finding>, ServiceError> {
+    let mut findings = Vec::new();
+    // The lock comes first: config.toml is edited under it too.
+    let (mut writer, damage) = crate::index::IndexWriter::begin_for_repair(&service.paths)?;
+    data::check_config(service, config_error, repair, &mut findings);
+    let stores = data::check_backends(service, &writer.index, &mut findings);
+    match damage {
+        Some(damage) => data::rebuild(service, &mut writer, damage, &stores, repair, &mut findings),
+        None => data::compare(service, &mut writer, &stores, repair, &mut findings),
+    }
+    let index = writer.index.clone();
+    drop(writer);
+    let plaintext = docker::check(service, &index, repair, &mut findings);
+    check_tokens(service, &mut findings);
+    permissions::check(service, plaintext, repair, &mut findings);
+    Ok(findings)
+}
+
+/// Stale tokens and passwords kept for accounts that require tokens.
+fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
+    let Ok(views) = service.tokens() else {
+        // A damaged index was reported above.
+        return;
+    };
+    let now = Utc::now();
+    let before = findings.len();
+    for view in views.iter().filter(|v| v.record.active) {
+        let name = &view.name;
+        if service.is_stale(view, now) {
+            let since = match view.usage.last_used_at {
+                Some(at) => format!("has not been used for {} days", (now - at).num_days()),
+                None => format!(
+                    "was stored {} days ago and never used",
+                    (now - view.record.created_at).num_days()
+                ),
+            };
+            findings.push(Finding::warn(
+                "stale",
+                format!(
+                    "{name} {since} (stale_after_days = {})",
+                    service.config.stale_after_days
+                ),
+                format!(
+                    "if nothing needs it, `docker-credential-pat deactivate {name}` or `delete {name}`, and revoke it at the registry"
+                ),
+            ));
+        }
+        if view.password_on_protected_account {
+            let user = crate::text::printable(&view.record.username, 64);
+            findings.push(Finding::warn(
+                "two-factor",
+                format!(
+                    "{name} holds a password for {user}, an account where only tokens may be stored"
+                ),
+                format!(
+                    "create a personal access token and log in with it: `docker login {} -u {user}`",
+                    name.registry.default_address()
+                ),
+            ));
+        }
+    }
+    if findings.len() == before {
+        let active = views.iter().filter(|v| v.record.active).count();
+        findings.push(Finding::ok(
+            "tokens",
+            format!("{active} active token(s); none stale, no password where tokens are required"),
+        ));
+    }
+}
+
+/// The name a damaged file is moved to: `NAME.damaged-<UTC time>`, never over another.
+fn damaged_name(path: &std::path::Path) -> std::path::PathBuf {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let base = format!(
+        "{}.damaged-{stamp}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut candidate = path.with_file_name(&base);
+    let mut n = 1;
+    while candidate.exists() {
+        n += 1;
+        candidate = path.with_file_name(format!("{base}-{n}"));
+    }
+    candidate
+}
+
+/// Moves a damaged file aside and returns where it went.
+fn move_aside(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let target = damaged_name(path);
+    std::fs::rename(path, &target)?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::config::{Config, Paths};
+    use crate::secret::Secret;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{BackendKind, ItemMeta, SecretStore};
+
+    const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
+
+    fn service() -> (tempfile::TempDir, Service, Rc<MemoryStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_dir: dir.path().join("pat"),
+            data_dir: dir.path().join("pat"),
+        };
+        let store = Rc::new(MemoryStore::default());
+        let shared = Rc::clone(&store);
+        let service = Service::with_stores(
+            paths,
+            Config::default(),
+            move |_| Box::new(Rc::clone(&shared)),
+            false,
+        );
+        (dir, service, store)
+    }
+
+    fn secrets(findings: &[Finding]) -> Vec<&Finding> {
+        findings
+            .iter()
+            .filter(|f| matches!(f.check, "secrets" | "index"))
+            .collect()
+    }
+
+    fn meta(registry: &str, account: &str) -> ItemMeta {
+        ItemMeta {
+            registry: registry.into(),
+            account: account.into(),
+            token_id: crate::ids::new_id(),
+        }
+    }
+
+    #[test]
+    fn entry_without_secret_is_removed_only_on_repair() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        let item = store.items().unwrap().remove(0).item;
+        store.delete(&item).unwrap();
+
+        let findings = run(&service, None, false).unwrap();
+        let found = secrets(&findings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].needs_attention() && found[0].repairable);
+        assert!(found[0].message.contains("default@ghcr.io"));
+        assert_eq!(service.tokens().unwrap().len(), 1, "nothing changed");
+
+        let findings = run(&service, None, true).unwrap();
+        assert!(
+            secrets(&findings).iter().all(|f| f.repaired),
+            "{findings:?}"
+        );
+        assert!(service.tokens().unwrap().is_empty());
+        assert!(service.load_index().unwrap().retired.is_empty());
+        let again = run(&service, None, false).unwrap();
+        assert!(secrets(&again).iter().all(|f| f.status == Status::Ok));
+    }
+
+    #[test]
+    fn orphan_item_is_adopted_inactive_with_its_secret() {
+        let (_dir, service, store) = service();
+        store
+            .put(
+                "0123456789abcdef",
+                &meta("docker.io", "alice"),
+                &Secret::from_str_copy(PAT),
+            )
+            .unwrap();
+        let findings = run(&service, None, false).unwrap();
+        assert!(secrets(&findings).iter().any(|f| f.needs_attention()));
+        assert!(service.tokens().unwrap().is_empty());
+
+        let findings = run(&service, None, true).unwrap();
+        assert!(secrets(&findings).iter().all(|f| f.repaired));
+        let tokens = service.tokens().unwrap();
+        assert_eq!(tokens.len(), 1);
+        let token = &tokens[0];
+        assert_eq!(token.name.to_string(), "recovered-012345@docker.io");
+        assert!(!token.record.active, "adopted tokens start inactive");
+        assert_eq!(token.record.username, "alice");
+        assert_eq!(
+            store.get("0123456789abcdef").unwrap().unwrap().expose(),
+            PAT,
+            "the secret is untouched"
+        );
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn unreachable_store_is_not_taken_for_empty() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        store.fail.set(true);
+        let findings = run(&service, None, true).unwrap();
+        let keychain: Vec<_> = findings.iter().filter(|f| f.check == "keychain").collect();
+        assert_eq!(keychain[0].status, Status::Problem, "{keychain:?}");
+        assert!(!findings.iter().any(|f| f.repaired), "{findings:?}");
+        store.fail.set(false);
+        assert_eq!(service.tokens().unwrap().len(), 1, "the token is kept");
+    }
+
+    #[test]
+    fn damaged_index_is_rebuilt_from_item_metadata() {
+        let (_dir, service, store) = service();
+        service
+            .protocol_store("ghcr.io", "octo", &Secret::from_str_copy("pw"))
+            .unwrap();
+        service
+            .protocol_store("docker.io", "alice", &Secret::from_str_copy(PAT))
+            .unwrap();
+        std::fs::write(service.paths.index_file(), b"{\"version\":1,\"regis").unwrap();
+        assert!(service.load_index().is_err());
+
+        let findings = run(&service, None, false).unwrap();
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.check == "index" && f.needs_attention())
+        );
+        let findings = run(&service, None, true).unwrap();
+        let index: Vec<_> = findings.iter().filter(|f| f.check == "index").collect();
+        assert!(index[0].repaired, "{index:?}");
+        let (user, secret) = service.protocol_get("ghcr.io").unwrap();
+        assert_eq!((user.as_str(), secret.expose()), ("octo", "pw"));
+        assert_eq!(service.protocol_get("docker.io").unwrap().1.expose(), PAT);
+        let aside = std::fs::read_dir(&service.paths.data_dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("index.json.damaged-")
+            })
+            .count();
+        assert_eq!(aside, 1, "the damaged file is kept");
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn retired_secrets_are_removed_on_repair() {
+        let (_dir, service, store) = service();
+        let mut writer = service.begin().unwrap();
+        writer.index.retired.push(crate::index::SecretRef {
+            backend: BackendKind::Keychain,
+            item: "old".into(),
+            hint: None,
+        });
+        writer.save().unwrap();
+        drop(writer);
+        store
+            .put("old", &meta("ghcr.io", "x"), &Secret::from_str_copy("pw"))
+            .unwrap();
+        let findings = run(&service, None, false).unwrap();
+        assert!(
+            secrets(&findings)
+                .iter()
+                .any(|f| f.status == Status::Warn && f.repairable)
+        );
+        run(&service, None, true).unwrap();
+        assert!(store.is_empty());
+        assert!(service.load_index().unwrap().retired.is_empty());
+    }
+
+    #[test]
+    fn damaged_config_is_set_aside_on_repair() {
+        let (_dir, service, _) = service();
+        std::fs::create_dir_all(&service.paths.config_dir).unwrap();
+        let path = service.paths.config_file();
+        std::fs::write(&path, "stale_after_days = \"x\"\n").unwrap();
+        let error = Config::load(&path).unwrap_err();
+        let findings = run(&service, Some(error), true).unwrap();
+        let config = findings.iter().find(|f| f.check == "config").unwrap();
+        assert!(
+            config.repaired && config.message.contains("line 1"),
+            "{config:?}"
+        );
+        assert!(!path.exists());
+        assert!(Config::load(&path).is_ok());
+    }
+}
