@@ -229,6 +229,48 @@ fn killed_at(
     }
 }
 
+/// `doctor --repair` after the kills, then `doctor` is green: whatever a kill
+/// left unreferenced is adopted as an inactive `recovered-` token (or removed),
+/// and every token confirmed stored still returns its secret.
+#[track_caller]
+fn repair_leaves_doctor_green(env: &mut Env, keyring: &SecretService, model: &Model) {
+    crate::doctor::make_healthy(env);
+    let repair = env.run(&["doctor", "--repair"], "");
+    assert!(
+        matches!(repair.status.code(), Some(0 | 3)),
+        "doctor --repair ran: {} {}",
+        stdout(&repair),
+        stderr(&repair)
+    );
+    let check = env.run(&["doctor"], "");
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "doctor is green after repair:\n{}\n{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    for (name, expected) in model {
+        assert_eq!(current(env, name).as_ref(), Some(expected), "{name}");
+    }
+    let (live, retired) = index_items(env);
+    assert!(retired.is_empty(), "nothing is left retired");
+    for item in keyring.items() {
+        assert!(live.contains(&item["username"]), "every item is referenced");
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+    for token in listed.as_array().unwrap() {
+        let name = token["token"].as_str().unwrap();
+        if !model.contains_key(name) {
+            assert!(
+                name.starts_with("recovered-") && token["active"] == false,
+                "only inactive recovered tokens are added: {token}"
+            );
+        }
+    }
+}
+
 /// Two tokens on ghcr.io and one on Docker Hub, confirmed stored.
 fn setup() -> (SecretService, Env, Model) {
     require_tool("strace", "strace");
@@ -264,7 +306,7 @@ struct Tally {
 
 #[test]
 fn store_killed_at_any_point_keeps_old_or_new_never_half() {
-    let (keyring, env, mut model) = setup();
+    let (keyring, mut env, mut model) = setup();
     let mut tally = Tally::default();
     let mut serial = 0;
     let counts = count_syscalls(
@@ -321,11 +363,12 @@ fn store_killed_at_any_point_keeps_old_or_new_never_half() {
     check_consistent(&env, &keyring, &model);
     assert!(index_items(&env).1.is_empty(), "the retired list drains");
     eprintln!("store kill points: {tally:?} {counts:?}");
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
 }
 
 #[test]
 fn new_token_store_killed_at_any_point_is_all_or_nothing() {
-    let (keyring, env, mut model) = setup();
+    let (keyring, mut env, mut model) = setup();
     let mut tally = Tally::default();
     let counts = count_syscalls(
         &env,
@@ -370,11 +413,12 @@ fn new_token_store_killed_at_any_point_is_all_or_nothing() {
         "kills landed both before and after the commit: {tally:?}"
     );
     eprintln!("new-token kill points: {tally:?} {counts:?}");
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
 }
 
 #[test]
 fn rename_killed_at_any_point_leaves_one_name() {
-    let (keyring, env, mut model) = setup();
+    let (keyring, mut env, mut model) = setup();
     let counts = count_syscalls(&env, None, &["rename", "ci@ghcr.io", "ci2"], "");
     let value = model.remove("ci@ghcr.io").unwrap();
     let mut name = "ci2@ghcr.io".to_owned();
@@ -410,11 +454,12 @@ fn rename_killed_at_any_point_leaves_one_name() {
         "kills landed both before and after the commit: {tally:?}"
     );
     eprintln!("rename kill points: {tally:?} {counts:?}");
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
 }
 
 #[test]
 fn delete_and_erase_killed_at_any_point_are_all_or_nothing() {
-    let (keyring, env, mut model) = setup();
+    let (keyring, mut env, mut model) = setup();
     for (args, integration) in [
         (&["delete", "ci@ghcr.io"][..], None),
         (&["erase"][..], Some("ci")),
@@ -472,6 +517,218 @@ fn delete_and_erase_killed_at_any_point_are_all_or_nothing() {
     );
     check_consistent(&env, &keyring, &model);
     assert!(index_items(&env).1.is_empty(), "the retired list drains");
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
+}
+
+// ---- import, migrate and vault passwd, killed ----
+
+/// Syscalls at which the bulk commands are killed: their commits and their writes.
+const BULK_KILL_SYSCALLS: &[&str] = &["openat", "write", "fsync", "rename", "sendmsg"];
+
+fn bulk_counts(env: &Env, args: &[&str]) -> BTreeMap<String, usize> {
+    count_syscalls(env, None, args, "")
+        .into_iter()
+        .filter(|(name, _)| BULK_KILL_SYSCALLS.contains(&name.as_str()))
+        .collect()
+}
+
+const TINY_KDF: &str =
+    "vault_kdf_memory_kib = 64\nvault_kdf_iterations = 1\nvault_cache_seconds = 0\n";
+
+fn passphrase_file(env: &Env, name: &str, text: &str) -> String {
+    let path = env.root.path().join(name);
+    std::fs::write(&path, format!("{text}\n")).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Plaintext logins as `docker login` without a helper leaves them in config.json.
+const LOGINS: [(&str, &str, &str); 3] = [
+    ("reg1.example", "u1", "plain-secret-1"),
+    ("reg2.example:5000", "u2", "plain-secret-2"),
+    ("https://index.docker.io/v1/", "alice", PAT),
+];
+
+/// The canonical key of one of [`LOGINS`]' addresses.
+fn registry_key(host: &str) -> &str {
+    host.trim_start_matches("https://index.")
+        .trim_end_matches("/v1/")
+}
+
+fn plaintext_config() -> String {
+    let auths: Vec<String> = LOGINS
+        .iter()
+        .map(|(host, user, secret)| {
+            format!(
+                "\"{host}\":{{\"auth\":\"{}\"}}",
+                base64(format!("{user}:{secret}").as_bytes())
+            )
+        })
+        .collect();
+    format!(
+        "{{\"auths\":{{{}}},\"credsStore\":\"pat\"}}",
+        auths.join(",")
+    )
+}
+
+#[test]
+fn import_killed_at_any_point_never_loses_a_login() {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    env.write_config_json(&plaintext_config());
+    let counts = bulk_counts(&env, &["import"]);
+    let mut tally = Tally::default();
+    for (syscall, &count) in &counts {
+        for n in 1..=count {
+            // Start over: the logins only in config.json.
+            for (host, _, _) in LOGINS {
+                let _ = env.run(&["erase"], host);
+            }
+            env.write_config_json(&plaintext_config());
+            let killed = killed_at(&env, None, &["import"], "", syscall, n);
+            tally.points += 1;
+            tally.killed += usize::from(killed);
+            let config: serde_json::Value = serde_json::from_str(&env.config_json())
+                .expect("config.json is never left half-written");
+            for (host, user, secret) in LOGINS {
+                let in_config = config["auths"][host]["auth"].is_string();
+                let output = env.get(host);
+                let in_helper = output.status.success();
+                if in_helper {
+                    assert_eq!(stdout(&output), get_reply(host, user, secret), "{host}");
+                }
+                assert!(
+                    in_config || in_helper,
+                    "import killed at {syscall} #{n} lost the login for {host}"
+                );
+                tally.killed_new += usize::from(killed && in_helper && !in_config);
+                tally.killed_old += usize::from(killed && in_config && !in_helper);
+            }
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed before and after logins moved: {tally:?}"
+    );
+    // A clean import finishes the job, and doctor is green after repair.
+    ok(&env.run(&["import"], ""));
+    let config: serde_json::Value = serde_json::from_str(&env.config_json()).unwrap();
+    let mut model = Model::new();
+    for (host, user, secret) in LOGINS {
+        assert!(
+            !config["auths"][host]["auth"].is_string(),
+            "{host} left config.json"
+        );
+        model.insert(
+            format!("default@{}", registry_key(host)),
+            (user.into(), secret.into()),
+        );
+    }
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
+    eprintln!("import kill points: {tally:?} {counts:?}");
+}
+
+#[test]
+fn migrate_killed_at_any_point_keeps_every_secret() {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    env.write_config_toml(TINY_KDF);
+    let passphrase = passphrase_file(&env, "passphrase", "migrate passphrase");
+    env.set("DOCKER_PAT_PASSPHRASE_FILE", &passphrase);
+    ok(&env.run(&["vault", "init"], ""));
+    let mut model = Model::new();
+    for (host, user, secret) in LOGINS {
+        ok(&env.store(host, user, secret));
+        model.insert(
+            format!("default@{}", registry_key(host)),
+            (user.into(), secret.into()),
+        );
+    }
+    let to_file = bulk_counts(&env, &["migrate", "--to", "file"]);
+    let to_keychain = bulk_counts(&env, &["migrate", "--to", "keychain"]);
+    let mut tally = Tally::default();
+    for (to, counts) in [("file", &to_file), ("keychain", &to_keychain)] {
+        let from = if to == "file" { "keychain" } else { "file" };
+        for (syscall, &count) in counts {
+            for n in 1..=count {
+                ok(&env.run(&["migrate", "--to", from], ""));
+                let killed = killed_at(&env, None, &["migrate", "--to", to], "", syscall, n);
+                tally.points += 1;
+                tally.killed += usize::from(killed);
+                for (name, expected) in &model {
+                    assert_eq!(
+                        current(&env, name).as_ref(),
+                        Some(expected),
+                        "migrate --to {to} killed at {syscall} #{n}: {name}"
+                    );
+                }
+                ok(&env.run(&["vault", "status"], ""));
+            }
+        }
+    }
+    assert!(tally.killed > 0, "{tally:?}");
+    ok(&env.run(&["migrate", "--to", "keychain"], ""));
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
+    eprintln!("migrate kill points: {tally:?} to file {to_file:?} to keychain {to_keychain:?}");
+}
+
+#[test]
+fn vault_passwd_killed_at_any_point_leaves_exactly_one_working_passphrase() {
+    let mut env = Env::without_keychain();
+    env.write_config_toml(TINY_KDF);
+    env.set("DOCKER_PAT_BACKEND", "file");
+    let mut old = passphrase_file(&env, "one", "the first passphrase");
+    let mut new = passphrase_file(&env, "two", "the second passphrase");
+    env.set("DOCKER_PAT_PASSPHRASE_FILE", &old);
+    ok(&env.run(&["vault", "init"], ""));
+    for (host, user, secret) in LOGINS {
+        ok(&env.store(host, user, secret));
+    }
+    let works = |env: &mut Env, file: &str| {
+        env.set("DOCKER_PAT_PASSPHRASE_FILE", file);
+        LOGINS.iter().all(|(host, user, secret)| {
+            let output = env.get(host);
+            if output.status.success() {
+                assert_eq!(stdout(&output), get_reply(host, user, secret));
+                true
+            } else {
+                assert!(
+                    stdout(&output).contains("wrong passphrase"),
+                    "{}",
+                    stdout(&output)
+                );
+                false
+            }
+        })
+    };
+    env.set("DOCKER_PAT_NEW_PASSPHRASE_FILE", &new);
+    let counts = bulk_counts(&env, &["vault", "passwd"]);
+    std::mem::swap(&mut old, &mut new);
+    let mut tally = Tally::default();
+    for (syscall, &count) in &counts {
+        for n in 1..=count {
+            env.set("DOCKER_PAT_PASSPHRASE_FILE", &old);
+            env.set("DOCKER_PAT_NEW_PASSPHRASE_FILE", &new);
+            let killed = killed_at(&env, None, &["vault", "passwd"], "", syscall, n);
+            tally.points += 1;
+            tally.killed += usize::from(killed);
+            let (with_old, with_new) = (works(&mut env, &old), works(&mut env, &new));
+            assert!(
+                with_old != with_new,
+                "passwd killed at {syscall} #{n}: exactly one passphrase opens the vault with every secret"
+            );
+            if with_new {
+                tally.killed_new += usize::from(killed);
+                std::mem::swap(&mut old, &mut new);
+            } else {
+                tally.killed_old += 1;
+            }
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed before and after the new passphrase took over: {tally:?}"
+    );
+    eprintln!("vault passwd kill points: {tally:?} {counts:?}");
 }
 
 // ---- The Secret Service fails ----
