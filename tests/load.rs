@@ -167,6 +167,23 @@ fn work(env: &Env, paths: &Paths, r: usize, integration: &str, deadline: Instant
 fn sixty_four_processes_for_thirty_seconds_lose_nothing_on_the_keychain() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
+    run_load(env, Some(&keyring));
+}
+
+#[test]
+fn sixty_four_processes_for_thirty_seconds_lose_nothing_on_the_file_backend() {
+    let mut env = Env::without_keychain();
+    let passphrase = env.root.path().join("passphrase");
+    std::fs::write(&passphrase, "load passphrase\n").unwrap();
+    env.set("DOCKER_PAT_BACKEND", "file");
+    env.set("DOCKER_PAT_PASSPHRASE_FILE", passphrase.to_str().unwrap());
+    ok(&env.run(&["vault", "init"], ""));
+    run_load(env, None);
+}
+
+/// The load, then every check; `keyring` is compared item for item when given.
+fn run_load(mut env: Env, keyring: Option<&SecretService>) {
+    crate::doctor::make_healthy(&mut env);
     let paths = Paths {
         config_dir: env.pat_home(),
         data_dir: env.pat_home(),
@@ -252,14 +269,25 @@ fn sixty_four_processes_for_thirty_seconds_lose_nothing_on_the_keychain() {
         .collect();
     assert_eq!(listed, live, "tokens equals the replay");
 
-    // Index and Secret Service agree item for item; nothing is left retired.
+    // Index and store agree item for item (doctor checks both backends); nothing is left retired.
     let index = docker_credential_pat::index::Index::load(&paths.index_file()).unwrap();
-    let referenced: BTreeSet<String> = index.referenced_secrets().map(|s| s.item.clone()).collect();
-    let stored: BTreeSet<String> = keyring
-        .items()
-        .into_iter()
-        .map(|i| i["username"].clone())
-        .collect();
     assert!(index.retired.is_empty(), "no secret is left retired");
-    assert_eq!(stored, referenced, "index and Secret Service agree");
+    if let Some(keyring) = keyring {
+        let referenced: BTreeSet<String> =
+            index.referenced_secrets().map(|s| s.item.clone()).collect();
+        let stored: BTreeSet<String> = keyring
+            .items()
+            .into_iter()
+            .map(|i| i["username"].clone())
+            .collect();
+        assert_eq!(stored, referenced, "index and Secret Service agree");
+    }
+    let doctor = env.run(&["doctor"], "");
+    assert_eq!(
+        doctor.status.code(),
+        Some(0),
+        "doctor is green after the load:\n{}\n{}",
+        stdout(&doctor),
+        stderr(&doctor)
+    );
 }
