@@ -1063,6 +1063,34 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
         ok(&env.get("ghcr.io")),
         get_reply("ghcr.io", "octo", "kept-secret")
     );
+    // doctor --repair sets each damaged index aside and rebuilds it from the Secret Service.
+    let mut env = env;
+    crate::doctor::make_healthy(&mut env);
+    for (what, bytes) in &damaged {
+        std::fs::write(&path, bytes).unwrap();
+        let repair = env.run(&["doctor", "--repair"], "");
+        if what == "newer format" {
+            assert_eq!(repair.status.code(), Some(1), "{what}: not rebuilt over");
+            assert_eq!(&std::fs::read(&path).unwrap(), bytes);
+            continue;
+        }
+        assert_eq!(
+            env.run(&["doctor"], "").status.code(),
+            Some(0),
+            "{what}: green after repair: {}",
+            stdout(&repair)
+        );
+        assert_eq!(
+            ok(&env.get("ghcr.io")),
+            get_reply("ghcr.io", "octo", "kept-secret"),
+            "{what}"
+        );
+        assert_eq!(
+            ok(&env.get("docker.io")),
+            get_reply("docker.io", "alice", PAT),
+            "{what}"
+        );
+    }
 }
 
 #[test]

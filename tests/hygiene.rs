@@ -301,3 +301,33 @@ fn processes_holding_secrets_cannot_dump_core_or_be_read() {
         );
     }
 }
+
+#[test]
+fn file_backend_writes_the_secret_nowhere_but_the_reply() {
+    let mut env = Env::without_keychain();
+    let dir = tempfile::tempdir().unwrap();
+    let passphrase = dir.path().join("passphrase");
+    std::fs::write(&passphrase, "hygiene passphrase\n").unwrap();
+    env.set("DOCKER_PAT_BACKEND", "file");
+    env.set("DOCKER_PAT_PASSPHRASE_FILE", passphrase.to_str().unwrap());
+    env.write_config_toml("vault_kdf_memory_kib = 64\nvault_kdf_iterations = 1\n");
+    ok(&env.run(&["vault", "init"], ""));
+    let request =
+        format!("{{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"{SECRET}\"}}\n");
+    let (output, trace) = traced(&env, dir.path(), &["store"], &request);
+    ok(&output);
+    assert_eq!(
+        check_hits(&trace, false),
+        (0, 0),
+        "the vault is written encrypted"
+    );
+    let (output, trace) = traced(&env, dir.path(), &["get"], "ghcr.io");
+    assert_eq!(ok(&output), get_reply("ghcr.io", "octo", SECRET));
+    assert_eq!(
+        check_hits(&trace, true),
+        (0, 1),
+        "only the reply carries it"
+    );
+    assert_not_on_disk(env.root.path(), SECRET);
+    assert_not_on_disk(env.root.path(), "hygiene passphrase");
+}

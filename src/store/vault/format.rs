@@ -511,7 +511,43 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn seed_corpus_opens_only_the_intact_vault() {
+        for (name, bytes) in crate::corpus::inputs("vault") {
+            let opened = parse_header(&bytes).and_then(|h| open(&bytes, &h, &key()));
+            assert_eq!(
+                opened.is_ok(),
+                name == "golden.vault",
+                "{name}: {:?}",
+                opened.as_ref().err()
+            );
+            let _ = Contents::decode(&bytes);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_valid_header_reads_back_as_written(
+            memory_kib in 64u32..=4096,
+            iterations in 1u32..=8,
+            lanes in 1u32..=4,
+            salt in proptest::collection::vec(any::<u8>(), MIN_SALT_LEN..=MAX_SALT_LEN),
+            nonce in any::<[u8; NONCE_LEN]>(),
+            key_check in any::<[u8; CHECK_LEN]>(),
+        ) {
+            let header = Header {
+                version: FORMAT_VERSION,
+                kdf: KdfParams { memory_kib, iterations, lanes },
+                salt,
+                nonce,
+                key_check,
+            };
+            let mut file = header.to_bytes();
+            prop_assert_eq!(file.len(), header.encoded_len());
+            file.extend_from_slice(&[0; TAG_LEN]);
+            prop_assert_eq!(parse_header(&file), Ok(header));
+        }
+
         #[test]
         fn parse_header_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = parse_header(&bytes);
