@@ -271,11 +271,16 @@ fn repair_leaves_doctor_green(env: &mut Env, keyring: &SecretService, model: &Mo
     }
 }
 
+/// Traced processes on a loaded machine can be slow; the kill tests are about
+/// kill points, so the keychain deadline (tested on its own below) is generous.
+const PATIENT: &str = "keychain_timeout_seconds = 120\n";
+
 /// Two tokens on ghcr.io and one on Docker Hub, confirmed stored.
 fn setup() -> (SecretService, Env, Model) {
     require_tool("strace", "strace");
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
+    env.write_config_toml(PATIENT);
     let mut model = Model::new();
     ok(&env.store("https://index.docker.io/v1/", "alice", PAT));
     model.insert("default@docker.io".into(), ("alice".into(), PAT.into()));
@@ -574,6 +579,7 @@ fn plaintext_config() -> String {
 fn import_killed_at_any_point_never_loses_a_login() {
     let keyring = SecretService::start();
     let mut env = Env::new(&keyring);
+    env.write_config_toml(PATIENT);
     env.write_config_json(&plaintext_config());
     let counts = bulk_counts(&env, &["import"]);
     let mut tally = Tally::default();
@@ -631,7 +637,7 @@ fn import_killed_at_any_point_never_loses_a_login() {
 fn migrate_killed_at_any_point_keeps_every_secret() {
     let keyring = SecretService::start();
     let mut env = Env::new(&keyring);
-    env.write_config_toml(TINY_KDF);
+    env.write_config_toml(&format!("{TINY_KDF}{PATIENT}"));
     let passphrase = passphrase_file(&env, "passphrase", "migrate passphrase");
     env.set("DOCKER_PAT_PASSPHRASE_FILE", &passphrase);
     ok(&env.run(&["vault", "init"], ""));

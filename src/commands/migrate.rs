@@ -73,7 +73,10 @@ pub(crate) fn migrate(
     };
     for (name, record) in pending {
         let old = record.secret.clone();
-        let Some(secret) = service.store(old.backend).get(&old.item)? else {
+        let Some(secret) = service
+            .store(old.backend)
+            .get_located(&old.item, old.hint.as_deref())?
+        else {
             report.missing.push(name.to_string());
             continue;
         };
@@ -85,8 +88,11 @@ pub(crate) fn migrate(
             account: record.username.clone(),
             token_id: record.id.clone(),
         };
-        service.store(target).put(&new.item, &meta, &secret)?;
+        let hint = service
+            .store(target)
+            .put_located(&new.item, &meta, &secret)?;
         writer.index.retired.retain(|r| r != &new);
+        let new = SecretRef { hint, ..new };
         if let Some(token) = writer.index.token_mut(&name) {
             token.secret = new;
         }
