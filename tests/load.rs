@@ -1,5 +1,6 @@
 //! Load: 64 helper processes at once mixing `store`, `get` and `erase` on 16
-//! registries and four integrations for 30 seconds.
+//! registries and four integrations for 30 seconds, on the keychain and on
+//! the vault file.
 //!
 //! Design: each of the 64 (registry, integration) keys belongs to one worker,
 //! which runs its calls one after another, so the calls on a key are ordered
@@ -11,8 +12,10 @@
 //!
 //! Afterwards: no call failed except intended not-founds; every `get` returned
 //! exactly what its worker's replay says; the final `list`, `get`s and
-//! `tokens` equal the replay; index and Secret Service agree item for item;
-//! and each token's use count equals the successful `get`s of it.
+//! `tokens` equal the replay; index and store agree item for item (`doctor`
+//! is green, and the Secret Service is also compared directly); and each
+//! token's use count, for every token id that ever existed, equals the
+//! successful `get`s of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
