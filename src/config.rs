@@ -448,6 +448,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::corpus::proptest_config())]
         #[test]
         fn any_text_parses_or_names_a_line(text in proptest::prelude::any::<String>()) {
             check_config(&text);

@@ -32,3 +32,12 @@ pub(crate) fn inputs(kind: &str) -> Vec<(String, Vec<u8>)> {
     assert!(!inputs.is_empty(), "no corpus in {}", dir.display());
     inputs
 }
+
+/// Property-test settings: `PROPTEST_CASES` and friends from the environment, and no
+/// regression files written into the source tree (inputs worth keeping go in the corpus).
+pub(crate) fn proptest_config() -> proptest::prelude::ProptestConfig {
+    proptest::prelude::ProptestConfig {
+        failure_persistence: None,
+        ..Default::default()
+    }
+}

@@ -315,6 +315,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::corpus::proptest_config())]
         #[test]
         fn any_text_parses_to_a_stable_key_or_is_refused(address in proptest::prelude::any::<String>()) {
             check_address(&address);

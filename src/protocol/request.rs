@@ -290,6 +290,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::corpus::proptest_config())]
         #[test]
         fn store_parser_survives_any_bytes(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             check_store_input(&input);

@@ -100,6 +100,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::corpus::proptest_config())]
         #[test]
         fn escaped_strings_parse_back_and_hold_no_raw_controls(text in proptest::prelude::any::<String>()) {
             let out = encoded(&text);

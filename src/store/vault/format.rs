@@ -526,6 +526,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::corpus::proptest_config())]
         #[test]
         fn any_valid_header_reads_back_as_written(
             memory_kib in 64u32..=4096,
