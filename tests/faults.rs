@@ -106,6 +106,7 @@ fn index_items(env: &Env) -> (BTreeSet<String>, BTreeSet<String>) {
 /// many Secret Service items nothing refers to (left by a kill, for `doctor`).
 #[track_caller]
 fn check_consistent(env: &Env, keyring: &SecretService, model: &Model) -> usize {
+    keyring.revive_if_crashed();
     let tokens = run(helper(env, None), &["tokens", "--json"], "");
     let listed: serde_json::Value = serde_json::from_str(&ok(&tokens)).unwrap();
     let names: BTreeSet<String> = listed
@@ -234,6 +235,7 @@ fn killed_at(
 /// and every token confirmed stored still returns its secret.
 #[track_caller]
 fn repair_leaves_doctor_green(env: &mut Env, keyring: &SecretService, model: &Model) {
+    keyring.revive_if_crashed();
     crate::doctor::make_healthy(env);
     let repair = env.run(&["doctor", "--repair"], "");
     assert!(
@@ -783,7 +785,7 @@ fn secret_service_that_never_answers_is_a_clear_error_within_the_timeout() {
 
 #[test]
 fn secret_service_dying_mid_call_is_a_clear_error_and_loses_nothing() {
-    let mut keyring = SecretService::start();
+    let keyring = SecretService::start();
     let env = Env::new(&keyring);
     env.write_config_toml("keychain_timeout_seconds = 5\n");
     ok(&env.store("ghcr.io", "octo", "kept-secret"));

@@ -144,7 +144,7 @@ fn secret_crosses_only_the_bus_and_the_reply_under_strace() {
 
 #[test]
 fn secret_is_in_no_file_and_no_message_even_when_things_fail() {
-    let mut keyring = SecretService::start();
+    let keyring = SecretService::start();
     let env = Env::new(&keyring);
     env.write_config_toml("[two_factor]\n\"docker.io\" = [\"alice\"]\n");
     ok(&env.store("ghcr.io", "octo", SECRET));

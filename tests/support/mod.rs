@@ -51,12 +51,12 @@ pub struct SecretService {
     pub dir: TempDir,
     pub address: String,
     dbus: Child,
-    keyring: Option<Child>,
+    keyring: std::sync::Mutex<Option<Child>>,
 }
 
 impl SecretService {
     pub fn start() -> Self {
-        let mut service = Self::bus_only();
+        let service = Self::bus_only();
         service.start_keyring();
         service
     }
@@ -93,11 +93,11 @@ impl SecretService {
             dir,
             address,
             dbus,
-            keyring: None,
+            keyring: std::sync::Mutex::new(None),
         }
     }
 
-    pub fn start_keyring(&mut self) {
+    pub fn start_keyring(&self) {
         require_tool("gnome-keyring-daemon", "gnome-keyring");
         let home = self.dir.path().join("home");
         let runtime = self.dir.path().join("run");
@@ -124,7 +124,7 @@ impl SecretService {
             .unwrap()
             .write_all(b"test-keyring-password\n")
             .unwrap();
-        self.keyring = Some(keyring);
+        *self.keyring.lock().unwrap() = Some(keyring);
         let address = self.address.clone();
         wait_until("the Secret Service", Duration::from_secs(20), || {
             secrets_name_owned(&address)
@@ -132,14 +132,34 @@ impl SecretService {
     }
 
     /// Stops the keyring daemon (the bus stays).
-    pub fn stop_keyring(&mut self) {
-        if let Some(mut child) = self.keyring.take() {
+    pub fn stop_keyring(&self) {
+        if let Some(mut child) = self.keyring.lock().unwrap().take() {
             kill(&mut child);
         }
     }
 
     pub fn keyring_pid(&self) -> Option<u32> {
-        self.keyring.as_ref().map(Child::id)
+        self.keyring.lock().unwrap().as_ref().map(Child::id)
+    }
+
+    /// Starts the keyring again from its file if it has exited; returns whether it had.
+    ///
+    /// GNOME Keyring 42 aborts when a client disappears while its `OpenSession`
+    /// is still queued (syslog: "plain_negotiate: assertion 'session' failed"),
+    /// which the kill tests provoke on purpose; on a desktop, D-Bus activation
+    /// restarts it the same way.
+    pub fn revive_if_crashed(&self) -> bool {
+        let exited = {
+            let mut keyring = self.keyring.lock().unwrap();
+            match keyring.as_mut().map(|child| child.try_wait()) {
+                Some(Ok(Some(_))) => keyring.take().is_some(),
+                _ => false,
+            }
+        };
+        if exited {
+            self.start_keyring();
+        }
+        exited
     }
 
     /// Every item's attributes and secret, as `secret-tool search --all` prints them.

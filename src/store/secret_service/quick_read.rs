@@ -5,7 +5,9 @@
 //! of thread and executor set-up per process, more than the whole budget of
 //! a `get`. This module speaks just enough D-Bus for the read: authenticate,
 //! `Hello`, `OpenSession("plain")`, `SearchItems`, `GetSecret`, on one blocking
-//! Unix socket, with the first three calls pipelined. Anything unusual (a
+//! Unix socket. `Hello` and `OpenSession` travel together; the rest wait for
+//! the session, because GNOME Keyring mishandles a new client whose first calls
+//! arrive before it has finished registering that client. Anything unusual (a
 //! locked item, an error reply, an address form it does not know) is reported
 //! as [`Outcome::Fallback`] and the caller uses the general client instead.
 
@@ -146,6 +148,9 @@ fn secret_value(bus: &mut Bus, get: u32) -> Result<Zeroizing<Vec<u8>>, Unhandled
 
 fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, Unhandled> {
     let (mut bus, hello, open) = Bus::start_session(timeout)?;
+    bus.flush()?;
+    bus.reply(hello)?;
+    let session = session_path(&mut bus, open)?;
     let mut search = Body::default();
     search.string_dict(attributes);
     let search = bus.send_call(
@@ -157,9 +162,6 @@ fn try_read(attributes: &[(&str, &str)], timeout: Duration) -> Result<Outcome, U
         &search.bytes,
     );
     bus.flush()?;
-
-    bus.reply(hello)?;
-    let session = session_path(&mut bus, open)?;
     let (unlocked, locked) = {
         let reply = bus.reply(search)?;
         let mut r = reply.reader("aoao")?;
@@ -233,6 +235,29 @@ struct Bus {
     stream: UnixStream,
     out: Vec<u8>,
     serial: u32,
+    /// Calls sent whose replies have not been read.
+    outstanding: Vec<u32>,
+}
+
+/// How long closing waits for replies still owed to us.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Drop for Bus {
+    /// Reads the replies still owed before hanging up. GNOME Keyring 42 can abort
+    /// when a client disconnects with calls still queued (it then handles a
+    /// session request for a client it has already forgotten), and a keyring
+    /// that crashes takes every other client's session with it.
+    fn drop(&mut self) {
+        if self.outstanding.is_empty() || self.flush().is_err() {
+            return;
+        }
+        let _ = self.stream.set_read_timeout(Some(DRAIN_TIMEOUT));
+        while !self.outstanding.is_empty() {
+            if self.read_message().is_err() {
+                break;
+            }
+        }
+    }
 }
 
 impl Bus {
@@ -272,6 +297,7 @@ impl Bus {
             stream,
             out: Vec::with_capacity(1024),
             serial: 0,
+            outstanding: Vec::new(),
         };
         bus.authenticate()?;
         Ok(bus)
@@ -311,6 +337,7 @@ impl Bus {
         body: &[u8],
     ) -> u32 {
         self.serial += 1;
+        self.outstanding.push(self.serial);
         let mut fields = Body::default();
         fields.header_field(1, "o", path);
         fields.header_field(2, "s", interface);
@@ -374,6 +401,9 @@ impl Bus {
         header.extend_from_slice(&fixed);
         header.extend_from_slice(&rest[..header_len - 16]);
         let fields = parse_header_fields(&header[16..16 + fields_len])?;
+        if let Some(serial) = fields.reply_serial {
+            self.outstanding.retain(|&s| s != serial);
+        }
         Ok(Message {
             kind: fixed[1],
             reply_serial: fields.reply_serial,
