@@ -13,6 +13,8 @@
 //! - [`import`]: plaintext logins from Docker's config.json into the store.
 //! - [`commands`] and [`cli`]: the human-facing commands.
 
+#![deny(unsafe_code)]
+
 mod base64;
 pub mod cli;
 mod commands;
@@ -58,6 +60,7 @@ fn dispatch(args: Vec<OsString>) -> u8 {
             return 1;
         }
         hardening::forbid_core_dumps();
+        hardening::report_file_size_limits();
         let stdin = std::io::stdin().lock();
         let mut stdout = std::io::stdout().lock();
         return protocol::run(action, stdin, &mut stdout, || {
@@ -67,6 +70,7 @@ fn dispatch(args: Vec<OsString>) -> u8 {
     match first.as_deref() {
         Some(word) if word.starts_with('-') || cli::is_command(word) => {
             hardening::forbid_core_dumps();
+            hardening::report_file_size_limits();
             commands::run(args)
         }
         Some(word) if args.len() == 2 => {
