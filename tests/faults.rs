@@ -33,22 +33,8 @@ fn helper(env: &Env, integration: Option<&str>) -> Command {
 }
 
 fn run(mut command: Command, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let output = wait_with_timeout(child, Duration::from_secs(60), "helper");
-    let _ = writer.join();
-    output
+    command.args(args);
+    run_with_input(command, input, "helper")
 }
 
 fn request(server: &str, user: &str, secret: &str) -> String {
@@ -799,22 +785,9 @@ fn secret_service_dying_mid_call_is_a_clear_error_and_loses_nothing() {
     ]
     .into_iter()
     .map(|(verb, input)| {
-        use std::io::Write;
-        let mut child = env
-            .command(BIN)
-            .arg(verb)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child
+        let mut command = env.command(BIN);
+        command.arg(verb);
+        spawn_with_input(command, input, verb).0
     })
     .collect();
     std::thread::sleep(Duration::from_millis(700));

@@ -507,23 +507,8 @@ fn run_command(
     stdin: &[u8],
     what: &str,
 ) -> std::process::Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let output = wait_with_timeout(child, std::time::Duration::from_secs(60), what);
-    let _ = writer.join();
-    output
+    command.args(args);
+    run_with_input(command, stdin, what)
 }
 
 /// Sets the location hint of `registry`'s default token in index.json.

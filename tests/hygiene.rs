@@ -33,7 +33,7 @@ fn traced(env: &Env, dir: &Path, args: &[&str], input: &str) -> (std::process::O
         .args(["-f", "-yy", "-v", "-s", "65536", "-e"])
         .arg(WATCHED);
     command.arg("-o").arg(&log).arg("--").arg(BIN).args(args);
-    let output = run_with_input(command, input);
+    let output = run_with_input(command, input, "traced helper");
     let text = std::fs::read_to_string(&log).unwrap();
     let trace = Trace {
         hits: text
@@ -44,23 +44,6 @@ fn traced(env: &Env, dir: &Path, args: &[&str], input: &str) -> (std::process::O
         lines: text.lines().count(),
     };
     (output, trace)
-}
-
-fn run_with_input(mut command: Command, input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    wait_with_timeout(child, Duration::from_secs(60), "traced helper")
 }
 
 /// The syscall name, descriptor and its target of an strace line (`PID name(fd<target>, …`).

@@ -479,7 +479,20 @@ impl Env {
 }
 
 /// Runs `command` with `input` on stdin, within two minutes.
-pub fn run_with_input(mut command: Command, input: impl AsRef<[u8]>, what: &str) -> Output {
+pub fn run_with_input(command: Command, input: impl AsRef<[u8]>, what: &str) -> Output {
+    let (child, writer) = spawn_with_input(command, input, what);
+    let output = wait_with_timeout(child, Duration::from_secs(120), what);
+    let _ = writer.join();
+    output
+}
+
+/// Starts `command` and feeds `input` to its stdin from a thread (so a large
+/// input cannot block on a full pipe); the caller waits for the child.
+pub fn spawn_with_input(
+    mut command: Command,
+    input: impl AsRef<[u8]>,
+    what: &str,
+) -> (Child, std::thread::JoinHandle<()>) {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -491,9 +504,7 @@ pub fn run_with_input(mut command: Command, input: impl AsRef<[u8]>, what: &str)
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    let output = wait_with_timeout(child, Duration::from_secs(120), what);
-    let _ = writer.join();
-    output
+    (child, writer)
 }
 
 /// Waits for a child, killing it (and failing) if it runs past `timeout`.
