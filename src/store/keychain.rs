@@ -70,21 +70,6 @@ impl KeychainStore {
         }
     }
 
-    /// True when the keychain answers a harmless query in time.
-    pub fn probe(&self) -> Result<(), StoreError> {
-        self.call(|store| {
-            let entry = Entry::new_in_store(store, SERVICE, "docker-credential-pat-probe")?;
-            match entry.get_secret() {
-                Ok(mut bytes) => {
-                    zeroize::Zeroize::zeroize(&mut bytes);
-                    Ok(())
-                }
-                Err(keyring_core::Error::NoEntry) => Ok(()),
-                Err(e) => Err(e),
-            }
-        })
-    }
-
     /// Runs `op` against the connected store on a worker thread, within the deadline.
     fn call<T: Send + 'static>(
         &self,
