@@ -181,7 +181,9 @@ fn count_syscalls(
 }
 
 /// Runs the helper under strace, killed at the `n`-th `syscall`. Returns true if it was killed.
+/// A keyring that the kill brought down is started again (see `revive_if_crashed`).
 fn killed_at(
+    keyring: Option<&SecretService>,
     env: &Env,
     integration: Option<&str>,
     args: &[&str],
@@ -201,6 +203,9 @@ fn killed_at(
         .arg("--")
         .arg(BIN);
     let output = run(strace, args, input);
+    if let Some(keyring) = keyring {
+        keyring.revive_if_crashed();
+    }
     use std::os::unix::process::ExitStatusExt;
     // strace dies of the signal that killed its tracee.
     if output.status.signal() == Some(9) {
@@ -318,6 +323,7 @@ fn store_killed_at_any_point_keeps_old_or_new_never_half() {
             let secret = format!("ghcr-default-{serial}");
             let old = model["default@ghcr.io"].clone();
             let killed = killed_at(
+                Some(&keyring),
                 &env,
                 None,
                 &["store"],
@@ -377,6 +383,7 @@ fn new_token_store_killed_at_any_point_is_all_or_nothing() {
             let registry = format!("new{serial}.example");
             let secret = format!("new-secret-{serial}");
             let killed = killed_at(
+                Some(&keyring),
                 &env,
                 None,
                 &["store"],
@@ -420,7 +427,15 @@ fn rename_killed_at_any_point_leaves_one_name() {
     for (syscall, &count) in &counts {
         for n in 1..=count {
             let next = if name == "ci@ghcr.io" { "ci2" } else { "ci" };
-            let killed = killed_at(&env, None, &["rename", &name, next], "", syscall, n);
+            let killed = killed_at(
+                Some(&keyring),
+                &env,
+                None,
+                &["rename", &name, next],
+                "",
+                syscall,
+                n,
+            );
             tally.points += 1;
             tally.killed += usize::from(killed);
             let renamed = format!("{next}@ghcr.io");
@@ -478,7 +493,7 @@ fn delete_and_erase_killed_at_any_point_are_all_or_nothing() {
                     &["store"],
                     &request("ghcr.io", "octo-ci", &secret),
                 ));
-                let killed = killed_at(&env, integration, args, input, syscall, n);
+                let killed = killed_at(Some(&keyring), &env, integration, args, input, syscall, n);
                 tally.points += 1;
                 tally.killed += usize::from(killed);
                 match current(&env, "ci@ghcr.io") {
@@ -578,7 +593,7 @@ fn import_killed_at_any_point_never_loses_a_login() {
                 let _ = env.run(&["erase"], host);
             }
             env.write_config_json(&plaintext_config());
-            let killed = killed_at(&env, None, &["import"], "", syscall, n);
+            let killed = killed_at(Some(&keyring), &env, None, &["import"], "", syscall, n);
             tally.points += 1;
             tally.killed += usize::from(killed);
             let config: serde_json::Value = serde_json::from_str(&env.config_json())
@@ -645,7 +660,15 @@ fn migrate_killed_at_any_point_keeps_every_secret() {
         for (syscall, &count) in counts {
             for n in 1..=count {
                 ok(&env.run(&["migrate", "--to", from], ""));
-                let killed = killed_at(&env, None, &["migrate", "--to", to], "", syscall, n);
+                let killed = killed_at(
+                    Some(&keyring),
+                    &env,
+                    None,
+                    &["migrate", "--to", to],
+                    "",
+                    syscall,
+                    n,
+                );
                 tally.points += 1;
                 tally.killed += usize::from(killed);
                 for (name, expected) in &model {
@@ -702,7 +725,7 @@ fn vault_passwd_killed_at_any_point_leaves_exactly_one_working_passphrase() {
         for n in 1..=count {
             env.set("DOCKER_PAT_PASSPHRASE_FILE", &old);
             env.set("DOCKER_PAT_NEW_PASSPHRASE_FILE", &new);
-            let killed = killed_at(&env, None, &["vault", "passwd"], "", syscall, n);
+            let killed = killed_at(None, &env, None, &["vault", "passwd"], "", syscall, n);
             tally.points += 1;
             tally.killed += usize::from(killed);
             let (with_old, with_new) = (works(&mut env, &old), works(&mut env, &new));

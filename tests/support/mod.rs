@@ -149,12 +149,31 @@ impl SecretService {
     /// which the kill tests provoke on purpose; on a desktop, D-Bus activation
     /// restarts it the same way.
     pub fn revive_if_crashed(&self) -> bool {
-        let exited = {
+        if self.keyring_pid().is_none() {
+            return false;
+        }
+        // The keyring aborts while handling what a dead client left queued. A new
+        // client's request is handled after that, so once one has been answered
+        // (or refused) the keyring's fate is settled.
+        let answered = Command::new("secret-tool")
+            .args(["search", "service", "docker-credential-pat-liveness"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(if answered { 0 } else { 5 });
+        let exited = loop {
             let mut keyring = self.keyring.lock().unwrap();
-            match keyring.as_mut().map(|child| child.try_wait()) {
-                Some(Ok(Some(_))) => keyring.take().is_some(),
-                _ => false,
+            if let Some(Ok(Some(_))) = keyring.as_mut().map(|child| child.try_wait()) {
+                keyring.take();
+                break true;
             }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            drop(keyring);
+            std::thread::sleep(Duration::from_millis(20));
         };
         if exited {
             self.start_keyring();
