@@ -14,11 +14,12 @@ use crate::secret::Secret;
 pub mod keychain;
 #[cfg(test)]
 pub mod memory;
+pub mod openbao;
 #[cfg(target_os = "linux")]
 mod secret_service;
 pub mod vault;
 
-/// The two kinds of backend.
+/// Where a secret is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
@@ -26,6 +27,9 @@ pub enum BackendKind {
     Keychain,
     /// The Argon2id-encrypted vault file.
     File,
+    /// An OpenBao or HashiCorp Vault server (secret and record together).
+    #[serde(rename = "openbao")]
+    OpenBao,
 }
 
 impl BackendKind {
@@ -33,6 +37,18 @@ impl BackendKind {
         match self {
             BackendKind::Keychain => "keychain",
             BackendKind::File => "file",
+            BackendKind::OpenBao => "openbao",
+        }
+    }
+}
+
+impl BackendKind {
+    /// How messages name it: "the keychain", "the file", "the OpenBao server".
+    pub fn place(self) -> &'static str {
+        match self {
+            BackendKind::Keychain => "the keychain",
+            BackendKind::File => "the file",
+            BackendKind::OpenBao => "the OpenBao server",
         }
     }
 }
