@@ -139,7 +139,7 @@ pub enum Command {
     /// Manage the encrypted vault file used where no OS keychain is available
     #[command(subcommand)]
     Vault(VaultCommand),
-    /// Move every secret to the other backend
+    /// Move every token to another backend (keychain, file, or an OpenBao server)
     Migrate {
         /// Where to move the secrets
         #[arg(long, value_enum)]
@@ -272,6 +272,9 @@ pub enum BackendArg {
     Keychain,
     /// The encrypted vault file
     File,
+    /// The OpenBao (or HashiCorp Vault) server in the [openbao] table of config.toml
+    #[value(name = "openbao")]
+    OpenBao,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

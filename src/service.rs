@@ -219,11 +219,6 @@ impl Service {
         }
     }
 
-    /// This machine's own ledger (index plus keychain or vault), whatever the setting.
-    pub(crate) fn local(&self) -> &LocalLedger {
-        &self.local
-    }
-
     /// The team server, opened on first use.
     pub(crate) fn server(&self) -> Result<&ServerLedger> {
         if let Some(server) = self.server.get() {
@@ -695,6 +690,7 @@ fn closest(wanted: &str, names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ItemMeta;
     use crate::store::memory::MemoryStore;
     use std::rc::Rc;
 

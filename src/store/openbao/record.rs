@@ -159,7 +159,7 @@ mod tests {
     fn a_record_round_trips_through_data_and_metadata() {
         let now = chrono::Utc::now();
         let record = TokenRecord {
-            id: "0123".into(),
+            id: "123".into(),
             secret: place(),
             username: "bot".into(),
             server_url: "https://ghcr.io".into(),
@@ -175,7 +175,7 @@ mod tests {
             ["username", "server_url", "description"]
         );
         assert_eq!(fields.custom["active"], "false");
-        assert_eq!(fields.custom["id"], "\"0123\"", "a number-like string stays a string");
+        assert_eq!(fields.custom["id"], "\"123\"", "a number-like string stays a string");
         assert_eq!(fields.custom["kind"], "password");
         assert!(!fields.custom.contains_key("secret"));
         let back = from_server(
