@@ -3,10 +3,12 @@
 //!
 //! An address that refuses the connection, does not answer in its share of
 //! the deadline, is sealed, or answers like a standby in the middle of an
-//! election (429, 5xx, a 404 or 400 that is not KV's own) is not taken as the
-//! final word: the next address is asked, and while some node is still
-//! electing the round is tried again until the deadline. KV's own "not
-//! found" (404 with no error text), 2xx and 403 are final.
+//! election or catching up (429, 5xx, 400, and even 404: a Raft standby
+//! says "not found" for a secret it has not caught up with yet) is not taken
+//! as the final word: the next address is asked, and while some node is still
+//! electing the round is tried again until the deadline. 2xx, 403 and a
+//! check-and-set refusal are final at once; a 404 or 400 stands only when no
+//! other address knows better.
 //!
 //! The client token comes from `BAO_TOKEN`, `VAULT_TOKEN` or a token file, or
 //! from an AppRole or JWT login. A login's token is kept in the kernel keyring
@@ -79,7 +81,6 @@ enum Verdict {
 fn judge(status: u16, body: &[u8]) -> Verdict {
     match status {
         200..=299 | 403 => Verdict::Final,
-        404 if errors_of(body) == "no error text" => Verdict::Final,
         400 if errors_of(body).contains("check-and-set") => Verdict::Final,
         300..=399 | 400 | 404 => Verdict::NotYet,
         503 if errors_of(body).contains("sealed") => Verdict::Sealed,
@@ -400,6 +401,7 @@ impl Client {
         let mut sealed: Vec<String> = Vec::new();
         loop {
             let mut electing = false;
+            let mut answered = None;
             sealed.clear();
             for k in 0..count {
                 let remaining = self.remaining();
@@ -435,6 +437,9 @@ impl Client {
                     body: response.body,
                     address: addresses[i].clone(),
                 };
+                if answered.is_none() {
+                    answered = Some(i);
+                }
                 match judge(answer.status, &answer.body) {
                     Verdict::Final => {
                         self.preferred.set(i);
@@ -447,6 +452,10 @@ impl Client {
                         busy = Some(answer);
                     }
                 }
+            }
+            // Next time, start where someone answered rather than at a node that is down.
+            if let Some(i) = answered {
+                self.preferred.set(i);
             }
             if !electing || self.remaining() < ROUND_PAUSE {
                 break;
@@ -562,8 +571,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kv_not_found_is_final_and_a_missing_route_is_not() {
-        assert!(matches!(judge(404, b"{\"errors\":[]}"), Verdict::Final));
+    fn not_found_waits_for_the_other_nodes_and_check_and_set_does_not() {
+        assert!(matches!(judge(404, b"{\"errors\":[]}"), Verdict::NotYet));
         assert!(matches!(
             judge(404, b"{\"errors\":[\"no handler for route\"]}"),
             Verdict::NotYet
