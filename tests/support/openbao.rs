@@ -134,6 +134,7 @@ impl Drop for DevServer {
         // A stopped server does not die of SIGKILL until it is continued.
         let _ = Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         kill(&mut self.child);
     }

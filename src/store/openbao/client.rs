@@ -214,8 +214,17 @@ impl Client {
         let s = &self.settings;
         let who = match &s.login {
             Login::Token { .. } => String::new(),
-            Login::AppRole { mount, role_id, .. } => format!("approle:{mount}:{role_id}"),
-            Login::Jwt { mount, role, .. } => format!("jwt:{mount}:{role}"),
+            // The credential's file too: another file may hold another identity.
+            Login::AppRole {
+                mount,
+                role_id,
+                secret_id_file,
+            } => format!("approle:{mount}:{role_id}:{}", secret_id_file.display()),
+            Login::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => format!("jwt:{mount}:{role}:{}", jwt_file.display()),
         };
         let key = format!(
             "{}|{}|{who}",
