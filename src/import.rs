@@ -10,11 +10,11 @@
 use serde_json::{Map, Value};
 
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::policy::IDENTITY_TOKEN_USERNAME;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::ledger::Edit;
 use crate::service::{self, Service, ServiceError, TokenSpec};
 use crate::store::BackendKind;
 

@@ -181,7 +181,10 @@ mod tests {
     fn an_entry_is_read_back_until_forgotten_and_longer_payloads_are_refused() {
         let description = format!("docker-credential-pat:test:{}", crate::ids::random_hex(8));
         let entry = Entry::new(&description, "test entry");
-        assert!(available(), "the kernel keyring is not reachable (keyctl blocked?)");
+        assert!(
+            available(),
+            "the kernel keyring is not reachable (keyctl blocked?)"
+        );
         entry.store(b"s.client-token", 60).unwrap();
         assert_eq!(&entry.load(64).unwrap()[..], b"s.client-token");
         assert!(entry.load(4).is_none(), "longer than the caller allows");

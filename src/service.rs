@@ -148,21 +148,20 @@ impl Service {
         let (vault_paths, vault_config, vault_env) = (paths.clone(), config.clone(), env.clone());
         let (usable_paths, usable_config, usable_env) =
             (paths.clone(), config.clone(), env.clone());
-        let backends = Backends::new(
-            Box::new(move |kind| -> Box<DynStore> {
-                match kind {
-                    BackendKind::Keychain | BackendKind::OpenBao => Box::new(KeychainStore::new(
-                        session,
-                        home.clone(),
-                        Duration::from_secs(timeout),
-                    )),
-                    BackendKind::File => {
-                        Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
+        let backends =
+            Backends::new(
+                Box::new(move |kind| -> Box<DynStore> {
+                    match kind {
+                        BackendKind::Keychain | BackendKind::OpenBao => Box::new(
+                            KeychainStore::new(session, home.clone(), Duration::from_secs(timeout)),
+                        ),
+                        BackendKind::File => {
+                            Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
+                        }
                     }
-                }
-            }),
-            Box::new(move || vault_store(&usable_paths, &usable_config, &usable_env).usable()),
-        );
+                }),
+                Box::new(move || vault_store(&usable_paths, &usable_config, &usable_env).usable()),
+            );
         Self::with_backends(env, paths, config, backends)
     }
 
@@ -456,7 +455,11 @@ impl Service {
 
     /// The latest known use of each token (by id), on this machine or on any
     /// other that reported one to the server.
-    pub fn latest_uses(&self, entries: &[Entry], usage: &UsageTable) -> HashMap<String, MachineUse> {
+    pub fn latest_uses(
+        &self,
+        entries: &[Entry],
+        usage: &UsageTable,
+    ) -> HashMap<String, MachineUse> {
         let here = usage::this_machine(&self.config);
         let ids: Vec<&str> = entries.iter().map(|e| e.record.id.as_str()).collect();
         let mut latest = self

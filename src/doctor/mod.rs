@@ -48,11 +48,19 @@ impl Finding {
         Self::new(check, Status::Ok, message.into(), None, false)
     }
 
-    pub(crate) fn warn(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn warn(
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self::new(check, Status::Warn, message.into(), Some(fix.into()), false)
     }
 
-    pub(crate) fn problem(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn problem(
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self::new(
             check,
             Status::Problem,

@@ -98,8 +98,12 @@ pub(crate) trait Edit {
 
     /// Creates or replaces a token with its secret. The record's `secret`
     /// field is set here, to where the secret went; that backend is returned.
-    fn put(&mut self, name: &TokenName, record: TokenRecord, secret: &Secret)
-    -> Result<BackendKind>;
+    fn put(
+        &mut self,
+        name: &TokenName,
+        record: TokenRecord,
+        secret: &Secret,
+    ) -> Result<BackendKind>;
 
     /// Replaces a token's record, keeping its secret.
     fn update(&mut self, name: &TokenName, record: TokenRecord) -> Result<()>;

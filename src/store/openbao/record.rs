@@ -81,10 +81,7 @@ pub(crate) fn from_server(
         .map(|(key, text)| (key.clone(), decode(text)))
         .collect();
     let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
-    let username = data
-        .username
-        .clone()
-        .ok_or("it has no username field")?;
+    let username = data.username.clone().ok_or("it has no username field")?;
     fields.insert("username".into(), Value::String(username));
     fields.insert(
         "server_url".into(),
@@ -175,7 +172,10 @@ mod tests {
             ["username", "server_url", "description"]
         );
         assert_eq!(fields.custom["active"], "false");
-        assert_eq!(fields.custom["id"], "\"123\"", "a number-like string stays a string");
+        assert_eq!(
+            fields.custom["id"], "\"123\"",
+            "a number-like string stays a string"
+        );
         assert_eq!(fields.custom["kind"], "password");
         assert!(!fields.custom.contains_key("secret"));
         let back = from_server(
@@ -234,12 +234,21 @@ mod tests {
 
     #[test]
     fn changes_set_what_differs_and_remove_what_is_gone() {
-        let old = BTreeMap::from([("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
-        let new = BTreeMap::from([("a".to_owned(), "1".to_owned()), ("c".to_owned(), "3".to_owned())]);
+        let old = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]);
+        let new = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("c".to_owned(), "3".to_owned()),
+        ]);
         let changes = custom_changes(&old, &new);
         assert_eq!(
             changes,
-            BTreeMap::from([("b".to_owned(), None), ("c".to_owned(), Some("3".to_owned()))])
+            BTreeMap::from([
+                ("b".to_owned(), None),
+                ("c".to_owned(), Some("3".to_owned()))
+            ])
         );
     }
 }

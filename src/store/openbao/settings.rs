@@ -210,7 +210,8 @@ impl Resolved {
             Some(text) => {
                 let list = split(text);
                 for address in &list {
-                    check_address(address).map_err(|m| OpenBaoError::Setup(format!("BAO_ADDR: {m}")))?;
+                    check_address(address)
+                        .map_err(|m| OpenBaoError::Setup(format!("BAO_ADDR: {m}")))?;
                 }
                 list
             }
@@ -249,10 +250,16 @@ impl Resolved {
             AuthMethod::Jwt => Login::Jwt {
                 mount: settings.jwt_mount.clone(),
                 role: settings.role.clone().ok_or_else(|| missing("role"))?,
-                jwt_file: settings.jwt_file.clone().ok_or_else(|| missing("jwt_file"))?,
+                jwt_file: settings
+                    .jwt_file
+                    .clone()
+                    .ok_or_else(|| missing("jwt_file"))?,
             },
         };
-        let namespace = env.bao_namespace.clone().or_else(|| settings.namespace.clone());
+        let namespace = env
+            .bao_namespace
+            .clone()
+            .or_else(|| settings.namespace.clone());
         if let Some(namespace) = &namespace {
             check_path(namespace, true)
                 .map_err(|m| OpenBaoError::Setup(format!("BAO_NAMESPACE: {m}")))?;
@@ -288,7 +295,10 @@ mod tests {
             ..Environment::default()
         };
         let resolved = Resolved::new(&config.openbao, &env).unwrap();
-        assert_eq!(resolved.addresses, ["http://127.0.0.1:1", "http://127.0.0.1:2"]);
+        assert_eq!(
+            resolved.addresses,
+            ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+        );
         let one = Config::parse("[openbao]\naddress = \"http://x:1\"\n").unwrap();
         assert_eq!(one.openbao.address.list(), ["http://x:1"]);
     }
@@ -303,11 +313,11 @@ mod tests {
         assert!(message.contains("https://"), "{message}");
         assert!(Config::parse("[openbao]\nprefix = \"a/../b\"\n").is_err());
         assert!(Config::parse("[openbao]\nprefix = \"teams/docker\"\n").is_ok());
-        let config = Config::parse("[openbao]\nauth = \"jwt\"\naddress = \"http://x:1\"\n").unwrap();
+        let config =
+            Config::parse("[openbao]\nauth = \"jwt\"\naddress = \"http://x:1\"\n").unwrap();
         let error = Resolved::new(&config.openbao, &Environment::default()).unwrap_err();
         assert!(error.to_string().contains("role"), "{error}");
-        let error =
-            Resolved::new(&Config::default().openbao, &Environment::default()).unwrap_err();
+        let error = Resolved::new(&Config::default().openbao, &Environment::default()).unwrap_err();
         assert!(error.to_string().contains("BAO_ADDR"), "{error}");
     }
 }

@@ -86,7 +86,6 @@ impl KeyCache {
 
 const PAYLOAD_LEN: usize = KEY_LEN + CHECK_LEN;
 
-
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
