@@ -316,13 +316,8 @@ impl Service {
         if let Err(e) = usage::record_use(&self.paths, &found.id, &client, at) {
             crate::output::note(&format!("could not record this use: {e}"));
         }
-        let used = MachineUse {
-            at,
-            machine: usage::this_machine(&self.config),
-            client,
-        };
         // Other machines learn of it when they can; a failed report never fails a `get`.
-        let _ = ledger.report_use(&found.id, &used);
+        let _ = ledger.report_use(&found.id, at, &client);
         Ok((found.username, found.secret))
     }
 

@@ -65,8 +65,8 @@ pub(crate) trait Ledger {
 
     /// Tells the other machines that this one used a token. Bookkeeping: the
     /// caller drops the error rather than fail a `get`.
-    fn report_use(&self, id: &str, used: &MachineUse) -> Result<()> {
-        let _ = (id, used);
+    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {
+        let _ = (id, at, client);
         Ok(())
     }
 

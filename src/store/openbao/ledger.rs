@@ -287,8 +287,8 @@ impl Ledger for ServerLedger {
         }))
     }
 
-    fn report_use(&self, id: &str, used: &MachineUse) -> Result<()> {
-        if !self.report_due(id, used.at) {
+    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {
+        if !self.report_due(id, at) {
             return Ok(());
         }
         let rel = uses_rel(id);
@@ -300,8 +300,8 @@ impl Ledger for ServerLedger {
             uses.insert(
                 self.machine.clone(),
                 Reported {
-                    at: used.at,
-                    client: used.client.clone(),
+                    at,
+                    client: client.to_owned(),
                 },
             );
             let body = serde_json::to_vec(&uses).expect("uses serialise");
