@@ -1,4 +1,6 @@
 //! Where secrets live: one trait, with the OS keychain and the encrypted vault behind it.
+//! ([`openbao`] is here too: the client for a team server, which keeps records as well as
+//! secrets and so stands behind [`crate::ledger::Ledger`] instead.)
 //!
 //! Stores know secrets and item names, and nothing about Docker, JSON or
 //! integrations. Each item carries a little non-secret metadata (registry,
