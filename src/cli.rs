@@ -17,8 +17,8 @@ Docker credential helper for personal access tokens.
 
 Docker runs it through \"credsStore\": \"pat\" or \"credHelpers\" in config.json, using the \
 verbs store, get, erase, list and version. Secrets live in the OS keychain (or an encrypted \
-vault file on machines without one), one token per integration and registry, with the last \
-use of each recorded.
+vault file on machines without one, or a team's OpenBao / HashiCorp Vault server), one token \
+per integration and registry, with the last use of each recorded.
 
 The protocol verbs choose a token by the DOCKER_PAT_INTEGRATION environment variable; \
 without it they use the registry's default token. Tokens are named INTEGRATION@REGISTRY, \
@@ -31,7 +31,8 @@ Checks: config.toml; that the OS keychain (and the vault, when used) answers; th
 the index and the secret store agree; that Docker's config.json sends logins to this \
 helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
 secrets; stale tokens; passwords stored for accounts that require tokens; file and \
-folder permissions.
+folder permissions. With backend = \"openbao\": every server address reachable and \
+unsealed, the login, the mount is KV version 2, and what the policy allows.
 
 Each finding is one line: its status (ok, warning, problem, repaired), the check, what \
 is wrong and what to do. --repair removes index entries whose secret is gone, adopts \
@@ -139,7 +140,7 @@ pub enum Command {
     /// Manage the encrypted vault file used where no OS keychain is available
     #[command(subcommand)]
     Vault(VaultCommand),
-    /// Move every secret to the other backend
+    /// Move every token to another backend (keychain, file, or an OpenBao server)
     Migrate {
         /// Where to move the secrets
         #[arg(long, value_enum)]
@@ -272,6 +273,9 @@ pub enum BackendArg {
     Keychain,
     /// The encrypted vault file
     File,
+    /// The OpenBao (or HashiCorp Vault) server in the [openbao] table of config.toml
+    #[value(name = "openbao")]
+    OpenBao,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

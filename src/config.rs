@@ -41,7 +41,7 @@ pub enum ConfigError {
     },
     #[error("cannot find your home directory; set {ENV_HOME} to a private directory")]
     NoHome,
-    #[error("{ENV_BACKEND} must be auto, keychain or file, not {0:?}")]
+    #[error("{ENV_BACKEND} must be auto, keychain, file or openbao, not {0:?}")]
     BadBackendVariable(String),
     #[error("{ENV_INTEGRATION}: {0}")]
     BadIntegration(crate::names::NameError),
@@ -58,6 +58,9 @@ pub enum BackendChoice {
     Auto,
     Keychain,
     File,
+    /// An OpenBao or HashiCorp Vault server, shared by a team or a fleet.
+    #[serde(rename = "openbao")]
+    OpenBao,
 }
 
 impl BackendChoice {
@@ -66,6 +69,7 @@ impl BackendChoice {
             "auto" => Some(Self::Auto),
             "keychain" => Some(Self::Keychain),
             "file" => Some(Self::File),
+            "openbao" => Some(Self::OpenBao),
             _ => None,
         }
     }
@@ -101,6 +105,10 @@ pub struct Config {
     pub two_factor: BTreeMap<String, Vec<String>>,
     /// Registry → extra prefixes that mark a secret as a token there.
     pub token_prefixes: BTreeMap<String, Vec<String>>,
+    /// How this machine is named in the last uses other machines see; the host name when unset.
+    pub machine_name: Option<String>,
+    /// The `[openbao]` table: the team server, for `backend = "openbao"`.
+    pub openbao: crate::store::openbao::Settings,
 }
 
 impl Default for Config {
@@ -117,6 +125,8 @@ impl Default for Config {
             secret_service_session: SessionKind::Plain,
             two_factor: BTreeMap::new(),
             token_prefixes: BTreeMap::new(),
+            machine_name: None,
+            openbao: crate::store::openbao::Settings::default(),
         }
     }
 }
@@ -176,6 +186,17 @@ impl Config {
                 "vault_kdf_iterations"
             };
             return Err((line_of_key(key), format!("{key}: {message}")));
+        }
+        if let Err((key, message)) = self.openbao.check() {
+            return Err((line_of_key(key), format!("[openbao] {key}: {message}")));
+        }
+        if let Some(name) = &self.machine_name
+            && (name.is_empty() || name.len() > 64 || crate::text::has_control(name))
+        {
+            return Err((
+                line_of_key("machine_name"),
+                "machine_name must be 1 to 64 printable characters".into(),
+            ));
         }
         for (section, table) in [
             ("two_factor", &self.two_factor),
@@ -270,6 +291,12 @@ pub struct Environment {
     pub new_passphrase_file: Option<PathBuf>,
     pub new_passphrase_set: bool,
     pub home: Option<PathBuf>,
+    /// `BAO_ADDR`, else `VAULT_ADDR`: one URL or a comma-separated list.
+    pub bao_addr: Option<String>,
+    /// `BAO_CACERT`, else `VAULT_CACERT`.
+    pub bao_cacert: Option<PathBuf>,
+    /// `BAO_NAMESPACE`, else `VAULT_NAMESPACE`.
+    pub bao_namespace: Option<String>,
 }
 
 impl Environment {
@@ -290,6 +317,9 @@ impl Environment {
             new_passphrase_file: path(ENV_NEW_PASSPHRASE_FILE),
             new_passphrase_set: std::env::var_os(ENV_NEW_PASSPHRASE).is_some_and(|v| !v.is_empty()),
             home: dirs::home_dir(),
+            bao_addr: text("BAO_ADDR").or_else(|| text("VAULT_ADDR")),
+            bao_cacert: path("BAO_CACERT").or_else(|| path("VAULT_CACERT")),
+            bao_namespace: text("BAO_NAMESPACE").or_else(|| text("VAULT_NAMESPACE")),
         }
     }
 

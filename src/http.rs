@@ -23,7 +23,7 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 const USER_AGENT: &str = concat!("docker-credential-pat/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum HttpError {
+pub enum HttpError {
     #[error("{url} did not answer within {seconds} s")]
     TimedOut { url: String, seconds: u64 },
     #[error("cannot connect to {url}: {cause}")]
@@ -100,8 +100,13 @@ impl<'a> Request<'a> {
     }
 
     /// A JSON body; a body holding a secret should live in a wiped buffer.
-    pub(crate) fn json(mut self, body: &'a [u8]) -> Self {
-        self.headers.push(("content-type", "application/json"));
+    pub(crate) fn json(self, body: &'a [u8]) -> Self {
+        self.body("application/json", body)
+    }
+
+    /// A body of another type (`application/merge-patch+json`…), under the same rule.
+    pub(crate) fn body(mut self, content_type: &'static str, body: &'a [u8]) -> Self {
+        self.headers.push(("content-type", content_type));
         self.body = Some(body);
         self
     }

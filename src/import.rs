@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::policy::IDENTITY_TOKEN_USERNAME;
 use crate::registry::Registry;
@@ -149,16 +150,7 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
         return Ok(report);
     }
     // Held across store and config.json rewrite: no other writer sees a half-done import.
-    let mut writer = if dry_run {
-        None
-    } else {
-        Some(service.begin()?)
-    };
-    let snapshot = if dry_run {
-        Some(service.load_index()?)
-    } else {
-        None
-    };
+    let mut edit = service.ledger()?.begin()?;
     let mut removed_any = false;
     for key in keys {
         let entry = &auths(&config.root).expect("keys came from auths")[&key];
@@ -173,15 +165,10 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
                 continue;
             }
         };
-        let index = writer
-            .as_ref()
-            .map(|w| &w.index)
-            .or(snapshot.as_ref())
-            .expect("a writer, or a snapshot in a dry run");
-        let mut outcome = plan(service, index, &key, &login);
-        if let (Some(writer), Outcome::Imported { token, .. }) = (writer.as_mut(), &outcome) {
+        let mut outcome = plan(service, &mut *edit, &key, &login);
+        if let (false, Outcome::Imported { token, .. }) = (dry_run, &outcome) {
             let token = token.clone();
-            outcome = store(service, writer, &key, &login, token);
+            outcome = store(service, &mut *edit, &key, &login, token);
         }
         if !dry_run
             && outcome.removes_plaintext()
@@ -206,7 +193,7 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
         report.backup = config.backup().map_err(invalid)?;
         config.save().map_err(invalid)?;
     }
-    drop(writer);
+    drop(edit);
     report.wired = report
         .entries
         .iter()
@@ -216,25 +203,26 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
 }
 
 /// Decides what to do with one login, changing nothing.
-fn plan(service: &Service, index: &crate::index::Index, key: &str, login: &Login) -> Outcome {
+fn plan(service: &Service, edit: &mut dyn Edit, key: &str, login: &Login) -> Outcome {
     let left = |reason: String| Outcome::Left { reason };
     if let Err(e) = service.check_policy(&login.registry, &login.username, &login.secret) {
         return left(e.to_string());
     }
-    let token = match service.protocol_target(index, login.registry.clone()) {
+    let token = match service.protocol_target(edit, login.registry.clone()) {
         Ok((token, _)) => token,
         Err(e) => return left(e.to_string()),
     };
-    let Some(existing) = index.token(&token) else {
-        return Outcome::Imported {
-            token,
-            backend: None,
-        };
+    let existing = match edit.token(&token) {
+        Ok(Some(existing)) => existing,
+        Ok(None) => {
+            return Outcome::Imported {
+                token,
+                backend: None,
+            };
+        }
+        Err(e) => return left(format!("cannot read {token}: {e}")),
     };
-    let stored = service
-        .store(existing.secret.backend)
-        .get(&existing.secret.item);
-    match stored {
+    match edit.secret(&token) {
         Ok(Some(secret)) if secret == login.secret && existing.username == login.username => {
             Outcome::AlreadyStored { token }
         }
@@ -248,13 +236,13 @@ fn plan(service: &Service, index: &crate::index::Index, key: &str, login: &Login
 /// Stores one login and confirms it by reading it back.
 fn store(
     service: &Service,
-    writer: &mut crate::index::IndexWriter,
+    edit: &mut dyn Edit,
     key: &str,
     login: &Login,
     token: TokenName,
 ) -> Outcome {
     // Chosen again against the index as it is now: an earlier entry may have set a default.
-    let make_default = match service.protocol_target(&writer.index, token.registry.clone()) {
+    let make_default = match service.protocol_target(edit, token.registry.clone()) {
         Ok((chosen, make_default)) => chosen == token && make_default,
         Err(_) => false,
     };
@@ -266,7 +254,7 @@ fn store(
         description: None,
         make_default,
     };
-    let outcome = match service.put_token(writer, spec) {
+    let outcome = match service.put_token(edit, spec) {
         Ok(outcome) => outcome,
         Err(e) => {
             return Outcome::Left {
@@ -274,12 +262,7 @@ fn store(
             };
         }
     };
-    let confirmed = writer.index.token(&token).is_some_and(|record| {
-        matches!(
-            service.store(record.secret.backend).get(&record.secret.item),
-            Ok(Some(secret)) if secret == login.secret
-        )
-    });
+    let confirmed = matches!(edit.secret(&token), Ok(Some(secret)) if secret == login.secret);
     if !confirmed {
         return Outcome::Left {
             reason: format!(

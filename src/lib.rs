@@ -6,7 +6,9 @@
 //!
 //! - [`protocol`]: the wire format Docker speaks on stdin/stdout.
 //! - [`service`]: the operations, policy → secret store → index.
-//! - [`store`]: the OS keychain and the encrypted vault behind one trait.
+//! - [`ledger`]: where tokens are kept, secret and record together: this
+//!   machine's index with its keychain or vault, or a team's OpenBao server.
+//! - [`store`]: the OS keychain and the encrypted vault behind one trait, and the OpenBao client.
 //! - [`index`] and [`usage`]: non-secret metadata and last-used records.
 //! - [`policy`]: what counts as a token; the two-factor rule; staleness.
 //! - [`doctor`]: checks the setup end to end and repairs what an interruption left.
@@ -32,6 +34,8 @@ mod http;
 mod ids;
 pub mod import;
 pub mod index;
+mod kernel_keyring;
+pub mod ledger;
 pub mod names;
 mod output;
 pub mod policy;

@@ -54,6 +54,14 @@ impl Clone for Secret {
     }
 }
 
+/// Read straight from a server's answer: the string serde builds is moved in,
+/// never copied, and wiped with the secret. (There is no `Serialize`.)
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| Self(Zeroizing::new(text)))
+    }
+}
+
 impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
         // Not constant-time; secrets are compared only in tests and migrations.

@@ -1,29 +1,33 @@
-//! The operations: policy first, then the secret store, then the index.
+//! The operations: policy first, then the ledger that keeps the tokens.
 //!
-//! Writers hold the data lock from start to finish. A new secret is written
-//! to its store before the index refers to it, and an old one is removed only
-//! after the index has stopped referring to it (it waits on the index's
-//! retired list meanwhile). So a process killed at any point leaves every
-//! token either fully as it was or fully changed; at worst an unreferenced
-//! item remains, which `doctor` finds.
+//! The service decides what a request means (which token, whether the
+//! policy allows it, what to tell people) and leaves keeping to a
+//! [`Ledger`]: the local one (index file plus OS keychain or vault) or the
+//! team server (OpenBao), chosen by the `backend` setting. Local writers
+//! hold the data lock from start to finish; a new secret is written to its
+//! store before the index refers to it, and an old one is removed only after
+//! the index has stopped referring to it, so a process killed at any point
+//! leaves every token either fully as it was or fully changed.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::fsutil::FsError;
-use crate::index::{
-    Index, IndexError, IndexWriter, RegistryRecord, SecretRef, Snapshot, TokenEntry, TokenRecord,
-};
+use crate::index::{Index, IndexError, IndexWriter, TokenRecord};
+use crate::ledger::local::{Backends, LocalLedger};
+use crate::ledger::{Edit, Entry, Ledger, MachineUse};
 use crate::names::{Integration, NameError, TokenName};
 use crate::policy::{self, PasswordRefused, SecretKind};
 use crate::registry::{AddressError, Registry};
 use crate::secret::Secret;
 use crate::store::keychain::KeychainStore;
+use crate::store::openbao::{OpenBaoError, ServerLedger};
 use crate::store::vault::{PassphraseSources, VaultStore};
-use crate::store::{BackendKind, DynStore, ItemMeta, StoreError};
+use crate::store::{BackendKind, DynStore, StoreError};
 use crate::usage::{self, Usage, UsageTable};
 
 /// The exact text the Docker CLI recognises as "nothing stored".
@@ -35,6 +39,9 @@ const MAX_DESCRIPTION_LEN: usize = 200;
 pub enum ServiceError {
     #[error("{NOT_FOUND}")]
     NotFound,
+    /// The index names a token whose secret is not in its store.
+    #[error("{NOT_FOUND}")]
+    SecretMissing,
     #[error("no credentials server URL")]
     MissingServerUrl,
     #[error("no credentials username")]
@@ -54,6 +61,8 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Server(#[from] OpenBaoError),
     #[error("{0}")]
     Index(#[from] IndexError),
     #[error("{0}")]
@@ -89,12 +98,15 @@ pub struct PutOutcome {
     pub backend: BackendKind,
 }
 
-/// A token as people see it: the index record joined with its usage.
+/// A token as people see it: its record joined with its usage.
 pub struct TokenView {
     pub name: TokenName,
     pub record: TokenRecord,
     pub is_default: bool,
+    /// This machine's own uses.
     pub usage: Usage,
+    /// The latest use on any machine, this one included.
+    pub last_use: Option<MachineUse>,
     /// A password stored for an account where tokens are now required.
     pub password_on_protected_account: bool,
 }
@@ -103,25 +115,8 @@ pub struct Service {
     pub paths: Paths,
     pub config: Config,
     pub env: Environment,
-    backends: Backends,
-}
-
-/// Opens each backend on first use, so `get` connects only to the one it needs.
-struct Backends {
-    keychain: OnceCell<Box<DynStore>>,
-    vault: OnceCell<Box<DynStore>>,
-    open: Box<dyn Fn(BackendKind) -> Box<DynStore>>,
-    vault_usable: Box<dyn Fn() -> bool>,
-}
-
-impl Backends {
-    fn get(&self, kind: BackendKind) -> &DynStore {
-        let cell = match kind {
-            BackendKind::Keychain => &self.keychain,
-            BackendKind::File => &self.vault,
-        };
-        cell.get_or_init(|| (self.open)(kind)).as_ref()
-    }
+    local: LocalLedger,
+    server: OnceCell<ServerLedger>,
 }
 
 impl Service {
@@ -153,30 +148,32 @@ impl Service {
         let (vault_paths, vault_config, vault_env) = (paths.clone(), config.clone(), env.clone());
         let (usable_paths, usable_config, usable_env) =
             (paths.clone(), config.clone(), env.clone());
-        let backends = Backends {
-            keychain: OnceCell::new(),
-            vault: OnceCell::new(),
-            open: Box::new(move |kind| -> Box<DynStore> {
-                match kind {
-                    BackendKind::Keychain => Box::new(KeychainStore::new(
-                        session,
-                        home.clone(),
-                        Duration::from_secs(timeout),
-                    )),
-                    BackendKind::File => {
-                        Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
+        let backends =
+            Backends::new(
+                Box::new(move |kind| -> Box<DynStore> {
+                    match kind {
+                        BackendKind::Keychain | BackendKind::OpenBao => Box::new(
+                            KeychainStore::new(session, home.clone(), Duration::from_secs(timeout)),
+                        ),
+                        BackendKind::File => {
+                            Box::new(vault_store(&vault_paths, &vault_config, &vault_env))
+                        }
                     }
-                }
-            }),
-            vault_usable: Box::new(move || {
-                vault_store(&usable_paths, &usable_config, &usable_env).usable()
-            }),
-        };
+                }),
+                Box::new(move || vault_store(&usable_paths, &usable_config, &usable_env).usable()),
+            );
+        Self::with_backends(env, paths, config, backends)
+    }
+
+    fn with_backends(env: Environment, paths: Paths, config: Config, backends: Backends) -> Self {
+        // A bad DOCKER_PAT_BACKEND is reported by `ledger`, before anything is kept.
+        let choice = env.backend_choice(&config).unwrap_or(config.backend);
         Self {
+            local: LocalLedger::new(paths.clone(), choice, backends),
+            server: OnceCell::new(),
             paths,
             config,
             env,
-            backends,
         }
     }
 
@@ -188,18 +185,8 @@ impl Service {
         open: impl Fn(BackendKind) -> Box<DynStore> + 'static,
         vault_usable: bool,
     ) -> Self {
-        let backends = Backends {
-            keychain: OnceCell::new(),
-            vault: OnceCell::new(),
-            open: Box::new(open),
-            vault_usable: Box::new(move || vault_usable),
-        };
-        Self {
-            paths,
-            config,
-            env: Environment::default(),
-            backends,
-        }
+        let backends = Backends::new(Box::new(open), Box::new(move || vault_usable));
+        Self::with_backends(Environment::default(), paths, config, backends)
     }
 
     /// The vault file on its own, for the `vault` commands.
@@ -207,19 +194,49 @@ impl Service {
         vault_store(&self.paths, &self.config, &self.env)
     }
 
+    /// A local secret store (keychain or vault).
     pub fn store(&self, kind: BackendKind) -> &DynStore {
-        self.backends.get(kind)
+        self.local.store(kind)
     }
 
     /// True when `auto` may fall back to the vault (it exists or a passphrase source is set).
     pub fn vault_usable(&self) -> bool {
-        (self.backends.vault_usable)()
+        self.local.vault_usable()
+    }
+
+    /// True when the tokens are kept on an OpenBao server.
+    pub fn uses_server(&self) -> Result<bool> {
+        Ok(self.env.backend_choice(&self.config)? == BackendChoice::OpenBao)
+    }
+
+    /// Where the tokens are kept, as the backend setting says.
+    pub(crate) fn ledger(&self) -> Result<&dyn Ledger> {
+        if self.uses_server()? {
+            Ok(self.server()?)
+        } else {
+            Ok(&self.local)
+        }
+    }
+
+    /// The team server, opened on first use.
+    pub(crate) fn server(&self) -> Result<&ServerLedger> {
+        if let Some(server) = self.server.get() {
+            return Ok(server);
+        }
+        let server = ServerLedger::open(
+            &self.config,
+            &self.env,
+            &self.paths,
+            usage::this_machine(&self.config),
+        )?;
+        Ok(self.server.get_or_init(|| server))
     }
 
     pub fn load_index(&self) -> Result<Index> {
         Ok(Index::load(&self.paths.index_file())?)
     }
 
+    /// The local index under the data lock, for doctor, import and migrate.
     pub fn begin(&self) -> Result<IndexWriter> {
         Ok(IndexWriter::begin(&self.paths)?)
     }
@@ -239,8 +256,8 @@ impl Service {
         // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
         self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
-        let mut writer = self.begin()?;
-        let (name, make_default) = self.protocol_target(&writer.index, registry)?;
+        let mut edit = self.ledger()?.begin()?;
+        let (name, make_default) = self.protocol_target(&mut *edit, registry)?;
         let spec = TokenSpec {
             name,
             username,
@@ -249,7 +266,7 @@ impl Service {
             description: None,
             make_default,
         };
-        let outcome = self.put_token(&mut writer, spec)?;
+        let outcome = self.put_token(&mut *edit, spec)?;
         if outcome.reactivated {
             crate::output::note(
                 "the token was inactive; storing a new secret made it active again",
@@ -261,13 +278,17 @@ impl Service {
     /// The token `store` writes for `registry`: the integration from the
     /// environment, else the registry's default, else a new default token.
     /// The flag says whether it becomes the registry's default.
-    pub fn protocol_target(&self, index: &Index, registry: Registry) -> Result<(TokenName, bool)> {
-        let chosen = self.env.integration()?;
-        let default = index.registry(&registry).and_then(|r| r.default.clone());
-        let (integration, make_default) = match (chosen, default) {
-            (Some(integration), _) => (integration, false),
-            (None, Some(default)) => (Integration::parse(&default)?, false),
-            (None, None) => (Integration::default_name(), true),
+    pub(crate) fn protocol_target(
+        &self,
+        edit: &mut dyn Edit,
+        registry: Registry,
+    ) -> Result<(TokenName, bool)> {
+        let (integration, make_default) = match self.env.integration()? {
+            Some(integration) => (integration, false),
+            None => match edit.default_of(&registry)? {
+                Some(default) => (default, false),
+                None => (Integration::default_name(), true),
+            },
         };
         Ok((TokenName::new(integration, registry), make_default))
     }
@@ -279,33 +300,25 @@ impl Service {
         }
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
-        let record = self
-            .registry_snapshot(&registry)?
-            .ok_or(ServiceError::NotFound)?;
-        let (_, token) = record
-            .select(integration.as_ref())
-            .ok_or(ServiceError::NotFound)?;
-        let secret = self
-            .store(token.secret.backend)
-            .get_located(&token.secret.item, token.secret.hint.as_deref())?
-            .ok_or_else(|| {
-            crate::output::note("the index names a token whose secret is missing; run `docker-credential-pat doctor`");
-            ServiceError::NotFound
-        })?;
-        if let Err(e) =
-            usage::record_use(&self.paths, &token.id, &usage::parent_client(), Utc::now())
-        {
+        let ledger = self.ledger()?;
+        let found = match ledger.get(&registry, integration.as_ref()) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(ServiceError::NotFound),
+            Err(ServiceError::SecretMissing) => {
+                crate::output::note(
+                    "the index names a token whose secret is missing; run `docker-credential-pat doctor`",
+                );
+                return Err(ServiceError::NotFound);
+            }
+            Err(e) => return Err(e),
+        };
+        let (at, client) = (Utc::now(), usage::parent_client());
+        if let Err(e) = usage::record_use(&self.paths, &found.id, &client, at) {
             crate::output::note(&format!("could not record this use: {e}"));
         }
-        Ok((token.username.clone(), secret))
-    }
-
-    /// One registry's record, read without parsing the rest of the index.
-    fn registry_snapshot(&self, registry: &Registry) -> Result<Option<RegistryRecord>> {
-        match Snapshot::read(&self.paths.index_file())? {
-            Some(snapshot) => Ok(snapshot.registry(registry)?),
-            None => Ok(None),
-        }
+        // Other machines learn of it when they can; a failed report never fails a `get`.
+        let _ = ledger.report_use(&found.id, at, &client);
+        Ok((found.username, found.secret))
     }
 
     /// `erase`: removes the token `get` would return in the same environment.
@@ -315,42 +328,27 @@ impl Service {
         }
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
-        // Docker erases several spellings in a row; most find nothing, so look before locking.
-        let present = self
-            .registry_snapshot(&registry)?
-            .is_some_and(|r| r.select(integration.as_ref()).is_some());
-        if !present {
+        let ledger = self.ledger()?;
+        let mut edit = ledger.begin()?;
+        let chosen = match integration {
+            Some(integration) => Some(integration),
+            None => edit.default_of(&registry)?,
+        };
+        let Some(chosen) = chosen else {
+            return Err(ServiceError::NotFound);
+        };
+        let name = TokenName::new(chosen, registry);
+        if !edit.token(&name)?.is_some_and(|t| t.active) {
             return Err(ServiceError::NotFound);
         }
-        let mut writer = self.begin()?;
-        let (name, _) = writer
-            .index
-            .select(&registry, integration.as_ref())
-            .ok_or(ServiceError::NotFound)?;
-        let name = TokenName::new(name, registry);
-        writer.index.remove(&name);
-        writer.save()?;
-        self.remove_retired(&mut writer);
-        Ok(())
+        edit.remove(&name)?;
+        edit.commit()
     }
 
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
-            return Ok(Vec::new());
-        };
-        let mut listed: Vec<(String, String)> = snapshot
-            .listing()?
-            .into_iter()
-            .filter_map(|(registry, record)| {
-                let (_, token) = record.select(integration.as_ref())?;
-                Some((
-                    registry.list_address(&token.server_url).to_owned(),
-                    token.username.clone(),
-                ))
-            })
-            .collect();
+        let mut listed = self.ledger()?.list(integration.as_ref())?;
         listed.sort();
         listed.dedup_by(|a, b| a.0 == b.0);
         Ok(listed)
@@ -370,132 +368,143 @@ impl Service {
         Ok(kind)
     }
 
-    /// Writes a token's secret and commits it to the index. The caller has checked the policy.
-    pub fn put_token(&self, writer: &mut IndexWriter, spec: TokenSpec<'_>) -> Result<PutOutcome> {
+    /// Writes a token and its secret, and commits. The caller has checked the policy.
+    pub(crate) fn put_token(&self, edit: &mut dyn Edit, spec: TokenSpec<'_>) -> Result<PutOutcome> {
         let kind = policy::classify(
             &spec.name.registry,
             spec.username,
             spec.secret.expose(),
             &self.config,
         );
-        let existing = writer.index.token(&spec.name).cloned();
-        let token_id = existing
-            .as_ref()
-            .map_or_else(crate::ids::new_id, |t| t.id.clone());
-        let meta = ItemMeta {
-            registry: spec.name.registry.key().to_owned(),
-            account: spec.username.to_owned(),
-            token_id: token_id.clone(),
-        };
-        let secret_ref = self.write_new_secret(&meta, spec.secret)?;
+        let existing = edit.token(&spec.name)?;
         let now = Utc::now();
-        let record = TokenRecord {
-            id: token_id,
-            secret: secret_ref.clone(),
-            username: spec.username.to_owned(),
-            server_url: spec.server_url,
-            description: spec
-                .description
-                .or_else(|| existing.as_ref().and_then(|t| t.description.clone())),
-            created_at: existing.as_ref().map_or(now, |t| t.created_at),
-            rotated_at: now,
-            active: true,
-            kind,
+        let record = match existing.clone() {
+            Some(old) => TokenRecord {
+                username: spec.username.to_owned(),
+                server_url: spec.server_url,
+                description: spec.description.or(old.description.clone()),
+                rotated_at: now,
+                active: true,
+                kind,
+                ..old
+            },
+            None => TokenRecord {
+                id: crate::ids::new_id(),
+                secret: crate::index::SecretRef::new(BackendKind::Keychain),
+                username: spec.username.to_owned(),
+                server_url: spec.server_url,
+                description: spec.description,
+                created_at: now,
+                rotated_at: now,
+                active: true,
+                kind,
+            },
         };
-        writer.index.insert(&spec.name, record);
+        let backend = edit.put(&spec.name, record, spec.secret)?;
         if spec.make_default {
-            writer.index.set_default(&spec.name);
+            edit.set_default(&spec.name)?;
         }
-        if let Err(e) = writer.save() {
-            // The index never referred to the new secret; take it back out.
-            let _ = self.store(secret_ref.backend).delete(&secret_ref.item);
-            return Err(e.into());
-        }
-        self.remove_retired(writer);
+        edit.commit()?;
         Ok(PutOutcome {
             replaced: existing.is_some(),
             reactivated: existing.as_ref().is_some_and(|t| !t.active),
-            backend: secret_ref.backend,
+            backend,
         })
     }
 
-    /// Puts a secret under a fresh item name in the backend chosen for new secrets.
-    fn write_new_secret(&self, meta: &ItemMeta, secret: &Secret) -> Result<SecretRef> {
-        let choice = self.env.backend_choice(&self.config)?;
-        let first = match choice {
-            BackendChoice::File => BackendKind::File,
-            BackendChoice::Keychain | BackendChoice::Auto => BackendKind::Keychain,
-        };
-        let mut secret_ref = SecretRef::new(first);
-        match self
-            .store(first)
-            .put_located(&secret_ref.item, meta, secret)
-        {
-            Ok(hint) => {
-                secret_ref.hint = hint;
-                Ok(secret_ref)
-            }
-            Err(StoreError::Unavailable(keychain_cause)) if choice == BackendChoice::Auto => {
-                if !(self.backends.vault_usable)() {
-                    return Err(ServiceError::Store(StoreError::Unavailable(format!(
-                        "{keychain_cause}; no vault exists either: create one with `docker-credential-pat vault init`, or set DOCKER_PAT_PASSPHRASE_FILE"
-                    ))));
-                }
-                let secret_ref = SecretRef::new(BackendKind::File);
-                self.store(BackendKind::File)
-                    .put(&secret_ref.item, meta, secret)?;
-                Ok(secret_ref)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Removes secrets the index no longer refers to. Failures leave them listed for later.
+    /// Removes secrets the local index no longer refers to. Failures leave them listed for later.
     pub fn remove_retired(&self, writer: &mut IndexWriter) {
-        if writer.index.retired.is_empty() {
-            return;
-        }
-        let before = writer.index.retired.len();
-        let retired = std::mem::take(&mut writer.index.retired);
-        writer.index.retired = retired
-            .into_iter()
-            .filter(|r| self.store(r.backend).delete(&r.item).is_err())
-            .collect();
-        if writer.index.retired.len() != before {
-            let _ = writer.save();
-        }
+        self.local.remove_retired(writer);
     }
 
     // ---- Token management ----
 
     /// Finds a token by name, or explains which names come close.
-    pub fn resolve(&self, index: &Index, text: &str) -> Result<TokenName> {
+    pub(crate) fn resolve(&self, edit: &mut dyn Edit, text: &str) -> Result<TokenName> {
         let name = TokenName::parse(text)?;
-        if index.token(&name).is_some() {
+        if edit.token(&name)?.is_some() {
             return Ok(name);
         }
+        let names: Vec<String> = edit
+            .names()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         Err(ServiceError::UnknownToken {
             name: name.to_string(),
-            suggestions: closest(&name.to_string(), &index.names()),
+            suggestions: closest(&name.to_string(), &names),
         })
     }
 
     /// Every token with its usage, in name order.
     pub fn tokens(&self) -> Result<Vec<TokenView>> {
-        let index = self.load_index()?;
+        let entries = self.ledger()?.entries()?;
         let usage = UsageTable::load(&self.paths);
-        Ok(index
-            .entries()
-            .map(|entry| self.view(entry, &usage))
+        let latest = self.latest_uses(&entries, &usage);
+        Ok(entries
+            .into_iter()
+            .map(|entry| self.view(entry, &usage, &latest))
             .collect())
     }
 
-    fn view(&self, entry: TokenEntry<'_>, usage: &UsageTable) -> TokenView {
+    /// The latest known use of each token (by id), on this machine or on any
+    /// other that reported one to the server.
+    pub fn latest_uses(
+        &self,
+        entries: &[Entry],
+        usage: &UsageTable,
+    ) -> HashMap<String, MachineUse> {
+        let here = usage::this_machine(&self.config);
+        let ids: Vec<&str> = entries.iter().map(|e| e.record.id.as_str()).collect();
+        let mut latest = self
+            .ledger()
+            .map(|ledger| ledger.reported_uses(&ids))
+            .unwrap_or_default();
+        for id in ids {
+            let local = usage.get(id);
+            let (Some(at), Some(client)) = (local.last_used_at, local.last_client) else {
+                continue;
+            };
+            if latest.get(id).is_none_or(|other| other.at < at) {
+                latest.insert(
+                    id.to_owned(),
+                    MachineUse {
+                        at,
+                        machine: here.clone(),
+                        client,
+                    },
+                );
+            }
+        }
+        latest
+    }
+
+    /// The latest known use of one token, on any machine.
+    pub fn latest_use(&self, name: &TokenName) -> Result<Option<MachineUse>> {
+        let entries: Vec<Entry> = self
+            .ledger()?
+            .entries()?
+            .into_iter()
+            .filter(|e| &e.name == name)
+            .collect();
+        let usage = UsageTable::load(&self.paths);
+        let mut latest = self.latest_uses(&entries, &usage);
+        Ok(entries.first().and_then(|e| latest.remove(&e.record.id)))
+    }
+
+    fn view(
+        &self,
+        entry: Entry,
+        usage: &UsageTable,
+        latest: &HashMap<String, MachineUse>,
+    ) -> TokenView {
         let password_on_protected_account = entry.record.kind == SecretKind::Password
             && policy::tokens_required(&entry.name.registry, &entry.record.username, &self.config);
         TokenView {
             usage: usage.get(&entry.record.id),
-            record: entry.record.clone(),
+            last_use: latest.get(&entry.record.id).cloned(),
+            record: entry.record,
             is_default: entry.is_default,
             name: entry.name,
             password_on_protected_account,
@@ -504,67 +513,66 @@ impl Service {
 
     /// One token's view, for `history`.
     pub fn token(&self, text: &str) -> Result<TokenView> {
-        let index = self.load_index()?;
-        let name = self.resolve(&index, text)?;
+        let name = TokenName::parse(text)?;
+        let entries = self.ledger()?.entries()?;
+        let Some(entry) = entries.iter().find(|e| e.name == name).cloned() else {
+            let names: Vec<String> = entries.iter().map(|e| e.name.to_string()).collect();
+            return Err(ServiceError::UnknownToken {
+                name: name.to_string(),
+                suggestions: closest(&name.to_string(), &names),
+            });
+        };
         let usage = UsageTable::load(&self.paths);
-        let entry = index
-            .entries()
-            .find(|e| e.name == name)
-            .ok_or(ServiceError::NotFound)?;
-        Ok(self.view(entry, &usage))
+        let latest = self.latest_uses(std::slice::from_ref(&entry), &usage);
+        Ok(self.view(entry, &usage, &latest))
     }
 
-    /// Applies `change` to each named token in one commit; all names must exist first.
+    /// Applies `change` to each named token's record in one commit; all names must exist first.
     pub fn update_tokens(
         &self,
         names: &[String],
-        mut change: impl FnMut(&mut Index, &TokenName) -> Result<()>,
+        mut change: impl FnMut(&mut TokenRecord),
     ) -> Result<Vec<TokenName>> {
-        let mut writer = self.begin()?;
+        let mut edit = self.ledger()?.begin()?;
         let resolved = names
             .iter()
-            .map(|n| self.resolve(&writer.index, n))
+            .map(|n| self.resolve(&mut *edit, n))
             .collect::<Result<Vec<_>>>()?;
         for name in &resolved {
-            change(&mut writer.index, name)?;
+            if let Some(mut record) = edit.token(name)? {
+                change(&mut record);
+                edit.update(name, record)?;
+            }
         }
-        writer.save()?;
-        self.remove_retired(&mut writer);
+        edit.commit()?;
         Ok(resolved)
     }
 
     pub fn set_active(&self, names: &[String], active: bool) -> Result<Vec<TokenName>> {
-        self.update_tokens(names, |index, name| {
-            if let Some(token) = index.token_mut(name) {
-                token.active = active;
-            }
-            Ok(())
-        })
+        self.update_tokens(names, |token| token.active = active)
     }
 
     pub fn delete(&self, names: &[String]) -> Result<Vec<TokenName>> {
-        self.update_tokens(names, |index, name| {
-            index.remove(name);
-            Ok(())
-        })
+        let mut edit = self.ledger()?.begin()?;
+        let resolved = names
+            .iter()
+            .map(|n| self.resolve(&mut *edit, n))
+            .collect::<Result<Vec<_>>>()?;
+        for name in &resolved {
+            edit.remove(name)?;
+        }
+        edit.commit()?;
+        Ok(resolved)
     }
 
     /// Removes every token of a registry; returns their names.
     pub fn delete_all(&self, registry_text: &str) -> Result<Vec<TokenName>> {
         let registry = Registry::parse(registry_text)?;
-        let mut writer = self.begin()?;
-        let names: Vec<TokenName> = writer
-            .index
-            .registry(&registry)
-            .map(|r| {
-                r.tokens
-                    .keys()
-                    .filter_map(|i| Integration::parse(i).ok())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
+        let mut edit = self.ledger()?.begin()?;
+        let names: Vec<TokenName> = edit
+            .names()?
             .into_iter()
-            .map(|i| TokenName::new(i, registry.clone()))
+            .filter(|n| n.registry == registry)
             .collect();
         if names.is_empty() {
             return Err(ServiceError::Invalid(format!(
@@ -572,67 +580,49 @@ impl Service {
             )));
         }
         for name in &names {
-            writer.index.remove(name);
+            edit.remove(name)?;
         }
-        writer.save()?;
-        self.remove_retired(&mut writer);
+        edit.commit()?;
         Ok(names)
     }
 
     pub fn rename(&self, from: &str, new_integration: &str) -> Result<(TokenName, TokenName)> {
         let integration = Integration::parse(new_integration)?;
-        let mut writer = self.begin()?;
-        let old = self.resolve(&writer.index, from)?;
+        let mut edit = self.ledger()?.begin()?;
+        let old = self.resolve(&mut *edit, from)?;
         let new = TokenName::new(integration, old.registry.clone());
-        if writer.index.token(&new).is_some() {
+        if edit.token(&new)?.is_some() {
             return Err(ServiceError::Invalid(format!(
                 "{new} already exists; delete it first or choose another name"
             )));
         }
-        let record = writer
-            .index
-            .registries
-            .get_mut(old.registry.key())
-            .expect("resolved above");
-        let token = record
-            .tokens
-            .remove(old.integration.as_str())
-            .expect("resolved above");
-        record
-            .tokens
-            .insert(new.integration.as_str().to_owned(), token);
-        if record.default.as_deref() == Some(old.integration.as_str()) {
-            record.default = Some(new.integration.as_str().to_owned());
-        }
-        writer.save()?;
+        edit.rename(&old, &new)?;
+        edit.commit()?;
         Ok((old, new))
     }
 
     pub fn make_default(&self, text: &str) -> Result<(TokenName, bool)> {
-        let mut writer = self.begin()?;
-        let name = self.resolve(&writer.index, text)?;
-        writer.index.set_default(&name);
-        let active = writer.index.token(&name).is_some_and(|t| t.active);
-        writer.save()?;
+        let mut edit = self.ledger()?.begin()?;
+        let name = self.resolve(&mut *edit, text)?;
+        edit.set_default(&name)?;
+        let active = edit.token(&name)?.is_some_and(|t| t.active);
+        edit.commit()?;
         Ok((name, active))
     }
 
     pub fn describe(&self, text: &str, description: &str) -> Result<TokenName> {
         let description = clean_description(description)?;
-        let names = self.update_tokens(&[text.to_owned()], |index, name| {
-            if let Some(token) = index.token_mut(name) {
-                token.description = description.clone();
-            }
-            Ok(())
+        let names = self.update_tokens(&[text.to_owned()], |token| {
+            token.description = description.clone();
         })?;
         Ok(names.into_iter().next().expect("one name in, one out"))
     }
 
-    /// Tokens not used (or never used) for more than `stale_after_days`.
+    /// Tokens not used (or never used) on any machine for more than `stale_after_days`.
     pub fn is_stale(&self, view: &TokenView, now: DateTime<Utc>) -> bool {
         policy::is_stale(
             view.record.created_at,
-            view.usage.last_used_at,
+            view.last_use.as_ref().map(|u| u.at),
             self.config.stale_after_days,
             now,
         )
@@ -698,6 +688,7 @@ fn closest(wanted: &str, names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ItemMeta;
     use crate::store::memory::MemoryStore;
     use std::rc::Rc;
 

@@ -163,6 +163,38 @@ pub fn parent_client() -> String {
     "unknown".into()
 }
 
+/// How this machine is named in the uses other machines see: `machine_name`
+/// in config.toml, else the host name.
+pub fn this_machine(config: &crate::config::Config) -> String {
+    if let Some(name) = &config.machine_name {
+        return name.clone();
+    }
+    let name = host_name();
+    let cleaned: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".into()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_default()
+}
+
 fn clean_client(name: &str) -> String {
     let cleaned: String = name
         .chars()

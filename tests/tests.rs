@@ -12,6 +12,7 @@ mod hygiene;
 mod import;
 mod install;
 mod load;
+mod openbao;
 mod packaging;
 mod protocol;
 mod tokens;

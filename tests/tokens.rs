@@ -191,6 +191,7 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "description",
             "integration",
             "last_client",
+            "last_machine",
             "last_used_at",
             "registry",
             "rotated_at",

@@ -26,7 +26,10 @@ pub fn run(service: &Service, dry_run: bool) -> CommandResult {
             Outcome::Imported { token, backend } => output::say(&match (dry_run, backend) {
                 (true, _) => format!("Would import {who}{key} as {token}"),
                 (false, Some(backend)) => {
-                    format!("Imported {who}{key} as {token} (stored in the {backend})")
+                    format!(
+                        "Imported {who}{key} as {token} (stored in {})",
+                        backend.place()
+                    )
                 }
                 (false, None) => format!("Imported {who}{key} as {token}"),
             }),

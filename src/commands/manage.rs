@@ -31,11 +31,8 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         ));
     }
     service.check_policy(&registry, &args.username, &secret)?;
-    let mut writer = service.begin()?;
-    let has_default = writer
-        .index
-        .registry(&registry)
-        .is_some_and(|r| r.default.is_some());
+    let mut edit = service.ledger()?.begin()?;
+    let has_default = edit.default_of(&registry)?.is_some();
     let spec = TokenSpec {
         name: name.clone(),
         username: &args.username,
@@ -44,15 +41,15 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         description,
         make_default: args.default || !has_default,
     };
-    let outcome = service.put_token(&mut writer, spec)?;
+    let outcome = service.put_token(&mut *edit, spec)?;
     let verb = if outcome.replaced {
         "Replaced the secret of"
     } else {
         "Added"
     };
     output::say(&format!(
-        "{verb} {name} (stored in the {})",
-        outcome.backend
+        "{verb} {name} (stored in {})",
+        outcome.backend.place()
     ));
     Ok(Exit::Success)
 }

@@ -1,16 +1,24 @@
-//! `migrate --to file|keychain`: moves every secret to the other backend.
+//! `migrate --to file|keychain|openbao`: moves every token to another backend.
 //!
+//! Between the keychain and the vault:
 //! Each token moves in its own steps under the data lock: the new item's name
 //! is first recorded on the index's retired list, then the secret is written,
 //! then one index commit points the token at it and retires the old item,
 //! which is then removed. A run killed at any point leaves every token
 //! readable, and at worst an item on the retired list, which the next run
 //! (or any later write) removes. So running it again finishes the job.
+//!
+//! To and from an OpenBao server, each token is first written where it goes,
+//! then removed where it was; a run killed in between finds the same token
+//! (same secret) on both sides next time, and only removes the old copy. A
+//! token that exists on both sides with different secrets is left where it
+//! is and reported: neither copy is overwritten.
 
 use super::{CommandResult, Exit};
 use crate::cli::BackendArg;
 use crate::config;
 use crate::index::{SecretRef, TokenRecord};
+use crate::ledger::Ledger as _;
 use crate::names::TokenName;
 use crate::output;
 use crate::service::{Service, ServiceError};
@@ -20,12 +28,39 @@ pub fn run(service: &Service, to: BackendArg) -> CommandResult {
     let target = match to {
         BackendArg::File => BackendKind::File,
         BackendArg::Keychain => BackendKind::Keychain,
+        BackendArg::OpenBao => BackendKind::OpenBao,
     };
-    let report = migrate(service, target, |name| {
-        output::say(&format!("Moved {name} to the {target}"));
-    })?;
-    if report.moved == 0 && report.missing.is_empty() {
-        output::say(&format!("Every token is already in the {target}"));
+    let say = |name: &TokenName| output::say(&format!("Moved {name} to {}", target.place()));
+    let mut report = if target == BackendKind::OpenBao {
+        to_server(service, say)?
+    } else {
+        let from_server = if service.uses_server()? {
+            from_server(service, target, say)?
+        } else {
+            Report::default()
+        };
+        if !from_server.kept.is_empty() {
+            // The server keeps tokens this machine still needs it for.
+            for kept in &from_server.kept {
+                output::warn(kept);
+            }
+            return Err(ServiceError::Invalid(format!(
+                "{} token(s) were left on the server (see above); the backend setting is unchanged",
+                from_server.kept.len()
+            )));
+        }
+        let mut local = migrate(service, target, say)?;
+        local.moved += from_server.moved;
+        local.missing.extend(from_server.missing);
+        local.kept.extend(from_server.kept);
+        local
+    };
+    report.kept.sort();
+    for kept in &report.kept {
+        output::warn(kept);
+    }
+    if report.moved == 0 && report.missing.is_empty() && report.kept.is_empty() {
+        output::say(&format!("Every token is already in {}", target.place()));
     }
     output::say(&format!(
         "New tokens will be stored in the {target} (backend = \"{target}\" in config.toml)"
@@ -37,6 +72,12 @@ pub fn run(service: &Service, to: BackendArg) -> CommandResult {
             "DOCKER_PAT_BACKEND={variable} is set and overrides config.toml in this environment"
         ));
     }
+    if !report.kept.is_empty() {
+        return Err(ServiceError::Invalid(format!(
+            "{} token(s) were left where they were (see above); the backend setting is unchanged",
+            report.kept.len()
+        )));
+    }
     if !report.missing.is_empty() {
         return Err(ServiceError::Invalid(format!(
             "{} could not be moved because the secret is missing from its store; run `docker-credential-pat doctor`",
@@ -46,10 +87,13 @@ pub fn run(service: &Service, to: BackendArg) -> CommandResult {
     Ok(Exit::Success)
 }
 
+#[derive(Default)]
 pub(crate) struct Report {
     pub moved: usize,
     /// Tokens whose secret was not found where the index says it is.
     pub missing: Vec<String>,
+    /// Tokens left where they were, each with the reason.
+    pub kept: Vec<String>,
 }
 
 /// Moves every token whose secret is not in `target`, then makes `target` the backend.
@@ -67,10 +111,7 @@ pub(crate) fn migrate(
         .filter(|e| e.record.secret.backend != target)
         .map(|e| (e.name, e.record.clone()))
         .collect();
-    let mut report = Report {
-        moved: 0,
-        missing: Vec::new(),
-    };
+    let mut report = Report::default();
     for (name, record) in pending {
         let old = record.secret.clone();
         let Some(secret) = service
@@ -105,6 +146,133 @@ pub(crate) fn migrate(
     config::edit(&service.paths, |doc| {
         doc["backend"] = toml_edit::value(target.name());
     })?;
+    Ok(report)
+}
+
+/// Moves every token of the local index to the server, then makes it the backend.
+fn to_server(service: &Service, mut moved: impl FnMut(&TokenName)) -> Result<Report, ServiceError> {
+    let server = service.server()?;
+    let mut writer = service.begin()?;
+    service.remove_retired(&mut writer);
+    let pending: Vec<(TokenName, TokenRecord, bool)> = writer
+        .index
+        .entries()
+        .map(|e| (e.name, e.record.clone(), e.is_default))
+        .collect();
+    let mut edit = server.begin()?;
+    let mut report = Report::default();
+    for (name, record, is_default) in pending {
+        let place = &record.secret;
+        let Some(secret) = service
+            .store(place.backend)
+            .get_located(&place.item, place.hint.as_deref())?
+        else {
+            report.missing.push(name.to_string());
+            continue;
+        };
+        match edit.token(&name)? {
+            None => {
+                edit.put(&name, record.clone(), &secret)?;
+            }
+            // Written by a run that was stopped before it removed the local copy.
+            Some(there)
+                if there.username == record.username
+                    && edit.secret(&name)?.is_some_and(|s| s == secret) =>
+            {
+                edit.update(&name, record.clone())?;
+            }
+            Some(_) => {
+                report.kept.push(format!(
+                    "{name} stays here: the server already has a token of that name with another secret; rename one of them (`docker-credential-pat rename`) and run migrate again"
+                ));
+                continue;
+            }
+        }
+        if is_default {
+            edit.set_default(&name)?;
+        }
+        writer.index.remove(&name);
+        writer.save()?;
+        service.remove_retired(&mut writer);
+        report.moved += 1;
+        moved(&name);
+    }
+    if report.kept.is_empty() && report.missing.is_empty() {
+        config::edit(&service.paths, |doc| {
+            doc["backend"] = toml_edit::value(BackendKind::OpenBao.name());
+        })?;
+    }
+    Ok(report)
+}
+
+/// Moves every token this machine may read on the server into `target` here.
+fn from_server(
+    service: &Service,
+    target: BackendKind,
+    mut moved: impl FnMut(&TokenName),
+) -> Result<Report, ServiceError> {
+    let server = service.server()?;
+    let entries = server.entries()?;
+    let mut writer = service.begin()?;
+    service.remove_retired(&mut writer);
+    let mut edit = server.begin()?;
+    let mut report = Report::default();
+    for entry in entries {
+        let name = entry.name;
+        let Some(secret) = edit.secret(&name)? else {
+            report.missing.push(name.to_string());
+            continue;
+        };
+        let here = writer.index.token(&name).cloned();
+        match here {
+            None => {
+                let new = SecretRef::new(target);
+                writer.index.retired.push(new.clone());
+                writer.save()?;
+                let meta = ItemMeta {
+                    registry: name.registry.key().to_owned(),
+                    account: entry.record.username.clone(),
+                    token_id: entry.record.id.clone(),
+                };
+                let hint = service
+                    .store(target)
+                    .put_located(&new.item, &meta, &secret)?;
+                writer.index.retired.retain(|r| r != &new);
+                let record = TokenRecord {
+                    secret: SecretRef { hint, ..new },
+                    ..entry.record.clone()
+                };
+                writer.index.insert(&name, record);
+                if entry.is_default {
+                    writer.index.set_default(&name);
+                }
+                writer.save()?;
+            }
+            // Copied by a run that was stopped before it removed the server's copy.
+            Some(record)
+                if record.username == entry.record.username
+                    && service
+                        .store(record.secret.backend)
+                        .get_located(&record.secret.item, record.secret.hint.as_deref())?
+                        .is_some_and(|s| s == secret) => {}
+            Some(_) => {
+                report.kept.push(format!(
+                    "{name} stays on the server: this machine already has a token of that name with another secret; rename one of them and run migrate again"
+                ));
+                continue;
+            }
+        }
+        // Removed from the server only if nobody replaced its secret meanwhile.
+        if edit.secret(&name)?.is_some_and(|s| s == secret) {
+            edit.remove(&name)?;
+        } else {
+            report.kept.push(format!(
+                "{name} was changed on the server while it was copied; the copy here is the old one, and the server keeps the new one"
+            ));
+        }
+        report.moved += 1;
+        moved(&name);
+    }
     Ok(report)
 }
 

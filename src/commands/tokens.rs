@@ -27,7 +27,7 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
         });
     } else {
-        print!("{}", table(&views, now));
+        print!("{}", table(service, &views, now));
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
                 "* default: used when DOCKER_PAT_INTEGRATION is unset",
@@ -58,13 +58,14 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "description": view.record.description,
         "created_at": timestamp(view.record.created_at),
         "rotated_at": timestamp(view.record.rotated_at),
-        "last_used_at": view.usage.last_used_at.map(timestamp),
+        "last_used_at": view.last_use.as_ref().map(|u| timestamp(u.at)),
+        "last_machine": view.last_use.as_ref().map(|u| &u.machine),
         "use_count": view.usage.use_count,
-        "last_client": view.usage.last_client,
+        "last_client": view.last_use.as_ref().map(|u| &u.client),
     })
 }
 
-fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
+fn table(service: &Service, views: &[TokenView], now: DateTime<Utc>) -> String {
     // Token names are what people copy into commands, so they give way last.
     let longest_name = views
         .iter()
@@ -82,6 +83,7 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
         ("DESCRIPTION", 11),
     ])
     .last_resort(0, 16);
+    let here = crate::usage::this_machine(&service.config);
     for view in views {
         let mut state = if view.record.active {
             "active".to_owned()
@@ -99,11 +101,18 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
             view.record.username.clone(),
             state,
             relative(view.record.created_at, now),
-            view.usage
-                .last_used_at
-                .map_or_else(|| "never".to_owned(), |t| relative(t, now)),
+            view.last_use
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), |u| relative(u.at, now)),
             view.usage.use_count.to_string(),
-            view.usage.last_client.clone().unwrap_or_else(|| "-".into()),
+            view.last_use.as_ref().map_or_else(
+                || "-".into(),
+                // Where, when it was another machine of the fleet.
+                |u| match u.machine == here {
+                    true => u.client.clone(),
+                    false => format!("{} on {}", u.client, u.machine),
+                },
+            ),
             view.record.description.clone().unwrap_or_default(),
         ]);
     }

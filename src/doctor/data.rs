@@ -36,6 +36,7 @@ fn label(service: &Service, kind: BackendKind) -> String {
     match kind {
         BackendKind::Keychain => "the OS keychain".into(),
         BackendKind::File => format!("the vault {}", service.paths.vault_file().display()),
+        BackendKind::OpenBao => "the OpenBao server".into(),
     }
 }
 
@@ -122,6 +123,7 @@ pub(super) fn check_backends(
             BackendChoice::Keychain => kind == BackendKind::Keychain,
             BackendChoice::File => kind == BackendKind::File,
             BackendChoice::Auto => kind == BackendKind::Keychain || vault_usable,
+            BackendChoice::OpenBao => false,
         };
         let what = label(service, kind);
         if kind == BackendKind::File && !used && !for_new && !vault_usable {

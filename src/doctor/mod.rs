@@ -44,15 +44,23 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn ok(check: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn ok(check: &'static str, message: impl Into<String>) -> Self {
         Self::new(check, Status::Ok, message.into(), None, false)
     }
 
-    fn warn(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn warn(
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self::new(check, Status::Warn, message.into(), Some(fix.into()), false)
     }
 
-    fn problem(check: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn problem(
+        check: &'static str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self::new(
             check,
             Status::Problem,
@@ -119,6 +127,16 @@ pub fn run(
     }
     let index = writer.index.clone();
     drop(writer);
+    if let Ok(true) = service.uses_server() {
+        match service.server() {
+            Ok(server) => findings.extend(crate::ledger::Ledger::health(server)),
+            Err(e) => findings.push(Finding::problem(
+                "openbao",
+                e.to_string(),
+                "fix the [openbao] table of config.toml or the BAO_* variables",
+            )),
+        }
+    }
     let plaintext = docker::check(service, &index, repair, &mut findings);
     check_tokens(service, &mut findings);
     permissions::check(service, plaintext, repair, &mut findings);

@@ -103,7 +103,14 @@ fn handle(
                 return Err(text(ServiceError::MissingServerUrl));
             }
             let service = open().map_err(text)?;
-            let (username, secret) = service.protocol_get(address).map_err(text)?;
+            let (username, secret) = service.protocol_get(address).map_err(|e| match e {
+                // Docker asks for a login on "not found"; the person learns why on stderr.
+                ServiceError::Server(refusal) if refusal.is_refusal() => {
+                    crate::output::note(&refusal.to_string());
+                    text(ServiceError::NotFound)
+                }
+                e => text(e),
+            })?;
             write(stdout, &response::credentials(address, &username, &secret))
         }
         Action::Erase => {

@@ -1,4 +1,6 @@
 //! Where secrets live: one trait, with the OS keychain and the encrypted vault behind it.
+//! ([`openbao`] is here too: the client for a team server, which keeps records as well as
+//! secrets and so stands behind [`crate::ledger::Ledger`] instead.)
 //!
 //! Stores know secrets and item names, and nothing about Docker, JSON or
 //! integrations. Each item carries a little non-secret metadata (registry,
@@ -14,11 +16,12 @@ use crate::secret::Secret;
 pub mod keychain;
 #[cfg(test)]
 pub mod memory;
+pub mod openbao;
 #[cfg(target_os = "linux")]
 mod secret_service;
 pub mod vault;
 
-/// The two kinds of backend.
+/// Where a secret is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
@@ -26,6 +29,9 @@ pub enum BackendKind {
     Keychain,
     /// The Argon2id-encrypted vault file.
     File,
+    /// An OpenBao or HashiCorp Vault server (secret and record together).
+    #[serde(rename = "openbao")]
+    OpenBao,
 }
 
 impl BackendKind {
@@ -33,6 +39,18 @@ impl BackendKind {
         match self {
             BackendKind::Keychain => "keychain",
             BackendKind::File => "file",
+            BackendKind::OpenBao => "openbao",
+        }
+    }
+}
+
+impl BackendKind {
+    /// How messages name it: "the keychain", "the file", "the OpenBao server".
+    pub fn place(self) -> &'static str {
+        match self {
+            BackendKind::Keychain => "the keychain",
+            BackendKind::File => "the file",
+            BackendKind::OpenBao => "the OpenBao server",
         }
     }
 }

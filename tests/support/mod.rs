@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod openbao;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
 pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
 pub const PAT2: &str = "dckr_pat_ZYXWVUTSRQPONMLKJIHGFEDCBA9";
@@ -30,7 +32,7 @@ pub fn require_tool(tool: &str, package: &str) {
     );
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ready() {
         assert!(
@@ -41,7 +43,7 @@ fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn kill(child: &mut Child) {
+pub(crate) fn kill(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }

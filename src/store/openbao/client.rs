@@ -1,0 +1,642 @@
+//! Requests to the server: one deadline per operation, failover across the
+//! configured addresses, and the client token.
+//!
+//! An address that refuses the connection, does not answer in its share of
+//! the deadline, is sealed, or answers like a standby in the middle of an
+//! election or catching up (429, 5xx, 400, and even 404: a Raft standby
+//! says "not found" for a secret it has not caught up with yet) is not taken
+//! as the final word: the next address is asked, and while some node is still
+//! electing the round is tried again until the deadline. 2xx, 403 and a
+//! check-and-set refusal are final at once; a 404 or 400 stands only when no
+//! other address knows better.
+//!
+//! The client token comes from `BAO_TOKEN`, `VAULT_TOKEN` or a token file, or
+//! from an AppRole or JWT login. A login's token is kept in the kernel keyring
+//! until shortly before it expires, never on disk; when the server refuses it
+//! (403, and a lookup of the token itself fails too) it is dropped and the
+//! helper logs in again once.
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::OpenBaoError;
+use super::settings::{Login, Resolved};
+use crate::http::{HttpClient, Method, Request, Trust};
+use crate::kernel_keyring::{self, Entry};
+use crate::secret::Secret;
+
+/// The longest client token accepted from a file, a variable or the keyring.
+const MAX_TOKEN: usize = 16 * 1024;
+/// The pause between two rounds over the addresses while a node is electing.
+const ROUND_PAUSE: Duration = Duration::from_millis(150);
+/// A cached token is dropped this long before the server would expire it.
+const EXPIRY_MARGIN: u64 = 30;
+/// How long a login token that never expires stays cached.
+const NO_EXPIRY_CACHE: u64 = 3600;
+
+/// A server's answer that was taken as final.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Zeroizing<Vec<u8>>,
+    pub(crate) address: String,
+}
+
+impl Answer {
+    /// The server's error texts, joined on one line.
+    pub(crate) fn message(&self) -> String {
+        errors_of(&self.body)
+    }
+}
+
+fn errors_of(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    let text = serde_json::from_slice::<Errors>(body)
+        .map(|e| e.errors.join("; "))
+        .unwrap_or_default();
+    let text = crate::text::printable(&text, 300);
+    if text.is_empty() {
+        "no error text".into()
+    } else {
+        text
+    }
+}
+
+/// How one node's answer counts.
+enum Verdict {
+    Final,
+    Sealed,
+    /// A standby may say this while it catches up; another node may know better.
+    NotYet,
+    /// An election or a restart is under way; worth another round.
+    Busy,
+}
+
+fn judge(status: u16, body: &[u8]) -> Verdict {
+    match status {
+        200..=299 | 403 => Verdict::Final,
+        400 if errors_of(body).contains("check-and-set") => Verdict::Final,
+        // KV on a node still catching up after an upgrade or an election.
+        400 if errors_of(body).contains("will resume service") => Verdict::Busy,
+        300..=399 | 400 | 404 => Verdict::NotYet,
+        503 if errors_of(body).contains("sealed") => Verdict::Sealed,
+        412 | 429 | 500..=599 => Verdict::Busy,
+        _ => Verdict::Final,
+    }
+}
+
+/// Where the client token in use came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A variable or a file the person gave; it cannot be renewed here.
+    Given,
+    /// The kernel keyring, from an earlier login.
+    Cached,
+    /// A login made by this process.
+    Fresh,
+}
+
+struct Held {
+    token: Zeroizing<String>,
+    origin: Origin,
+}
+
+pub(crate) struct Client {
+    http: HttpClient,
+    pub(crate) settings: Resolved,
+    deadline: Cell<Instant>,
+    /// The address that answered last; tried first next time.
+    preferred: Cell<usize>,
+    token: RefCell<Option<Held>>,
+}
+
+impl Client {
+    pub(crate) fn new(settings: Resolved) -> Result<Self, OpenBaoError> {
+        let http = HttpClient::new(&Trust {
+            ca_file: settings.ca_file.clone(),
+        })?;
+        let deadline = Instant::now() + settings.timeout;
+        Ok(Self {
+            http,
+            settings,
+            deadline: Cell::new(deadline),
+            preferred: Cell::new(0),
+            token: RefCell::new(None),
+        })
+    }
+
+    /// Starts an operation: everything until the next `start` shares one deadline.
+    pub(crate) fn start(&self) {
+        self.deadline.set(Instant::now() + self.settings.timeout);
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.deadline
+            .get()
+            .saturating_duration_since(Instant::now())
+    }
+
+    fn seconds(&self) -> u64 {
+        self.settings.timeout.as_secs()
+    }
+
+    /// A request with the client token, logging in first when needed.
+    pub(crate) fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&'static str, &[u8])>,
+    ) -> Result<Answer, OpenBaoError> {
+        self.ensure_token()?;
+        let answer = self.with_token(|token| self.send(method, path, Some(token), body))?;
+        if answer.status != 403 {
+            return Ok(answer);
+        }
+        let origin = self.token.borrow().as_ref().map(|h| h.origin);
+        if origin == Some(Origin::Fresh) {
+            return Ok(answer);
+        }
+        // A 403 is the policy's answer or a dead token; only the token's own lookup tells.
+        let lookup = self.with_token(|token| {
+            self.send(Method::Get, "auth/token/lookup-self", Some(token), None)
+        })?;
+        if lookup.status == 200 {
+            return Ok(answer);
+        }
+        if origin == Some(Origin::Given) {
+            return Err(self.token_refused(&lookup.message()));
+        }
+        self.forget_token();
+        self.ensure_token()?;
+        self.with_token(|token| self.send(method, path, Some(token), body))
+    }
+
+    /// One address on its own, for doctor: every answer comes back, whatever it says.
+    pub(crate) fn probe(&self, address: &str, path: &str) -> Result<Answer, OpenBaoError> {
+        let url = format!("{address}/v1/{path}");
+        let mut request = Request::new(
+            Method::Get,
+            &url,
+            self.remaining().max(Duration::from_millis(200)),
+        );
+        if let Some(namespace) = &self.settings.namespace {
+            request = request.header("x-vault-namespace", namespace);
+        }
+        let response = self.http.send(request)?;
+        Ok(Answer {
+            status: response.status,
+            body: response.body,
+            address: address.to_owned(),
+        })
+    }
+
+    fn with_token<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+        let held = self.token.borrow();
+        f(held.as_ref().map_or("", |h| h.token.as_str()))
+    }
+
+    /// The token lookup, for doctor; `None` when no token can be had.
+    pub(crate) fn lookup_self(&self) -> Result<Answer, OpenBaoError> {
+        self.ensure_token()?;
+        self.with_token(|token| self.send(Method::Get, "auth/token/lookup-self", Some(token), None))
+    }
+
+    fn token_refused(&self, detail: &str) -> OpenBaoError {
+        let source = match &self.settings.login {
+            Login::Token { file } => given_token_source(file),
+            _ => "the login".into(),
+        };
+        OpenBaoError::Auth {
+            method: self.settings.login.method().name(),
+            detail: format!(
+                "the server does not accept the client token from {source} ({detail}); it is invalid or has expired"
+            ),
+            fix: "log in again (`bao login` writes ~/.vault-token) or set BAO_TOKEN".into(),
+        }
+    }
+
+    fn cache_entry_name(&self) -> String {
+        let s = &self.settings;
+        let who = match &s.login {
+            Login::Token { .. } => String::new(),
+            // The credential's file too: another file may hold another identity.
+            Login::AppRole {
+                mount,
+                role_id,
+                secret_id_file,
+            } => format!("approle:{mount}:{role_id}:{}", secret_id_file.display()),
+            Login::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => format!("jwt:{mount}:{role}:{}", jwt_file.display()),
+        };
+        let key = format!(
+            "{}|{}|{who}",
+            s.addresses.join(","),
+            s.namespace.as_deref().unwrap_or("")
+        );
+        format!(
+            "docker-credential-pat:openbao:{}",
+            kernel_keyring::short_hash(key.as_bytes())
+        )
+    }
+
+    fn forget_token(&self) {
+        self.token.borrow_mut().take();
+        let name = self.cache_entry_name();
+        let _ = Entry::new(&name, "OpenBao client token").forget();
+    }
+
+    fn ensure_token(&self) -> Result<(), OpenBaoError> {
+        if self.token.borrow().is_some() {
+            return Ok(());
+        }
+        let held = match &self.settings.login {
+            Login::Token { file } => Held {
+                token: given_token(file)?,
+                origin: Origin::Given,
+            },
+            _ => {
+                let name = self.cache_entry_name();
+                let entry = Entry::new(&name, "OpenBao client token");
+                match entry.load(MAX_TOKEN).and_then(token_text) {
+                    Some(token) => Held {
+                        token,
+                        origin: Origin::Cached,
+                    },
+                    None => {
+                        let (token, seconds) = self.login()?;
+                        // No cache is only slower: every process logs in again.
+                        let _ = entry.store(token.as_bytes(), seconds);
+                        Held {
+                            token,
+                            origin: Origin::Fresh,
+                        }
+                    }
+                }
+            }
+        };
+        *self.token.borrow_mut() = Some(held);
+        Ok(())
+    }
+
+    /// Logs in by AppRole or JWT; returns the token and how long to cache it.
+    fn login(&self) -> Result<(Zeroizing<String>, u32), OpenBaoError> {
+        #[derive(Serialize)]
+        struct AppRole<'a> {
+            role_id: &'a str,
+            secret_id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Jwt<'a> {
+            role: &'a str,
+            jwt: &'a str,
+        }
+        let mut body = Zeroizing::new(Vec::with_capacity(4096));
+        let (method, mount, fix) = match &self.settings.login {
+            Login::Token { .. } => unreachable!("token auth has no login"),
+            Login::AppRole {
+                mount,
+                role_id,
+                secret_id_file,
+            } => {
+                let secret_id = read_secret_file(secret_id_file, "approle", "secret_id_file")?;
+                serde_json::to_writer(
+                    &mut *body,
+                    &AppRole {
+                        role_id,
+                        secret_id: secret_id.expose(),
+                    },
+                )
+                .expect("JSON of two strings");
+                (
+                    "approle",
+                    mount,
+                    format!(
+                        "check role_id and the secret id in {} (it may be used up or expired; the admin issues a new one with `bao write -f auth/{mount}/role/ROLE/secret-id`)",
+                        secret_id_file.display()
+                    ),
+                )
+            }
+            Login::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => {
+                let jwt = read_secret_file(jwt_file, "jwt", "jwt_file")?;
+                serde_json::to_writer(
+                    &mut *body,
+                    &Jwt {
+                        role,
+                        jwt: jwt.expose(),
+                    },
+                )
+                .expect("JSON of two strings");
+                (
+                    "jwt",
+                    mount,
+                    format!(
+                        "check role = \"{role}\" and the id token in {} (it may have expired, or its audience, subject or issuer may not match the role)",
+                        jwt_file.display()
+                    ),
+                )
+            }
+        };
+        let path = format!("auth/{mount}/login");
+        let answer = self.send(
+            Method::Post,
+            &path,
+            None,
+            Some(("application/json", &body[..])),
+        )?;
+        match answer.status {
+            200 => {}
+            400 | 401 | 403 => {
+                return Err(OpenBaoError::Auth {
+                    method,
+                    detail: format!("the server refused the login ({})", answer.message()),
+                    fix,
+                });
+            }
+            404 => {
+                return Err(OpenBaoError::Auth {
+                    method,
+                    detail: format!(
+                        "no {method} auth method at auth/{mount} ({})",
+                        answer.message()
+                    ),
+                    fix: format!(
+                        "set {method}_mount in [openbao] to where it is enabled, or ask the admin to enable it"
+                    ),
+                });
+            }
+            status => {
+                return Err(OpenBaoError::Server {
+                    message: answer.message(),
+                    address: answer.address,
+                    status,
+                    path,
+                });
+            }
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            auth: Auth,
+        }
+        #[derive(Deserialize)]
+        struct Auth {
+            client_token: Secret,
+            #[serde(default)]
+            lease_duration: u64,
+        }
+        let parsed: Body =
+            serde_json::from_slice(&answer.body).map_err(|e| OpenBaoError::Malformed {
+                address: answer.address.clone(),
+                path: path.clone(),
+                detail: crate::text::printable(&e.to_string(), 200),
+            })?;
+        let seconds = match parsed.auth.lease_duration {
+            0 => NO_EXPIRY_CACHE,
+            ttl => ttl.saturating_sub(EXPIRY_MARGIN.min(ttl / 10)).max(1),
+        };
+        let token = Zeroizing::new(parsed.auth.client_token.expose().to_owned());
+        Ok((token, u32::try_from(seconds).unwrap_or(u32::MAX)))
+    }
+
+    /// Sends one request to the first address that gives a final answer.
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&'static str, &[u8])>,
+    ) -> Result<Answer, OpenBaoError> {
+        let addresses = &self.settings.addresses;
+        let count = addresses.len();
+        let mut unreachable: Option<String> = None;
+        let mut busy: Option<Answer> = None;
+        let mut not_yet: Option<Answer> = None;
+        let mut sealed: Vec<String> = Vec::new();
+        loop {
+            let mut electing = false;
+            let mut answered = None;
+            sealed.clear();
+            for k in 0..count {
+                let remaining = self.remaining();
+                if remaining.is_zero() {
+                    break;
+                }
+                let i = (self.preferred.get() + k) % count;
+                // Each address gets a fair share of what is left, so a hung one cannot take it all.
+                let share = (remaining / (count - k) as u32)
+                    .max(Duration::from_millis(250))
+                    .min(remaining);
+                let url = format!("{}/v1/{path}", addresses[i]);
+                let mut request = Request::new(method, &url, share);
+                if let Some(token) = token {
+                    request = request.header("x-vault-token", token);
+                }
+                if let Some(namespace) = &self.settings.namespace {
+                    request = request.header("x-vault-namespace", namespace);
+                }
+                if let Some((content_type, bytes)) = body {
+                    request = request.body(content_type, bytes);
+                }
+                let response = match self.http.send(request) {
+                    Ok(response) => response,
+                    Err(e) if e.is_unreachable() => {
+                        unreachable = Some(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let answer = Answer {
+                    status: response.status,
+                    body: response.body,
+                    address: addresses[i].clone(),
+                };
+                if answered.is_none() {
+                    answered = Some(i);
+                }
+                match judge(answer.status, &answer.body) {
+                    Verdict::Final => {
+                        self.preferred.set(i);
+                        return Ok(answer);
+                    }
+                    Verdict::Sealed => sealed.push(answer.address),
+                    // The first address in line is the likeliest to be the active node.
+                    Verdict::NotYet => {
+                        not_yet.get_or_insert(answer);
+                    }
+                    Verdict::Busy => {
+                        electing = true;
+                        busy = Some(answer);
+                    }
+                }
+            }
+            // Next time, start where someone answered rather than at a node that is down.
+            if let Some(i) = answered {
+                self.preferred.set(i);
+            }
+            if !electing || self.remaining() < ROUND_PAUSE {
+                break;
+            }
+            std::thread::sleep(ROUND_PAUSE);
+        }
+        if let Some(answer) = not_yet {
+            return Ok(answer);
+        }
+        if let Some(answer) = busy {
+            let message = answer.message();
+            return Err(OpenBaoError::Server {
+                status: answer.status,
+                message,
+                address: answer.address,
+                path: path.to_owned(),
+            });
+        }
+        if !sealed.is_empty() {
+            return Err(OpenBaoError::Sealed {
+                addresses: sealed.join(", "),
+            });
+        }
+        Err(OpenBaoError::Unreachable {
+            addresses: addresses.join(", "),
+            seconds: self.seconds(),
+            detail: unreachable.unwrap_or_else(|| "no time left".into()),
+        })
+    }
+}
+
+fn given_token_source(file: &std::path::Path) -> String {
+    if std::env::var_os("BAO_TOKEN").is_some_and(|v| !v.is_empty()) {
+        "BAO_TOKEN".into()
+    } else if std::env::var_os("VAULT_TOKEN").is_some_and(|v| !v.is_empty()) {
+        "VAULT_TOKEN".into()
+    } else {
+        file.display().to_string()
+    }
+}
+
+/// `BAO_TOKEN`, else `VAULT_TOKEN`, else the token file; read only now, into wiped memory.
+fn given_token(file: &std::path::Path) -> Result<Zeroizing<String>, OpenBaoError> {
+    for name in ["BAO_TOKEN", "VAULT_TOKEN"] {
+        if let Some(value) = std::env::var_os(name) {
+            let bytes = Zeroizing::new(value.into_encoded_bytes());
+            if !bytes.is_empty() {
+                return token_text(bytes).ok_or_else(|| OpenBaoError::Auth {
+                    method: "token",
+                    detail: format!("{name} is not a client token"),
+                    fix: format!("set {name} to the token `bao login` printed"),
+                });
+            }
+        }
+    }
+    match read_file(file, MAX_TOKEN) {
+        Ok(bytes) => token_text(bytes).ok_or_else(|| OpenBaoError::Auth {
+            method: "token",
+            detail: format!("{} does not hold a client token", file.display()),
+            fix: "log in again with `bao login`, or set BAO_TOKEN".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenBaoError::Auth {
+            method: "token",
+            detail: format!("no client token: BAO_TOKEN and VAULT_TOKEN are unset and {} does not exist", file.display()),
+            fix: "log in with `bao login`, set BAO_TOKEN, or choose auth = \"approle\" or \"jwt\" in [openbao]".into(),
+        }),
+        Err(e) => Err(OpenBaoError::Auth {
+            method: "token",
+            detail: format!("cannot read {}: {e}", file.display()),
+            fix: "make the token file readable by you, or set BAO_TOKEN".into(),
+        }),
+    }
+}
+
+/// A token's text, without a trailing line break; `None` if it is empty or not printable.
+fn token_text(bytes: Zeroizing<Vec<u8>>) -> Option<Zeroizing<String>> {
+    let text = std::str::from_utf8(&bytes)
+        .ok()?
+        .trim_end_matches(['\n', '\r']);
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| Zeroizing::new(text.to_owned()))
+}
+
+fn read_file(path: &std::path::Path, limit: usize) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(std::io::Error::other(format!("longer than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// A secret id or an id token from its file.
+fn read_secret_file(
+    path: &std::path::Path,
+    method: &'static str,
+    key: &str,
+) -> Result<Secret, OpenBaoError> {
+    let failed = |detail: String| OpenBaoError::Auth {
+        method,
+        detail,
+        fix: format!("point {key} in [openbao] at a readable file"),
+    };
+    let bytes = read_file(path, 64 * 1024)
+        .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    token_text(bytes)
+        .map(Secret::new)
+        .ok_or_else(|| failed(format!("{} is empty or not text", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_waits_for_the_other_nodes_and_check_and_set_does_not() {
+        assert!(matches!(judge(404, b"{\"errors\":[]}"), Verdict::NotYet));
+        assert!(matches!(
+            judge(404, b"{\"errors\":[\"no handler for route\"]}"),
+            Verdict::NotYet
+        ));
+        assert!(matches!(
+            judge(
+                400,
+                b"{\"errors\":[\"check-and-set parameter did not match the current version\"]}"
+            ),
+            Verdict::Final
+        ));
+        assert!(matches!(
+            judge(503, b"{\"errors\":[\"Vault is sealed\"]}"),
+            Verdict::Sealed
+        ));
+        assert!(matches!(
+            judge(500, b"{\"errors\":[\"local node not active\"]}"),
+            Verdict::Busy
+        ));
+        assert!(matches!(
+            judge(403, b"{\"errors\":[\"permission denied\"]}"),
+            Verdict::Final
+        ));
+    }
+
+    #[test]
+    fn token_text_drops_one_line_break_and_refuses_odd_bytes() {
+        assert_eq!(
+            token_text(Zeroizing::new(b"s.abc\n".to_vec()))
+                .unwrap()
+                .as_str(),
+            "s.abc"
+        );
+        assert!(token_text(Zeroizing::new(b"\n".to_vec())).is_none());
+        assert!(token_text(Zeroizing::new(b"a b".to_vec())).is_none());
+    }
+}

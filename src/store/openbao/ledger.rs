@@ -1,0 +1,545 @@
+//! The tokens on the server, laid out for the policies admins write:
+//!
+//! - `<prefix>/<registry>/<integration>`: one token. Data `username`, `secret`,
+//!   optional `server_url` and `description`; everything else in its custom
+//!   metadata, which KV returns with the data, so `get` needs `read` on this
+//!   one path and nothing more.
+//! - `<prefix>/<registry>/@default`: `{"integration": NAME}` when the
+//!   registry's default is not the integration called `default`. Without it
+//!   (or without the right to read it) `default` is the default.
+//! - `<prefix>/@uses/<token id>`: each machine's latest use of the token.
+//!
+//! `@` appears in no registry and no integration name, so these never clash.
+//! Writers that may race use check-and-set on the data, and metadata changes
+//! are merge patches of the changed keys only, so no writer undoes another's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::OpenBaoError;
+use super::client::Client;
+use super::kv::{Kv, Raced, Read};
+use super::record::{self, Defaults, TokenData};
+use super::settings::Resolved;
+use crate::config::{Config, Environment, Paths};
+use crate::index::{SecretRef, TokenRecord};
+use crate::ledger::{Edit, Entry, Found, Ledger, MachineUse};
+use crate::names::{Integration, TokenName};
+use crate::registry::Registry;
+use crate::secret::Secret;
+use crate::service::{Result, ServiceError};
+use crate::store::BackendKind;
+
+const POINTER: &str = "@default";
+const USES: &str = "@uses";
+/// A machine reports a token's use at most this often.
+const REPORT_EVERY_SECONDS: i64 = 300;
+
+pub(crate) struct ServerLedger {
+    pub(super) client: Client,
+    config: Config,
+    /// When this machine last reported each token's use (by id).
+    reports: PathBuf,
+    machine: String,
+}
+
+#[derive(Deserialize, Serialize)]
+struct Pointer {
+    integration: String,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+struct Reported {
+    at: DateTime<Utc>,
+    client: String,
+}
+
+fn token_rel(name: &TokenName) -> String {
+    format!("{}/{}", name.registry.key(), name.integration.as_str())
+}
+
+fn pointer_rel(registry: &Registry) -> String {
+    format!("{}/{POINTER}", registry.key())
+}
+
+fn uses_rel(id: &str) -> String {
+    format!("{USES}/{id}")
+}
+
+/// A token as read: its record, and what a check-and-set write needs.
+struct Seen {
+    read: Read<TokenData>,
+    record: TokenRecord,
+}
+
+impl ServerLedger {
+    pub(crate) fn open(
+        config: &Config,
+        env: &Environment,
+        paths: &Paths,
+        machine: String,
+    ) -> Result<Self, OpenBaoError> {
+        let settings = Resolved::new(&config.openbao, env)?;
+        Ok(Self {
+            client: Client::new(settings)?,
+            config: config.clone(),
+            reports: paths.data_dir.join("openbao-reported.json"),
+            machine,
+        })
+    }
+
+    pub(super) fn kv(&self) -> Kv<'_> {
+        Kv {
+            client: &self.client,
+        }
+    }
+
+    /// The full API path of a token, as a policy names it.
+    pub(crate) fn path_of(&self, name: &TokenName) -> String {
+        self.kv().data_path(&token_rel(name))
+    }
+
+    /// The registry's default integration: the pointer's, else `default`.
+    fn default_integration(&self, registry: &Registry) -> Result<Integration> {
+        match self.kv().read::<Pointer>(&pointer_rel(registry)) {
+            Ok(Some(pointer)) => Ok(Integration::parse(&pointer.data.integration)
+                .unwrap_or_else(|_| Integration::default_name())),
+            Ok(None) | Err(OpenBaoError::Refused { .. }) => Ok(Integration::default_name()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read_token(&self, name: &TokenName) -> Result<Option<Seen>> {
+        let rel = token_rel(name);
+        let Some(read) = self.kv().read::<TokenData>(&rel)? else {
+            return Ok(None);
+        };
+        let kind = match (&read.data.username, &read.data.secret) {
+            (Some(user), Some(secret)) => {
+                crate::policy::classify(&name.registry, user, secret.expose(), &self.config)
+            }
+            _ => crate::policy::SecretKind::Token,
+        };
+        let defaults = Defaults {
+            id: crate::kernel_keyring::short_hash(rel.as_bytes()),
+            created_at: read.created_time.clone(),
+            kind,
+            server_url: name.registry.default_address().to_owned(),
+        };
+        let place = SecretRef {
+            backend: BackendKind::OpenBao,
+            item: rel.clone(),
+            hint: None,
+        };
+        let record =
+            record::from_server(&read.data, &read.custom, place, defaults).map_err(|detail| {
+                OpenBaoError::Malformed {
+                    address: self.client.settings.addresses.join(", "),
+                    path: self.kv().data_path(&rel),
+                    detail,
+                }
+            })?;
+        Ok(Some(Seen { read, record }))
+    }
+
+    /// Every registry on the server with its token names.
+    fn walk(&self) -> Result<Vec<TokenName>> {
+        let mut names = Vec::new();
+        let mut folders: Vec<String> = self
+            .kv()
+            .list("")?
+            .into_iter()
+            .filter_map(|k| k.strip_suffix('/').map(str::to_owned))
+            .collect();
+        while let Some(folder) = folders.pop() {
+            let Ok(registry) = Registry::parse(&folder) else {
+                continue;
+            };
+            if registry.key() != folder {
+                continue;
+            }
+            for key in self.kv().list(&folder)? {
+                if let Some(sub) = key.strip_suffix('/') {
+                    // Docker Hub's web-login entries live under docker.io/.
+                    if registry.is_docker_hub() {
+                        folders.push(format!("{folder}/{sub}"));
+                    }
+                } else if let Ok(integration) = Integration::parse(&key) {
+                    names.push(TokenName::new(integration, registry.clone()));
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// True when this machine should report a use of `id` now, and notes that it does.
+    fn report_due(&self, id: &str, at: DateTime<Utc>) -> bool {
+        let mut last: BTreeMap<String, i64> = std::fs::read(&self.reports)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let now = at.timestamp();
+        if last
+            .get(id)
+            .is_some_and(|&then| (0..REPORT_EVERY_SECONDS).contains(&(now - then)))
+        {
+            return false;
+        }
+        last.retain(|_, then| now - *then < 24 * 3600);
+        last.insert(id.to_owned(), now);
+        let bytes = serde_json::to_vec(&last).expect("a map of numbers serialises");
+        crate::fsutil::write_atomic(&self.reports, &bytes).is_ok()
+    }
+
+    fn read_uses(&self, id: &str) -> Result<Option<Read<BTreeMap<String, Reported>>>> {
+        Ok(self.kv().read(&uses_rel(id))?)
+    }
+}
+
+impl Ledger for ServerLedger {
+    fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>> {
+        self.client.start();
+        let integration = match integration {
+            Some(integration) => integration.clone(),
+            None => self.default_integration(registry)?,
+        };
+        let name = TokenName::new(integration, registry.clone());
+        let Some(seen) = self.read_token(&name)? else {
+            return Ok(None);
+        };
+        if !seen.record.active {
+            return Ok(None);
+        }
+        let Some(secret) = seen.read.data.secret else {
+            return Err(OpenBaoError::Malformed {
+                address: self.client.settings.addresses.join(", "),
+                path: self.path_of(&name),
+                detail: "it has no secret field".into(),
+            }
+            .into());
+        };
+        Ok(Some(Found {
+            id: seen.record.id,
+            username: seen.record.username,
+            secret,
+        }))
+    }
+
+    fn list(&self, integration: Option<&Integration>) -> Result<Vec<(String, String)>> {
+        self.client.start();
+        let names = self.walk()?;
+        let mut registries: Vec<&Registry> = names.iter().map(|n| &n.registry).collect();
+        registries.dedup();
+        let mut listed = Vec::new();
+        for registry in registries {
+            self.client.start();
+            let chosen = match integration {
+                Some(integration) => integration.clone(),
+                None => self.default_integration(registry)?,
+            };
+            match self.read_token(&TokenName::new(chosen, registry.clone())) {
+                Ok(Some(seen)) if seen.record.active => listed.push((
+                    registry.list_address(&seen.record.server_url).to_owned(),
+                    seen.record.username,
+                )),
+                Ok(_) | Err(ServiceError::Server(OpenBaoError::Refused { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listed)
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>> {
+        self.client.start();
+        let names = self.walk()?;
+        let mut defaults: HashMap<Registry, Integration> = HashMap::new();
+        let mut entries = Vec::new();
+        for name in names {
+            self.client.start();
+            let seen = match self.read_token(&name) {
+                Ok(Some(seen)) => seen,
+                // A token this machine's policy may not read is not its to show.
+                Ok(None) | Err(ServiceError::Server(OpenBaoError::Refused { .. })) => continue,
+                Err(e) => return Err(e),
+            };
+            if !defaults.contains_key(&name.registry) {
+                let default = self.default_integration(&name.registry)?;
+                defaults.insert(name.registry.clone(), default);
+            }
+            entries.push(Entry {
+                is_default: defaults[&name.registry] == name.integration,
+                name,
+                record: seen.record,
+            });
+        }
+        Ok(entries)
+    }
+
+    fn begin(&self) -> Result<Box<dyn Edit + '_>> {
+        Ok(Box::new(ServerEdit {
+            ledger: self,
+            seen: HashMap::new(),
+        }))
+    }
+
+    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {
+        if !self.report_due(id, at) {
+            return Ok(());
+        }
+        let rel = uses_rel(id);
+        for _ in 0..3 {
+            let (mut uses, cas) = match self.read_uses(id)? {
+                Some(read) => (read.data, read.version),
+                None => (BTreeMap::new(), 0),
+            };
+            uses.insert(
+                self.machine.clone(),
+                Reported {
+                    at,
+                    client: client.to_owned(),
+                },
+            );
+            let body = serde_json::to_vec(&uses).expect("uses serialise");
+            if self.kv().write(&rel, &body, Some(cas))?.is_ok() {
+                return Ok(());
+            }
+        }
+        Err(OpenBaoError::Conflict {
+            path: self.kv().data_path(&rel),
+        }
+        .into())
+    }
+
+    fn reported_uses(&self, ids: &[&str]) -> HashMap<String, MachineUse> {
+        let mut latest = HashMap::new();
+        for id in ids {
+            self.client.start();
+            let Ok(Some(read)) = self.read_uses(id) else {
+                continue;
+            };
+            if let Some((machine, reported)) = read.data.into_iter().max_by_key(|(_, r)| r.at) {
+                latest.insert(
+                    (*id).to_owned(),
+                    MachineUse {
+                        at: reported.at,
+                        machine,
+                        client: reported.client,
+                    },
+                );
+            }
+        }
+        latest
+    }
+
+    fn health(&self) -> Vec<crate::doctor::Finding> {
+        super::health::check(self)
+    }
+}
+
+/// A change on the server: each step is written at once, with check-and-set
+/// against the version this edit read.
+struct ServerEdit<'a> {
+    ledger: &'a ServerLedger,
+    seen: HashMap<TokenName, (u64, TokenRecord)>,
+}
+
+impl ServerEdit<'_> {
+    fn kv(&self) -> Kv<'_> {
+        self.ledger.kv()
+    }
+
+    fn conflict(&self, name: &TokenName) -> ServiceError {
+        OpenBaoError::Conflict {
+            path: self.ledger.path_of(name),
+        }
+        .into()
+    }
+
+    /// Writes the token's data (secret included, in wiped memory) with check-and-set.
+    fn write_data(
+        &self,
+        name: &TokenName,
+        record: &TokenRecord,
+        secret: &Secret,
+        cas: u64,
+    ) -> Result<()> {
+        let fields = record::to_server(record);
+        let mut body = Zeroizing::new(Vec::with_capacity(512 + secret.len()));
+        body.extend_from_slice(b"{\"secret\":");
+        serde_json::to_writer(&mut *body, secret.expose()).expect("a string serialises");
+        for (key, value) in &fields.data {
+            body.push(b',');
+            serde_json::to_writer(&mut *body, key).expect("a string serialises");
+            body.push(b':');
+            serde_json::to_writer(&mut *body, value).expect("a value serialises");
+        }
+        body.push(b'}');
+        match self.kv().write(&token_rel(name), &body, Some(cas))? {
+            Ok(_) => Ok(()),
+            Err(Raced) => Err(self.conflict(name)),
+        }
+    }
+
+    fn patch(
+        &self,
+        name: &TokenName,
+        old: &BTreeMap<String, String>,
+        new: &TokenRecord,
+    ) -> Result<()> {
+        let changes = record::custom_changes(old, &record::to_server(new).custom);
+        Ok(self.kv().patch_custom(&token_rel(name), &changes)?)
+    }
+
+    fn set_pointer(&self, registry: &Registry, integration: &Integration) -> Result<()> {
+        let rel = pointer_rel(registry);
+        if integration.as_str() == crate::names::DEFAULT_INTEGRATION {
+            self.kv().delete(&rel)?;
+            return Ok(());
+        }
+        let body = serde_json::to_vec(&Pointer {
+            integration: integration.as_str().to_owned(),
+        })
+        .expect("a pointer serialises");
+        self.kv().write(&rel, &body, None)?.map_err(|Raced| {
+            ServiceError::from(OpenBaoError::Conflict {
+                path: self.kv().data_path(&rel),
+            })
+        })?;
+        Ok(())
+    }
+}
+
+impl Edit for ServerEdit<'_> {
+    fn default_of(&mut self, registry: &Registry) -> Result<Option<Integration>> {
+        self.ledger.client.start();
+        self.ledger.default_integration(registry).map(Some)
+    }
+
+    fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>> {
+        self.ledger.client.start();
+        let seen = self.ledger.read_token(name)?;
+        Ok(seen.map(|seen| {
+            self.seen
+                .insert(name.clone(), (seen.read.version, seen.record.clone()));
+            seen.record
+        }))
+    }
+
+    fn names(&mut self) -> Result<Vec<TokenName>> {
+        self.ledger.client.start();
+        self.ledger.walk()
+    }
+
+    fn secret(&mut self, name: &TokenName) -> Result<Option<Secret>> {
+        self.ledger.client.start();
+        Ok(self
+            .ledger
+            .read_token(name)?
+            .and_then(|seen| seen.read.data.secret))
+    }
+
+    fn put(
+        &mut self,
+        name: &TokenName,
+        mut record: TokenRecord,
+        secret: &Secret,
+    ) -> Result<BackendKind> {
+        self.ledger.client.start();
+        let (cas, old_custom) = match self.seen.get(name) {
+            Some((version, old)) => (*version, record::to_server(old).custom),
+            None => match self.ledger.read_token(name)? {
+                Some(seen) => (seen.read.version, seen.read.custom),
+                None => (0, BTreeMap::new()),
+            },
+        };
+        record.secret = SecretRef {
+            backend: BackendKind::OpenBao,
+            item: token_rel(name),
+            hint: None,
+        };
+        self.write_data(name, &record, secret, cas)?;
+        self.patch(name, &old_custom, &record)?;
+        self.seen.insert(name.clone(), (cas + 1, record));
+        Ok(BackendKind::OpenBao)
+    }
+
+    fn update(&mut self, name: &TokenName, record: TokenRecord) -> Result<()> {
+        self.ledger.client.start();
+        let Some((version, old)) = self.seen.get(name).cloned() else {
+            return Err(ServiceError::Invalid(format!(
+                "{name} was changed without being read first"
+            )));
+        };
+        let (old_fields, new_fields) = (record::to_server(&old), record::to_server(&record));
+        if old_fields.data != new_fields.data {
+            // The data carries the secret: read it again, and write only over the version seen.
+            let seen = self
+                .ledger
+                .read_token(name)?
+                .ok_or_else(|| self.conflict(name))?;
+            let secret = seen.read.data.secret.ok_or_else(|| self.conflict(name))?;
+            if seen.read.version != version {
+                return Err(self.conflict(name));
+            }
+            self.write_data(name, &record, &secret, version)?;
+        }
+        self.patch(name, &old_fields.custom, &record)?;
+        self.seen.insert(name.clone(), (version, record));
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &TokenName) -> Result<bool> {
+        self.ledger.client.start();
+        let was_default = self.ledger.default_integration(&name.registry)? == name.integration;
+        let id = self.seen.get(name).map(|(_, r)| r.id.clone());
+        let removed = self.kv().delete(&token_rel(name))?;
+        if was_default && name.integration.as_str() != crate::names::DEFAULT_INTEGRATION {
+            self.kv().delete(&pointer_rel(&name.registry))?;
+        }
+        if let Some(id) = id {
+            // The uses of a token that is gone are of no more use; keeping them harms nothing.
+            let _ = self.kv().delete(&uses_rel(&id));
+        }
+        self.seen.remove(name);
+        Ok(removed)
+    }
+
+    fn rename(&mut self, from: &TokenName, to: &TokenName) -> Result<()> {
+        self.ledger.client.start();
+        let seen = self
+            .ledger
+            .read_token(from)?
+            .ok_or_else(|| self.conflict(from))?;
+        let secret = seen
+            .read
+            .data
+            .secret
+            .as_ref()
+            .ok_or_else(|| self.conflict(from))?;
+        let mut record = seen.record.clone();
+        record.secret.item = token_rel(to);
+        self.write_data(to, &record, secret, 0)?;
+        // Everything the old path carried moves along, its id (and so its uses) included.
+        self.patch(to, &BTreeMap::new(), &record)?;
+        if self.ledger.default_integration(&from.registry)? == from.integration {
+            self.set_pointer(&to.registry, &to.integration)?;
+        }
+        self.kv().delete(&token_rel(from))?;
+        self.seen.remove(from);
+        Ok(())
+    }
+
+    fn set_default(&mut self, name: &TokenName) -> Result<()> {
+        self.ledger.client.start();
+        self.set_pointer(&name.registry, &name.integration)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! The team backend: tokens kept in an OpenBao or HashiCorp Vault server.
+//!
+//! A fleet of machines shares tokens through one replicated server, with
+//! per-path policies and audit. The server holds everything about a token,
+//! secret and record alike, so this backend is a whole [`crate::ledger::Ledger`]
+//! rather than a [`crate::store::SecretStore`] under the local index.
+//!
+//! - [`settings`]: the `[openbao]` table and the `BAO_*` / `VAULT_*` variables.
+//! - [`client`]: requests with one deadline, failover across addresses, the
+//!   client token (logged in, cached in the kernel keyring, renewed on 403).
+//! - [`kv`]: KV version 2 reads, check-and-set writes, metadata and listings.
+//! - [`record`]: a token's record to and from the server's fields.
+//! - [`ledger`]: the tokens, their defaults and the uses reported by every machine.
+//! - [`health`]: what `doctor` checks on the server.
+//!
+//! Nothing here prints: every failure is an [`OpenBaoError`] that the command
+//! or protocol layer turns into one line saying what to do.
+
+mod client;
+mod health;
+mod kv;
+mod ledger;
+mod record;
+mod settings;
+
+pub(crate) use ledger::ServerLedger;
+pub use settings::{Addresses, AuthMethod, Settings};
+
+use crate::http::HttpError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenBaoError {
+    /// The settings cannot work; the text says which and how to fix it.
+    #[error("{0}")]
+    Setup(String),
+    #[error(
+        "cannot reach OpenBao at {addresses} within {seconds} s ({detail}); check that the server runs, and [openbao] address in config.toml or BAO_ADDR"
+    )]
+    Unreachable {
+        addresses: String,
+        seconds: u64,
+        detail: String,
+    },
+    #[error(
+        "OpenBao at {addresses} is sealed; unseal it (`bao operator unseal`) or list an unsealed node in [openbao] address"
+    )]
+    Sealed { addresses: String },
+    #[error("OpenBao {method} authentication failed: {detail}; {fix}")]
+    Auth {
+        method: &'static str,
+        detail: String,
+        fix: String,
+    },
+    #[error(
+        "the OpenBao policy refuses to {action} {path}; ask the server's admin for `{capability}` on it"
+    )]
+    Refused {
+        action: &'static str,
+        capability: &'static str,
+        path: String,
+    },
+    #[error(
+        "{path} was changed on the server by someone else at the same moment; nothing was overwritten, run the command again"
+    )]
+    Conflict { path: String },
+    #[error("OpenBao at {address} answered {status} for {path}: {message}")]
+    Server {
+        address: String,
+        status: u16,
+        path: String,
+        message: String,
+    },
+    #[error(
+        "OpenBao at {address} sent an answer this helper does not understand for {path} ({detail})"
+    )]
+    Malformed {
+        address: String,
+        path: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    Http(#[from] HttpError),
+}
+
+impl OpenBaoError {
+    /// True when the policy refused a read: `get` answers "not found" then.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(self, OpenBaoError::Refused { .. })
+    }
+}

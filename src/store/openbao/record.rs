@@ -1,0 +1,254 @@
+//! A token's record on the server, mapped generically through serde.
+//!
+//! The secret and the fields an admin writes by hand (`username`,
+//! `server_url`, `description`) are the KV data; every other field of
+//! [`TokenRecord`] travels as one custom-metadata string, so a field added to
+//! the record later reaches the server without a change here. Strings are
+//! kept as they are unless they would read back as another JSON value (`true`,
+//! `12`), in which case they are written as JSON strings; every other value is
+//! written as JSON.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::index::{SecretRef, TokenRecord};
+use crate::secret::Secret;
+
+/// The data fields besides the secret.
+const DATA_FIELDS: [&str; 3] = ["username", "server_url", "description"];
+/// Fields that say where the local index keeps a secret; meaningless on the server.
+const LOCAL_ONLY: [&str; 1] = ["secret"];
+
+/// A token's KV data as read; any other data field is ignored.
+#[derive(Deserialize)]
+pub(crate) struct TokenData {
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default)]
+    pub(crate) secret: Option<Secret>,
+    #[serde(default)]
+    pub(crate) server_url: Option<String>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}
+
+/// The record as the server keeps it: data fields (without the secret) and custom metadata.
+pub(crate) struct ServerFields {
+    pub(crate) data: Map<String, Value>,
+    pub(crate) custom: BTreeMap<String, String>,
+}
+
+pub(crate) fn to_server(record: &TokenRecord) -> ServerFields {
+    let Value::Object(fields) = serde_json::to_value(record).expect("a record serialises") else {
+        unreachable!("a record is a JSON object")
+    };
+    let mut data = Map::new();
+    let mut custom = BTreeMap::new();
+    for (key, value) in fields {
+        if LOCAL_ONLY.contains(&key.as_str()) || value.is_null() {
+            continue;
+        }
+        if DATA_FIELDS.contains(&key.as_str()) {
+            data.insert(key, value);
+        } else {
+            custom.insert(key, encode(value));
+        }
+    }
+    ServerFields { data, custom }
+}
+
+/// What the server does not say about a token someone put there by hand.
+pub(crate) struct Defaults {
+    pub(crate) id: String,
+    pub(crate) created_at: String,
+    pub(crate) kind: crate::policy::SecretKind,
+    /// How `list` names the registry when no address was stored.
+    pub(crate) server_url: String,
+}
+
+/// The record from a token's data and custom metadata. `place` is where the
+/// secret is, for the record's `secret` field.
+pub(crate) fn from_server(
+    data: &TokenData,
+    custom: &BTreeMap<String, String>,
+    place: SecretRef,
+    defaults: Defaults,
+) -> Result<TokenRecord, String> {
+    let mut fields: Map<String, Value> = custom
+        .iter()
+        .map(|(key, text)| (key.clone(), decode(text)))
+        .collect();
+    let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
+    let username = data.username.clone().ok_or("it has no username field")?;
+    fields.insert("username".into(), Value::String(username));
+    fields.insert(
+        "server_url".into(),
+        Value::String(data.server_url.clone().unwrap_or(defaults.server_url)),
+    );
+    fields.insert("description".into(), text(&data.description));
+    fields.insert(
+        "secret".into(),
+        serde_json::to_value(place).expect("a place serialises"),
+    );
+    let mut fill = |key: &str, value: Value| {
+        fields.entry(key).or_insert(value);
+    };
+    fill("id", Value::String(defaults.id));
+    fill("created_at", Value::String(defaults.created_at.clone()));
+    fill("rotated_at", Value::String(defaults.created_at));
+    fill("active", Value::Bool(true));
+    fill(
+        "kind",
+        serde_json::to_value(defaults.kind).expect("a kind serialises"),
+    );
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| format!("its metadata does not read as a token ({e})"))
+}
+
+/// The metadata changes that turn `old` into `new`: changed keys, and removed ones as `None`.
+pub(crate) fn custom_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeMap<String, Option<String>> {
+    let mut changes: BTreeMap<String, Option<String>> = new
+        .iter()
+        .filter(|(key, value)| old.get(*key) != Some(*value))
+        .map(|(key, value)| (key.clone(), Some(value.clone())))
+        .collect();
+    for key in old.keys().filter(|key| !new.contains_key(*key)) {
+        changes.insert(key.clone(), None);
+    }
+    changes
+}
+
+fn encode(value: Value) -> String {
+    match value {
+        Value::String(text) if serde_json::from_str::<Value>(&text).is_err() => text,
+        other => other.to_string(),
+    }
+}
+
+fn decode(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SecretKind;
+    use crate::store::BackendKind;
+
+    fn place() -> SecretRef {
+        SecretRef {
+            backend: BackendKind::OpenBao,
+            item: "ghcr.io/ci".into(),
+            hint: None,
+        }
+    }
+
+    fn data(fields: &ServerFields) -> TokenData {
+        serde_json::from_value(Value::Object(fields.data.clone())).unwrap()
+    }
+
+    #[test]
+    fn a_record_round_trips_through_data_and_metadata() {
+        let now = chrono::Utc::now();
+        let record = TokenRecord {
+            id: "123".into(),
+            secret: place(),
+            username: "bot".into(),
+            server_url: "https://ghcr.io".into(),
+            description: Some("true".into()),
+            created_at: now,
+            rotated_at: now,
+            active: false,
+            kind: SecretKind::Password,
+        };
+        let fields = to_server(&record);
+        assert_eq!(
+            fields.data.keys().collect::<Vec<_>>(),
+            ["username", "server_url", "description"]
+        );
+        assert_eq!(fields.custom["active"], "false");
+        assert_eq!(
+            fields.custom["id"], "\"123\"",
+            "a number-like string stays a string"
+        );
+        assert_eq!(fields.custom["kind"], "password");
+        assert!(!fields.custom.contains_key("secret"));
+        let back = from_server(
+            &data(&fields),
+            &fields.custom,
+            place(),
+            Defaults {
+                id: "x".into(),
+                created_at: "2020-01-01T00:00:00Z".into(),
+                kind: SecretKind::Token,
+                server_url: "ghcr.io".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&record).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_token_put_there_by_hand_gets_defaults() {
+        let data: TokenData =
+            serde_json::from_str(r#"{"username":"bot","secret":"ghp_x"}"#).unwrap();
+        let record = from_server(
+            &data,
+            &BTreeMap::new(),
+            place(),
+            Defaults {
+                id: "abc".into(),
+                created_at: "2024-05-01T10:00:00.5Z".into(),
+                kind: SecretKind::Token,
+                server_url: "ghcr.io".into(),
+            },
+        )
+        .unwrap();
+        assert!(record.active);
+        assert_eq!(record.id, "abc");
+        assert_eq!(record.server_url, "ghcr.io");
+        let missing: TokenData = serde_json::from_str(r#"{"secret":"x"}"#).unwrap();
+        assert!(
+            from_server(
+                &missing,
+                &BTreeMap::new(),
+                place(),
+                Defaults {
+                    id: "a".into(),
+                    created_at: "2024-05-01T10:00:00Z".into(),
+                    kind: SecretKind::Token,
+                    server_url: "ghcr.io".into(),
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn changes_set_what_differs_and_remove_what_is_gone() {
+        let old = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]);
+        let new = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("c".to_owned(), "3".to_owned()),
+        ]);
+        let changes = custom_changes(&old, &new);
+        assert_eq!(
+            changes,
+            BTreeMap::from([
+                ("b".to_owned(), None),
+                ("c".to_owned(), Some("3".to_owned()))
+            ])
+        );
+    }
+}
