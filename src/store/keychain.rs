@@ -214,6 +214,7 @@ fn describe_unreachable(error: &keyring_core::Error) -> String {
     )
 }
 
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn specifier_items(found: Vec<Entry>) -> Vec<StoredItem> {
     found
         .into_iter()

@@ -103,6 +103,7 @@ impl SecretService {
         let runtime = self.dir.path().join("run");
         for d in [&home, &runtime] {
             std::fs::create_dir_all(d).unwrap();
+            #[cfg(unix)]
             set_mode(d, 0o700);
         }
         let mut keyring = Command::new("gnome-keyring-daemon")
@@ -278,11 +279,13 @@ impl Drop for SecretService {
     }
 }
 
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+#[cfg(unix)]
 pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
