@@ -10,6 +10,7 @@ mod support;
 mod closed_stdout;
 #[cfg(target_os = "linux")]
 mod configure;
+mod conformance;
 #[cfg(target_os = "linux")]
 mod docker;
 #[cfg(target_os = "linux")]
@@ -36,3 +37,5 @@ mod tokens;
 mod two_factor;
 #[cfg(target_os = "linux")]
 mod vault;
+#[cfg(target_os = "linux")]
+mod wine;

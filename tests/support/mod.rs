@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+#[cfg(target_os = "linux")]
+pub mod wine;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
 pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
 pub const PAT2: &str = "dckr_pat_ZYXWVUTSRQPONMLKJIHGFEDCBA9";
@@ -480,10 +483,7 @@ impl Env {
 
     /// `store` through the protocol.
     pub fn store(&self, server: &str, user: &str, secret: &str) -> Output {
-        let request = format!(
-            "{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n"
-        );
-        self.run(&["store"], &request)
+        self.run(&["store"], &store_request(server, user, secret))
     }
 
     /// `get` through the protocol; returns stdout.
@@ -597,6 +597,11 @@ pub fn fails(output: &Output) -> String {
         stderr(output)
     );
     stdout(output)
+}
+
+/// The JSON `store` reads.
+pub fn store_request(server: &str, user: &str, secret: &str) -> String {
+    format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
 }
 
 pub fn get_reply(server: &str, user: &str, secret: &str) -> String {
