@@ -14,8 +14,17 @@
 # test hooks, so a cargo that stops honouring it makes this script fail loudly
 # (build-std then looks for rustup's rust-src component and says it is missing).
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain accept -Zbuild-std.
+#
+# When it cannot run (no std source, no dlltool) it says so loudly and exits 0,
+# or 1 under CI; a lint finding always fails. Each target is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+cannot_run() {
+    printf '\n*** THE WINDOWS AND MACOS LINTS DID NOT RUN: %s ***\n\n' "$*" >&2
+    [ -z "${CI:-}" ] || exit 1
+    exit 0
+}
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
@@ -24,12 +33,11 @@ targets=("$@")
 # std for windows-gnu links its import libraries with dlltool, even to type-check.
 for target in "${targets[@]}"; do
     if [ "$target" = x86_64-pc-windows-gnu ] && ! command -v x86_64-w64-mingw32-dlltool >/dev/null 2>&1; then
-        printf 'cross.sh: x86_64-w64-mingw32-dlltool is missing: apt-get install binutils-mingw-w64-x86-64\n' >&2
-        exit 1
+        cannot_run "x86_64-w64-mingw32-dlltool is missing (apt-get install binutils-mingw-w64-x86-64)"
     fi
 done
 
-library=$(tests/rust-src.sh)
+library=$(tests/rust-src.sh) || cannot_run "the Rust standard library's source could not be fetched"
 export RUSTC_BOOTSTRAP=1 __CARGO_TESTS_ONLY_SRC_ROOT=$library
 
 # ring's build script compiles C for the target, which needs that target's C
@@ -43,5 +51,5 @@ for target in "${targets[@]}"; do
     if [ -n "$ring" ]; then
         overrides=(--config "target.$target.ring_core_${ring//./_}_.rustc-link-lib=[]")
     fi
-    cargo clippy --locked -Zbuild-std --target "$target" "${overrides[@]}" --all-targets -- -D warnings
+    timeout 1200 cargo clippy --locked -Zbuild-std --target "$target" "${overrides[@]}" --all-targets -- -D warnings
 done
