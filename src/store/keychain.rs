@@ -184,6 +184,13 @@ fn describe(error: keyring_core::Error) -> StoreError {
             "the {KEYCHAIN_NAME} refused access ({}); {REMEDY}",
             crate::text::printable(&e.to_string(), 200)
         )),
+        // errSecInteractionNotAllowed: a locked macOS keychain in a session that
+        // cannot show its password prompt, such as SSH.
+        E::PlatformFailure(e) if e.to_string().contains("nteraction is not allowed") => {
+            StoreError::Unavailable(format!(
+                "the {KEYCHAIN_NAME} is locked and cannot ask for its password in this session (over SSH, for example); run `security unlock-keychain` there first, then try again"
+            ))
+        }
         E::PlatformFailure(e) => StoreError::Failed(format!(
             "{KEYCHAIN_NAME} error: {}",
             crate::text::printable(&e.to_string(), 200)
@@ -524,5 +531,31 @@ mod platform {
         Err(keyring_core::Error::NotSupportedByStore(
             "listing items".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Said(&'static str);
+
+    impl std::fmt::Display for Said {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Said {}
+
+    #[test]
+    fn a_keychain_that_cannot_prompt_says_how_to_unlock_it() {
+        let error = describe(keyring_core::Error::PlatformFailure(Box::new(Said(
+            "User interaction is not allowed.",
+        ))));
+        let text = error.to_string();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{text}");
+        assert!(text.contains("security unlock-keychain"), "{text}");
     }
 }
