@@ -15,6 +15,7 @@
 
 #![deny(unsafe_code)]
 
+mod alloc;
 mod base64;
 pub mod cli;
 mod commands;
@@ -25,6 +26,9 @@ pub mod docker_config;
 pub mod doctor;
 pub mod fsutil;
 mod hardening;
+// Used by the Docker Hub and OpenBao clients.
+#[allow(dead_code)]
+mod http;
 mod ids;
 pub mod import;
 pub mod index;
@@ -44,6 +48,10 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::config::Environment;
+
+/// Every freed block is wiped, so library buffers a secret passed through keep no copy.
+#[global_allocator]
+static ALLOCATOR: alloc::WipingAllocator = alloc::WipingAllocator;
 use crate::service::Service;
 
 /// Runs the helper with the process arguments; returns the exit code.
