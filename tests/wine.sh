@@ -49,7 +49,8 @@ trap stop_wine EXIT
 echo "== wineboot (a fresh prefix)"
 mkdir -p "$WINEPREFIX"
 # One wineserver for every call, up before the first: a helper run then takes about 0.1 s.
-wineserver -p || cannot_run "wineserver does not start"
+# Its output goes nowhere: a server that outlives this script must not hold a pipe open.
+wineserver -p >/dev/null 2>&1 </dev/null || cannot_run "wineserver does not start"
 timeout 300 wine wineboot -i >/dev/null 2>&1 || cannot_run "Wine could not create a prefix (wineboot failed or took over 5 minutes)"
 # A crash ends the process at once instead of starting winedbg, which waits forever.
 timeout 60 wine reg delete 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /f >/dev/null 2>&1 || true
