@@ -119,8 +119,15 @@ if ! command -v cargo >/dev/null 2>&1; then
         "or, on Debian/Ubuntu: sudo apt-get install cargo   (Fedora: sudo dnf install cargo; macOS: brew install rust)" \
         "if it is installed already, add ~/.cargo/bin to PATH"
 fi
+# A rustup without a default toolchain leaves rustc and cargo on PATH that only print an error.
+if ! rust_says=$(rustc --version 2>&1) || ! cargo_says=$(cargo --version 2>&1); then
+    problem=$(printf '%s\n%s\n' "${rust_says:-}" "${cargo_says:-}" | grep -i -m 1 -E 'error|no default|not installed' || true)
+    die "Rust is installed but does not work: ${problem:-rustc --version fails}" \
+        "with rustup: rustup default stable   (installs and selects the stable toolchain)" \
+        "then run ./install.sh again"
+fi
 need_rust=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml | head -n 1)
-have_rust=$(rustc --version 2>/dev/null | sed -n 's/^rustc \([0-9][0-9.]*\).*/\1/p')
+have_rust=$(printf '%s\n' "$rust_says" | sed -n 's/^rustc \([0-9][0-9.]*\).*/\1/p')
 if [ -n "$need_rust" ] && [ -n "$have_rust" ] &&
     [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n 1)" != "$need_rust" ]; then
     die "Rust $have_rust is too old; $NAME needs Rust $need_rust or newer" \

@@ -77,6 +77,9 @@ pub fn write_atomic_with_mode(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = temp_path(path);
+    // Modes are a Unix idea; elsewhere the folder's access rules apply.
+    #[cfg(not(unix))]
+    let _ = mode;
     let result = (|| {
         let mut options = private_options();
         options.create_new(true);

@@ -68,7 +68,7 @@ fn dispatch(args: Vec<OsString>) -> u8 {
     // Protocol verbs come first and never reach clap: this is the `get` hot path.
     if let Some(action) = first.as_deref().and_then(protocol::Action::parse) {
         if args.len() != 2 {
-            println!("{}", protocol::USAGE);
+            output::outln!("{}", protocol::USAGE);
             return 1;
         }
         hardening::forbid_core_dumps();
@@ -86,14 +86,14 @@ fn dispatch(args: Vec<OsString>) -> u8 {
             commands::run(args)
         }
         Some(word) if args.len() == 2 => {
-            println!(
+            output::outln!(
                 "docker-credential-pat: unknown action: {}",
                 text::printable(word, 100)
             );
             1
         }
         _ => {
-            println!("{}", protocol::USAGE);
+            output::outln!("{}", protocol::USAGE);
             1
         }
     }

@@ -1,9 +1,26 @@
-//! Messages for people: stderr notes and errors, colour only on a terminal.
+//! Messages for people: stderr notes and errors, colour only on a terminal;
+//! and the one way the commands write to stdout.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `print!` for the commands, through [`write_stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format!($($arg)*).as_bytes())
+    };
+}
+
+/// `println!` for the commands, through [`write_stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+
+pub(crate) use {out, outln};
 
 /// `--quiet`: keep only errors and requested output.
 pub fn set_quiet(quiet: bool) {
@@ -79,7 +96,22 @@ pub fn error(message: &str) {
 /// Informational output on stdout, dropped by `--quiet`.
 pub fn say(message: &str) {
     if !is_quiet() {
-        println!("{message}");
+        outln!("{message}");
+    }
+}
+
+/// Writes to stdout. When the reader has gone (`doctor | head -1`) the process
+/// ends at once with status 0, as ripgrep does: nobody is left to read a
+/// message, and every file the helper writes is already complete by then.
+pub fn write_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            error(&format!("cannot write to standard output: {e}"));
+            std::process::exit(1);
+        }
     }
 }
 

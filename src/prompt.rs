@@ -3,7 +3,7 @@
 //! The protocol owns stdin, so interactive prompts use `/dev/tty`. Secrets
 //! are never taken from argv, where other users could see them in `ps`.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 
 use zeroize::Zeroizing;
 
@@ -49,6 +49,8 @@ pub fn read_line_from(input: impl Read) -> Result<Secret, PromptError> {
 pub fn ask_hidden(prompt: &str) -> Result<Secret, PromptError> {
     #[cfg(unix)]
     {
+        use std::io::Write;
+
         use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
         let mut tty = std::fs::OpenOptions::new()
             .read(true)

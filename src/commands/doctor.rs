@@ -11,7 +11,7 @@ pub fn run(env: Environment, json: bool, repair: bool) -> CommandResult {
     let (service, config_error) = Service::open_lenient(env)?;
     let findings = doctor::run(&service, config_error, repair)?;
     if json {
-        println!(
+        output::outln!(
             "{}",
             serde_json::to_string_pretty(&findings).expect("findings serialise")
         );
@@ -43,7 +43,7 @@ fn print_findings(findings: &[Finding], repair: bool) {
             line.push_str(" — ");
             line.push_str(fix);
         }
-        println!("{word} {}", crate::text::printable(&line, 4000));
+        output::outln!("{word} {}", crate::text::printable(&line, 4000));
     }
     let problems = findings
         .iter()

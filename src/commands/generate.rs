@@ -18,21 +18,16 @@ pub fn completions(shell: Shell) -> CommandResult {
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
     };
-    clap_complete::generate(
-        shell,
-        &mut command,
-        "docker-credential-pat",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "docker-credential-pat", &mut script);
+    crate::output::write_stdout(&script);
     Ok(Exit::Success)
 }
 
 pub fn man() -> CommandResult {
     let page = render_man()
         .map_err(|e| ServiceError::Invalid(format!("cannot write the man page: {e}")))?;
-    std::io::stdout()
-        .write_all(&page)
-        .map_err(|e| ServiceError::Invalid(format!("cannot write the man page: {e}")))?;
+    crate::output::write_stdout(&page);
     Ok(Exit::Success)
 }
 

@@ -16,7 +16,7 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
         .collect();
     if json {
         let items: Vec<serde_json::Value> = views.iter().map(token_json).collect();
-        println!(
+        output::outln!(
             "{}",
             serde_json::to_string_pretty(&items).expect("JSON values serialise")
         );
@@ -27,7 +27,7 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
         });
     } else {
-        print!("{}", table(service, &views, now));
+        output::out!("{}", table(service, &views, now));
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
                 "* default: used when DOCKER_PAT_INTEGRATION is unset",
@@ -130,7 +130,7 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
             "last_client": view.usage.last_client,
             "history": uses.iter().map(|u| json!({"at": timestamp(u.at), "client": u.client})).collect::<Vec<_>>(),
         });
-        println!(
+        output::outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("JSON values serialise")
         );
@@ -145,7 +145,7 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
     for u in &uses {
         table.row(vec![timestamp(u.at), relative(u.at, now), u.client.clone()]);
     }
-    print!("{}", table.render(output::table_width()));
+    output::out!("{}", table.render(output::table_width()));
     output::say(&format!(
         "{} use(s) in all; the last {} are kept",
         view.usage.use_count,

@@ -150,7 +150,7 @@ fn status(service: &Service, json: bool) -> CommandResult {
             .map(|(r, u)| json!({"registry": r.key(), "username": u, "stored": stored(r, u)}))
             .collect();
         let value = json!({"require_tokens": service.config.require_tokens, "accounts": list});
-        println!(
+        output::outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("JSON values serialise")
         );
@@ -173,7 +173,7 @@ fn status(service: &Service, json: bool) -> CommandResult {
             stored(registry, user).unwrap_or("-").to_owned(),
         ]);
     }
-    print!("{}", table.render(output::table_width()));
+    output::out!("{}", table.render(output::table_width()));
     Ok(Exit::Success)
 }
 

@@ -177,7 +177,7 @@ fn status(vault: &VaultStore, json: bool) -> CommandResult {
             "cache_seconds": status.cache_seconds,
             "error": problem,
         });
-        println!(
+        output::outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("JSON values serialise")
         );
@@ -195,10 +195,10 @@ fn status(vault: &VaultStore, json: bool) -> CommandResult {
             (true, 0) => "off (vault_cache_seconds = 0)".to_owned(),
             (true, seconds) => format!("kernel user keyring, {seconds} s"),
         };
-        println!("vault:      {}", status.path.display());
-        println!("state:      {state}");
+        output::outln!("vault:      {}", status.path.display());
+        output::outln!("state:      {state}");
         if let Some(header) = header {
-            println!("format:     version {}, {}", header.version, header.kdf);
+            output::outln!("format:     version {}, {}", header.version, header.kdf);
             if header.kdf != vault.kdf() {
                 output::note(&format!(
                     "config.toml asks for {}; `docker-credential-pat vault passwd` re-encrypts the vault with it",
@@ -207,9 +207,9 @@ fn status(vault: &VaultStore, json: bool) -> CommandResult {
             }
         }
         if let Some(items) = status.items {
-            println!("items:      {items}");
+            output::outln!("items:      {items}");
         }
-        println!("key cache:  {cache}");
+        output::outln!("key cache:  {cache}");
         if let Some(problem) = &problem {
             output::error(problem);
         }

@@ -30,7 +30,11 @@ pub(super) fn check(
             findings.push(Finding::problem(
                 "docker-config",
                 e.to_string(),
-                "set DOCKER_CONFIG or HOME",
+                if cfg!(windows) {
+                    "set DOCKER_CONFIG"
+                } else {
+                    "set DOCKER_CONFIG or HOME"
+                },
             ));
             return false;
         }
@@ -233,7 +237,7 @@ fn check_path(findings: &mut Vec<Finding>) {
         None => findings.push(Finding::problem(
             "path",
             "Docker runs docker-credential-pat from PATH, and no folder on PATH holds it",
-            format!("add {exe_dir} to PATH (for example in ~/.profile)"),
+            path_advice(&exe_dir),
         )),
         Some(found) => {
             let same = match (&exe, found.canonicalize()) {
@@ -257,6 +261,23 @@ fn check_path(findings: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+#[cfg(windows)]
+fn path_advice(dir: &str) -> String {
+    format!(
+        "add {dir} to your user Path (Settings › System › About › Advanced system settings › Environment Variables), then open a new terminal"
+    )
+}
+
+#[cfg(target_os = "macos")]
+fn path_advice(dir: &str) -> String {
+    format!("add {dir} to PATH (for example in ~/.zprofile), then open a new terminal")
+}
+
+#[cfg(not(any(windows, target_os = "macos")))]
+fn path_advice(dir: &str) -> String {
+    format!("add {dir} to PATH (for example in ~/.profile)")
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -31,7 +31,9 @@ const KEYCHAIN_NAME: &str = "OS keychain";
 const REMEDY: &str = "start a Secret Service (GNOME Keyring, KWallet or KeePassXC) in your D-Bus session, or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
 #[cfg(target_os = "macos")]
 const REMEDY: &str = "unlock the login keychain (`security unlock-keychain`), or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(windows)]
+const REMEDY: &str = "sign in with a user profile that has a Credential Manager (service accounts and some remote sessions have none), or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 const REMEDY: &str = "make sure the OS credential store is available, or keep tokens in the encrypted vault instead: `docker-credential-pat vault init`";
 
 type Connected = Result<Arc<CredentialStore>, String>;
@@ -146,11 +148,13 @@ impl SecretStore for KeychainStore {
         meta: &ItemMeta,
         secret: &Secret,
     ) -> Result<Option<String>, StoreError> {
+        platform::check_length(secret.expose_bytes().len())?;
         let (item, meta, home) = (item.to_owned(), meta.clone(), self.shared.home.clone());
         let secret = secret.clone();
         self.call(move |store| {
             let entry = platform::entry(store, &item, Some(&meta), &home)?;
             entry.set_secret(secret.expose_bytes())?;
+            platform::label(&entry, &meta, &home)?;
             Ok(platform::created_path(&entry))
         })
     }
@@ -180,6 +184,13 @@ fn describe(error: keyring_core::Error) -> StoreError {
             "the {KEYCHAIN_NAME} refused access ({}); {REMEDY}",
             crate::text::printable(&e.to_string(), 200)
         )),
+        // errSecInteractionNotAllowed: a locked macOS keychain in a session that
+        // cannot show its password prompt, such as SSH.
+        E::PlatformFailure(e) if e.to_string().contains("nteraction is not allowed") => {
+            StoreError::Unavailable(format!(
+                "the {KEYCHAIN_NAME} is locked and cannot ask for its password in this session (over SSH, for example); run `security unlock-keychain` there first, then try again"
+            ))
+        }
         E::PlatformFailure(e) => StoreError::Failed(format!(
             "{KEYCHAIN_NAME} error: {}",
             crate::text::printable(&e.to_string(), 200)
@@ -214,6 +225,7 @@ fn describe_unreachable(error: &keyring_core::Error) -> String {
     )
 }
 
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn specifier_items(found: Vec<Entry>) -> Vec<StoredItem> {
     found
         .into_iter()
@@ -277,6 +289,15 @@ mod platform {
         crate::store::secret_service::created_path(entry)
     }
 
+    /// The Secret Service holds any length, and the attributes went in with the item.
+    pub fn check_length(_bytes: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub fn label(_entry: &Entry, _meta: &ItemMeta, _home: &str) -> keyring_core::Result<()> {
+        Ok(())
+    }
+
     pub fn get_at(entry: &Entry, hint: &str) -> Option<Vec<u8>> {
         crate::store::secret_service::get_at(entry, hint)
     }
@@ -289,6 +310,15 @@ mod platform {
     /// Only the Secret Service reports where it put an item.
     pub fn created_path(_entry: &Entry) -> Option<String> {
         None
+    }
+
+    pub fn check_length(_bytes: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The Keychain item carries only its service and account.
+    pub fn label(_entry: &Entry, _meta: &ItemMeta, _home: &str) -> keyring_core::Result<()> {
+        Ok(())
     }
 
     pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
@@ -319,7 +349,20 @@ mod platform {
 
 #[cfg(windows)]
 mod platform {
+    //! Generic credentials named `docker-credential-pat:ITEM`, so the entries of
+    //! docker-credential-wincred (named after the registry) are never touched.
+    //! The Credential Manager has no attributes, so the account goes in the
+    //! credential's user name and the rest in its comment, data folder included:
+    //! several data folders can share one Credential Manager without taking each
+    //! other's items for orphans.
+
     use super::*;
+
+    const TARGET_PREFIX: &str = "docker-credential-pat:";
+    /// CRED_MAX_CREDENTIAL_BLOB_SIZE: what CredWriteW accepts for one secret.
+    const MAX_SECRET: usize = 2560;
+    /// CRED_MAX_STRING_LENGTH, for the comment.
+    const MAX_COMMENT: usize = 256;
 
     /// Only the Secret Service reports where it put an item.
     pub fn created_path(_entry: &Entry) -> Option<String> {
@@ -334,25 +377,114 @@ mod platform {
         Ok(windows_native_keyring_store::Store::new()?)
     }
 
-    /// Our own target names, so docker-credential-wincred's entries are never touched.
+    /// A longer secret is refused whole: the Credential Manager would reject it.
+    pub fn check_length(bytes: usize) -> Result<(), StoreError> {
+        if bytes <= MAX_SECRET {
+            return Ok(());
+        }
+        Err(StoreError::Failed(format!(
+            "the token is {bytes} bytes long and the {KEYCHAIN_NAME} holds at most 2,560 bytes per credential; nothing was stored. Keep this token in the encrypted vault instead: `docker-credential-pat vault init`, then set backend = \"file\" in config.toml"
+        )))
+    }
+
     pub fn entry(
         store: &Arc<CredentialStore>,
         item: &str,
         _meta: Option<&ItemMeta>,
         _home: &str,
     ) -> keyring_core::Result<Entry> {
-        let target = format!("{SERVICE}:{item}");
+        let target = format!("{TARGET_PREFIX}{item}");
         let modifiers = HashMap::from([("target", target.as_str())]);
         Entry::new_in_store_with_modifiers(store, SERVICE, item, &modifiers)
     }
 
+    /// Writes the account and the comment onto the credential just written.
+    pub fn label(entry: &Entry, meta: &ItemMeta, home: &str) -> keyring_core::Result<()> {
+        let comment = comment(meta, home);
+        let attributes = HashMap::from([
+            ("username", meta.account.as_str()),
+            ("comment", comment.as_str()),
+        ]);
+        entry.update_attributes(&attributes)
+    }
+
+    /// `docker-credential-pat; home=H; token=ID; registry=R`, the registry left out
+    /// when the whole would pass the Credential Manager's limit.
+    fn comment(meta: &ItemMeta, home: &str) -> String {
+        let base = format!(
+            "{SERVICE}; home={}; token={}",
+            home_tag(home),
+            meta.token_id
+        );
+        let full = format!("{base}; registry={}", meta.registry);
+        if full.chars().count() <= MAX_COMMENT {
+            full
+        } else {
+            base
+        }
+    }
+
+    /// A short digest of the data folder; Windows paths ignore case.
+    fn home_tag(home: &str) -> String {
+        use blake2::{Blake2b256, Digest};
+        Blake2b256::digest(home.to_lowercase().as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Our credentials through CredEnumerateW; those of another data folder are
+    /// left out, and one without our comment (written by an older version, or
+    /// interrupted between its two writes) is listed without metadata.
     pub fn items(
-        _store: &Arc<CredentialStore>,
-        _home: &str,
+        store: &Arc<CredentialStore>,
+        home: &str,
     ) -> keyring_core::Result<Vec<StoredItem>> {
-        Err(keyring_core::Error::NotSupportedByStore(
-            "listing items".into(),
-        ))
+        let spec = HashMap::from([("pattern", "^docker-credential-pat:")]);
+        let ours = home_tag(home);
+        let mut items = Vec::new();
+        for entry in Entry::search_in_store(store, &spec)? {
+            let attributes = match entry.get_attributes() {
+                Ok(attributes) => attributes,
+                // Deleted since it was listed.
+                Err(keyring_core::Error::NoEntry) => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(item) = attributes
+                .get("target_name")
+                .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+            else {
+                continue;
+            };
+            let fields: HashMap<&str, &str> = attributes
+                .get("comment")
+                .map(String::as_str)
+                .unwrap_or_default()
+                .split("; ")
+                .filter_map(|field| field.split_once('='))
+                .collect();
+            match fields.get("home") {
+                Some(tag) if *tag != ours => continue,
+                _ => {}
+            }
+            let meta = match (
+                fields.get("registry"),
+                attributes.get("username").filter(|u| !u.is_empty()),
+                fields.get("token"),
+            ) {
+                (Some(registry), Some(account), Some(token_id)) => Some(ItemMeta {
+                    registry: (*registry).to_owned(),
+                    account: account.clone(),
+                    token_id: (*token_id).to_owned(),
+                }),
+                _ => None,
+            };
+            items.push(StoredItem {
+                item: item.to_owned(),
+                meta,
+            });
+        }
+        Ok(items)
     }
 }
 
@@ -363,6 +495,14 @@ mod platform {
     /// Only the Secret Service reports where it put an item.
     pub fn created_path(_entry: &Entry) -> Option<String> {
         None
+    }
+
+    pub fn check_length(_bytes: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub fn label(_entry: &Entry, _meta: &ItemMeta, _home: &str) -> keyring_core::Result<()> {
+        Ok(())
     }
 
     pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
@@ -391,5 +531,31 @@ mod platform {
         Err(keyring_core::Error::NotSupportedByStore(
             "listing items".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Said(&'static str);
+
+    impl std::fmt::Display for Said {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Said {}
+
+    #[test]
+    fn a_keychain_that_cannot_prompt_says_how_to_unlock_it() {
+        let error = describe(keyring_core::Error::PlatformFailure(Box::new(Said(
+            "User interaction is not allowed.",
+        ))));
+        let text = error.to_string();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{text}");
+        assert!(text.contains("security unlock-keychain"), "{text}");
     }
 }

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+#[cfg(target_os = "linux")]
 pub mod openbao;
+#[cfg(target_os = "linux")]
+pub mod wine;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
 pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
@@ -105,6 +108,7 @@ impl SecretService {
         let runtime = self.dir.path().join("run");
         for d in [&home, &runtime] {
             std::fs::create_dir_all(d).unwrap();
+            #[cfg(unix)]
             set_mode(d, 0o700);
         }
         let mut keyring = Command::new("gnome-keyring-daemon")
@@ -280,11 +284,13 @@ impl Drop for SecretService {
     }
 }
 
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+#[cfg(unix)]
 pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -479,10 +485,7 @@ impl Env {
 
     /// `store` through the protocol.
     pub fn store(&self, server: &str, user: &str, secret: &str) -> Output {
-        let request = format!(
-            "{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n"
-        );
-        self.run(&["store"], &request)
+        self.run(&["store"], &store_request(server, user, secret))
     }
 
     /// `get` through the protocol; returns stdout.
@@ -596,6 +599,11 @@ pub fn fails(output: &Output) -> String {
         stderr(output)
     );
     stdout(output)
+}
+
+/// The JSON `store` reads.
+pub fn store_request(server: &str, user: &str, secret: &str) -> String {
+    format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
 }
 
 pub fn get_reply(server: &str, user: &str, secret: &str) -> String {

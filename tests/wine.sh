@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The Windows tests, run here under Wine: builds the real Windows executable
+# (x86_64-pc-windows-gnu, std built from source and linked by mingw), prepares a
+# fresh Wine prefix with a persistent wineserver, runs tests/wine.rs against
+# Wine's Credential Manager, then stops Wine and checks that none of the test
+# secrets is anywhere in the prefix in clear.
+#
+#   tests/wine.sh
+#
+# When it cannot run (no Wine, no mingw, no std source) it says so loudly and
+# exits 0, or 1 under CI. Every step is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cannot_run() {
+    printf '\n*** THE WINDOWS TESTS DID NOT RUN: %s ***\n\n' "$*" >&2
+    [ -z "${CI:-}" ] || exit 1
+    exit 0
+}
+
+for tool in wine wineserver x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool timeout; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        cannot_run "$tool is missing (Debian: apt-get install wine wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)"
+done
+library=$(tests/rust-src.sh) || cannot_run "the Rust standard library's source could not be fetched"
+
+target=x86_64-pc-windows-gnu
+target_dir=${CARGO_TARGET_DIR:-target}
+work=$(cd "$target_dir" && pwd)/wine
+# The release build, as shipped. A debug build would also stop at Wine's
+# CredEnumerateW, which packs its CREDENTIALW records without aligning them: the
+# debug-mode alignment check in windows-native-keyring-store's plain read panics.
+echo "== cargo build --release --target $target"
+RUSTC_BOOTSTRAP=1 __CARGO_TESTS_ONLY_SRC_ROOT=$library \
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+    timeout 1800 cargo build --locked --release -Zbuild-std=std,panic_abort --target "$target"
+
+# Wine 8.0 has no bcryptprimitives.dll, from which std takes ProcessPrng; a
+# stand-in beside the executable forwards to RtlGenRandom.
+rm -rf "$work"
+mkdir -p "$work/bin"
+x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bin/bcryptprimitives.dll" \
+    tests/wine/bcryptprimitives.c tests/wine/bcryptprimitives.def -ladvapi32
+cp "$target_dir/$target/release/docker-credential-pat.exe" "$work/bin/"
+
+export WINEPREFIX=$work/prefix WINEDEBUG=-all
+stop_wine() { timeout 60 wineserver -k 2>/dev/null || true; }
+trap stop_wine EXIT
+echo "== wineboot (a fresh prefix)"
+mkdir -p "$WINEPREFIX"
+# One wineserver for every call, up before the first: a helper run then takes about 0.1 s.
+# Its output goes nowhere: a server that outlives this script must not hold a pipe open.
+wineserver -p >/dev/null 2>&1 </dev/null || cannot_run "wineserver does not start"
+timeout 300 wine wineboot -i >/dev/null 2>&1 || cannot_run "Wine could not create a prefix (wineboot failed or took over 5 minutes)"
+# A crash ends the process at once instead of starting winedbg, which waits forever.
+timeout 60 wine reg delete 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /f >/dev/null 2>&1 || true
+timeout 60 wine "$work/bin/docker-credential-pat.exe" version >/dev/null 2>&1 ||
+    cannot_run "the Windows build does not start under Wine"
+
+# One test at a time: Wine's CredEnumerateW sizes its buffer in one pass over the
+# registry and fills it in a second, so a credential written by another process
+# in between overruns the buffer (Windows answers from one service and has no
+# such race). The helper's own calls never overlap like that within one test.
+echo "== cargo test wine:: (the Windows build under Wine)"
+DOCKER_PAT_WINDOWS_EXE=$work/bin/docker-credential-pat.exe \
+    timeout 900 cargo test --locked --test integration -- wine:: --test-threads=1
+
+# Stopping the wineserver writes its registry (the Credential Manager) to disk.
+stop_wine
+wineserver -w 2>/dev/null || true
+echo "== the prefix holds no test secret in clear"
+grep -q 'docker-credential-pat:' "$WINEPREFIX/user.reg" ||
+    { echo "wine.sh: user.reg holds none of the helper's credentials; the check below would prove nothing" >&2; exit 1; }
+python3 - "$WINEPREFIX" <<'EOF'
+import os, re, sys
+# The secrets tests/wine.rs stores and leaves behind.
+secrets = ["dckr_pat_abcdefghijklmnopqrstuvwxyz0", "second-secret", "orphan-secret", "laptop-secret", "t" * 2560]
+forms = []
+for s in secrets:
+    forms += [s.encode(), s.encode("utf-16-le")]
+    hexed = ",".join(f"{b:02x}" for b in s.encode())
+    forms += [hexed.encode(), ",".join(f"{b:02x}" for b in s.encode("utf-16-le")).encode()]
+found = []
+for root, _, files in os.walk(sys.argv[1]):
+    for name in files:
+        path = os.path.join(root, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        data = open(path, "rb").read()
+        if name.endswith(".reg"):
+            data = re.sub(rb"\\\r?\n\s*", b"", data)
+        found += [f"{path}: {f[:24]!r}" for f in forms if f in data]
+if found:
+    sys.exit("secrets in clear in the Wine prefix:\n" + "\n".join(found))
+print("none of the test secrets is in the prefix in clear")
+EOF
