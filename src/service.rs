@@ -217,11 +217,17 @@ impl Service {
     }
 
     pub fn load_index(&self) -> Result<Index> {
-        Ok(Index::load(&self.paths.index_file())?)
+        Ok(Index::load(&self.paths)?)
     }
 
     pub fn begin(&self) -> Result<IndexWriter> {
         Ok(IndexWriter::begin(&self.paths)?)
+    }
+
+    /// A writer that loads only what concerns `registry`: the protocol's writes
+    /// cost the same whatever the number of other tokens.
+    pub fn begin_for(&self, registry: &Registry) -> Result<IndexWriter> {
+        Ok(IndexWriter::begin_for(&self.paths, registry)?)
     }
 
     // ---- The credential-helper protocol ----
@@ -239,7 +245,7 @@ impl Service {
         // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
         self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
-        let mut writer = self.begin()?;
+        let mut writer = self.begin_for(&registry)?;
         let (name, make_default) = self.protocol_target(&writer.index, registry)?;
         let spec = TokenSpec {
             name,
@@ -302,7 +308,7 @@ impl Service {
 
     /// One registry's record, read without parsing the rest of the index.
     fn registry_snapshot(&self, registry: &Registry) -> Result<Option<RegistryRecord>> {
-        match Snapshot::read(&self.paths.index_file())? {
+        match Snapshot::of_registry(&self.paths, registry)? {
             Some(snapshot) => Ok(snapshot.registry(registry)?),
             None => Ok(None),
         }
@@ -322,7 +328,7 @@ impl Service {
         if !present {
             return Err(ServiceError::NotFound);
         }
-        let mut writer = self.begin()?;
+        let mut writer = self.begin_for(&registry)?;
         let (name, _) = writer
             .index
             .select(&registry, integration.as_ref())
@@ -337,11 +343,11 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
-            return Ok(Vec::new());
-        };
-        let mut listed: Vec<(String, String)> = snapshot
-            .listing()?
+        let mut listing = Vec::new();
+        for snapshot in Snapshot::all(&self.paths)? {
+            listing.extend(snapshot.listing()?);
+        }
+        let mut listed: Vec<(String, String)> = listing
             .into_iter()
             .filter_map(|(registry, record)| {
                 let (_, token) = record.select(integration.as_ref())?;
@@ -552,7 +558,7 @@ impl Service {
     /// Removes every token of a registry; returns their names.
     pub fn delete_all(&self, registry_text: &str) -> Result<Vec<TokenName>> {
         let registry = Registry::parse(registry_text)?;
-        let mut writer = self.begin()?;
+        let mut writer = self.begin_for(&registry)?;
         let names: Vec<TokenName> = writer
             .index
             .registry(&registry)

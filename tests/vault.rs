@@ -44,11 +44,8 @@ fn index(env: &Env) -> PathBuf {
 }
 
 /// Snapshot of the vault and the index, to check that nothing changed.
-fn snapshot(env: &Env) -> (Vec<u8>, Vec<u8>) {
-    (
-        std::fs::read(vault(env)).unwrap(),
-        std::fs::read(index(env)).unwrap(),
-    )
+fn snapshot(env: &Env) -> (Vec<u8>, Vec<(PathBuf, Vec<u8>)>) {
+    (std::fs::read(vault(env)).unwrap(), env.index_bytes())
 }
 
 /// `vault status --json` as a JSON value.
@@ -88,7 +85,7 @@ fn protocol_round_trip_on_the_file_backend_without_dbus() {
         ok(&env.run(&["list"], "")),
         "{\"127.0.0.1:5000\":\"bob\",\"https://index.docker.io/v1/\":\"alice\"}\n"
     );
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(index_text.contains("\"backend\":\"file\""), "{index_text}");
     ok(&env.store("127.0.0.1:5000", "bob", "pw2"));
     assert_eq!(
@@ -104,7 +101,7 @@ fn protocol_round_trip_on_the_file_backend_without_dbus() {
         fails(&env.run(&["erase"], "docker.io")),
         "credentials not found in native keychain\n"
     );
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(
         !index_text.contains("retired"),
         "erased secrets are removed"
@@ -202,7 +199,7 @@ fn token_commands_work_on_the_file_backend() {
     ok(&env.run(&["delete", "--all", "ghcr.io"], ""));
     assert_eq!(ok(&env.run(&["list"], "")), "{}\n");
     ok(&env.run(&["vault", "unlock"], ""));
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(!index_text.contains("retired"), "{index_text}");
 }
 
@@ -609,7 +606,7 @@ fn auto_uses_the_vault_when_no_keychain_is_reachable() {
     // No passphrase source now: the vault exists and its key is cached.
     unset(&mut env, "DOCKER_PAT_PASSPHRASE_FILE");
     ok(&env.store("docker.io", "alice", PAT));
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(index_text.contains("\"backend\":\"file\""), "{index_text}");
     assert_eq!(
         ok(&env.get("docker.io")),
