@@ -927,7 +927,12 @@ fn file_size_limit_is_a_clear_error_and_keeps_the_old_state() {
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     let index = env.index_bytes();
     // One token's record is larger than the limit, so writing any index file fails.
-    assert!(std::fs::metadata(env.index_file_of("ghcr.io")).unwrap().len() > 200);
+    assert!(
+        std::fs::metadata(env.index_file_of("ghcr.io"))
+            .unwrap()
+            .len()
+            > 200
+    );
     // The helper ignores SIGXFSZ itself, so the write fails with EFBIG instead of killing it.
     let limited = |args: &[&str], input: &str| {
         let mut command = env.command("prlimit");

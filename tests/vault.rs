@@ -44,8 +44,21 @@ fn index(env: &Env) -> PathBuf {
 }
 
 /// Snapshot of the vault and the index, to check that nothing changed.
+/// The vault's header file, then its item files and the index files.
 fn snapshot(env: &Env) -> (Vec<u8>, Vec<(PathBuf, Vec<u8>)>) {
-    (std::fs::read(vault(env)).unwrap(), env.index_bytes())
+    let mut files = env.index_bytes();
+    let mut items: Vec<PathBuf> = std::fs::read_dir(env.pat_home().join("vault.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    items.sort();
+    files.extend(items.into_iter().map(|p| {
+        let bytes = std::fs::read(&p).unwrap();
+        (p, bytes)
+    }));
+    (std::fs::read(vault(env)).unwrap(), files)
 }
 
 /// `vault status --json` as a JSON value.
@@ -315,16 +328,22 @@ fn flipped_bytes_anywhere_are_errors_and_change_nothing() {
 fn tampered_body_is_an_authentication_error() {
     let env = file_env();
     ok(&env.store("docker.io", "alice", PAT));
-    let mut bytes = std::fs::read(vault(&env)).unwrap();
+    // The token's own item file, beside the vault's header file.
+    let item = env.index_json()["registries"]["docker.io"]["tokens"]["default"]["secret"]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = env.pat_home().join("vault.d").join(item);
+    let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 20;
     bytes[last] ^= 1;
-    std::fs::write(vault(&env), &bytes).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
     let out = fails(&env.get("docker.io"));
     assert_eq!(
         out,
         format!(
             "vault {} cannot be read: its contents fail authentication: the file was modified or damaged; the file was left untouched\n",
-            vault(&env).display()
+            path.display()
         )
     );
 }
