@@ -343,22 +343,11 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let mut listing = Vec::new();
+        let mut listed = Vec::new();
         for snapshot in Snapshot::all(&self.paths)? {
-            listing.extend(snapshot.listing()?);
+            snapshot.list(integration.as_ref(), &mut listed)?;
         }
-        let mut listed: Vec<(String, String)> = listing
-            .into_iter()
-            .filter_map(|(registry, record)| {
-                let (_, token) = record.select(integration.as_ref())?;
-                Some((
-                    registry.list_address(&token.server_url).to_owned(),
-                    token.username.clone(),
-                ))
-            })
-            .collect();
-        listed.sort();
-        listed.dedup_by(|a, b| a.0 == b.0);
+        // Sorted (and any address listed once) where the reply is encoded.
         Ok(listed)
     }
 

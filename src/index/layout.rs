@@ -14,7 +14,7 @@
 //! "written by a newer docker-credential-pat" rather than starting afresh.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -73,6 +73,39 @@ pub(crate) fn bucket_path(paths: &Paths, bucket: u8) -> PathBuf {
 
 pub(crate) fn read_bucket(paths: &Paths, bucket: u8) -> Result<Option<Vec<u8>>, FsError> {
     fsutil::read_optional(&bucket_path(paths, bucket))
+}
+
+/// The start of a bucket file up to just past the line break that ends its
+/// listing (the whole file when it has none): all `list` reads of it.
+pub(crate) fn read_listing_part(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
+    use std::io::Read;
+    let error = |source| FsError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(error(e)),
+    };
+    let mut bytes = Vec::with_capacity(8192);
+    let mut scanned = 0;
+    loop {
+        let read = (&mut file)
+            .take(8192)
+            .read_to_end(&mut bytes)
+            .map_err(error)?;
+        // One byte past the line break tells a listing from a file that ends there.
+        let found = bytes[scanned..].iter().position(|&b| b == b'\n');
+        match found {
+            Some(at) if scanned + at + 1 < bytes.len() => return Ok(Some(bytes)),
+            Some(at) => scanned += at,
+            None => scanned = bytes.len(),
+        }
+        if read == 0 {
+            return Ok(Some(bytes));
+        }
+    }
 }
 
 /// Every bucket file present, in bucket order.

@@ -6,6 +6,7 @@
 //! change and rotation atomic: the new secret is written first, then one index
 //! commit switches to it and schedules the old one for removal.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use crate::store::BackendKind;
 use layout::Layout;
 
 mod layout;
+mod listing;
 
 /// Bucket files, and `index.json` once it only marks that layout (see [`layout`]).
 const FORMAT_VERSION: u32 = 2;
@@ -232,6 +234,48 @@ impl Index {
         bytes
     }
 
+    /// A bucket file: the same object as [`Index::to_bytes`] with a `listing`
+    /// first, holding only what `list` needs of each registry, and a line
+    /// break after it. Compact JSON has no raw line break, so `list` parses
+    /// the first line alone (a quarter of the bytes); the file stays one JSON
+    /// object. Both parts are written from one index, so they always agree.
+    fn to_bucket_bytes(&self) -> Vec<u8> {
+        let listing: BTreeMap<&str, RegistryRecord<(&str, &str, bool)>> = self
+            .registries
+            .iter()
+            .map(|(key, record)| {
+                let tokens = record
+                    .tokens
+                    .iter()
+                    .map(|(name, t)| {
+                        (
+                            name.clone(),
+                            (t.server_url.as_str(), t.username.as_str(), t.active),
+                        )
+                    })
+                    .collect();
+                (
+                    key.as_str(),
+                    RegistryRecord {
+                        default: record.default.clone(),
+                        tokens,
+                    },
+                )
+            })
+            .collect();
+        let fail = "the index always serialises";
+        let mut out = format!("{{\"version\":{},\"listing\":", self.version).into_bytes();
+        serde_json::to_writer(&mut out, &listing).expect(fail);
+        out.extend_from_slice(b"\n,\"registries\":");
+        serde_json::to_writer(&mut out, &self.registries).expect(fail);
+        if !self.retired.is_empty() {
+            out.extend_from_slice(b",\"retired\":");
+            serde_json::to_writer(&mut out, &self.retired).expect(fail);
+        }
+        out.extend_from_slice(b"}\n");
+        out
+    }
+
     pub fn registry(&self, registry: &Registry) -> Option<&RegistryRecord> {
         self.registries.get(registry.key())
     }
@@ -366,15 +410,13 @@ fn check_bucket(key: &str, bucket: u8, path: &Path) -> Result<(), IndexError> {
 
 /// A registry key must be canonical, or lookups would silently miss it.
 fn check_key(key: &str, path: &Path) -> Result<Registry, IndexError> {
-    let registry =
-        Registry::parse(key).map_err(|e| damaged(path, format!("registry {key:?}: {e}")))?;
-    if registry.key() != key {
-        return Err(damaged(
-            path,
-            format!("registry {key:?} is not in canonical form"),
-        ));
+    if let Some(registry) = Registry::from_key(key) {
+        return Ok(registry);
     }
-    Ok(registry)
+    Err(match Registry::parse(key) {
+        Err(e) => damaged(path, format!("registry {key:?}: {e}")),
+        Ok(_) => damaged(path, format!("registry {key:?} is not in canonical form")),
+    })
 }
 
 /// Integration names must be valid and the default must exist.
@@ -408,28 +450,24 @@ pub struct Snapshot {
 struct Outline<'a> {
     version: u32,
     #[serde(borrow, default)]
-    registries: BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>,
+    registries: BTreeMap<Cow<'a, str>, &'a serde_json::value::RawValue>,
 }
 
-/// A token as `list` sees it; every other field is skipped unparsed.
+/// A token as `list` sees it, borrowed from the file where it can be; every
+/// other field is skipped unparsed.
 #[derive(Deserialize)]
-pub struct ListedToken {
-    pub server_url: String,
-    pub username: String,
+pub struct ListedToken<'a> {
+    #[serde(borrow)]
+    pub server_url: Cow<'a, str>,
+    #[serde(borrow)]
+    pub username: Cow<'a, str>,
     pub active: bool,
 }
 
-impl Selectable for ListedToken {
+impl Selectable for ListedToken<'_> {
     fn is_active(&self) -> bool {
         self.active
     }
-}
-
-#[derive(Deserialize)]
-struct ListOutline {
-    version: u32,
-    #[serde(default)]
-    registries: BTreeMap<String, RegistryRecord<ListedToken>>,
 }
 
 impl Snapshot {
@@ -449,7 +487,8 @@ impl Snapshot {
         }
     }
 
-    /// Every index file, for `list`.
+    /// Every index file, for `list`: of a bucket file only as much as holds
+    /// its listing.
     pub fn all(paths: &Paths) -> Result<Vec<Self>, IndexError> {
         match layout::current(paths)? {
             Layout::Empty => Ok(Vec::new()),
@@ -457,7 +496,7 @@ impl Snapshot {
             Layout::Buckets => {
                 let mut found = Vec::new();
                 for (bucket, path) in layout::bucket_files(paths)? {
-                    if let Some(bytes) = fsutil::read_optional(&path)? {
+                    if let Some(bytes) = layout::read_listing_part(&path)? {
                         found.push(Self {
                             bytes,
                             path,
@@ -476,6 +515,19 @@ impl Snapshot {
             path: paths.index_file(),
             bucket: None,
         }
+    }
+
+    /// The `listing` at the head of a bucket file: its first line after the
+    /// fixed prefix, a complete JSON value. `None` when the file was not
+    /// written that way (it is then read whole).
+    fn listing_head(&self) -> Option<&[u8]> {
+        const PREFIX: &[u8] = b"{\"version\":2,\"listing\":";
+        let rest = self
+            .bytes
+            .strip_prefix(PREFIX)
+            .filter(|_| self.bucket.is_some())?;
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        (rest.get(end + 1) == Some(&b',')).then(|| &rest[..end])
     }
 
     fn corrupt(&self, e: serde_json::Error) -> IndexError {
@@ -519,20 +571,35 @@ impl Snapshot {
         Ok(Some(record))
     }
 
-    /// Every registry with the fields `list` needs, checked as a whole index is.
-    pub fn listing(&self) -> Result<Vec<(Registry, RegistryRecord<ListedToken>)>, IndexError> {
-        let outline: ListOutline =
-            serde_json::from_slice(&self.bytes).map_err(|e| self.corrupt(e))?;
-        self.check_version(outline.version)?;
-        outline
-            .registries
-            .into_iter()
-            .map(|(key, record)| {
-                let registry = self.check_key(&key)?;
-                check_record(&key, &record, &self.path)?;
-                Ok((registry, record))
-            })
-            .collect()
+    /// Adds what `list` reports for this file to `out`: each registry's token
+    /// for `integration` (else its default) while it is active, as (address,
+    /// username). Checked as a whole index is.
+    pub fn list(
+        &self,
+        integration: Option<&Integration>,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), IndexError> {
+        fn run<'de, S: serde::de::DeserializeSeed<'de>>(
+            bytes: &'de [u8],
+            seed: S,
+        ) -> serde_json::Result<S::Value> {
+            let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+            let value = seed.deserialize(&mut deserializer)?;
+            deserializer.end()?;
+            Ok(value)
+        }
+        let mut refused = None;
+        let mut lister = listing::Lister {
+            snapshot: self,
+            wanted: integration.map(Integration::as_str),
+            out,
+            error: &mut refused,
+        };
+        let result = match self.listing_head() {
+            Some(head) => run(head, &mut lister),
+            None => run(&self.bytes, listing::WholeFile(&mut lister)).map(|_| ()),
+        };
+        result.map_err(|e| refused.take().unwrap_or_else(|| self.corrupt(e)))
     }
 }
 
@@ -712,7 +779,7 @@ impl IndexWriter {
         }
         let bytes: BTreeMap<u8, Vec<u8>> = buckets
             .into_iter()
-            .map(|(bucket, index)| (bucket, index.to_bytes()))
+            .map(|(bucket, index)| (bucket, index.to_bucket_bytes()))
             .collect();
         if !self.bucketed {
             layout::create(&self.paths, &bytes)?;
@@ -885,17 +952,21 @@ mod tests {
                     .unwrap()
                     .is_none_or(|s| s.registry(&quay).unwrap().is_none())
             );
-            let listing: Vec<_> = Snapshot::all(&paths)
-                .unwrap()
-                .iter()
-                .flat_map(|s| s.listing().unwrap())
-                .collect();
-            assert_eq!(listing.len(), 2);
-            let ghcr = listing.iter().find(|(r, _)| r.key() == "ghcr.io").unwrap();
-            assert!(
-                ghcr.1.select(None).is_none(),
-                "ghcr.io has no default and an inactive token"
+            let mut listed = Vec::new();
+            for snapshot in Snapshot::all(&paths).unwrap() {
+                snapshot.list(None, &mut listed).unwrap();
+            }
+            // ghcr.io has no default and an inactive token.
+            assert_eq!(
+                listed,
+                [("https://index.docker.io/v1/".to_owned(), "alice".to_owned())]
             );
+            let ci = Integration::parse("ci").unwrap();
+            let mut listed = Vec::new();
+            for snapshot in Snapshot::all(&paths).unwrap() {
+                snapshot.list(Some(&ci), &mut listed).unwrap();
+            }
+            assert_eq!(listed.len(), 1);
         }
         let bucket = layout::bucket_path(&paths, layout::bucket_of("docker.io"));
         std::fs::write(&bucket, b"{\"version\":2,\"registries\":{\"docker.io\":").unwrap();
