@@ -263,6 +263,10 @@ impl Paths {
     pub fn index_file(&self) -> PathBuf {
         self.data_dir.join("index.json")
     }
+    /// The bucket files of the index (see `index::layout`).
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
     pub fn usage_file(&self) -> PathBuf {
         self.data_dir.join("usage.json")
     }

@@ -90,6 +90,54 @@ impl Registry {
         Ok(Registry::Host(authority))
     }
 
+    /// The registry whose canonical key is exactly `key`, or `None` when `key`
+    /// is not a canonical key. What `parse(key)` would give when its key is
+    /// `key`, in one pass: `list` checks every key of the index with it.
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "docker.io" => return Some(Registry::DockerHub),
+            "docker.io/access-token" => return Some(Registry::HubAccessToken),
+            "docker.io/refresh-token" => return Some(Registry::HubRefreshToken),
+            _ => {}
+        }
+        let (host, port) = match key.strip_prefix('[') {
+            Some(v6) => {
+                let end = v6.find(']')?;
+                let inner = &v6[..end];
+                let valid = !inner.is_empty()
+                    && inner
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b':' | b'.'));
+                if !valid {
+                    return None;
+                }
+                match &v6[end + 1..] {
+                    "" => (&key[..end + 2], None),
+                    after => (&key[..end + 2], Some(after.strip_prefix(':')?)),
+                }
+            }
+            None => match key.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (key, None),
+            },
+        };
+        let host_ok = host.starts_with('[')
+            || (!host.is_empty()
+                && !host.starts_with(['.', '-'])
+                && host.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+                })
+                && !HUB_HOSTS.contains(&host));
+        let port_ok = port.is_none_or(|p| {
+            !p.is_empty()
+                && p.len() <= 5
+                && !p.starts_with('0')
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && matches!(p.parse::<u32>(), Ok(1..=65535))
+        });
+        (host_ok && port_ok && key.len() <= MAX_ADDRESS_LEN).then(|| Registry::Host(key.to_owned()))
+    }
+
     /// The canonical key: `docker.io`, `docker.io/access-token`, or `host[:port]`.
     pub fn key(&self) -> &str {
         match self {
@@ -314,8 +362,54 @@ mod tests {
         }
     }
 
+    /// `from_key` agrees with `parse` on which keys are canonical.
+    fn check_from_key(key: &str) {
+        let expected = Registry::parse(key).ok().filter(|r| r.key() == key);
+        assert_eq!(Registry::from_key(key), expected, "{key:?}");
+    }
+
+    #[test]
+    fn from_key_takes_exactly_the_canonical_keys() {
+        for key in [
+            "docker.io",
+            "docker.io/access-token",
+            "index.docker.io",
+            "Docker.io",
+            "ghcr.io",
+            "GHCR.io",
+            "ghcr.io:443",
+            "ghcr.io:0443",
+            "ghcr.io:0",
+            "ghcr.io:65536",
+            "ghcr.io:",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[::1]",
+            "[::A]",
+            "[]",
+            "[::1]x",
+            "-a.io",
+            ".a.io",
+            "a_b.io",
+            "https://ghcr.io",
+            "ghcr.io/x",
+            "",
+            ":5000",
+            "registry-1.docker.io",
+            "a@b",
+        ] {
+            check_from_key(key);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(crate::corpus::proptest_config())]
+
+        #[test]
+        fn from_key_agrees_with_parse(key in "(\\[[0-9a-fA-F:.]{0,6}\\]|[a-zA-Z0-9._@/:-]{0,12})(:[0-9]{0,6})?") {
+            check_from_key(&key);
+        }
+
         #[test]
         fn any_text_parses_to_a_stable_key_or_is_refused(address in proptest::prelude::any::<String>()) {
             check_address(&address);

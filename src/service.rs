@@ -233,12 +233,18 @@ impl Service {
     }
 
     pub fn load_index(&self) -> Result<Index> {
-        Ok(Index::load(&self.paths.index_file())?)
+        Ok(Index::load(&self.paths)?)
     }
 
     /// The local index under the data lock, for doctor, import and migrate.
     pub fn begin(&self) -> Result<IndexWriter> {
         Ok(IndexWriter::begin(&self.paths)?)
+    }
+
+    /// A writer that loads only what concerns `registry`: the protocol's writes
+    /// cost the same whatever the number of other tokens.
+    pub fn begin_for(&self, registry: &Registry) -> Result<IndexWriter> {
+        Ok(IndexWriter::begin_for(&self.paths, registry)?)
     }
 
     // ---- The credential-helper protocol ----
@@ -256,7 +262,7 @@ impl Service {
         // A bad DOCKER_PAT_INTEGRATION is reported before the policy is consulted.
         self.env.integration()?;
         self.check_policy(&registry, username, secret)?;
-        let mut edit = self.ledger()?.begin()?;
+        let mut edit = self.ledger()?.begin_for(&registry)?;
         let (name, make_default) = self.protocol_target(&mut *edit, registry)?;
         let spec = TokenSpec {
             name,
@@ -329,7 +335,7 @@ impl Service {
         let registry = Registry::parse(address)?;
         let integration = self.env.integration()?;
         let ledger = self.ledger()?;
-        let mut edit = ledger.begin()?;
+        let mut edit = ledger.begin_for(&registry)?;
         let chosen = match integration {
             Some(integration) => Some(integration),
             None => edit.default_of(&registry)?,
@@ -348,9 +354,8 @@ impl Service {
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
         let integration = self.env.integration()?;
-        let mut listed = self.ledger()?.list(integration.as_ref())?;
-        listed.sort();
-        listed.dedup_by(|a, b| a.0 == b.0);
+        let listed = self.ledger()?.list(integration.as_ref())?;
+        // Sorted, and any address listed once, where the reply is encoded.
         Ok(listed)
     }
 
@@ -568,7 +573,7 @@ impl Service {
     /// Removes every token of a registry; returns their names.
     pub fn delete_all(&self, registry_text: &str) -> Result<Vec<TokenName>> {
         let registry = Registry::parse(registry_text)?;
-        let mut edit = self.ledger()?.begin()?;
+        let mut edit = self.ledger()?.begin_for(&registry)?;
         let names: Vec<TokenName> = edit
             .names()?
             .into_iter()
@@ -802,13 +807,15 @@ mod tests {
         service
             .protocol_store("ghcr.io", "bob", &secret("one"))
             .unwrap();
-        let before = std::fs::read(service.paths.index_file()).unwrap();
+        let file =
+            crate::index::registry_file(&service.paths, &Registry::parse("ghcr.io").unwrap());
+        let before = std::fs::read(&file).unwrap();
         store.fail.set(true);
         assert!(matches!(
             service.protocol_store("ghcr.io", "bob", &secret("two")),
             Err(ServiceError::Store(_))
         ));
-        assert_eq!(std::fs::read(service.paths.index_file()).unwrap(), before);
+        assert_eq!(std::fs::read(&file).unwrap(), before);
     }
 
     #[test]

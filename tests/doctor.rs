@@ -234,14 +234,15 @@ fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
     let mut env = Env::new(&keyring);
     make_healthy(&mut env);
     ok(&env.store("127.0.0.1:5000", "bob", "pw-bob"));
-    let index = env.pat_home().join("index.json");
+    let index = env.index_file_of("127.0.0.1:5000");
+    let file = index.file_name().unwrap().to_string_lossy().into_owned();
     let bytes = std::fs::read(&index).unwrap();
     std::fs::write(&index, &bytes[..bytes.len() / 2]).unwrap();
 
     let out = fails(&env.get("127.0.0.1:5000"));
     assert_eq!(out.lines().count(), 1);
     assert!(
-        out.contains("index.json") && out.contains("doctor --repair"),
+        out.contains(&file) && out.contains("doctor --repair"),
         "{out}"
     );
     let tokens = env.run(&["tokens"], "");
@@ -263,20 +264,20 @@ fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
         .unwrap()
         .to_owned();
     assert!(
-        fix.contains("index.json.damaged-") && fix.contains("default@127.0.0.1:5000"),
+        fix.contains(&format!("{file}.damaged-")) && fix.contains("default@127.0.0.1:5000"),
         "{fix}"
     );
     assert_eq!(
         ok(&env.get("127.0.0.1:5000")),
         get_reply("127.0.0.1:5000", "bob", "pw-bob")
     );
-    let kept = std::fs::read_dir(env.pat_home())
+    let kept = std::fs::read_dir(index.parent().unwrap())
         .unwrap()
         .flatten()
         .filter(|e| {
             e.file_name()
                 .to_string_lossy()
-                .starts_with("index.json.damaged-")
+                .starts_with(&format!("{file}.damaged-"))
         })
         .count();
     assert_eq!(kept, 1, "the damaged index is kept");
@@ -476,19 +477,22 @@ fn loose_permissions_are_tightened_by_repair() {
     make_healthy(&mut env);
     ok(&env.store("ghcr.io", "octo", "pw"));
     let index = env.pat_home().join("index.json");
+    let bucket = env.index_file_of("ghcr.io");
     set_mode(&env.pat_home(), 0o755);
     set_mode(&index, 0o644);
+    set_mode(&bucket, 0o644);
 
     let (exit, findings) = doctor_json(&env, false);
     assert_eq!(exit, 3);
     let loose = of_check(&findings, "permissions");
-    assert_eq!(loose.len(), 2, "{loose:#?}");
+    assert_eq!(loose.len(), 3, "{loose:#?}");
     assert!(loose.iter().all(|f| f["repairable"] == true));
 
     let (exit, _) = doctor_json(&env, true);
     assert_eq!(exit, 0);
     assert_eq!(mode_of(&env.pat_home()), 0o700);
     assert_eq!(mode_of(&index), 0o600);
+    assert_eq!(mode_of(&bucket), 0o600);
 }
 
 #[test]

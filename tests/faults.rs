@@ -69,8 +69,7 @@ fn current(env: &Env, name: &str) -> Option<(String, String)> {
 
 /// The item names the index refers to, and those on its retired list.
 fn index_items(env: &Env) -> (BTreeSet<String>, BTreeSet<String>) {
-    let text = std::fs::read_to_string(env.pat_home().join("index.json")).unwrap();
-    let index: serde_json::Value = serde_json::from_str(&text).expect("the index is never corrupt");
+    let index = env.index_json();
     let mut live = BTreeSet::new();
     for registry in index["registries"].as_object().unwrap().values() {
         for token in registry["tokens"].as_object().unwrap().values() {
@@ -767,7 +766,7 @@ fn secret_service_that_never_answers_is_a_clear_error_within_the_timeout() {
     let env = Env::new(&keyring);
     env.write_config_toml("keychain_timeout_seconds = 2\n");
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     keyring.signal_keyring("STOP");
     let get = env.get("ghcr.io");
     let store = env.store("ghcr.io", "octo", "new-secret");
@@ -781,11 +780,7 @@ fn secret_service_that_never_answers_is_a_clear_error_within_the_timeout() {
         "add: {}",
         stderr(&add)
     );
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index,
-        "the index is unchanged"
-    );
+    assert_eq!(env.index_bytes(), index, "the index is unchanged");
     assert_eq!(
         ok(&env.get("ghcr.io")),
         get_reply("ghcr.io", "octo", "kept-secret")
@@ -798,7 +793,7 @@ fn secret_service_dying_mid_call_is_a_clear_error_and_loses_nothing() {
     let env = Env::new(&keyring);
     env.write_config_toml("keychain_timeout_seconds = 5\n");
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     // Stopped, the daemon holds the calls unanswered; then it dies with them in flight.
     keyring.signal_keyring("STOP");
     let calls: Vec<std::process::Child> = [
@@ -823,11 +818,7 @@ fn secret_service_dying_mid_call_is_a_clear_error_and_loses_nothing() {
             &["Secret Service", "did not answer"],
         );
     }
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index,
-        "the index is unchanged"
-    );
+    assert_eq!(env.index_bytes(), index, "the index is unchanged");
     // The keyring comes back from its file: the confirmed secret is still there.
     keyring.start_keyring();
     assert_eq!(
@@ -893,7 +884,7 @@ fn full_disk_is_a_clear_error_and_keeps_the_old_state() {
     };
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.get("ghcr.io"));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     let filler = disk.fill();
     let full = ["no space left on device"];
     let out = env.store("quay.io", "q", "no-room-secret");
@@ -914,10 +905,7 @@ fn full_disk_is_a_clear_error_and_keeps_the_old_state() {
         ok(&env.get("ghcr.io")),
         get_reply("ghcr.io", "octo", "kept-secret")
     );
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index
-    );
+    assert_eq!(env.index_bytes(), index);
     assert!(!keyring.holds("no-room-secret") && !keyring.holds("no-room-either"));
     assert_eq!(
         keyring.item_count(),
@@ -937,8 +925,14 @@ fn file_size_limit_is_a_clear_error_and_keeps_the_old_state() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
-    assert!(index.len() > 200);
+    let index = env.index_bytes();
+    // One token's record is larger than the limit, so writing any index file fails.
+    assert!(
+        std::fs::metadata(env.index_file_of("ghcr.io"))
+            .unwrap()
+            .len()
+            > 200
+    );
     // The helper ignores SIGXFSZ itself, so the write fails with EFBIG instead of killing it.
     let limited = |args: &[&str], input: &str| {
         let mut command = env.command("prlimit");
@@ -947,10 +941,7 @@ fn file_size_limit_is_a_clear_error_and_keeps_the_old_state() {
     };
     let out = limited(&["store"], &request("quay.io", "q", "too-big-secret"));
     assert_clear_error(&out, "store", &["file too large"]);
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index
-    );
+    assert_eq!(env.index_bytes(), index);
     assert!(!keyring.holds("too-big-secret"));
     let leftovers: Vec<_> = files_under(&env.pat_home())
         .into_iter()
@@ -971,7 +962,9 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
     let env = Env::new(&keyring);
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.store("docker.io", "alice", PAT));
-    let path = env.pat_home().join("index.json");
+    // The damage goes into the file holding ghcr.io, the registry the reads below ask for.
+    let path = env.index_file_of("ghcr.io");
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let good = std::fs::read(&path).unwrap();
     let mut damaged: Vec<(String, Vec<u8>)> = [1, good.len() / 3, good.len() / 2, good.len() - 3]
         .into_iter()
@@ -981,8 +974,9 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
     // Record-level damage goes into ghcr.io's record, the one the reads below ask for.
     let at = text.find("\"ghcr.io\"").unwrap();
     let (head, ghcr) = text.split_at(at);
-    let in_ghcr =
-        |from: &str, to: &str| format!("{head}{}", ghcr.replacen(from, to, 1)).into_bytes();
+    // Every occurrence: a bucket file holds ghcr.io twice, in the listing `list`
+    // reads and in the records the other commands read.
+    let in_ghcr = |from: &str, to: &str| format!("{head}{}", ghcr.replace(from, to)).into_bytes();
     for (what, bytes) in [
         ("empty", Vec::new()),
         ("binary", (0..=255u8).cycle().take(3000).collect()),
@@ -998,7 +992,7 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
         ),
         (
             "key not canonical",
-            text.replacen("\"ghcr.io\"", "\"GHCR.io\"", 1).into_bytes(),
+            text.replace("\"ghcr.io\"", "\"GHCR.io\"").into_bytes(),
         ),
         (
             "default names no token",
@@ -1016,21 +1010,29 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
     ] {
         damaged.push((what.to_owned(), bytes));
     }
+    let listed = ok(&env.run(&["list"], ""));
     for (what, bytes) in &damaged {
         assert_ne!(bytes, &good, "{what} differs");
         std::fs::write(&path, bytes).unwrap();
         for (args, input) in [
             (&["get"][..], "ghcr.io".to_owned()),
-            (&["list"], String::new()),
             (&["erase"], "ghcr.io".to_owned()),
             (&["store"], request("ghcr.io", "octo", "while-damaged")),
         ] {
             let output = env.run(args, &input);
-            assert_clear_error(
-                &output,
-                &format!("{args:?} on an index {what}"),
-                &["index.json"],
-            );
+            assert_clear_error(&output, &format!("{args:?} on an index {what}"), &[&file]);
+        }
+        // `list` reads only a bucket's first line, its listing: damage there is
+        // a clear error; damage only after it leaves the answer as it was.
+        let listing_part = |bytes: &[u8]| {
+            let end = bytes.iter().position(|&b| b == b'\n').map(|i| i + 2);
+            end.and_then(|end| bytes.get(..end)).map(<[u8]>::to_vec)
+        };
+        let list = env.run(&["list"], "");
+        if listing_part(bytes).is_some() && listing_part(bytes) == listing_part(&good) {
+            assert_eq!(ok(&list), listed, "list on an index {what}");
+        } else {
+            assert_clear_error(&list, &format!("list on an index {what}"), &[&file]);
         }
         for args in [
             &["tokens"][..],
@@ -1043,7 +1045,7 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
             let err = stderr(&output);
             assert_eq!(output.status.code(), Some(1), "{args:?} on {what}: {err}");
             assert_eq!(err.lines().count(), 1, "{args:?} on {what}: {err}");
-            assert!(err.contains("index.json"), "{args:?} on {what}: {err}");
+            assert!(err.contains(&file), "{args:?} on {what}: {err}");
         }
         let out = env.run(&["add", "quay.io", "--username", "q"], "quay-secret\n");
         assert_eq!(out.status.code(), Some(1), "add on {what}");
@@ -1070,11 +1072,13 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
             assert_eq!(&std::fs::read(&path).unwrap(), bytes);
             continue;
         }
+        let after = env.run(&["doctor"], "");
         assert_eq!(
-            env.run(&["doctor"], "").status.code(),
+            after.status.code(),
             Some(0),
-            "{what}: green after repair: {}",
-            stdout(&repair)
+            "{what}: green after repair: {}\nthen: {}",
+            stdout(&repair),
+            stdout(&after)
         );
         assert_eq!(
             ok(&env.get("ghcr.io")),
@@ -1094,7 +1098,7 @@ fn damaged_config_is_a_clear_error_naming_the_file_and_line() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     let config = env.pat_home().join("config.toml");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("binary", (0..=255u8).cycle().take(3000).collect()),
@@ -1147,10 +1151,7 @@ fn damaged_config_is_a_clear_error_naming_the_file_and_line() {
         }
         assert_eq!(&std::fs::read(&config).unwrap(), bytes, "config left alone");
     }
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index
-    );
+    assert_eq!(env.index_bytes(), index);
     std::fs::remove_file(&config).unwrap();
     assert_eq!(
         ok(&env.get("ghcr.io")),
@@ -1183,14 +1184,16 @@ fn damaged_usage_records_never_fail_a_get() {
 }
 
 #[test]
-fn damage_in_another_record_leaves_reads_of_intact_ones_working_and_writers_refuse() {
+fn damage_in_another_record_leaves_intact_ones_working_and_its_own_writers_refuse() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.store("docker.io", "alice", PAT));
-    let path = env.pat_home().join("index.json");
+    let path = env.index_file_of("docker.io");
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert_ne!(path, env.index_file_of("ghcr.io"));
     let text = std::fs::read_to_string(&path).unwrap();
-    // docker.io's record comes first; a field `get` of ghcr.io never reads is damaged.
+    // A field of docker.io's record that `get` of ghcr.io and `list` never read.
     let damaged = text.replacen("\"created_at\":\"", "\"created_at\":\"not a time", 1);
     assert_ne!(damaged, text);
     std::fs::write(&path, &damaged).unwrap();
@@ -1199,17 +1202,42 @@ fn damage_in_another_record_leaves_reads_of_intact_ones_working_and_writers_refu
         get_reply("ghcr.io", "octo", "kept-secret")
     );
     ok(&env.run(&["list"], ""));
+    assert_clear_error(&env.get("docker.io"), "get of the damaged record", &[&file]);
     assert_clear_error(
-        &env.get("docker.io"),
-        "get of the damaged record",
-        &["index.json"],
+        &env.store("docker.io", "alice", PAT2),
+        "store into the damaged record",
+        &[&file],
     );
+    // ghcr.io's record lives in another file, which is intact.
+    ok(&env.store("ghcr.io", "octo", "new"));
+    assert_eq!(ok(&env.get("ghcr.io")), get_reply("ghcr.io", "octo", "new"));
+    let tokens = env.run(&["tokens"], "");
+    assert!(stderr(&tokens).contains(&file) && tokens.status.code() == Some(1));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
+}
+
+#[test]
+fn damaged_index_marker_is_a_clear_error_and_repair_keeps_every_name() {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    crate::doctor::make_healthy(&mut env);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    ok(&env.run(&["rename", "default@ghcr.io", "ci"], ""));
+    ok(&env.run(&["default", "ci@ghcr.io"], ""));
+    let marker = env.pat_home().join("index.json");
+    std::fs::write(&marker, b"{\"vers").unwrap();
+    assert_clear_error(&env.get("ghcr.io"), "get", &["index.json"]);
     assert_clear_error(
         &env.store("ghcr.io", "octo", "new"),
         "store",
         &["index.json"],
     );
-    let tokens = env.run(&["tokens"], "");
-    assert!(stderr(&tokens).contains("index.json") && tokens.status.code() == Some(1));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
+    ok(&env.run(&["doctor", "--repair"], ""));
+    assert_eq!(env.run(&["doctor"], "").status.code(), Some(0));
+    let tokens = ok(&env.run(&["tokens", "--json"], ""));
+    assert!(tokens.contains("\"ci@ghcr.io\""), "{tokens}");
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "kept-secret")
+    );
 }

@@ -511,9 +511,9 @@ fn run_command(
     run_with_input(command, stdin, what)
 }
 
-/// Sets the location hint of `registry`'s default token in index.json.
+/// Sets the location hint of `registry`'s default token in its index file.
 fn set_hint(env: &Env, registry: &str, hint: &serde_json::Value) {
-    let path = env.pat_home().join("index.json");
+    let path = env.index_file_of(registry);
     let mut index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     index["registries"][registry]["tokens"]["default"]["secret"]["hint"] = hint.clone();
@@ -521,8 +521,7 @@ fn set_hint(env: &Env, registry: &str, hint: &serde_json::Value) {
 }
 
 fn hint_of(env: &Env, registry: &str) -> serde_json::Value {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.pat_home().join("index.json")).unwrap()).unwrap();
+    let index = env.index_json();
     index["registries"][registry]["tokens"]["default"]["secret"]["hint"].clone()
 }
 
@@ -583,8 +582,9 @@ fn get_uses_a_remembered_item_location_only_when_it_still_names_that_token() {
     }
     set_hint(&env, "ghcr.io", &serde_json::json!(42));
     let out = fails(&env.get("ghcr.io"));
+    let file = env.index_file_of("ghcr.io");
     assert!(
-        out.contains("index.json"),
+        out.contains(&*file.file_name().unwrap().to_string_lossy()),
         "a hint of the wrong type is damage: {out}"
     );
 }

@@ -75,7 +75,7 @@ fn call(env: &Env, integration: &str, verb: &str, input: &str) -> std::process::
 
 /// The id the index gives the token `integration@registry`.
 fn token_id(paths: &Paths, registry: &str, integration: &str) -> String {
-    let index = docker_credential_pat::index::Index::load(&paths.index_file()).unwrap();
+    let index = docker_credential_pat::index::Index::load(paths).unwrap();
     let key = registry; // the test's registries are already canonical
     index.registries[key].tokens[integration].id.clone()
 }
@@ -271,7 +271,7 @@ fn run_load(mut env: Env, keyring: Option<&SecretService>) {
     assert_eq!(listed, live, "tokens equals the replay");
 
     // Index and store agree item for item (doctor checks both backends); nothing is left retired.
-    let index = docker_credential_pat::index::Index::load(&paths.index_file()).unwrap();
+    let index = docker_credential_pat::index::Index::load(&paths).unwrap();
     assert!(index.retired.is_empty(), "no secret is left retired");
     if let Some(keyring) = keyring {
         let referenced: BTreeSet<String> =

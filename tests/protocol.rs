@@ -52,7 +52,7 @@ fn bad_input_is_one_line_exit_1_and_changes_nothing() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
     ok(&env.store("docker.io", "alice", PAT));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     let big = "x".repeat(1024 * 1024 + 1);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let ten_mb_user = format!(
@@ -105,11 +105,7 @@ fn bad_input_is_one_line_exit_1_and_changes_nothing() {
     let binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let output = env.run(&["store"], &String::from_utf8_lossy(&binary));
     fails(&output);
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index,
-        "nothing changed"
-    );
+    assert_eq!(env.index_bytes(), index, "nothing changed");
     assert_eq!(
         ok(&env.get("docker.io")),
         get_reply("docker.io", "alice", PAT)
@@ -123,6 +119,8 @@ fn index_and_folders_are_private_and_hold_no_secret() {
     ok(&env.store("docker.io", "alice", PAT));
     ok(&env.get("docker.io"));
     assert_eq!(mode_of(&env.pat_home().join("index.json")), 0o600);
+    assert_eq!(mode_of(&env.pat_home().join("index")), 0o700);
+    assert_eq!(mode_of(&env.index_file_of("docker.io")), 0o600);
     assert_eq!(mode_of(&env.pat_home().join("usage.log")), 0o600);
     assert_not_on_disk(env.root.path(), PAT);
 }

@@ -378,7 +378,7 @@ fn unknown_token_names_the_closest_and_changes_nothing() {
     let env = Env::new(&keyring);
     ok(&env.store("docker.io", "alice", PAT));
     add(&env, "docker.io", "alice", "ci", PAT2, &[]);
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     for args in [
         vec!["deactivate", "ci@docker.io", "cj@docker.io"],
         vec!["delete", "defualt@docker.io"],
@@ -399,10 +399,7 @@ fn unknown_token_names_the_closest_and_changes_nothing() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index
-    );
+    assert_eq!(env.index_bytes(), index);
 }
 
 #[test]

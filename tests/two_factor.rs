@@ -48,14 +48,11 @@ fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
 
     // With a token already stored, a refused password leaves it exactly as it was.
     ok(&env.store(&host, REGISTRY_USER, PAT));
-    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    let index = env.index_bytes();
     let login = env.docker_login(&host, REGISTRY_USER, PASSWORD);
     assert!(!login.status.success());
     assert_eq!(ok(&env.get(&host)), get_reply(&host, REGISTRY_USER, PAT));
-    assert_eq!(
-        std::fs::read(env.pat_home().join("index.json")).unwrap(),
-        index
-    );
+    assert_eq!(env.index_bytes(), index);
     assert!(!keyring.holds(PASSWORD));
 }
 

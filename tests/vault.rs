@@ -44,11 +44,21 @@ fn index(env: &Env) -> PathBuf {
 }
 
 /// Snapshot of the vault and the index, to check that nothing changed.
-fn snapshot(env: &Env) -> (Vec<u8>, Vec<u8>) {
-    (
-        std::fs::read(vault(env)).unwrap(),
-        std::fs::read(index(env)).unwrap(),
-    )
+/// The vault's header file, then its item files and the index files.
+fn snapshot(env: &Env) -> (Vec<u8>, Vec<(PathBuf, Vec<u8>)>) {
+    let mut files = env.index_bytes();
+    let mut items: Vec<PathBuf> = std::fs::read_dir(env.pat_home().join("vault.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    items.sort();
+    files.extend(items.into_iter().map(|p| {
+        let bytes = std::fs::read(&p).unwrap();
+        (p, bytes)
+    }));
+    (std::fs::read(vault(env)).unwrap(), files)
 }
 
 /// `vault status --json` as a JSON value.
@@ -88,7 +98,7 @@ fn protocol_round_trip_on_the_file_backend_without_dbus() {
         ok(&env.run(&["list"], "")),
         "{\"127.0.0.1:5000\":\"bob\",\"https://index.docker.io/v1/\":\"alice\"}\n"
     );
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(index_text.contains("\"backend\":\"file\""), "{index_text}");
     ok(&env.store("127.0.0.1:5000", "bob", "pw2"));
     assert_eq!(
@@ -104,7 +114,7 @@ fn protocol_round_trip_on_the_file_backend_without_dbus() {
         fails(&env.run(&["erase"], "docker.io")),
         "credentials not found in native keychain\n"
     );
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(
         !index_text.contains("retired"),
         "erased secrets are removed"
@@ -202,7 +212,7 @@ fn token_commands_work_on_the_file_backend() {
     ok(&env.run(&["delete", "--all", "ghcr.io"], ""));
     assert_eq!(ok(&env.run(&["list"], "")), "{}\n");
     ok(&env.run(&["vault", "unlock"], ""));
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(!index_text.contains("retired"), "{index_text}");
 }
 
@@ -318,16 +328,22 @@ fn flipped_bytes_anywhere_are_errors_and_change_nothing() {
 fn tampered_body_is_an_authentication_error() {
     let env = file_env();
     ok(&env.store("docker.io", "alice", PAT));
-    let mut bytes = std::fs::read(vault(&env)).unwrap();
+    // The token's own item file, beside the vault's header file.
+    let item = env.index_json()["registries"]["docker.io"]["tokens"]["default"]["secret"]["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = env.pat_home().join("vault.d").join(item);
+    let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 20;
     bytes[last] ^= 1;
-    std::fs::write(vault(&env), &bytes).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
     let out = fails(&env.get("docker.io"));
     assert_eq!(
         out,
         format!(
             "vault {} cannot be read: its contents fail authentication: the file was modified or damaged; the file was left untouched\n",
-            vault(&env).display()
+            path.display()
         )
     );
 }
@@ -609,7 +625,7 @@ fn auto_uses_the_vault_when_no_keychain_is_reachable() {
     // No passphrase source now: the vault exists and its key is cached.
     unset(&mut env, "DOCKER_PAT_PASSPHRASE_FILE");
     ok(&env.store("docker.io", "alice", PAT));
-    let index_text = std::fs::read_to_string(index(&env)).unwrap();
+    let index_text = env.index_json().to_string();
     assert!(index_text.contains("\"backend\":\"file\""), "{index_text}");
     assert_eq!(
         ok(&env.get("docker.io")),

@@ -122,7 +122,7 @@ pub(crate) fn migrate(
             continue;
         };
         let new = SecretRef::new(target);
-        writer.index.retired.push(new.clone());
+        writer.index.retire(&name.registry, new.clone());
         writer.save()?;
         let meta = ItemMeta {
             registry: name.registry.key().to_owned(),
@@ -137,7 +137,7 @@ pub(crate) fn migrate(
         if let Some(token) = writer.index.token_mut(&name) {
             token.secret = new;
         }
-        writer.index.retired.push(old);
+        writer.index.retire(&name.registry, old);
         writer.save()?;
         service.remove_retired(&mut writer);
         report.moved += 1;
@@ -227,7 +227,7 @@ fn from_server(
         match here {
             None => {
                 let new = SecretRef::new(target);
-                writer.index.retired.push(new.clone());
+                writer.index.retire(&name.registry, new.clone());
                 writer.save()?;
                 let meta = ItemMeta {
                     registry: name.registry.key().to_owned(),

@@ -514,7 +514,12 @@ pub(super) fn rebuild(
         });
         return;
     }
-    let mut index = Index::default();
+    // What the intact files hold is kept; only items nothing refers to are adopted.
+    let mut index = writer.index.clone();
+    let referenced: HashSet<(BackendKind, String)> = index
+        .referenced_secrets()
+        .map(|r| (r.backend, r.item.clone()))
+        .collect();
     let mut skipped = Vec::new();
     let mut by_registry: BTreeMap<String, Vec<(BackendKind, &StoredItem, &ItemMeta)>> =
         BTreeMap::new();
@@ -523,6 +528,9 @@ pub(super) fn rebuild(
             continue;
         };
         for item in items {
+            if referenced.contains(&(kind, item.item.clone())) {
+                continue;
+            }
             match item.meta.as_ref().filter(|m| adoptable(m)) {
                 Some(meta) => by_registry
                     .entry(meta.registry.clone())
@@ -538,7 +546,8 @@ pub(super) fn rebuild(
         let Ok(registry) = Registry::parse(key) else {
             continue;
         };
-        let only = items.len() == 1;
+        // A registry kept from an intact file keeps its names and default.
+        let only = items.len() == 1 && index.registry(&registry).is_none();
         for (kind, item, meta) in items {
             let record = match record_for(service, &index, *kind, &item.item, meta, true) {
                 Ok(record) => record,
@@ -559,7 +568,11 @@ pub(super) fn rebuild(
             }
             rebuilt.push(name.to_string());
         }
-        if !only {
+        if !only
+            && index
+                .registry(&registry)
+                .is_some_and(|r| r.default.is_none())
+        {
             several.push(key.clone());
         }
     }

@@ -20,6 +20,7 @@ pub(super) fn check(
     if service.paths.config_dir != service.paths.data_dir {
         dirs.push(service.paths.config_dir.clone());
     }
+    dirs.push(service.paths.index_dir());
     for dir in dirs {
         if !dir.is_dir() {
             continue;
@@ -45,6 +46,8 @@ pub(super) fn check(
             targets.push(docker.join("config.json"));
         }
     }
+    targets.sort();
+    targets.dedup();
     let me = rustix::process::geteuid().as_raw();
     let config_file = service.paths.config_file();
     for path in targets {

@@ -158,7 +158,7 @@ impl LocalLedger {
 impl Ledger for LocalLedger {
     fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>> {
         // One registry's record, read without parsing the rest of the index.
-        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
+        let Some(snapshot) = Snapshot::of_registry(&self.paths, registry)? else {
             return Ok(None);
         };
         let Some(record) = snapshot.registry(registry)? else {
@@ -179,24 +179,15 @@ impl Ledger for LocalLedger {
     }
 
     fn list(&self, integration: Option<&Integration>) -> Result<Vec<(String, String)>> {
-        let Some(snapshot) = Snapshot::read(&self.paths.index_file())? else {
-            return Ok(Vec::new());
-        };
-        Ok(snapshot
-            .listing()?
-            .into_iter()
-            .filter_map(|(registry, record)| {
-                let (_, token) = record.select(integration)?;
-                Some((
-                    registry.list_address(&token.server_url).to_owned(),
-                    token.username.clone(),
-                ))
-            })
-            .collect())
+        let mut listed = Vec::new();
+        for snapshot in Snapshot::all(&self.paths)? {
+            snapshot.list(integration, &mut listed)?;
+        }
+        Ok(listed)
     }
 
     fn entries(&self) -> Result<Vec<Entry>> {
-        let index = Index::load(&self.paths.index_file())?;
+        let index = Index::load(&self.paths)?;
         Ok(index
             .entries()
             .map(|e| Entry {
@@ -210,6 +201,14 @@ impl Ledger for LocalLedger {
     fn begin(&self) -> Result<Box<dyn Edit + '_>> {
         Ok(Box::new(LocalEdit {
             writer: IndexWriter::begin(&self.paths)?,
+            ledger: self,
+            written: Vec::new(),
+        }))
+    }
+
+    fn begin_for(&self, registry: &Registry) -> Result<Box<dyn Edit + '_>> {
+        Ok(Box::new(LocalEdit {
+            writer: IndexWriter::begin_for(&self.paths, registry)?,
             ledger: self,
             written: Vec::new(),
         }))

@@ -63,6 +63,13 @@ pub(crate) trait Ledger {
     /// Starts a change. What it holds (the local data lock) is held until it is dropped.
     fn begin(&self) -> Result<Box<dyn Edit + '_>>;
 
+    /// Starts a change that touches only `registry`'s tokens, so a ledger may
+    /// load no more than those (the protocol's `store` and `erase`).
+    fn begin_for(&self, registry: &Registry) -> Result<Box<dyn Edit + '_>> {
+        let _ = registry;
+        self.begin()
+    }
+
     /// Tells the other machines that this one used a token. Bookkeeping: the
     /// caller drops the error rather than fail a `get`.
     fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {

@@ -12,7 +12,14 @@ use crate::secret::Secret;
 pub fn push_json_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for c in text.chars() {
+    // Most text needs no escape: copy up to the first byte that might, in one go.
+    // 0xE2 starts U+2028 and U+2029.
+    let plain = text
+        .bytes()
+        .position(|b| matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xe2) || b < 0x20)
+        .unwrap_or(text.len());
+    out.extend_from_slice(&text.as_bytes()[..plain]);
+    for c in text[plain..].chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
@@ -61,7 +68,8 @@ pub fn credentials(server_url: &str, username: &str, secret: &Secret) -> Zeroizi
 /// The reply to `list`: keys in byte order, as Go sorts map keys.
 pub fn listing(entries: &[(String, String)]) -> Vec<u8> {
     let mut sorted: Vec<&(String, String)> = entries.iter().collect();
-    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    sorted.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    sorted.dedup_by(|a, b| a.0 == b.0);
     let mut out = Vec::with_capacity(2 + entries.len() * 64);
     out.push(b'{');
     for (i, (address, username)) in sorted.into_iter().enumerate() {

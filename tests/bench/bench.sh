@@ -13,8 +13,9 @@
 # loopback, logged in by AppRole with the client token cached in the kernel
 # keyring, beside `bao kv get` and docker-credential-secretservice in the same run.
 #
-# Usage: tests/bench/bench.sh [--quick] [--openbao-only] [--out FILE]
+# Usage: tests/bench/bench.sh [--quick] [--sizes "N..."] [--openbao-only] [--out FILE]
 #   --quick         N = 10 and 100 only, fewer runs (a smoke test of the script)
+#   --sizes "N..."  the entry counts to measure (default 10 100 1000 10000)
 #   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
 #   --out FILE      also write the Markdown table to FILE
 #
@@ -27,9 +28,11 @@ ROOT_DIR=$(pwd)
 QUICK=0
 OPENBAO_ONLY=0
 OUT=""
+SIZES=(10 100 1000 10000)
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) QUICK=1 ;;
+    --quick) QUICK=1; SIZES=(10 100) ;;
+    --sizes) read -r -a SIZES <<<"$2"; shift ;;
     --openbao-only) OPENBAO_ONLY=1 ;;
     --out) OUT="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -100,6 +103,13 @@ for _ in $(seq 200); do
   fi
   sleep 0.05
 done
+# Every helper stores into the keyring's default collection. Here that is GNOME
+# Keyring's in-memory session collection: the on-disk one re-encrypts and
+# rewrites its whole file on every change (about 100 ms at 2,000 items, seconds
+# at 20,000), which would make filling it with 10,000 entries per helper take
+# hours. What a `get` or `list` costs does not depend on it.
+dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+  org.freedesktop.Secret.Service.SetAlias string:default objpath:/org/freedesktop/secrets/collection/session >/dev/null
 secret-tool store --label=probe bench probe <<<"x" || { echo "the private GNOME Keyring did not start" >&2; exit 1; }
 secret-tool clear bench probe
 
@@ -163,7 +173,6 @@ populate() {
   populated=$target
 }
 
-if [ "$QUICK" = 1 ]; then SIZES=(10 100); else SIZES=(10 100 1000); fi
 if [ "$OPENBAO_ONLY" = 1 ]; then SIZES=(10); HELPERS=(secretservice); fi
 RESULTS="$WORK/results"
 mkdir -p "$RESULTS"
@@ -189,19 +198,35 @@ measure() { # helper op n runs
 for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
-  # The Secret Service's own share of a `get`: one SearchItems for entry 0's item, by dbus-send.
   if [ "$OPENBAO_ONLY" = 0 ]; then
-    item=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["registries"][sys.argv[2]]["tokens"]["default"]["secret"]["item"])' \
-      "$PAT_KEYCHAIN_HOME/index.json" "$(addr 0)")
+    # The Secret Service's own share of a `get`, by dbus-send: reading entry 0's
+    # item at the path `get` remembers (what `get` asks), and a SearchItems for it
+    # (what a helper that searches asks).
+    read -r item hint < <(python3 - "$PAT_KEYCHAIN_HOME" "$(addr 0)" <<'PY'
+import glob, json, os, sys
+home, registry = sys.argv[1:3]
+for path in [os.path.join(home, "index.json")] + sorted(glob.glob(os.path.join(home, "index", "*.json"))):
+    record = json.load(open(path)).get("registries", {}).get(registry)
+    if record:
+        secret = record["tokens"]["default"]["secret"]
+        print(secret["item"], secret.get("hint", ""))
+PY
+    )
     hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
       "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
+    if [ -n "$hint" ]; then
+      hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.item.$n.json" \
+        "dbus-send --session --print-reply --dest=org.freedesktop.secrets $hint org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Item string:Attributes" >/dev/null 2>&1
+    fi
   fi
   for h in "${HELPERS[@]}"; do
     for op in get list store erase; do
       if [ "$OPENBAO_ONLY" = 1 ] && [ "$op" != get ]; then continue; fi
       runs=30
-      # The slow helpers' store/erase at 1,000 entries: fewer runs keep the whole run short.
+      # The slow helpers' store/erase at 1,000 entries and more: fewer runs keep the whole run short.
       if [ "$n" -ge 1000 ] || [ "$QUICK" = 1 ]; then runs=15; fi
+      if [ "$n" -ge 10000 ] && { [ "$op" = store ] || [ "$op" = erase ] || [ "$op" = list ]; } &&
+        [[ $h != pat-* ]]; then runs=5; fi
       echo "   $h $op (N=$n, $runs runs)" >&2
       measure "$h" "$op" "$n" "$runs"
     done

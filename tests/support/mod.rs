@@ -445,6 +445,63 @@ impl Env {
         self.root.path().join("pat")
     }
 
+    fn paths(&self) -> docker_credential_pat::config::Paths {
+        docker_credential_pat::config::Paths {
+            config_dir: self.pat_home(),
+            data_dir: self.pat_home(),
+        }
+    }
+
+    /// The index file that holds `registry`'s record.
+    pub fn index_file_of(&self, registry: &str) -> PathBuf {
+        let registry = docker_credential_pat::registry::Registry::parse(registry).unwrap();
+        docker_credential_pat::index::registry_file(&self.paths(), &registry)
+    }
+
+    /// Every index file with its bytes, to see whether anything at all changed.
+    pub fn index_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = vec![self.pat_home().join("index.json")];
+        // Bucket files only: a killed writer may leave a temp file beside them.
+        let bucket = |name: &str| {
+            name.strip_suffix(".json")
+                .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if let Ok(entries) = std::fs::read_dir(self.pat_home().join("index")) {
+            files.extend(
+                entries
+                    .flatten()
+                    .filter(|e| bucket(&e.file_name().to_string_lossy()))
+                    .map(|e| e.path()),
+            );
+        }
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|path| Some((path.clone(), std::fs::read(&path).ok()?)))
+            .collect()
+    }
+
+    /// The whole index as one JSON value: `registries` and `retired` of every file.
+    pub fn index_json(&self) -> serde_json::Value {
+        let mut registries = serde_json::Map::new();
+        let mut retired = Vec::new();
+        for (_, bytes) in self.index_bytes() {
+            let part: serde_json::Value =
+                serde_json::from_slice(&bytes).expect("the index is never corrupt");
+            if let Some(found) = part["registries"].as_object() {
+                registries.extend(found.clone());
+            }
+            if let Some(found) = part["retired"].as_array() {
+                retired.extend(found.iter().cloned());
+            }
+        }
+        let mut whole = serde_json::json!({ "registries": registries });
+        if !retired.is_empty() {
+            whole["retired"] = retired.into();
+        }
+        whole
+    }
+
     pub fn docker_config(&self) -> PathBuf {
         self.root.path().join("docker")
     }

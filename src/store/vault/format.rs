@@ -1,31 +1,41 @@
-//! The vault file, byte by byte: a versioned header and one sealed body.
+//! The vault, byte by byte: a versioned header file and one sealed file per item.
 //!
 //! The layout is our own and small, so every byte is accounted for and a
-//! hostile file can only ever produce an error. The whole header is the
-//! AEAD's associated data, so changing any byte of the file fails
-//! authentication. On top of that the header carries a BLAKE2b digest of
-//! itself: without it, damage to the salt or the KDF parameters would yield a
-//! different key and be reported as a wrong passphrase.
+//! hostile file can only ever produce an error. The header carries a BLAKE2b
+//! digest of itself: without it, damage to the salt or the KDF parameters
+//! would yield a different key and be reported as a wrong passphrase.
 //!
 //! ```text
+//! header file (version 2)
 //! offset    size  field
 //! 0         8     magic "DCPVAULT"
-//! 8         2     format version, little-endian (1)
+//! 8         2     format version, little-endian (2)
 //! 10        1     KDF id (1 = Argon2id, version 0x13)
 //! 11        4     Argon2 memory in KiB
 //! 15        4     Argon2 iterations
 //! 19        4     Argon2 parallelism
 //! 23        1     salt length n (16 to 64)
 //! 24        n     salt
-//! 24+n      24    XChaCha20-Poly1305 nonce, fresh for every write
+//! 24+n      24    XChaCha20-Poly1305 nonce of the wrapped data key
 //! 48+n      32    key check: the second half of the Argon2 output
-//! 80+n      32    BLAKE2b-256 of bytes 0 .. 80+n
-//! 112+n     ...   ciphertext, then the 16-byte Poly1305 tag
+//! 80+n      48    the data key sealed under the passphrase key, with tag;
+//!                 associated data: bytes 0 .. 80+n
+//! 128+n     32    BLAKE2b-256 of bytes 0 .. 128+n
 //! ```
 //!
-//! The plaintext body is versioned too: one version byte, a `u32` item count,
-//! then per item the item name, registry, account and token id (each `u16`
-//! length + UTF-8) and the secret (`u32` length + UTF-8), items sorted by name.
+//! Each item is a file of its own, so reading or writing one costs the same
+//! however many there are, and changing the passphrase re-seals only the
+//! data key. An item file is the magic "DCPVITEM", a `u16` version (1), a
+//! 24-byte nonce, then the item sealed under the data key with the file's
+//! first 34 bytes and the item's name as associated data (so items cannot be
+//! swapped between names), then the tag. The plaintext is the registry,
+//! account and token id (each `u16` length + UTF-8) and the secret (`u32`
+//! length + UTF-8).
+//!
+//! Version 1 kept every item in one body after the header (no wrapped data
+//! key; nonce and key check as above, digest at 80+n, then the ciphertext
+//! and tag, with the header as associated data). It is still read, and the
+//! first change rewrites it as version 2.
 
 use std::collections::BTreeMap;
 
@@ -34,12 +44,23 @@ use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use super::kdf::{CHECK_LEN, KdfParams, VaultKey};
+use super::kdf::{CHECK_LEN, KEY_LEN, KdfParams, VaultKey};
 use crate::secret::Secret;
 use crate::store::ItemMeta;
 
 pub const MAGIC: &[u8; 8] = b"DCPVAULT";
-pub const FORMAT_VERSION: u16 = 1;
+pub const ITEM_MAGIC: &[u8; 8] = b"DCPVITEM";
+/// A header with a wrapped data key; items in files of their own.
+pub const FORMAT_VERSION: u16 = 2;
+/// Every item in one sealed body after the header.
+pub const SINGLE_FILE_VERSION: u16 = 1;
+const ITEM_VERSION: u16 = 1;
+/// The data key sealed under the passphrase key, tag included.
+pub const WRAPPED_LEN: usize = KEY_LEN + TAG_LEN;
+/// An item file's bytes before its ciphertext.
+const ITEM_HEADER_LEN: usize = 8 + 2 + NONCE_LEN;
+/// No item is anywhere near this; a larger file is not one of ours.
+pub const MAX_ITEM_LEN: usize = 1024 * 1024;
 pub const KDF_ARGON2ID: u8 = 1;
 pub const SALT_LEN: usize = 16;
 pub const MIN_SALT_LEN: usize = 16;
@@ -81,7 +102,8 @@ pub enum FormatError {
     Full,
 }
 
-/// The parsed header. Everything here is public information.
+/// The parsed header. Everything here is public information (the data key
+/// is only there sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub version: u16,
@@ -89,16 +111,33 @@ pub struct Header {
     pub salt: Vec<u8>,
     pub nonce: [u8; NONCE_LEN],
     pub key_check: [u8; CHECK_LEN],
+    /// Version 2: the data key, sealed under the passphrase key with `nonce`.
+    pub wrapped: Option<[u8; WRAPPED_LEN]>,
 }
 
 impl Header {
     /// The header's length in bytes, digest included.
     pub fn encoded_len(&self) -> usize {
-        24 + self.salt.len() + NONCE_LEN + CHECK_LEN + DIGEST_LEN
+        self.prefix_len() + self.wrapped.map_or(0, |w| w.len()) + DIGEST_LEN
     }
 
-    /// The header's bytes, digest included: the AEAD's associated data.
+    /// The bytes before the wrapped key: its associated data.
+    fn prefix_len(&self) -> usize {
+        24 + self.salt.len() + NONCE_LEN + CHECK_LEN
+    }
+
+    /// The header's bytes, digest included: for version 1, the body's associated data.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.prefix();
+        if let Some(wrapped) = &self.wrapped {
+            out.extend_from_slice(wrapped);
+        }
+        let digest = Blake2b256::digest(&out);
+        out.extend_from_slice(&digest);
+        out
+    }
+
+    fn prefix(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.version.to_le_bytes());
@@ -111,9 +150,50 @@ impl Header {
         out.extend_from_slice(&self.salt);
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.key_check);
-        let digest = Blake2b256::digest(&out);
-        out.extend_from_slice(&digest);
         out
+    }
+
+    /// The data key of a version 2 vault, unsealed with the passphrase key.
+    pub fn unwrap_key(&self, key: &VaultKey) -> Result<VaultKey, FormatError> {
+        let wrapped = self.wrapped.ok_or(FormatError::Malformed("no data key"))?;
+        let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
+        data_key.copy_from_slice(&wrapped[..KEY_LEN]);
+        let tag = wrapped[KEY_LEN..]
+            .try_into()
+            .map_err(|_| FormatError::Unauthentic)?;
+        XChaCha20Poly1305::new(key.expose().into())
+            .decrypt_inout_detached(
+                &XNonce::from(self.nonce),
+                &self.prefix(),
+                data_key.as_mut_slice().into(),
+                tag,
+            )
+            .map_err(|_| FormatError::Unauthentic)?;
+        Ok(VaultKey::from_bytes(&data_key))
+    }
+
+    /// A version 2 header sealing `data_key` under `key`; `self` supplies the
+    /// KDF parameters, salt and key check, and a fresh nonce is drawn.
+    pub fn wrapping(&self, key: &VaultKey, data_key: &VaultKey) -> Self {
+        let mut header = Self {
+            version: FORMAT_VERSION,
+            wrapped: None,
+            ..self.clone()
+        };
+        crate::ids::fill_random(&mut header.nonce);
+        let mut sealed = Zeroizing::new(*data_key.expose());
+        let tag = XChaCha20Poly1305::new(key.expose().into())
+            .encrypt_inout_detached(
+                &XNonce::from(header.nonce),
+                &header.prefix(),
+                sealed.as_mut_slice().into(),
+            )
+            .expect("32 bytes are always within the AEAD's limits");
+        let mut wrapped = [0u8; WRAPPED_LEN];
+        wrapped[..KEY_LEN].copy_from_slice(&sealed[..]);
+        wrapped[KEY_LEN..].copy_from_slice(&tag);
+        header.wrapped = Some(wrapped);
+        header
     }
 }
 
@@ -172,7 +252,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, FormatError> {
         return Err(FormatError::NotAVault);
     }
     let version = reader.u16().ok_or(truncated.clone())?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != SINGLE_FILE_VERSION {
         return Err(FormatError::UnsupportedVersion(version));
     }
     let kdf_id = reader.u8().ok_or(truncated.clone())?;
@@ -189,13 +269,21 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, FormatError> {
     let salt = reader.take(salt_len).ok_or(truncated.clone())?.to_vec();
     let nonce = reader.array::<NONCE_LEN>().ok_or(truncated.clone())?;
     let key_check = reader.array::<CHECK_LEN>().ok_or(truncated.clone())?;
+    let wrapped = match version {
+        FORMAT_VERSION => Some(reader.array::<WRAPPED_LEN>().ok_or(truncated.clone())?),
+        _ => None,
+    };
     let digested = reader.pos;
     let digest = reader.array::<DIGEST_LEN>().ok_or(truncated.clone())?;
     if Blake2b256::digest(&bytes[..digested]).as_slice() != digest {
         return Err(FormatError::HeaderDamaged);
     }
-    if reader.remaining() < TAG_LEN {
-        return Err(truncated);
+    match version {
+        FORMAT_VERSION if reader.remaining() != 0 => {
+            return Err(FormatError::Malformed("trailing bytes after the header"));
+        }
+        SINGLE_FILE_VERSION if reader.remaining() < TAG_LEN => return Err(truncated),
+        _ => {}
     }
     let kdf = KdfParams {
         memory_kib,
@@ -209,12 +297,14 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, FormatError> {
         salt,
         nonce,
         key_check,
+        wrapped,
     })
 }
 
-/// Encrypts `contents` under `key` and returns the whole file.
+/// Encrypts `contents` under `key` and returns a whole version 1 file.
 ///
 /// `header` supplies everything but must carry a nonce never used with this key.
+#[cfg(test)]
 pub fn seal(header: &Header, key: &VaultKey, contents: &Contents) -> Result<Vec<u8>, FormatError> {
     let associated = header.to_bytes();
     let mut body = contents.encode()?;
@@ -253,6 +343,135 @@ pub fn open(bytes: &[u8], header: &Header, key: &VaultKey) -> Result<Contents, F
     Contents::decode(&body)
 }
 
+/// An item's file: sealed under the data key, bound to the item's name.
+pub fn seal_item(key: &VaultKey, item: &str, entry: &Entry) -> Result<Vec<u8>, FormatError> {
+    let mut body = encode_entry(entry)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    crate::ids::fill_random(&mut nonce);
+    let mut file = Vec::with_capacity(ITEM_HEADER_LEN + body.len() + TAG_LEN);
+    file.extend_from_slice(ITEM_MAGIC);
+    file.extend_from_slice(&ITEM_VERSION.to_le_bytes());
+    file.extend_from_slice(&nonce);
+    let tag = XChaCha20Poly1305::new(key.expose().into())
+        .encrypt_inout_detached(
+            &XNonce::from(nonce),
+            &item_associated(&file, item),
+            body.as_mut_slice().into(),
+        )
+        .map_err(|_| FormatError::FieldTooLong("secret"))?;
+    file.extend_from_slice(&body);
+    file.extend_from_slice(&tag);
+    Ok(file)
+}
+
+/// Opens an item's file; a file made for another name, or changed, is unauthentic.
+pub fn open_item(bytes: &[u8], key: &VaultKey, item: &str) -> Result<Entry, FormatError> {
+    if bytes.len() > MAX_ITEM_LEN {
+        return Err(FormatError::TooLarge);
+    }
+    let mut reader = Reader::new(bytes);
+    let truncated = FormatError::Truncated(bytes.len());
+    if reader.take(ITEM_MAGIC.len()).ok_or(truncated.clone())? != ITEM_MAGIC {
+        return Err(FormatError::NotAVault);
+    }
+    let version = reader.u16().ok_or(truncated.clone())?;
+    if version != ITEM_VERSION {
+        return Err(FormatError::UnsupportedVersion(version));
+    }
+    let nonce = reader.array::<NONCE_LEN>().ok_or(truncated.clone())?;
+    let sealed = &bytes[ITEM_HEADER_LEN..];
+    if sealed.len() < TAG_LEN {
+        return Err(truncated);
+    }
+    let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+    let tag = tag.try_into().map_err(|_| FormatError::Unauthentic)?;
+    let mut body = Zeroizing::new(ciphertext.to_vec());
+    XChaCha20Poly1305::new(key.expose().into())
+        .decrypt_inout_detached(
+            &XNonce::from(nonce),
+            &item_associated(&bytes[..ITEM_HEADER_LEN], item),
+            body.as_mut_slice().into(),
+            tag,
+        )
+        .map_err(|_| FormatError::Unauthentic)?;
+    let mut reader = Reader::new(&body);
+    let entry = decode_entry(&mut reader)?;
+    if reader.remaining() != 0 {
+        return Err(FormatError::Malformed("trailing bytes"));
+    }
+    Ok(entry)
+}
+
+fn item_associated(head: &[u8], item: &str) -> Vec<u8> {
+    let mut associated = head.to_vec();
+    associated.extend_from_slice(item.as_bytes());
+    associated
+}
+
+/// The fields an entry's encoding holds before its secret.
+fn entry_texts(entry: &Entry) -> [(&str, &'static str); 3] {
+    [
+        (&entry.meta.registry, "registry"),
+        (&entry.meta.account, "username"),
+        (&entry.meta.token_id, "token id"),
+    ]
+}
+
+fn short(text: &str, what: &'static str) -> Result<u16, FormatError> {
+    u16::try_from(text.len()).map_err(|_| FormatError::FieldTooLong(what))
+}
+
+fn entry_len(entry: &Entry) -> Result<usize, FormatError> {
+    let mut size = 4 + entry.secret.len();
+    u32::try_from(entry.secret.len()).map_err(|_| FormatError::FieldTooLong("secret"))?;
+    for (text, what) in entry_texts(entry) {
+        size += 2 + usize::from(short(text, what)?);
+    }
+    Ok(size)
+}
+
+/// One entry in one exactly-sized wiped buffer.
+fn encode_entry(entry: &Entry) -> Result<Zeroizing<Vec<u8>>, FormatError> {
+    let mut out = Zeroizing::new(Vec::with_capacity(entry_len(entry)?));
+    write_entry(entry, &mut out);
+    Ok(out)
+}
+
+fn write_entry(entry: &Entry, out: &mut Vec<u8>) {
+    for (text, _) in entry_texts(entry) {
+        out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(&(entry.secret.len() as u32).to_le_bytes());
+    out.extend_from_slice(entry.secret.expose_bytes());
+}
+
+/// Reads one entry; its secret is copied once, straight into a [`Secret`].
+fn decode_entry(reader: &mut Reader<'_>) -> Result<Entry, FormatError> {
+    let malformed = FormatError::Malformed;
+    let mut text = |what: &'static str| -> Result<String, FormatError> {
+        let len = reader.u16().ok_or(malformed(what))?;
+        let raw = reader.take(usize::from(len)).ok_or(malformed(what))?;
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| malformed(what))
+    };
+    let meta = ItemMeta {
+        registry: text("registry")?,
+        account: text("username")?,
+        token_id: text("token id")?,
+    };
+    let len = reader.u32().ok_or(malformed("secret"))?;
+    let raw = usize::try_from(len)
+        .ok()
+        .and_then(|len| reader.take(len))
+        .ok_or(malformed("secret"))?;
+    let secret = std::str::from_utf8(raw)
+        .map(Secret::from_str_copy)
+        .map_err(|_| malformed("secret"))?;
+    Ok(Entry { meta, secret })
+}
+
 /// One stored item: its non-secret facts and its secret.
 pub struct Entry {
     pub meta: ItemMeta,
@@ -266,24 +485,13 @@ pub struct Contents {
 }
 
 impl Contents {
-    /// The plaintext body, in one exactly-sized zeroizing buffer so no copy of
-    /// a secret is left behind by a reallocation.
+    /// The plaintext body of a version 1 file, in one exactly-sized zeroizing
+    /// buffer so no copy of a secret is left behind by a reallocation.
+    #[cfg(test)]
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, FormatError> {
-        let short = |text: &str, what: &'static str| {
-            u16::try_from(text.len()).map_err(|_| FormatError::FieldTooLong(what))
-        };
         let mut size = 1 + 4;
         for (item, entry) in &self.items {
-            for (text, what) in [
-                (item.as_str(), "item name"),
-                (&entry.meta.registry, "registry"),
-                (&entry.meta.account, "username"),
-                (&entry.meta.token_id, "token id"),
-            ] {
-                size += 2 + usize::from(short(text, what)?);
-            }
-            u32::try_from(entry.secret.len()).map_err(|_| FormatError::FieldTooLong("secret"))?;
-            size += 4 + entry.secret.len();
+            size += 2 + usize::from(short(item, "item name")?) + entry_len(entry)?;
         }
         if size > MAX_FILE_LEN / 2 {
             return Err(FormatError::Full);
@@ -293,23 +501,15 @@ impl Contents {
         out.push(BODY_VERSION);
         out.extend_from_slice(&count.to_le_bytes());
         for (item, entry) in &self.items {
-            for text in [
-                item.as_str(),
-                &entry.meta.registry,
-                &entry.meta.account,
-                &entry.meta.token_id,
-            ] {
-                out.extend_from_slice(&(text.len() as u16).to_le_bytes());
-                out.extend_from_slice(text.as_bytes());
-            }
-            out.extend_from_slice(&(entry.secret.len() as u32).to_le_bytes());
-            out.extend_from_slice(entry.secret.expose_bytes());
+            out.extend_from_slice(&(item.len() as u16).to_le_bytes());
+            out.extend_from_slice(item.as_bytes());
+            write_entry(entry, &mut out);
         }
         debug_assert_eq!(out.len(), size);
         Ok(out)
     }
 
-    /// Parses a plaintext body. Each secret is copied once, straight into a [`Secret`].
+    /// Parses the plaintext body of a version 1 file.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let malformed = FormatError::Malformed;
         let mut reader = Reader::new(bytes);
@@ -321,28 +521,14 @@ impl Contents {
         let count = reader.u32().ok_or(malformed("no item count"))?;
         let mut items = BTreeMap::new();
         for _ in 0..count {
-            let mut text = |what: &'static str| -> Result<String, FormatError> {
-                let len = reader.u16().ok_or(malformed(what))?;
-                let raw = reader.take(usize::from(len)).ok_or(malformed(what))?;
-                std::str::from_utf8(raw)
-                    .map(str::to_owned)
-                    .map_err(|_| malformed(what))
-            };
-            let item = text("item name")?;
-            let meta = ItemMeta {
-                registry: text("registry")?,
-                account: text("username")?,
-                token_id: text("token id")?,
-            };
-            let len = reader.u32().ok_or(malformed("secret"))?;
-            let raw = usize::try_from(len)
-                .ok()
-                .and_then(|len| reader.take(len))
-                .ok_or(malformed("secret"))?;
-            let secret = std::str::from_utf8(raw)
-                .map(Secret::from_str_copy)
-                .map_err(|_| malformed("secret"))?;
-            if items.insert(item, Entry { meta, secret }).is_some() {
+            let len = reader.u16().ok_or(malformed("item name"))?;
+            let item = reader
+                .take(usize::from(len))
+                .and_then(|raw| std::str::from_utf8(raw).ok())
+                .ok_or(malformed("item name"))?
+                .to_owned();
+            let entry = decode_entry(&mut reader)?;
+            if items.insert(item, entry).is_some() {
                 return Err(malformed("an item name appears twice"));
             }
         }
@@ -360,13 +546,15 @@ mod tests {
 
     use crate::store::vault::kdf::TINY;
 
+    /// A version 1 header (every item in one body).
     fn header() -> Header {
         Header {
-            version: FORMAT_VERSION,
+            version: SINGLE_FILE_VERSION,
             kdf: TINY,
             salt: (0..16).collect(),
             nonce: [0x24; NONCE_LEN],
             key_check: [0x5c; CHECK_LEN],
+            wrapped: None,
         }
     }
 
@@ -525,6 +713,113 @@ mod tests {
         }
     }
 
+    fn entry() -> Entry {
+        Entry {
+            meta: ItemMeta {
+                registry: "ghcr.io".into(),
+                account: "bob".into(),
+                token_id: "id-1".into(),
+            },
+            secret: Secret::from_str_copy("ghp_\u{e9}xyz"),
+        }
+    }
+
+    /// A version 2 header with fixed bytes, sealing a fixed data key.
+    fn header_v2() -> Header {
+        let mut wrapped = header().wrapping(&key(), &VaultKey::from_bytes(&[0x11; 32]));
+        wrapped.nonce = [0x24; NONCE_LEN];
+        // Re-seal under the fixed nonce so the bytes are reproducible.
+        let fixed = Header {
+            wrapped: None,
+            ..wrapped.clone()
+        };
+        let mut sealed = [0x11u8; KEY_LEN];
+        let tag = XChaCha20Poly1305::new(key().expose().into())
+            .encrypt_inout_detached(
+                &XNonce::from(fixed.nonce),
+                &fixed.prefix(),
+                sealed.as_mut_slice().into(),
+            )
+            .unwrap();
+        let mut bytes = [0u8; WRAPPED_LEN];
+        bytes[..KEY_LEN].copy_from_slice(&sealed);
+        bytes[KEY_LEN..].copy_from_slice(&tag);
+        wrapped.wrapped = Some(bytes);
+        wrapped
+    }
+
+    /// A whole version 2 header with the fixed fields above, sealing the data
+    /// key 0x11… under the fixed nonce. If this changes, version 2 vaults stop
+    /// opening: bump FORMAT_VERSION instead.
+    const GOLDEN_V2: &str = concat!(
+        "4443505641554c54020001080000000100000001000000100001020304050607",
+        "08090a0b0c0d0e0f242424242424242424242424242424242424242424242424",
+        "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c",
+        "b44fc6747f355db7b33e2e2b1f991cdb23e09fab6d0e658c3070f75c7a01cadc",
+        "9f36052472d8c80458046e8b3ea72e7c430b74f1a509daf587d0edbd443ead3a",
+        "398428ac8def663218f2633c4e47401a",
+    );
+
+    #[test]
+    fn version_2_header_matches_the_golden_bytes_and_round_trips() {
+        let header = header_v2();
+        let file = header.to_bytes();
+        assert_eq!(hex(&file), GOLDEN_V2);
+        assert_eq!(
+            file.len(),
+            24 + 16 + NONCE_LEN + CHECK_LEN + WRAPPED_LEN + DIGEST_LEN
+        );
+        let parsed = parse_header(&file).unwrap();
+        assert_eq!(parsed, header);
+        assert_eq!(parsed.unwrap_key(&key()).unwrap().expose(), &[0x11; 32]);
+        let wrong = VaultKey::from_bytes(&[0x43; 32]);
+        assert_eq!(
+            parsed.unwrap_key(&wrong).err(),
+            Some(FormatError::Unauthentic)
+        );
+        let mut trailing = file.clone();
+        trailing.push(0);
+        assert!(parse_header(&trailing).is_err());
+        for i in 0..file.len() {
+            let mut bad = file.clone();
+            bad[i] ^= 1;
+            let result = parse_header(&bad).and_then(|h| h.unwrap_key(&key()));
+            assert!(result.is_err(), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn items_round_trip_and_are_bound_to_their_name_and_key() {
+        let data_key = VaultKey::from_bytes(&[0x11; 32]);
+        let file = seal_item(&data_key, "item-a", &entry()).unwrap();
+        let opened = open_item(&file, &data_key, "item-a").unwrap();
+        assert_eq!(opened.meta, entry().meta);
+        assert_eq!(opened.secret.expose(), "ghp_\u{e9}xyz");
+        assert_ne!(
+            seal_item(&data_key, "item-a", &entry()).unwrap(),
+            file,
+            "a fresh nonce every time"
+        );
+        assert_eq!(
+            open_item(&file, &data_key, "item-b").err(),
+            Some(FormatError::Unauthentic)
+        );
+        assert_eq!(
+            open_item(&file, &key(), "item-a").err(),
+            Some(FormatError::Unauthentic)
+        );
+        for i in 0..file.len() {
+            for bit in [0x01, 0x80] {
+                let mut bad = file.clone();
+                bad[i] ^= bit;
+                assert!(open_item(&bad, &data_key, "item-a").is_err(), "byte {i}");
+            }
+        }
+        for cut in 0..file.len() {
+            assert!(open_item(&file[..cut], &data_key, "item-a").is_err());
+        }
+    }
+
     proptest! {
         #![proptest_config(crate::corpus::proptest_config())]
         #[test]
@@ -537,16 +832,21 @@ mod tests {
             key_check in any::<[u8; CHECK_LEN]>(),
         ) {
             let header = Header {
-                version: FORMAT_VERSION,
+                version: SINGLE_FILE_VERSION,
                 kdf: KdfParams { memory_kib, iterations, lanes },
                 salt,
                 nonce,
                 key_check,
+                wrapped: None,
             };
             let mut file = header.to_bytes();
             prop_assert_eq!(file.len(), header.encoded_len());
             file.extend_from_slice(&[0; TAG_LEN]);
-            prop_assert_eq!(parse_header(&file), Ok(header));
+            prop_assert_eq!(parse_header(&file), Ok(header.clone()));
+            let wrapped = header.wrapping(&key(), &VaultKey::from_bytes(&[7; 32]));
+            let file = wrapped.to_bytes();
+            prop_assert_eq!(file.len(), wrapped.encoded_len());
+            prop_assert_eq!(parse_header(&file), Ok(wrapped));
         }
 
         #[test]

@@ -349,32 +349,165 @@ impl VaultStore {
         format::open(bytes, header, key).map_err(|e| self.corrupt(e))
     }
 
-    /// The decrypted contents, or `None` when there is no vault.
-    fn load(&self) -> Result<Option<Contents>, StoreError> {
-        let Some(bytes) = self.read_file()? else {
-            return Ok(None);
-        };
-        let header = self.parse(&bytes)?;
-        let key = self.key_for(&header, KeySource::Any)?;
-        self.unseal(&bytes, &header, &key).map(Some)
+    /// The key that opens the items: the data key sealed in a version 2
+    /// header, or for version 1 the passphrase key itself.
+    fn data_key(&self, header: &Header, key: &VaultKey) -> Result<VaultKey, StoreError> {
+        match header.wrapped {
+            Some(_) => header.unwrap_key(key).map_err(|e| self.corrupt(e)),
+            None => Ok(key.clone()),
+        }
     }
 
-    /// Seals `contents` under a fresh nonce and replaces the file atomically.
-    fn write(&self, base: &Header, key: &VaultKey, contents: &Contents) -> Result<(), StoreError> {
-        let mut nonce = [0u8; format::NONCE_LEN];
-        crate::ids::fill_random(&mut nonce);
-        let header = Header {
-            nonce,
-            ..base.clone()
+    /// The folder of item files, beside the header file.
+    fn items_dir(&self) -> PathBuf {
+        self.path.with_file_name(format!(
+            "{}.d",
+            self.path.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    }
+
+    /// An item's file. Item names are chosen by the index (hex), so anything
+    /// that could leave the folder is refused rather than opened.
+    fn item_path(&self, item: &str) -> Result<PathBuf, StoreError> {
+        let safe = !item.is_empty()
+            && item.len() <= 128
+            && item
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !safe {
+            return Err(StoreError::Failed(format!(
+                "{item:?} is not a valid vault item name"
+            )));
+        }
+        Ok(self.items_dir().join(item))
+    }
+
+    fn read_item(&self, key: &VaultKey, item: &str) -> Result<Option<Entry>, StoreError> {
+        let path = self.item_path(item)?;
+        let Some(bytes) = fsutil::read_optional(&path)? else {
+            return Ok(None);
         };
-        let bytes = format::seal(&header, key, contents).map_err(|e| {
+        format::open_item(&bytes, key, item)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path,
+                detail: e.to_string(),
+            })
+    }
+
+    fn write_item(&self, key: &VaultKey, item: &str, entry: &Entry) -> Result<(), StoreError> {
+        let path = self.item_path(item)?;
+        let bytes = format::seal_item(key, item, entry).map_err(|e| {
             StoreError::Failed(format!(
-                "cannot write the vault {}: {e}",
+                "cannot write to the vault {}: {e}",
                 self.path.display()
             ))
         })?;
-        fsutil::write_atomic(&self.path, &bytes)?;
+        fsutil::write_atomic(&path, &bytes)?;
         Ok(())
+    }
+
+    /// The names of the item files present.
+    fn item_names(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.items_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(FsError::Read { path: dir, source }.into()),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| self.item_path(name).is_ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn write_header(&self, header: &Header) -> Result<(), StoreError> {
+        fsutil::write_atomic(&self.path, &header.to_bytes())?;
+        Ok(())
+    }
+
+    /// Rewrites a version 1 vault as version 2 under the same passphrase key:
+    /// every item into its own file, then the new header over the old file.
+    /// Until that last step the old file is in force, so an interruption
+    /// loses nothing; files it left are cleared by the next attempt.
+    fn convert(
+        &self,
+        bytes: &[u8],
+        header: &Header,
+        key: &VaultKey,
+    ) -> Result<(Header, VaultKey), StoreError> {
+        let contents = self.unseal(bytes, header, key)?;
+        let mut raw = Zeroizing::new([0u8; kdf::KEY_LEN]);
+        crate::ids::fill_random(&mut raw[..]);
+        let data_key = VaultKey::from_bytes(&raw);
+        let dir = self.items_dir();
+        for name in self.item_names()? {
+            remove_file(&dir.join(name))?;
+        }
+        fsutil::ensure_private_dir(&dir)?;
+        for (item, entry) in &contents.items {
+            self.write_item(&data_key, item, entry)?;
+        }
+        let converted = header.wrapping(key, &data_key);
+        self.write_header(&converted)?;
+        Ok((converted, data_key))
+    }
+
+    /// Under the lock: the header and data key to change items with,
+    /// converting a version 1 vault first. With no vault, one is created
+    /// when `create` is true and a passphrase can be had without asking;
+    /// otherwise `None`.
+    fn writable(&self, create: bool) -> Result<Option<(Header, VaultKey)>, StoreError> {
+        match self.read_file()? {
+            Some(bytes) => {
+                let header = self.parse(&bytes)?;
+                let key = self.key_for(&header, KeySource::Any)?;
+                if header.wrapped.is_none() {
+                    return self.convert(&bytes, &header, &key).map(Some);
+                }
+                let data_key = self.data_key(&header, &key)?;
+                Ok(Some((header, data_key)))
+            }
+            None if create => {
+                let Some(passphrase) = self.passphrase.without_asking().read("")? else {
+                    return Ok(None);
+                };
+                self.create(&passphrase).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A new, empty vault; the caller holds the lock and has checked there is none.
+    fn create(&self, passphrase: &Passphrase) -> Result<(Header, VaultKey), StoreError> {
+        let (base, key) = self.new_header(passphrase)?;
+        let mut raw = Zeroizing::new([0u8; kdf::KEY_LEN]);
+        crate::ids::fill_random(&mut raw[..]);
+        let data_key = VaultKey::from_bytes(&raw);
+        let header = base.wrapping(&key, &data_key);
+        let dir = self.items_dir();
+        for name in self.item_names()? {
+            remove_file(&dir.join(name))?;
+        }
+        fsutil::ensure_private_dir(&dir)?;
+        self.write_header(&header)?;
+        let _ = self.cache_key(&header, &key);
+        self.remember(&header.salt, &key);
+        Ok((header, data_key))
+    }
+
+    /// How many items the vault holds; the key is checked on the way.
+    fn count(&self, bytes: &[u8], header: &Header, key: &VaultKey) -> Result<usize, StoreError> {
+        match header.wrapped {
+            None => Ok(self.unseal(bytes, header, key)?.items.len()),
+            Some(_) => {
+                self.data_key(header, key)?;
+                Ok(self.item_names()?.len())
+            }
+        }
     }
 
     fn lock_file(&self) -> Result<FileLock, StoreError> {
@@ -399,46 +532,9 @@ impl VaultStore {
             salt,
             nonce: [0; format::NONCE_LEN],
             key_check: derived.check,
+            wrapped: None,
         };
         Ok((header, derived.key))
-    }
-
-    /// Reads, changes and rewrites the vault under its lock.
-    ///
-    /// `change` returns its result and whether it changed anything. With no
-    /// vault, one is created when `create` is true (and a passphrase can be
-    /// had without asking); otherwise the result is `None`.
-    fn modify<T>(
-        &self,
-        create: bool,
-        change: impl FnOnce(&mut Contents) -> (T, bool),
-    ) -> Result<Option<T>, StoreError> {
-        let _lock = self.lock_file()?;
-        match self.read_file()? {
-            Some(bytes) => {
-                let header = self.parse(&bytes)?;
-                let key = self.key_for(&header, KeySource::Any)?;
-                let mut contents = self.unseal(&bytes, &header, &key)?;
-                let (result, changed) = change(&mut contents);
-                if changed {
-                    self.write(&header, &key, &contents)?;
-                }
-                Ok(Some(result))
-            }
-            None if create => {
-                let Some(passphrase) = self.passphrase.without_asking().read("")? else {
-                    return Ok(None);
-                };
-                let (header, key) = self.new_header(&passphrase)?;
-                let mut contents = Contents::default();
-                let (result, _) = change(&mut contents);
-                self.write(&header, &key, &contents)?;
-                let _ = self.cache_key(&header, &key);
-                self.remember(&header.salt, &key);
-                Ok(Some(result))
-            }
-            None => Ok(None),
-        }
     }
 
     // ---- The operations behind `vault init|unlock|lock|passwd|status` ----
@@ -452,10 +548,7 @@ impl VaultStore {
                 self.path.display()
             )));
         }
-        let (header, key) = self.new_header(passphrase)?;
-        self.write(&header, &key, &Contents::default())?;
-        let _ = self.cache_key(&header, &key);
-        Ok(())
+        self.create(passphrase).map(|_| ())
     }
 
     /// Derives the key from the passphrase, checks it opens the vault, and caches it.
@@ -463,9 +556,8 @@ impl VaultStore {
         let bytes = self.read_file()?.ok_or_else(|| self.no_vault())?;
         let header = self.parse(&bytes)?;
         let key = self.key_for(&header, KeySource::PassphraseOnly)?;
-        let contents = self.unseal(&bytes, &header, &key)?;
         Ok(Unlocked {
-            items: contents.items.len(),
+            items: self.count(&bytes, &header, &key)?,
             cached: self.cache_key(&header, &key),
         })
     }
@@ -482,7 +574,8 @@ impl VaultStore {
             .map_err(|e| StoreError::Failed(e.to_string()))
     }
 
-    /// Re-encrypts the vault under a new passphrase and salt, atomically.
+    /// Seals the data key under a new passphrase and salt: one atomic write
+    /// of the header, so exactly one of the two passphrases works at any time.
     ///
     /// The current passphrase must be given (a cached key is not enough);
     /// `new_passphrase` is asked for only once it has been checked.
@@ -494,10 +587,16 @@ impl VaultStore {
         let bytes = self.read_file()?.ok_or_else(|| self.no_vault())?;
         let header = self.parse(&bytes)?;
         let key = self.key_for(&header, KeySource::PassphraseOnly)?;
-        let contents = self.unseal(&bytes, &header, &key)?;
+        let (header, data_key) = match header.wrapped {
+            None => self.convert(&bytes, &header, &key)?,
+            Some(_) => {
+                let data_key = self.data_key(&header, &key)?;
+                (header, data_key)
+            }
+        };
         let passphrase = new_passphrase()?;
-        let (new_header, new_key) = self.new_header(&passphrase)?;
-        self.write(&new_header, &new_key, &contents)?;
+        let (base, new_key) = self.new_header(&passphrase)?;
+        self.write_header(&base.wrapping(&new_key, &data_key))?;
         self.keys.borrow_mut().clear();
         let _ = self.cache.forget(&header.salt);
         Ok(())
@@ -535,8 +634,8 @@ impl VaultStore {
         };
         if let Ok(key) = self.key_for(&header, KeySource::CacheOnly) {
             status.unlocked = true;
-            match self.unseal(&bytes, &header, &key) {
-                Ok(contents) => status.items = Some(contents.items.len()),
+            match self.count(&bytes, &header, &key) {
+                Ok(count) => status.items = Some(count),
                 Err(e) => status.damage = Some(e.to_string()),
             }
         }
@@ -550,11 +649,18 @@ impl SecretStore for VaultStore {
         BackendKind::File
     }
 
+    /// Reads the header and the one item's file, whatever the number of items.
     fn get(&self, item: &str) -> Result<Option<Secret>, StoreError> {
-        Ok(self
-            .load()?
-            .and_then(|mut contents| contents.items.remove(item))
-            .map(|entry| entry.secret))
+        let Some(bytes) = self.read_file()? else {
+            return Ok(None);
+        };
+        let header = self.parse(&bytes)?;
+        let key = self.key_for(&header, KeySource::Any)?;
+        let entry = match header.wrapped {
+            None => self.unseal(&bytes, &header, &key)?.items.remove(item),
+            Some(_) => self.read_item(&self.data_key(&header, &key)?, item)?,
+        };
+        Ok(entry.map(|entry| entry.secret))
     }
 
     fn put(&self, item: &str, meta: &ItemMeta, secret: &Secret) -> Result<(), StoreError> {
@@ -562,36 +668,65 @@ impl SecretStore for VaultStore {
             meta: meta.clone(),
             secret: secret.clone(),
         };
-        self.modify(self.passphrase.unattended(), |contents| {
-            contents.items.insert(item.to_owned(), entry);
-            ((), true)
-        })?
-        .ok_or_else(|| self.no_vault())
+        let _lock = self.lock_file()?;
+        let (_, data_key) = self
+            .writable(self.passphrase.unattended())?
+            .ok_or_else(|| self.no_vault())?;
+        self.write_item(&data_key, item, &entry)
     }
 
     fn delete(&self, item: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .modify(false, |contents| {
-                let removed = contents.items.remove(item).is_some();
-                (removed, removed)
-            })?
-            .unwrap_or(false))
+        let _lock = self.lock_file()?;
+        if self.writable(false)?.is_none() {
+            return Ok(false);
+        }
+        let path = self.item_path(item)?;
+        let existed = path.exists();
+        remove_file(&path)?;
+        Ok(existed)
     }
 
     fn items(&self) -> Result<Vec<StoredItem>, StoreError> {
-        Ok(self
-            .load()?
-            .map(|contents| {
-                contents
-                    .items
-                    .into_iter()
-                    .map(|(item, entry)| StoredItem {
-                        item,
-                        meta: Some(entry.meta),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        let Some(bytes) = self.read_file()? else {
+            return Ok(Vec::new());
+        };
+        let header = self.parse(&bytes)?;
+        let key = self.key_for(&header, KeySource::Any)?;
+        if header.wrapped.is_none() {
+            let contents = self.unseal(&bytes, &header, &key)?;
+            return Ok(contents
+                .items
+                .into_iter()
+                .map(|(item, entry)| StoredItem {
+                    item,
+                    meta: Some(entry.meta),
+                })
+                .collect());
+        }
+        let data_key = self.data_key(&header, &key)?;
+        let mut found = Vec::new();
+        for item in self.item_names()? {
+            // A damaged item is still listed, without its facts, for doctor to report.
+            let meta = self
+                .read_item(&data_key, &item)
+                .ok()
+                .flatten()
+                .map(|e| e.meta);
+            found.push(StoredItem { item, meta });
+        }
+        Ok(found)
+    }
+}
+
+fn remove_file(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(FsError::Write {
+            path: path.to_owned(),
+            source,
+        }
+        .into()),
     }
 }
 
@@ -779,11 +914,93 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("vault"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode =
+                |path: PathBuf| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path().join("vault")), 0o600);
+            assert_eq!(mode(dir.path().join("vault.d")), 0o700);
+            assert_eq!(mode(dir.path().join("vault.d").join("a")), 0o600);
         }
+    }
+
+    #[test]
+    fn a_first_format_vault_is_read_and_rewritten_whole_on_the_first_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = pass_file(dir.path(), "pass", "pw");
+        let vault = store(dir.path(), &pass);
+        let (header, key) = vault
+            .new_header(&Passphrase(Zeroizing::new(b"pw".to_vec())))
+            .unwrap();
+        let mut contents = Contents::default();
+        for (item, value) in [("a", "s1"), ("b", "s2")] {
+            contents.items.insert(
+                item.into(),
+                Entry {
+                    meta: meta("docker.io"),
+                    secret: secret(value),
+                },
+            );
+        }
+        let v1 = Header {
+            version: format::SINGLE_FILE_VERSION,
+            ..header
+        };
+        std::fs::write(
+            dir.path().join("vault"),
+            format::seal(&v1, &key, &contents).unwrap(),
+        )
+        .unwrap();
+        // Left by an interrupted earlier conversion: not in force, and cleared.
+        std::fs::create_dir(dir.path().join("vault.d")).unwrap();
+        std::fs::write(dir.path().join("vault.d").join("stale"), b"x").unwrap();
+        assert_eq!(vault.get("b").unwrap().unwrap().expose(), "s2");
+        assert_eq!(vault.items().unwrap().len(), 2);
+        vault.put("c", &meta("ghcr.io"), &secret("s3")).unwrap();
+        let header = parse_header_of(dir.path());
+        assert_eq!(header.version, format::FORMAT_VERSION);
+        assert_eq!(header.salt, v1.salt, "the same passphrase key");
+        let again = store(dir.path(), &pass);
+        for (item, value) in [("a", "s1"), ("b", "s2"), ("c", "s3")] {
+            assert_eq!(again.get(item).unwrap().unwrap().expose(), value);
+        }
+        assert_eq!(again.item_names().unwrap(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn passwd_reseals_only_the_data_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = pass_file(dir.path(), "old", "old pw");
+        store(dir.path(), &old)
+            .put("a", &meta("docker.io"), &secret("s1"))
+            .unwrap();
+        let item = std::fs::read(dir.path().join("vault.d").join("a")).unwrap();
+        store(dir.path(), &old)
+            .passwd(|| Ok(Passphrase(Zeroizing::new(b"new pw".to_vec()))))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("vault.d").join("a")).unwrap(),
+            item,
+            "items are not rewritten"
+        );
+    }
+
+    #[test]
+    fn item_files_are_bound_to_their_names_and_names_stay_in_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = pass_file(dir.path(), "pass", "pw");
+        let vault = store(dir.path(), &pass);
+        vault.put("a", &meta("docker.io"), &secret("s1")).unwrap();
+        vault.put("b", &meta("docker.io"), &secret("s2")).unwrap();
+        let items = dir.path().join("vault.d");
+        std::fs::copy(items.join("a"), items.join("b")).unwrap();
+        assert!(matches!(vault.get("b"), Err(StoreError::Corrupt { .. })));
+        for name in ["../vault", "a/b", "", ".", "a.b"] {
+            assert!(vault.get(name).is_err(), "{name:?}");
+            assert!(
+                vault.put(name, &meta("x"), &secret("s")).is_err(),
+                "{name:?}"
+            );
+        }
+        let listed = vault.items().unwrap();
+        assert!(listed.iter().any(|i| i.item == "b" && i.meta.is_none()));
     }
 }
