@@ -804,3 +804,17 @@ fn killing_the_active_node_of_a_raft_cluster_interrupts_get_only_for_the_electio
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// The same table of protocol exchanges the keychains answer, byte for byte,
+/// each scenario under a prefix of its own on one server.
+#[test]
+fn the_protocol_table_holds_on_openbao() {
+    let server = DevServer::start();
+    let mut scenario = 0;
+    crate::conformance::run_table(|| {
+        scenario += 1;
+        let env = machine(&server);
+        env.write_config_toml(&format!("[openbao]\nprefix = \"conformance-{scenario}\"\n"));
+        env
+    });
+}
