@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::fsutil::FsError;
 use crate::index::{
-    Index, IndexError, IndexWriter, RegistryRecord, SecretRef, Snapshot, TokenEntry, TokenRecord,
+    HubLink, Index, IndexError, IndexWriter, RegistryRecord, SecretRef, Snapshot, TokenEntry,
+    TokenRecord,
 };
 use crate::names::{Integration, NameError, TokenName};
 use crate::policy::{self, PasswordRefused, SecretKind};
@@ -82,11 +83,30 @@ pub struct TokenSpec<'a> {
     pub make_default: bool,
 }
 
+/// What is known of a secret beyond itself: when it expires, which Hub token it is.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFacts {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub hub: Option<HubLink>,
+}
+
+/// What `put_token_with` does with a token's facts.
+pub enum Facts {
+    /// Keeps them while the secret is the one already stored, and drops them
+    /// for a different one (a different secret is a different token);
+    /// `expires_at`, when given, replaces the expiry either way.
+    Carry { expires_at: Option<DateTime<Utc>> },
+    /// The new secret's own facts, as Hub has just described it.
+    Replace(TokenFacts),
+}
+
 /// What `put_token` did, for the caller to report.
 pub struct PutOutcome {
     pub replaced: bool,
     pub reactivated: bool,
     pub backend: BackendKind,
+    /// The secret changed, so the expiry and Hub link known for the old one were dropped.
+    pub dropped_facts: bool,
 }
 
 /// A token as people see it: the index record joined with its usage.
@@ -255,6 +275,11 @@ impl Service {
                 "the token was inactive; storing a new secret made it active again",
             );
         }
+        if outcome.dropped_facts {
+            crate::output::note(
+                "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
+            );
+        }
         Ok(())
     }
 
@@ -282,7 +307,7 @@ impl Service {
         let record = self
             .registry_snapshot(&registry)?
             .ok_or(ServiceError::NotFound)?;
-        let (_, token) = record
+        let (chosen, token) = record
             .select(integration.as_ref())
             .ok_or(ServiceError::NotFound)?;
         let secret = self
@@ -292,10 +317,16 @@ impl Service {
             crate::output::note("the index names a token whose secret is missing; run `docker-credential-pat doctor`");
             ServiceError::NotFound
         })?;
-        if let Err(e) =
-            usage::record_use(&self.paths, &token.id, &usage::parent_client(), Utc::now())
-        {
+        let now = Utc::now();
+        if let Err(e) = usage::record_use(&self.paths, &token.id, &usage::parent_client(), now) {
             crate::output::note(&format!("could not record this use: {e}"));
+        }
+        // Costs one comparison unless the token has expired.
+        if let Some(expired) = token.expires_at.filter(|at| *at <= now)
+            && crate::expiry::first_note_today(&self.paths, &token.id)
+        {
+            let name = TokenName::new(chosen, registry);
+            crate::output::note(&expired_note(&name, token, expired));
         }
         Ok((token.username.clone(), secret))
     }
@@ -372,6 +403,16 @@ impl Service {
 
     /// Writes a token's secret and commits it to the index. The caller has checked the policy.
     pub fn put_token(&self, writer: &mut IndexWriter, spec: TokenSpec<'_>) -> Result<PutOutcome> {
+        self.put_token_with(writer, spec, Facts::Carry { expires_at: None })
+    }
+
+    /// [`Service::put_token`], saying what becomes of the token's expiry and Hub link.
+    pub fn put_token_with(
+        &self,
+        writer: &mut IndexWriter,
+        spec: TokenSpec<'_>,
+        facts: Facts,
+    ) -> Result<PutOutcome> {
         let kind = policy::classify(
             &spec.name.registry,
             spec.username,
@@ -387,6 +428,14 @@ impl Service {
             account: spec.username.to_owned(),
             token_id: token_id.clone(),
         };
+        let (facts, dropped_facts) = match facts {
+            Facts::Replace(facts) => (facts, false),
+            Facts::Carry { expires_at } => {
+                let (mut kept, dropped) = self.carried_facts(existing.as_ref(), spec.secret);
+                kept.expires_at = expires_at.or(kept.expires_at);
+                (kept, dropped)
+            }
+        };
         let secret_ref = self.write_new_secret(&meta, spec.secret)?;
         let now = Utc::now();
         let record = TokenRecord {
@@ -401,6 +450,8 @@ impl Service {
             rotated_at: now,
             active: true,
             kind,
+            expires_at: facts.expires_at,
+            hub: facts.hub,
         };
         writer.index.insert(&spec.name, record);
         if spec.make_default {
@@ -416,7 +467,32 @@ impl Service {
             replaced: existing.is_some(),
             reactivated: existing.as_ref().is_some_and(|t| !t.active),
             backend: secret_ref.backend,
+            dropped_facts,
         })
+    }
+
+    /// The facts of `existing` when `secret` is the one it holds; else none,
+    /// and whether there were any to drop. The old secret is read only when
+    /// there is something to keep.
+    fn carried_facts(&self, existing: Option<&TokenRecord>, secret: &Secret) -> (TokenFacts, bool) {
+        let Some(existing) = existing.filter(|t| t.expires_at.is_some() || t.hub.is_some()) else {
+            return (TokenFacts::default(), false);
+        };
+        let same = self
+            .store(existing.secret.backend)
+            .get_located(&existing.secret.item, existing.secret.hint.as_deref())
+            .ok()
+            .flatten()
+            .is_some_and(|old| old == *secret);
+        if same {
+            let facts = TokenFacts {
+                expires_at: existing.expires_at,
+                hub: existing.hub.clone(),
+            };
+            (facts, false)
+        } else {
+            (TokenFacts::default(), true)
+        }
     }
 
     /// Puts a secret under a fresh item name in the backend chosen for new secrets.
@@ -628,6 +704,19 @@ impl Service {
         Ok(names.into_iter().next().expect("one name in, one out"))
     }
 
+    /// The latest known use of each token in `ids` (those never used are left
+    /// out). Every use of a token that this helper can see goes through here:
+    /// `get` on this machine, and the helper's own checks of a token at Hub.
+    pub fn latest_known_uses<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> std::collections::BTreeMap<String, DateTime<Utc>> {
+        let usage = UsageTable::load(&self.paths);
+        ids.into_iter()
+            .filter_map(|id| Some((id.to_owned(), usage.get(id).last_used_at?)))
+            .collect()
+    }
+
     /// Tokens not used (or never used) for more than `stale_after_days`.
     pub fn is_stale(&self, view: &TokenView, now: DateTime<Utc>) -> bool {
         policy::is_stale(
@@ -637,6 +726,22 @@ impl Service {
             now,
         )
     }
+}
+
+/// The one line `get` adds for an expired token: what happened and what to do.
+fn expired_note(name: &TokenName, token: &TokenRecord, expired: DateTime<Utc>) -> String {
+    let fix = if token.hub.is_some() {
+        format!("rotate it: `docker-credential-pat hub rotate {name}`")
+    } else {
+        format!(
+            "create a new token and store it: `docker login {}` (or `docker-credential-pat add`)",
+            name.registry.default_address()
+        )
+    };
+    format!(
+        "{name} expired on {}; the registry will refuse it, so {fix}",
+        crate::expiry::date(expired)
+    )
 }
 
 /// The vault as this run's config and environment describe it.

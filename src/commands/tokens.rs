@@ -4,16 +4,34 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use super::{CommandResult, Exit};
+use crate::cli::TokensArgs;
+use crate::expiry::{self, Standing};
 use crate::output::{self, Table};
 use crate::service::{Service, TokenView};
 
-pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
+pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
+    let TokensArgs {
+        json,
+        stale: stale_only,
+        expiring,
+        wide,
+    } = args;
     let now = Utc::now();
+    let within = expiring.map(|days| days.unwrap_or(service.config.warn_expiry_days));
     let views: Vec<TokenView> = service
         .tokens()?
         .into_iter()
         .filter(|v| !stale_only || service.is_stale(v, now))
+        .filter(|v| {
+            within.is_none_or(|days| {
+                matches!(
+                    expiry::standing(v.record.expires_at, now, days),
+                    Standing::Soon | Standing::Expired
+                )
+            })
+        })
         .collect();
+    let filtered = stale_only || within.is_some();
     if json {
         let items: Vec<serde_json::Value> = views.iter().map(token_json).collect();
         println!(
@@ -21,13 +39,20 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             serde_json::to_string_pretty(&items).expect("JSON values serialise")
         );
     } else if views.is_empty() {
-        output::note(if stale_only {
-            "no stale tokens"
-        } else {
-            "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
+        output::note(&match (stale_only, within) {
+            (true, _) => "no stale tokens".to_owned(),
+            (false, Some(days)) => format!("no token expires within {days} days"),
+            (false, None) => {
+                "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
+                    .to_owned()
+            }
         });
     } else {
-        print!("{}", table(&views, now));
+        let fitted = table(&views, now, if wide { None } else { output::table_width() });
+        print!("{}", fitted.text);
+        if let Some(note) = fitted.left_out_note() {
+            output::say(&output::dim(&note, output::stdout_colour()));
+        }
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
                 "* default: used when DOCKER_PAT_INTEGRATION is unset",
@@ -40,7 +65,7 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             );
         }
     }
-    Ok(if stale_only && !views.is_empty() {
+    Ok(if filtered && !views.is_empty() {
         Exit::Attention
     } else {
         Exit::Success
@@ -61,27 +86,27 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "last_used_at": view.usage.last_used_at.map(timestamp),
         "use_count": view.usage.use_count,
         "last_client": view.usage.last_client,
+        "expires_at": view.record.expires_at.map(timestamp),
+        "hub_id": view.record.hub.as_ref().map(|h| h.uuid.as_str()),
     })
 }
 
-fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
-    // Token names are what people copy into commands, so they give way last.
-    let longest_name = views
-        .iter()
-        .map(|v| v.name.to_string().chars().count())
-        .max()
-        .unwrap_or(0);
+/// Columns left out first when the terminal is narrow: DESCRIPTION, CLIENT, USES.
+/// Token names are what people copy into commands, so no cell is ever cut.
+const DROP_ORDER: [usize; 3] = [8, 7, 6];
+
+fn table(views: &[TokenView], now: DateTime<Utc>, width: Option<usize>) -> output::Fitted {
     let mut table = Table::new(&[
-        ("TOKEN", longest_name.min(48)),
-        ("USER", 5),
-        ("STATE", 8),
-        ("CREATED", 7),
-        ("LAST USED", 9),
-        ("USES", 4),
-        ("CLIENT", 6),
-        ("DESCRIPTION", 11),
-    ])
-    .last_resort(0, 16);
+        ("TOKEN", 0),
+        ("USER", 0),
+        ("STATE", 0),
+        ("CREATED", 0),
+        ("LAST USED", 0),
+        ("EXPIRES", 0),
+        ("USES", 0),
+        ("CLIENT", 0),
+        ("DESCRIPTION", 0),
+    ]);
     for view in views {
         let mut state = if view.record.active {
             "active".to_owned()
@@ -94,7 +119,7 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
         if view.password_on_protected_account {
             state.push_str(" password");
         }
-        table.row(vec![
+        table.row_whole(vec![
             view.name.to_string(),
             view.record.username.clone(),
             state,
@@ -102,12 +127,13 @@ fn table(views: &[TokenView], now: DateTime<Utc>) -> String {
             view.usage
                 .last_used_at
                 .map_or_else(|| "never".to_owned(), |t| relative(t, now)),
+            expiry::relative(view.record.expires_at, now),
             view.usage.use_count.to_string(),
             view.usage.last_client.clone().unwrap_or_else(|| "-".into()),
             view.record.description.clone().unwrap_or_default(),
         ]);
     }
-    table.render(output::table_width())
+    table.render_whole(width, &DROP_ORDER)
 }
 
 pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
@@ -145,7 +171,7 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
     Ok(Exit::Success)
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
