@@ -8,6 +8,7 @@ mod docker;
 mod doctor;
 mod faults;
 mod hostile;
+mod hub;
 mod hygiene;
 mod import;
 mod install;
