@@ -182,7 +182,7 @@ impl Fitted {
             [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
         };
         Some(format!(
-            "{names} left out to fit the terminal; `--wide` or `--json` shows {}",
+            "{names} left out to fit; `--wide` or `--json` shows {}",
             if self.left_out.len() == 1 {
                 "it"
             } else {
@@ -301,7 +301,7 @@ mod tests {
         assert!(narrow.text.contains("just now") && !narrow.text.contains('…'));
         assert_eq!(
             narrow.left_out_note().unwrap(),
-            "NOTE and USES left out to fit the terminal; `--wide` or `--json` shows them"
+            "NOTE and USES left out to fit; `--wide` or `--json` shows them"
         );
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod configure;
 mod docker;
 mod doctor;
+mod expiry;
 mod faults;
 mod hostile;
 mod hub;

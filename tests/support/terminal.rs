@@ -62,6 +62,12 @@ impl Terminal {
         stdout(&self.tmux(&["capture-pane", "-p"]))
     }
 
+    /// The screen with lines the terminal wrapped joined again, so a line
+    /// wider than the terminal shows as one long line.
+    pub fn joined_screen(&self) -> String {
+        stdout(&self.tmux(&["capture-pane", "-p", "-J"]))
+    }
+
     /// Waits until the screen shows `text` `count` times.
     pub fn wait_for(&self, text: &str, count: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
