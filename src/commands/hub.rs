@@ -414,37 +414,40 @@ fn audit(hub: &Hub<'_>, json: bool) -> Result<Exit> {
     let mut suspicious = false;
     let mut items = Vec::new();
     let colour = output::stdout_colour();
-    for token in &audit.tokens {
-        for report in token.reports() {
-            suspicious |= report.level == Level::Suspicious;
-            if json {
-                items.push(json!({
-                    "token": token.name.to_string(),
-                    "uuid": token.uuid,
-                    "status": match report.level {
-                        Level::Ok => "ok",
-                        Level::Warn => "warn",
-                        Level::Suspicious => "suspicious",
-                    },
-                    "hub_last_used": token.hub.as_ref().and_then(|h| h.last_used).map(timestamp),
-                    "known_last_used": token.known_last_use.map(timestamp),
-                    "message": report.message,
-                    "fix": report.fix,
-                }));
-                continue;
-            }
-            let word = match report.level {
-                Level::Ok => output::green("ok        ", colour),
-                Level::Warn => output::yellow("warning   ", colour),
-                Level::Suspicious => output::red("suspicious", colour),
-            };
-            let mut line = report.message.clone();
-            if let Some(fix) = &report.fix {
-                line.push_str(" — ");
-                line.push_str(fix);
-            }
-            println!("{word} {}", crate::text::printable(&line, 4000));
+    let reports = audit
+        .tokens
+        .iter()
+        .flat_map(|token| token.reports().into_iter().map(move |r| (Some(token), r)))
+        .chain(audit.stray_reports().into_iter().map(|r| (None, r)));
+    for (token, report) in reports {
+        suspicious |= report.level == Level::Suspicious;
+        if json {
+            items.push(json!({
+                "token": token.map(|t| t.name.to_string()),
+                "uuid": token.map(|t| t.uuid.as_str()),
+                "status": match report.level {
+                    Level::Ok => "ok",
+                    Level::Warn => "warn",
+                    Level::Suspicious => "suspicious",
+                },
+                "hub_last_used": token.and_then(|t| t.hub.as_ref()?.last_used).map(timestamp),
+                "known_last_used": token.and_then(|t| t.known_last_use).map(timestamp),
+                "message": report.message,
+                "fix": report.fix,
+            }));
+            continue;
         }
+        let word = match report.level {
+            Level::Ok => output::green("ok        ", colour),
+            Level::Warn => output::yellow("warning   ", colour),
+            Level::Suspicious => output::red("suspicious", colour),
+        };
+        let mut line = report.message.clone();
+        if let Some(fix) = &report.fix {
+            line.push_str(" — ");
+            line.push_str(fix);
+        }
+        println!("{word} {}", crate::text::printable(&line, 4000));
     }
     if json {
         println!(

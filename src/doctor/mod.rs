@@ -235,17 +235,20 @@ fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
         }
     };
     let before = findings.len();
-    for token in &audit.tokens {
-        for report in token.reports() {
-            let fix = report.fix.unwrap_or_default();
-            match report.level {
-                crate::hub::manage::Level::Ok => {}
-                crate::hub::manage::Level::Warn => {
-                    findings.push(Finding::warn("hub-audit", report.message, fix))
-                }
-                crate::hub::manage::Level::Suspicious => {
-                    findings.push(Finding::problem("hub-audit", report.message, fix))
-                }
+    let reports = audit
+        .tokens
+        .iter()
+        .flat_map(|token| token.reports())
+        .chain(audit.stray_reports());
+    for report in reports {
+        let fix = report.fix.unwrap_or_default();
+        match report.level {
+            crate::hub::manage::Level::Ok => {}
+            crate::hub::manage::Level::Warn => {
+                findings.push(Finding::warn("hub-audit", report.message, fix))
+            }
+            crate::hub::manage::Level::Suspicious => {
+                findings.push(Finding::problem("hub-audit", report.message, fix))
             }
         }
     }

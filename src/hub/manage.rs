@@ -311,6 +311,30 @@ pub(crate) struct Audit {
     pub username: String,
     pub tokens: Vec<Audited>,
     pub skipped: Vec<TokenName>,
+    /// Active Hub tokens stored nowhere here that carry a linked token's
+    /// label: what a `create` or `rotate` stopped right after Hub made the
+    /// token leaves behind.
+    pub strays: Vec<(HubToken, TokenName)>,
+}
+
+impl Audit {
+    pub(crate) fn stray_reports(&self) -> Vec<Report> {
+        self.strays
+            .iter()
+            .map(|(token, like)| Report {
+                level: Level::Warn,
+                message: format!(
+                    "Docker Hub token {} (\"{}\") is active and stored nowhere here; it has the label of {like}'s token, as an interrupted `hub create` or `hub rotate` leaves one",
+                    token.uuid,
+                    crate::text::printable(&token.token_label, 100)
+                ),
+                fix: Some(format!(
+                    "if nothing else uses it, `docker-credential-pat hub delete {}`",
+                    token.uuid
+                )),
+            })
+            .collect()
+    }
 }
 
 impl<'a> Hub<'a> {
@@ -895,7 +919,7 @@ impl<'a> Hub<'a> {
             .latest_known_uses(mine.iter().map(|e| e.record.id.as_str()));
         let tolerance =
             chrono::Duration::minutes(i64::from(self.service.config.audit_tolerance_minutes));
-        let tokens = mine
+        let tokens: Vec<Audited> = mine
             .into_iter()
             .map(|entry| {
                 let link = entry.record.hub.clone().expect("filtered");
@@ -917,10 +941,29 @@ impl<'a> Hub<'a> {
                 }
             })
             .collect();
+        let linked: BTreeMap<&str, &TokenName> = tokens
+            .iter()
+            .flat_map(|t: &Audited| {
+                let retiring = t.retiring.as_ref().map(|(r, _)| (r.uuid.as_str(), &t.name));
+                std::iter::once((t.uuid.as_str(), &t.name)).chain(retiring)
+            })
+            .collect();
+        let labels: BTreeMap<&str, &TokenName> = tokens
+            .iter()
+            .filter_map(|t: &Audited| Some((t.hub.as_ref()?.token_label.as_str(), &t.name)))
+            .filter(|(label, _)| !label.is_empty())
+            .collect();
+        let strays = hub
+            .values()
+            .filter(|t| t.is_active && !linked.contains_key(t.uuid.as_str()))
+            .filter_map(|t| Some((t.clone(), (*labels.get(t.token_label.as_str())?).clone())))
+            .collect();
+        let other_accounts = skipped.into_iter().map(|e| e.name).collect();
         Ok(Audit {
             username: session.username.clone(),
             tokens,
-            skipped: skipped.into_iter().map(|e| e.name).collect(),
+            skipped: other_accounts,
+            strays,
         })
     }
 }

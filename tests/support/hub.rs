@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use super::{Registry, base64};
 
 const SCOPES: [&str; 4] = ["repo:admin", "repo:write", "repo:read", "repo:public_read"];
+/// Calls allowed per minute unless a test sets another limit.
 const RATE_LIMIT: u32 = 600;
 const SECOND_FACTOR_DETAIL: &str = "Require secondary authentication on MFA enabled account";
 /// What the double's registry token service calls itself and its registry.
@@ -84,6 +85,8 @@ struct State {
     /// `login_2fa_token` → (user, expiry).
     challenges: BTreeMap<String, (String, DateTime<Utc>)>,
     rate_limited: bool,
+    /// Calls allowed per minute (`RATE_LIMIT` unless set).
+    limit: Option<u32>,
     used_in_window: u32,
     window_start: Option<DateTime<Utc>>,
     clock_offset: chrono::Duration,
@@ -231,6 +234,11 @@ impl HubDouble {
             .tokens
             .iter()
             .any(|t| t.secret == secret && t.usable(now))
+    }
+
+    /// Allows this many calls a minute.
+    pub fn set_rate_limit(&self, per_minute: u32) {
+        self.state().limit = Some(per_minute);
     }
 
     /// Makes every call answer 429 until switched off.
@@ -643,16 +651,17 @@ fn rate_limit(state: &mut State) -> (Vec<(String, String)>, Option<Answer>) {
     }
     let reset = state.window_start.unwrap() + chrono::Duration::seconds(60);
     state.used_in_window += 1;
-    let remaining = RATE_LIMIT.saturating_sub(state.used_in_window);
+    let limit = state.limit.unwrap_or(RATE_LIMIT);
+    let remaining = limit.saturating_sub(state.used_in_window);
     let headers = vec![
-        ("X-RateLimit-Limit".to_owned(), RATE_LIMIT.to_string()),
+        ("X-RateLimit-Limit".to_owned(), limit.to_string()),
         ("X-RateLimit-Remaining".to_owned(), remaining.to_string()),
         (
             "X-RateLimit-Reset".to_owned(),
             reset.timestamp().to_string(),
         ),
     ];
-    if state.rate_limited || state.used_in_window > RATE_LIMIT {
+    if state.rate_limited || state.used_in_window > limit {
         let limited = (
             429,
             vec![("X-Retry-After".to_owned(), reset.timestamp().to_string())],
