@@ -31,8 +31,10 @@ Check the setup and the stored tokens, and repair what can be repaired.
 Checks: config.toml; that the OS keychain (and the vault, when used) answers; that \
 the index and the secret store agree; that Docker's config.json sends logins to this \
 helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
-secrets; stale tokens; passwords stored for accounts that require tokens; file and \
-folder permissions.
+secrets; stale tokens; tokens that expire within warn_expiry_days (expired ones are \
+problems); passwords stored for accounts that require tokens; file and folder \
+permissions; and, when a Docker Hub session is open (`hub login`), the audit of the \
+tokens linked to Hub (see `hub audit`).
 
 Each finding is one line: its status (ok, warning, problem, repaired), the check, what \
 is wrong and what to do. --repair removes index entries whose secret is gone, adopts \

@@ -79,7 +79,8 @@ pub fn relative(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String
         ..=0 => "expired".into(),
         1..3600 => format!("in {}m", (seconds + 59) / 60),
         3600..86400 => format!("in {}h", seconds / 3600),
-        _ => format!("in {}d", seconds / 86400),
+        // To the nearest day: a 90-day token made a moment ago expires "in 90d".
+        _ => format!("in {}d", (seconds + 43_200) / 86400),
     }
 }
 
@@ -187,6 +188,7 @@ mod tests {
         assert_eq!(relative(Some(at("2026-03-01T00:10:00Z")), now), "in 10m");
         assert_eq!(relative(Some(at("2026-03-01T05:00:00Z")), now), "in 5h");
         assert_eq!(relative(Some(at("2026-04-10T00:00:00Z")), now), "in 40d");
+        assert_eq!(relative(Some(at("2026-04-09T23:59:00Z")), now), "in 40d");
     }
 
     #[test]

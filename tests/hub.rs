@@ -792,7 +792,7 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
     assert_eq!(
         out,
         format!(
-            "Rotated ci@docker.io: the new token {} was checked at Docker Hub and stored, and is in use (expires on {} (in 89d)); the old token {} was deactivated on Docker Hub\n",
+            "Rotated ci@docker.io: the new token {} was checked at Docker Hub and stored, and is in use; it expires on {} (in 90d)\nThe old token {} was deactivated on Docker Hub\n",
             &new_token.uuid[..8],
             new_token.expires_at.unwrap().format("%Y-%m-%d"),
             &old_token.uuid[..8]
@@ -1106,4 +1106,124 @@ fn hub_secrets_go_only_to_hub_the_keychain_and_the_kernel_keyring() {
     for secret in [PASSWORD, jwt.as_str(), secret.as_str(), new.as_str()] {
         assert_not_on_disk(env.root.path(), secret);
     }
+}
+
+/// As a person signs in: the password and the code typed at hidden prompts.
+#[test]
+fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
+    let Setup {
+        env,
+        hub,
+        keyring: _keyring,
+    } = setup();
+    hub.add_user_with_second_factor("bob", "typed password", "135790");
+    let terminal = Terminal::start(&env, "login", &format!("'{BIN}' hub login -u bob"));
+    terminal.wait_for("Docker Hub password for bob:", 1);
+    terminal.type_line("typed password");
+    terminal.wait_for("Two-factor authentication code:", 1);
+    terminal.type_line("135790");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        !screen.contains("typed password") && !screen.contains("135790"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Signed in to Docker Hub as bob"),
+        "{screen}"
+    );
+    ok(&run_hub(&env, &["tokens"]));
+}
+
+/// The session in the README's "Managing Docker Hub tokens", run for real
+/// against the double: `cargo test --test integration readme_hub_session -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints the README's Docker Hub session"]
+fn readme_hub_session_runs_as_shown() {
+    let Setup {
+        mut env,
+        hub,
+        keyring: _keyring,
+    } = setup();
+    let registry = hub.start_registry();
+    let bridge = bridge(&env);
+    let reference = format!("{}/alice/app:1", registry.host);
+    env.set("COLUMNS", "80");
+    let (laptop_uuid, laptop_secret) = hub.add_token(USER, "laptop", &["repo:read"]);
+    let show = |shown: &str, output: &Output| {
+        println!("$ {shown}");
+        print!("{}{}", stdout(output), stderr(output));
+    };
+    let run = |args: &[&str], input: &str| env.run(args, input);
+    show(
+        "docker-credential-pat hub login --username alice --password-stdin < password.txt",
+        &run(
+            &["hub", "login", "--username", USER, "--password-stdin"],
+            PASSWORD,
+        ),
+    );
+    show(
+        "docker-credential-pat hub create --integration ci --scopes write --expires 90 --description \"GitHub Actions\" --default",
+        &run(
+            &[
+                "hub",
+                "create",
+                "--integration",
+                "ci",
+                "--scopes",
+                "write",
+                "--expires",
+                "90",
+                "--description",
+                "GitHub Actions",
+                "--default",
+            ],
+            "",
+        ),
+    );
+    push_through_bridge(&env, &bridge, &registry, &reference);
+    show(
+        "docker-credential-pat add docker.io --username alice --integration laptop < laptop-token.txt",
+        &run(
+            &[
+                "add",
+                "docker.io",
+                "--username",
+                USER,
+                "--integration",
+                "laptop",
+            ],
+            &format!("{laptop_secret}\n"),
+        ),
+    );
+    show(
+        &format!(
+            "docker-credential-pat hub link laptop@docker.io {}",
+            &laptop_uuid[..8]
+        ),
+        &run(&["hub", "link", "laptop@docker.io", &laptop_uuid[..8]], ""),
+    );
+    show("docker-credential-pat tokens", &run(&["tokens"], ""));
+    show(
+        "docker-credential-pat hub tokens",
+        &run(&["hub", "tokens"], ""),
+    );
+    hub.advance_clock(chrono::Duration::minutes(25));
+    hub.use_directly(USER, &laptop_secret);
+    show(
+        "docker-credential-pat hub audit",
+        &run(&["hub", "audit"], ""),
+    );
+    show(
+        "docker-credential-pat hub deactivate laptop@docker.io",
+        &run(&["hub", "deactivate", "laptop@docker.io"], ""),
+    );
+    show(
+        "docker-credential-pat hub rotate ci@docker.io",
+        &run(&["hub", "rotate", "ci@docker.io"], ""),
+    );
+    show(
+        "docker-credential-pat tokens --expiring 100",
+        &run(&["tokens", "--expiring", "100"], ""),
+    );
 }

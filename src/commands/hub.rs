@@ -358,9 +358,12 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
         ));
     }
     output::say(&format!(
-        "Rotated {name}: the new token {} was checked at Docker Hub and stored, and is in use ({}); the old token {} was {}",
+        "Rotated {name}: the new token {} was checked at Docker Hub and stored, and is in use; it {}",
         short(&rotated.new_uuid),
-        expiry_words(rotated.expires_at),
+        expiry_words(rotated.expires_at)
+    ));
+    output::say(&format!(
+        "The old token {} was {}",
         short(&rotated.old_uuid),
         if delete_old {
             "deleted from Docker Hub"

@@ -151,13 +151,23 @@ pub(crate) struct RotateFailure {
 }
 
 impl RotateFailure {
-    fn at(step: Step, error: impl Into<ManageError>) -> Self {
-        Self {
+    fn at(step: Step, error: impl Into<ManageError>) -> Box<Self> {
+        Box::new(Self {
             step,
             error: error.into(),
             abandoned: None,
             still_active: None,
-        }
+        })
+    }
+
+    fn leaving_active(mut self: Box<Self>, retiring: &Retiring) -> Box<Self> {
+        self.still_active = Some(retiring.clone());
+        self
+    }
+
+    fn abandoning(mut self: Box<Self>, abandoned: Abandoned) -> Box<Self> {
+        self.abandoned = Some(abandoned);
+        self
     }
 }
 
@@ -726,7 +736,11 @@ impl<'a> Hub<'a> {
 
     /// Replaces a linked token with a new one of the same label, scopes and
     /// expiry length; see the module comment for the order of the steps.
-    pub(crate) fn rotate(&self, text: &str, delete_old: bool) -> Result<Rotated, RotateFailure> {
+    pub(crate) fn rotate(
+        &self,
+        text: &str,
+        delete_old: bool,
+    ) -> Result<Rotated, Box<RotateFailure>> {
         let read = |e: ManageError| RotateFailure::at(Step::Read, e);
         let session = self.session().map_err(|e| read(e.into()))?;
         let index = self.service.load_index().map_err(|e| read(e.into()))?;
@@ -741,10 +755,8 @@ impl<'a> Hub<'a> {
 
         let finished = match &link.retiring {
             Some(retiring) => {
-                self.retire(&session, retiring).map_err(|e| RotateFailure {
-                    still_active: Some(retiring.clone()),
-                    ..RotateFailure::at(Step::Finish, e)
-                })?;
+                self.retire(&session, retiring)
+                    .map_err(|e| RotateFailure::at(Step::Finish, e).leaving_active(retiring))?;
                 Some(retiring.clone())
             }
             None => None,
@@ -766,9 +778,8 @@ impl<'a> Hub<'a> {
         let created = self
             .with_session(&session, |c, s| c.create(s, &new))
             .map_err(|e| RotateFailure::at(Step::Create, e))?;
-        let give_up = |step: Step, error: ManageError| RotateFailure {
-            abandoned: Some(self.abandon(&session, &created.uuid)),
-            ..RotateFailure::at(step, error)
+        let give_up = |step: Step, error: ManageError| {
+            RotateFailure::at(step, error).abandoning(self.abandon(&session, &created.uuid))
         };
 
         match self.client.check_token(&session.username, &created.token) {
@@ -807,10 +818,7 @@ impl<'a> Hub<'a> {
 
         // From here on Docker gets the new token; what is left is switching the old one off.
         self.retire(&session, &retiring)
-            .map_err(|e| RotateFailure {
-                still_active: Some(retiring.clone()),
-                ..RotateFailure::at(Step::Retire, e)
-            })?;
+            .map_err(|e| RotateFailure::at(Step::Retire, e).leaving_active(&retiring))?;
         Ok(Rotated {
             name,
             old_uuid,
