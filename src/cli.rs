@@ -339,7 +339,30 @@ pub struct HubLoginArgs {
     /// The code of the second factor, when two-factor authentication is on
     /// (without it, it is asked for on the terminal)
     #[arg(long, value_name = "CODE")]
-    pub otp: Option<String>,
+    pub otp: Option<Code>,
+}
+
+/// A one-time code from the command line: wiped on drop, and shown by `Debug` as `Code(..)`.
+#[derive(Clone)]
+pub struct Code(zeroize::Zeroizing<String>);
+
+impl Code {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(zeroize::Zeroizing::new(text.trim().to_owned())))
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Code(..)")
+    }
 }
 
 #[derive(Debug, Args)]

@@ -141,6 +141,10 @@ pub struct HubLink {
     /// The token this one replaced, still active on Hub until a rotation finishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retiring: Option<Retiring>,
+    /// Hub's last use of the token when it was linked here: uses up to then
+    /// were made before this helper held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_before_link: Option<DateTime<Utc>>,
 }
 
 /// A replaced Hub token still to be switched off: deactivated, or deleted.
@@ -619,6 +623,7 @@ mod tests {
             uuid: "u".into(),
             scopes: vec!["repo:read".into()],
             retiring: None,
+            used_before_link: None,
         });
         let again = Index::parse(&index.to_bytes(), Path::new("i")).unwrap();
         let token = again.token(&name("ci@docker.io")).unwrap();

@@ -1028,6 +1028,19 @@ fn audit_finds_a_use_made_directly_against_hub() {
             && out.contains("never used where this helper can see"),
         "{out}"
     );
+    // Uses Hub saw before a token was linked here were not this helper's to see.
+    let (older, older_secret) = hub.add_token(USER, "used for years", &["repo:read"]);
+    assert_eq!(hub.use_directly(USER, &older_secret), 200);
+    ok(&env.run(
+        &["add", "docker.io", "-u", USER, "-i", "old"],
+        &format!("{older_secret}\n"),
+    ));
+    ok(&run_hub(&env, &["link", "old@docker.io", &older]));
+    let out = stdout(&run_hub(&env, &["audit"]));
+    assert!(
+        out.contains("ok         old@docker.io: Docker Hub's last use ("),
+        "{out}"
+    );
 
     // Without a session, doctor leaves Hub alone.
     ok(&run_hub(&env, &["logout"]));

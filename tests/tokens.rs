@@ -552,6 +552,7 @@ fn every_command_has_help() {
         "import",
         "configure-docker",
         "completions",
+        "hub",
     ] {
         let help = ok(&env.run(&[command, "--help"], ""));
         assert!(

@@ -88,6 +88,10 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
     if username.is_empty() {
         return Err(ManageError::Invalid("no username given".into()));
     }
+    // Before the password is asked for: with nowhere to keep a session, it would be for nothing.
+    if !crate::kernel_keyring::available() {
+        return Err(HubError::NoKeyring.into());
+    }
     let password = if args.password_stdin {
         crate::prompt::read_line_from(std::io::stdin().lock())
     } else {
@@ -102,7 +106,7 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
             "no password given; nothing was changed".into(),
         ));
     }
-    let mut otp = args.otp.map(|code| Secret::from_str_copy(code.trim()));
+    let mut otp = args.otp.map(|code| Secret::from_str_copy(code.expose()));
     let mut code = || match otp.take() {
         Some(code) => Ok(code),
         None => crate::prompt::ask_hidden("Two-factor authentication code: ")

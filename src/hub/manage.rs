@@ -387,6 +387,10 @@ impl<'a> Hub<'a> {
         password: &Secret,
         code: &mut dyn FnMut() -> Result<Secret, String>,
     ) -> Result<bool> {
+        // Nowhere to keep the session: say so before the password goes anywhere.
+        if !crate::kernel_keyring::available() {
+            return Err(HubError::NoKeyring.into());
+        }
         if crate::policy::classify(
             &Registry::DockerHub,
             username,
@@ -585,6 +589,7 @@ impl<'a> Hub<'a> {
                 uuid: created.uuid.clone(),
                 scopes: scopes_or(&created.scopes, &request.scopes),
                 retiring: None,
+                used_before_link: None,
             }),
         };
         let is_default = spec.make_default;
@@ -634,6 +639,7 @@ impl<'a> Hub<'a> {
             uuid: uuid.clone(),
             scopes: token.scopes.clone(),
             retiring: None,
+            used_before_link: token.last_used,
         };
         let expires_at = expires_at.or(token.expires_at);
         self.service
@@ -811,6 +817,7 @@ impl<'a> Hub<'a> {
                 uuid: created.uuid.clone(),
                 scopes: scopes_or(&created.scopes, &new.scopes),
                 retiring: Some(retiring.clone()),
+                used_before_link: None,
             }),
         };
         self.store_rotated(&name, &record, &created.token, facts)
@@ -931,7 +938,11 @@ impl<'a> Hub<'a> {
             .into_iter()
             .map(|entry| {
                 let link = entry.record.hub.clone().expect("filtered");
-                let known_last_use = uses.get(&entry.record.id).copied();
+                // Uses Hub saw before the link were made before this helper held the token.
+                let known_last_use = uses
+                    .get(&entry.record.id)
+                    .copied()
+                    .max(link.used_before_link);
                 let token = hub.get(&link.uuid).cloned();
                 Audited {
                     verdict: token
