@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
-# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
+# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test;
+# openssl signs the registry tokens the Docker Hub double hands out.
 packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl)
 tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl)
 
