@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::support::hub::HubDouble;
+use crate::support::openbao::{DevServer, ROOT_TOKEN};
 use crate::support::*;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -1239,4 +1240,155 @@ fn readme_hub_session_runs_as_shown() {
         "docker-credential-pat tokens --expiring 100",
         &run(&["tokens", "--expiring", "100"], ""),
     );
+}
+
+/// A machine whose tokens are on the OpenBao dev server, pointed at `hub`.
+fn team_machine(server: &DevServer, hub: &HubDouble, name: &str) -> Env {
+    let mut env = Env::without_keychain();
+    env.set("DOCKER_PAT_BACKEND", "openbao")
+        .set("BAO_ADDR", &server.url())
+        .set("BAO_TOKEN", ROOT_TOKEN)
+        .set("DOCKER_PAT_HUB_URL", &hub.url);
+    env.write_config_toml(&format!("machine_name = \"{name}\"\n"));
+    env
+}
+
+/// The custom metadata the server keeps for `ci@docker.io`.
+fn server_metadata(server: &DevServer) -> serde_json::Value {
+    let read: serde_json::Value = serde_json::from_str(&server.ok(&[
+        "kv",
+        "metadata",
+        "get",
+        "-format=json",
+        "secret/docker-credential-pat/docker.io/ci",
+    ]))
+    .unwrap();
+    read["data"]["custom_metadata"].clone()
+}
+
+/// The Hub flow with the team backend: created on a workstation, served to
+/// a runner through the protocol, rotated, audited with the runner's uses.
+#[test]
+fn create_serve_rotate_and_audit_work_on_the_team_server() {
+    let server = DevServer::start();
+    let hub = HubDouble::start();
+    hub.add_user(USER, PASSWORD);
+    let registry = hub.start_registry();
+    let reference = format!("{}/alice/app:1", registry.host);
+    let laptop = team_machine(&server, &hub, "laptop");
+    let runner = team_machine(&server, &hub, "runner-7");
+    let bridge = bridge(&runner);
+    login(&laptop);
+
+    let out = ok(&run_hub(
+        &laptop,
+        &[
+            "create",
+            "--integration",
+            "ci",
+            "--scopes",
+            "write",
+            "--expires",
+            "90",
+        ],
+    ));
+    assert!(
+        out.contains("Stored it in the openbao; it is Docker Hub's default token here"),
+        "{out}"
+    );
+    let old = served(&runner).expect("the runner serves the new token at once");
+    let old_token = hub.token_with_secret(&old).unwrap();
+    let custom = server_metadata(&server);
+    let link: serde_json::Value = serde_json::from_str(custom["hub"].as_str().unwrap()).unwrap();
+    assert_eq!(link["uuid"], old_token.uuid.as_str(), "{custom}");
+    assert_eq!(link["scopes"], serde_json::json!(["repo:write"]));
+    assert!(
+        custom["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{custom}"
+    );
+    assert!(
+        !laptop.pat_home().join("index.json").exists()
+            && !runner.pat_home().join("index.json").exists(),
+        "nothing in a local index"
+    );
+
+    // Docker on the runner pushes with it; only the runner has used it.
+    push_through_bridge(&runner, &bridge, &registry, &reference);
+    assert!(hub.token(&old_token.uuid).unwrap().last_used.is_some());
+    let listed = json(&run_hub(&laptop, &["tokens", "--json"]));
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["uuid"] == old_token.uuid.as_str())
+        .unwrap();
+    assert_eq!(row["local"], "ci@docker.io");
+    assert!(
+        row["local_last_used"].is_string(),
+        "the runner's use: {row}"
+    );
+    let out = ok(&run_hub(&laptop, &["audit"]));
+    assert!(
+        out.starts_with("ok         ci@docker.io: Docker Hub's last use ("),
+        "the runner's use, reported to the server, accounts for Hub's: {out}"
+    );
+
+    // Rotated on the laptop: the runner serves the new token on its next pull.
+    ok(&run_hub(&laptop, &["rotate", "ci@docker.io"]));
+    let new = served(&runner).unwrap();
+    assert_ne!(new, old);
+    let new_token = hub.token_with_secret(&new).unwrap();
+    assert!(!hub.token(&old_token.uuid).unwrap().is_active);
+    let custom = server_metadata(&server);
+    let link: serde_json::Value = serde_json::from_str(custom["hub"].as_str().unwrap()).unwrap();
+    assert_eq!(link["uuid"], new_token.uuid.as_str(), "{custom}");
+    assert!(
+        link.get("retiring").is_none(),
+        "the old one is switched off: {link}"
+    );
+    assert!(registry_accepts(&runner, &registry, &new, &reference));
+    assert!(!registry_accepts(&runner, &registry, &old, &reference));
+    let out = ok(&run_hub(&laptop, &["audit"]));
+    assert!(out.starts_with("ok         ci@docker.io: "), "{out}");
+
+    // The runner signs in too: the laptop's check of the new token counts there.
+    login(&runner);
+    let out = ok(&run_hub(&runner, &["audit"]));
+    assert!(
+        out.starts_with("ok         ci@docker.io: Docker Hub's last use ("),
+        "{out}"
+    );
+
+    // A use nobody in the fleet made is found from any machine.
+    hub.advance_clock(chrono::Duration::minutes(20));
+    assert_eq!(hub.use_directly(USER, &new), 200);
+    let audit = run_hub(&runner, &["audit"]);
+    assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
+    assert!(
+        stdout(&audit).starts_with("suspicious ci@docker.io: Docker Hub saw it used at "),
+        "{}",
+        stdout(&audit)
+    );
+
+    // Expiry travels too: once it has passed, `get` says so, once a day.
+    server.ok(&[
+        "kv",
+        "metadata",
+        "patch",
+        "-custom-metadata=expires_at=2020-01-01T00:00:00Z",
+        "secret/docker-credential-pat/docker.io/ci",
+    ]);
+    let first = runner.get("docker.io");
+    assert_eq!(ok(&first), get_reply("docker.io", USER, &new));
+    assert!(
+        stderr(&first).contains(
+            "ci@docker.io expired on 2020-01-01; the registry will refuse it, so rotate it: `docker-credential-pat hub rotate ci@docker.io`"
+        ),
+        "{}",
+        stderr(&first)
+    );
+    assert_eq!(stderr(&runner.get("docker.io")), "");
+    let tokens = json(&laptop.run(&["tokens", "--json"], ""));
+    assert_eq!(tokens[0]["expires_at"], "2020-01-01T00:00:00Z");
+    assert_eq!(tokens[0]["hub_id"], new_token.uuid.as_str());
 }
