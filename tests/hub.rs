@@ -1293,7 +1293,7 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
         ],
     ));
     assert!(
-        out.contains("Stored it in the openbao; it is Docker Hub's default token here"),
+        out.contains("Stored it in the OpenBao server; it is Docker Hub's default token here"),
         "{out}"
     );
     let old = served(&runner).expect("the runner serves the new token at once");

@@ -199,8 +199,8 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
         expiry_words(created.expires_at)
     ));
     output::say(&format!(
-        "Stored it in the {}; {}",
-        created.backend,
+        "Stored it in {}; {}",
+        created.backend.place(),
         if created.is_default {
             "it is Docker Hub's default token here".to_owned()
         } else {
