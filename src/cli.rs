@@ -7,8 +7,9 @@ Exit status:
   0  success
   1  error (for the protocol verbs: the one-line message is on stdout)
   2  invalid command line
-  3  attention needed: `tokens --stale` listed tokens, `doctor` found something to
-     fix, or `import` left logins in config.json";
+  3  attention needed: `tokens --stale` or `tokens --expiring` listed tokens,
+     `doctor` found something to fix, `import` left logins in config.json, or
+     `hub audit` found a suspicious use";
 
 const ABOUT: &str = "Docker credential helper for personal access tokens";
 
@@ -30,9 +31,12 @@ Check the setup and the stored tokens, and repair what can be repaired.
 Checks: config.toml; that the OS keychain (and the vault, when used) answers; that \
 the index and the secret store agree; that Docker's config.json sends logins to this \
 helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
-secrets; stale tokens; passwords stored for accounts that require tokens; file and \
-folder permissions. With backend = \"openbao\": every server address reachable and \
-unsealed, the login, the mount is KV version 2, and what the policy allows.
+secrets; stale tokens; tokens that expire within warn_expiry_days (expired ones are \
+problems); passwords stored for accounts that require tokens; file and folder \
+permissions; and, when a Docker Hub session is open (`hub login`), the audit of the \
+tokens linked to Hub (see `hub audit`). With backend = \"openbao\": every server \
+address reachable and unsealed, the login, the mount is KV version 2, and what the \
+policy allows.
 
 Each finding is one line: its status (ok, warning, problem, repaired), the check, what \
 is wrong and what to do. --repair removes index entries whose secret is gone, adopts \
@@ -45,6 +49,41 @@ need. Exit status 0 when everything is fine, 3 when something needs attention.
 --json prints an array with one object per finding: check, status (ok, warn or \
 problem), message, fix (null when there is nothing to do; after a repair, what was \
 done), repairable and repaired.";
+
+const HUB_ABOUT: &str = "\
+Manage access tokens on Docker Hub from here: create, link, deactivate, activate, delete, \
+rotate and audit them, acting on Hub and on the stored token together.
+
+Start with `hub login --username USER`: managing tokens needs the account password (an \
+access token cannot do it), and a second-factor code when two-factor authentication is \
+on. The session is kept only in the kernel keyring, for hub_session_seconds (300), \
+never on disk; `hub logout` ends it. Tokens are stored as INTEGRATION@docker.io; a token \
+stored earlier by `docker login` is linked to its Hub token with `hub link`. Hub token ids \
+may be shortened to their first 8 characters, as `hub tokens` shows them.
+
+hub_url in config.toml (or DOCKER_PAT_HUB_URL) says where Hub's API is; every call is \
+bounded by hub_timeout_seconds (15).";
+
+const ROTATE_ABOUT: &str = "\
+Replace a token with a new one of the same label, scopes and expiry length.
+
+The new token is created on Docker Hub, checked there, and stored in place of the old \
+one, so Docker uses it at once; then the old token is deactivated on Hub (deleted with \
+--delete-old). If anything fails or the helper is stopped before the new token is \
+stored, the old one stays stored, active and in use; from the moment the new one is \
+stored it is the one in use. The error says which step failed and what is left to do. \
+If the old token could not be switched off, running `hub rotate` on the token again \
+finishes that first.";
+
+const AUDIT_ABOUT: &str = "\
+Find uses of your tokens that Docker Hub saw and nobody here made.
+
+For each token linked to Hub, Hub's last use is compared with the latest use known here: \
+every `get` that served it and the helper's own checks of it at Hub. A Hub use later \
+than all of them by more than audit_tolerance_minutes (10), or any Hub use of a token \
+never used here, is reported as suspicious, with the commands to deactivate or rotate \
+it. Exit status 3 when something is suspicious. `doctor` runs the audit when a Hub \
+session is open.";
 
 const IMPORT_ABOUT: &str = "\
 Move plaintext logins out of Docker's config.json into the secret store.
@@ -176,6 +215,9 @@ pub enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Manage access tokens on Docker Hub: create, rotate, deactivate, audit
+    #[command(subcommand, long_about = HUB_ABOUT)]
+    Hub(HubCommand),
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -195,6 +237,13 @@ pub struct TokensArgs {
     /// Only tokens not used for more than stale_after_days; exit 3 if there are any
     #[arg(long)]
     pub stale: bool,
+    /// Only tokens that expire within DAYS (default: warn_expiry_days) or have
+    /// expired; exit 3 if there are any
+    #[arg(long, value_name = "DAYS")]
+    pub expiring: Option<Option<u32>>,
+    /// Show every column however wide the table gets
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]
@@ -210,7 +259,133 @@ pub struct AddArgs {
     /// A note on what the token is for
     #[arg(long)]
     pub description: Option<String>,
+    /// When the token expires: a number of days from now, or a date (YYYY-MM-DD)
+    #[arg(long, value_name = "DAYS|DATE")]
+    pub expires: Option<String>,
     /// Make it the registry's default token
+    #[arg(long)]
+    pub default: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Sign in to Docker Hub with the account password (and second factor)
+    Login(HubLoginArgs),
+    /// End the Docker Hub session now
+    Logout,
+    /// Create a token on Docker Hub and store it as INTEGRATION@docker.io
+    Create(HubCreateArgs),
+    /// List the tokens on Docker Hub beside the tokens stored here
+    Tokens {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        /// Show every column however wide the table gets
+        #[arg(long)]
+        wide: bool,
+    },
+    /// Link a token stored earlier (by `docker login`) to its token on Docker Hub
+    Link {
+        /// The stored token, as INTEGRATION@docker.io
+        token: String,
+        /// Its id on Docker Hub (`hub tokens` shows them)
+        id: String,
+        /// When it expires, if it does: a number of days from now, or a date (YYYY-MM-DD)
+        #[arg(long, value_name = "DAYS|DATE")]
+        expires: Option<String>,
+    },
+    /// Deactivate tokens on Docker Hub and here
+    Deactivate {
+        /// Tokens, as INTEGRATION@docker.io or Hub token ids
+        #[arg(required = true)]
+        tokens: Vec<String>,
+    },
+    /// Activate tokens on Docker Hub and here
+    Activate {
+        /// Tokens, as INTEGRATION@docker.io or Hub token ids
+        #[arg(required = true)]
+        tokens: Vec<String>,
+    },
+    /// Delete tokens on Docker Hub and here; cannot be undone
+    Delete {
+        /// Tokens, as INTEGRATION@docker.io or Hub token ids
+        #[arg(required = true)]
+        tokens: Vec<String>,
+    },
+    /// Replace a token with a new one, checked and stored before the old one is switched off
+    #[command(long_about = ROTATE_ABOUT)]
+    Rotate {
+        /// The token, as INTEGRATION@docker.io
+        token: String,
+        /// Delete the old token on Hub instead of deactivating it
+        #[arg(long)]
+        delete_old: bool,
+    },
+    /// Find uses Docker Hub saw that nobody here made
+    #[command(long_about = AUDIT_ABOUT, after_help = EXIT_CODES)]
+    Audit {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HubLoginArgs {
+    /// The Docker Hub account
+    #[arg(long, short)]
+    pub username: String,
+    /// Read the password from stdin instead of asking on the terminal
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The code of the second factor, when two-factor authentication is on
+    /// (without it, it is asked for on the terminal)
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<Code>,
+}
+
+/// A one-time code from the command line: wiped on drop, and shown by `Debug` as `Code(..)`.
+#[derive(Clone)]
+pub struct Code(zeroize::Zeroizing<String>);
+
+impl Code {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(zeroize::Zeroizing::new(text.trim().to_owned())))
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Code(..)")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HubCreateArgs {
+    /// The integration the token is for (ci, laptop, deploy-bot…)
+    #[arg(long, short)]
+    pub integration: String,
+    /// The Docker Hub account (default: the one signed in)
+    #[arg(long, short)]
+    pub username: Option<String>,
+    /// What the token may do: admin (read, write, delete), write, read or public_read
+    #[arg(long, default_value = "read", value_name = "SCOPE")]
+    pub scopes: String,
+    /// When the token expires: a number of days from now, or a date (YYYY-MM-DD);
+    /// without it, never
+    #[arg(long, value_name = "DAYS|DATE")]
+    pub expires: Option<String>,
+    /// A note on what the token is for; Hub shows it in the token's label
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Make it Docker Hub's default token here
     #[arg(long)]
     pub default: bool,
 }

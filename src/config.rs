@@ -20,6 +20,9 @@ pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
 pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
 pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
+pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
+/// Docker Hub's API, where its access tokens are managed.
+pub const DEFAULT_HUB_URL: &str = "https://hub.docker.com";
 /// The longest a derived vault key may stay cached: 30 days.
 const MAX_CACHE_SECONDS: u32 = 30 * 24 * 3600;
 const APP_DIR: &str = "docker-credential-pat";
@@ -43,6 +46,8 @@ pub enum ConfigError {
     NoHome,
     #[error("{ENV_BACKEND} must be auto, keychain, file or openbao, not {0:?}")]
     BadBackendVariable(String),
+    #[error("{0}")]
+    BadHubUrl(String),
     #[error("{ENV_INTEGRATION}: {0}")]
     BadIntegration(crate::names::NameError),
     #[error(transparent)]
@@ -109,6 +114,16 @@ pub struct Config {
     pub machine_name: Option<String>,
     /// The `[openbao]` table: the team server, for `backend = "openbao"`.
     pub openbao: crate::store::openbao::Settings,
+    /// Docker Hub's API (`DOCKER_PAT_HUB_URL` overrides it).
+    pub hub_url: String,
+    /// Every call to Docker Hub is bounded by this.
+    pub hub_timeout_seconds: u32,
+    /// How long a `hub login` session is kept in the kernel keyring.
+    pub hub_session_seconds: u32,
+    /// How much later than every known use Hub may see a use before the audit calls it suspicious.
+    pub audit_tolerance_minutes: u32,
+    /// `doctor` and `tokens --expiring` warn this many days before a token expires.
+    pub warn_expiry_days: u32,
 }
 
 impl Default for Config {
@@ -127,6 +142,11 @@ impl Default for Config {
             token_prefixes: BTreeMap::new(),
             machine_name: None,
             openbao: crate::store::openbao::Settings::default(),
+            hub_url: DEFAULT_HUB_URL.to_owned(),
+            hub_timeout_seconds: 15,
+            hub_session_seconds: 300,
+            audit_tolerance_minutes: 10,
+            warn_expiry_days: 14,
         }
     }
 }
@@ -178,6 +198,30 @@ impl Config {
                 line_of_key("vault_cache_seconds"),
                 format!("vault_cache_seconds must be 0 to {MAX_CACHE_SECONDS}"),
             ));
+        }
+        for (key, value, range) in [
+            ("hub_timeout_seconds", self.hub_timeout_seconds, 1..=300),
+            (
+                "hub_session_seconds",
+                self.hub_session_seconds,
+                1..=MAX_HUB_SESSION_SECONDS,
+            ),
+            (
+                "audit_tolerance_minutes",
+                self.audit_tolerance_minutes,
+                0..=10_080,
+            ),
+            ("warn_expiry_days", self.warn_expiry_days, 0..=3650),
+        ] {
+            if !range.contains(&value) {
+                return Err((
+                    line_of_key(key),
+                    format!("{key} must be {} to {}", range.start(), range.end()),
+                ));
+            }
+        }
+        if let Err(message) = check_hub_url(&self.hub_url) {
+            return Err((line_of_key("hub_url"), format!("hub_url {message}")));
         }
         if let Err(message) = self.vault_kdf().check() {
             let key = if message.contains("memory") {
@@ -234,6 +278,29 @@ impl Config {
             .iter()
             .filter(move |(key, _)| Registry::parse(key).is_ok_and(|r| &r == registry))
             .flat_map(|(_, prefixes)| prefixes.iter().map(String::as_str))
+    }
+}
+
+/// The longest a Docker Hub session may be kept: one day.
+const MAX_HUB_SESSION_SECONDS: u32 = 24 * 3600;
+
+/// A Hub URL is `http(s)://host[:port]` with nothing after it but an optional `/`.
+pub fn check_hub_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with https:// (or http://)"))?;
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?} must be a scheme and host[:port], with no path"
+        ))
     }
 }
 
@@ -301,6 +368,8 @@ pub struct Environment {
     pub bao_cacert: Option<PathBuf>,
     /// `BAO_NAMESPACE`, else `VAULT_NAMESPACE`.
     pub bao_namespace: Option<String>,
+    /// `DOCKER_PAT_HUB_URL`: where Docker Hub's API is, instead of `hub_url`.
+    pub hub_url: Option<String>,
 }
 
 impl Environment {
@@ -324,6 +393,7 @@ impl Environment {
             bao_addr: text("BAO_ADDR").or_else(|| text("VAULT_ADDR")),
             bao_cacert: path("BAO_CACERT").or_else(|| path("VAULT_CACERT")),
             bao_namespace: text("BAO_NAMESPACE").or_else(|| text("VAULT_NAMESPACE")),
+            hub_url: text(ENV_HUB_URL),
         }
     }
 
@@ -360,6 +430,14 @@ impl Environment {
             .map(crate::names::Integration::parse)
             .transpose()
             .map_err(ConfigError::BadIntegration)
+    }
+
+    /// Docker Hub's API URL after the environment has had its say, without a trailing `/`.
+    pub fn hub_url(&self, config: &Config) -> Result<String, ConfigError> {
+        let url = self.hub_url.as_deref().unwrap_or(&config.hub_url);
+        check_hub_url(url)
+            .map_err(|message| ConfigError::BadHubUrl(format!("{ENV_HUB_URL} {message}")))?;
+        Ok(url.trim_end_matches('/').to_owned())
     }
 
     /// The backend choice after the environment has had its say.
@@ -531,6 +609,66 @@ mod tests {
         assert!(message.contains("vault_kdf_iterations"), "{message}");
         assert!(Config::parse("vault_cache_seconds = 99999999\n").is_err());
         assert!(Config::parse("vault_cache_seconds = 0\n").is_ok());
+    }
+
+    #[test]
+    fn hub_settings_are_validated_with_their_line() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.hub_url, "https://hub.docker.com");
+        assert_eq!(
+            (
+                config.hub_timeout_seconds,
+                config.hub_session_seconds,
+                config.audit_tolerance_minutes,
+                config.warn_expiry_days
+            ),
+            (15, 300, 10, 14)
+        );
+        let config =
+            Config::parse("hub_url = \"http://127.0.0.1:8080/\"\nwarn_expiry_days = 0\n").unwrap();
+        assert_eq!(config.hub_url, "http://127.0.0.1:8080/");
+        for (text, key) in [
+            (
+                "stale_after_days = 1\nhub_timeout_seconds = 0\n",
+                "hub_timeout_seconds",
+            ),
+            (
+                "stale_after_days = 1\nhub_session_seconds = 0\n",
+                "hub_session_seconds",
+            ),
+            (
+                "stale_after_days = 1\naudit_tolerance_minutes = 99999\n",
+                "audit_tolerance_minutes",
+            ),
+            (
+                "stale_after_days = 1\nwarn_expiry_days = 4000\n",
+                "warn_expiry_days",
+            ),
+            ("stale_after_days = 1\nhub_url = \"ftp://hub\"\n", "hub_url"),
+            (
+                "stale_after_days = 1\nhub_url = \"https://hub/v2\"\n",
+                "hub_url",
+            ),
+        ] {
+            let (line, message) = Config::parse(text).unwrap_err();
+            assert_eq!(line, 2, "{text}");
+            assert!(message.starts_with(key), "{message}");
+        }
+        let env = Environment {
+            hub_url: Some("http://127.0.0.1:9/".into()),
+            ..Environment::default()
+        };
+        assert_eq!(env.hub_url(&config).unwrap(), "http://127.0.0.1:9");
+        let env = Environment {
+            hub_url: Some("hub.example".into()),
+            ..Environment::default()
+        };
+        assert!(
+            env.hub_url(&config)
+                .unwrap_err()
+                .to_string()
+                .contains(ENV_HUB_URL)
+        );
     }
 
     #[test]

@@ -127,6 +127,23 @@ impl Response {
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// A response as a server might send it, for the callers' unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(status: u16, headers: &[(&'static str, &str)], body: &[u8]) -> Self {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                *name,
+                http::HeaderValue::from_str(value).expect("a valid header"),
+            );
+        }
+        Self {
+            status,
+            headers: map,
+            body: Zeroizing::new(body.to_vec()),
+        }
+    }
 }
 
 /// Where the client's trust comes from.

@@ -1,5 +1,6 @@
-//! Short-lived secrets kept in the kernel's keyring, never on disk: the
-//! derived vault key, and the client token an OpenBao login returns.
+//! Short-lived values kept in the kernel's keyring, never on disk: the
+//! derived vault key, the client token an OpenBao login returns, the Docker
+//! Hub session, and the note that an expired token was mentioned today.
 //!
 //! Entries go into the *user* keyring, looked up by its special id. The
 //! session keyring is no good here: processes started by cron, `docker exec`,
@@ -7,8 +8,9 @@
 //! get EACCES on) what an earlier session stored. The user keyring is the same
 //! for every process of the uid, so entries get user permissions to be read
 //! without being "possessed". Every entry has a timeout, set before it becomes
-//! visible. Elsewhere than Linux there is no such keyring: nothing is cached
-//! and callers start afresh each time.
+//! visible, and the kernel drops it when that passes. Elsewhere than Linux
+//! there is no such keyring: [`available`] says so, nothing is kept and
+//! callers start afresh each time.
 
 use zeroize::Zeroizing;
 
@@ -24,7 +26,7 @@ pub(crate) struct KeyringError {
 /// One named entry of the user keyring.
 pub(crate) struct Entry<'a> {
     description: &'a str,
-    /// What the entry holds, for error messages ("vault key", "OpenBao client token").
+    /// What the entry holds, for error messages ("vault key", "Docker Hub session").
     what: &'static str,
 }
 
@@ -191,5 +193,16 @@ mod tests {
         assert!(entry.forget().unwrap());
         assert!(entry.load(64).is_none());
         assert!(!entry.forget().unwrap());
+    }
+
+    #[test]
+    fn an_entry_expires_after_its_timeout_and_a_new_store_replaces_it() {
+        let description = format!("docker-credential-pat:test:{}", crate::ids::random_hex(8));
+        let entry = Entry::new(&description, "test entry");
+        entry.store(b"first", 60).unwrap();
+        entry.store(b"second, longer", 1).unwrap();
+        assert_eq!(&entry.load(64).unwrap()[..], b"second, longer");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(entry.load(64).is_none());
     }
 }

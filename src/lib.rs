@@ -13,6 +13,8 @@
 //! - [`policy`]: what counts as a token; the two-factor rule; staleness.
 //! - [`doctor`]: checks the setup end to end and repairs what an interruption left.
 //! - [`import`]: plaintext logins from Docker's config.json into the store.
+//! - `hub`: Docker Hub's token API (sign-in, create, rotate, the audit rule).
+//! - [`expiry`]: when tokens end, and the once-a-day note when one has.
 //! - [`commands`] and [`cli`]: the human-facing commands.
 
 #![deny(unsafe_code)]
@@ -26,8 +28,10 @@ pub mod config;
 mod corpus;
 pub mod docker_config;
 pub mod doctor;
+pub mod expiry;
 pub mod fsutil;
 mod hardening;
+mod hub;
 // Used by the Docker Hub and OpenBao clients.
 #[allow(dead_code)]
 mod http;

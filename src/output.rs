@@ -136,8 +136,6 @@ pub struct Table {
     rows: Vec<Vec<String>>,
     /// Per column: the narrowest it may become when the width is short.
     min_widths: Vec<usize>,
-    /// Per column: the narrowest it may become when nothing else fits.
-    last_resort: Vec<usize>,
 }
 
 impl Table {
@@ -145,15 +143,8 @@ impl Table {
         Self {
             headers: columns.iter().map(|c| c.0).collect(),
             min_widths: columns.iter().map(|c| c.1).collect(),
-            last_resort: columns.iter().map(|c| c.1).collect(),
             rows: Vec::new(),
         }
-    }
-
-    /// Lets `column` shrink to `width` when the other columns are already at their minimum.
-    pub fn last_resort(mut self, column: usize, width: usize) -> Self {
-        self.last_resort[column] = width.min(self.min_widths[column]);
-        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -184,15 +175,13 @@ impl Table {
             if self.min_widths.iter().sum::<usize>() > room(2) {
                 gap = 1;
             }
-            // The rightmost columns give way first, then the last-resort floors apply.
-            for floors in [&self.min_widths, &self.last_resort] {
-                for i in (0..count).rev() {
-                    let excess = widths.iter().sum::<usize>().saturating_sub(room(gap));
-                    if excess == 0 {
-                        break;
-                    }
-                    widths[i] -= excess.min(widths[i].saturating_sub(floors[i]));
+            // The rightmost columns give way first.
+            for i in (0..count).rev() {
+                let excess = widths.iter().sum::<usize>().saturating_sub(room(gap));
+                if excess == 0 {
+                    break;
                 }
+                widths[i] -= excess.min(widths[i].saturating_sub(self.min_widths[i]));
             }
         }
         let mut out = String::new();
@@ -207,6 +196,82 @@ impl Table {
             out.push('\n');
         }
         out
+    }
+}
+
+/// A table rendered whole-celled, and the columns left out to make it fit.
+pub struct Fitted {
+    pub text: String,
+    pub left_out: Vec<&'static str>,
+}
+
+impl Fitted {
+    /// The line that says which columns were left out, if any.
+    pub fn left_out_note(&self) -> Option<String> {
+        let names = match self.left_out.as_slice() {
+            [] => return None,
+            [one] => one.to_string(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        };
+        Some(format!(
+            "{names} left out to fit; `--wide` or `--json` shows {}",
+            if self.left_out.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        ))
+    }
+}
+
+impl Table {
+    /// Renders every cell whole: no text is ever cut. When `width` is given
+    /// and the table is wider, whole columns are left out, in `drop_order`,
+    /// until it fits (or nothing more may go).
+    pub fn render_whole(&self, width: Option<usize>, drop_order: &[usize]) -> Fitted {
+        let count = self.headers.len();
+        let widths: Vec<usize> = (0..count)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([self.headers[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut shown: Vec<usize> = (0..count).collect();
+        let total = |shown: &[usize]| {
+            shown.iter().map(|&i| widths[i]).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+        };
+        let mut left_out = Vec::new();
+        if let Some(width) = width {
+            for &column in drop_order {
+                if total(&shown) <= width {
+                    break;
+                }
+                shown.retain(|&i| i != column);
+                left_out.push(self.headers[column]);
+            }
+        }
+        let mut text = String::new();
+        let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        for cells in std::iter::once(&headers).chain(&self.rows) {
+            let line: Vec<String> = shown.iter().map(|&i| fit(&cells[i], widths[i])).collect();
+            text.push_str(line.join("  ").trim_end());
+            text.push('\n');
+        }
+        Fitted { text, left_out }
+    }
+
+    /// Adds a row whose cells are never shortened (only made printable).
+    pub fn row_whole(&mut self, cells: Vec<String>) {
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| crate::text::printable(&c, 10_000))
+                .collect(),
+        );
     }
 }
 
@@ -238,5 +303,37 @@ mod tests {
         assert!(text.contains('…'));
         let wide = table.render(None);
         assert!(wide.contains("does not fit"));
+    }
+
+    #[test]
+    fn whole_tables_leave_out_columns_in_order_and_never_cut_a_cell() {
+        let mut table = Table::new(&[("NAME", 0), ("WHEN", 0), ("USES", 0), ("NOTE", 0)]);
+        table.row_whole(vec![
+            "default@registry.example.com".into(),
+            "just now".into(),
+            "12".into(),
+            "a long note about this token".into(),
+        ]);
+        let whole = table.render_whole(None, &[3, 2]);
+        assert!(whole.left_out.is_empty() && whole.text.contains("a long note"));
+        let fitted = table.render_whole(Some(44), &[3, 2]);
+        assert_eq!(fitted.left_out, ["NOTE"]);
+        assert!(
+            fitted.text.lines().all(|l| l.chars().count() <= 44),
+            "{}",
+            fitted.text
+        );
+        assert!(
+            fitted
+                .text
+                .contains("default@registry.example.com  just now  12")
+        );
+        let narrow = table.render_whole(Some(20), &[3, 2]);
+        assert_eq!(narrow.left_out, ["NOTE", "USES"]);
+        assert!(narrow.text.contains("just now") && !narrow.text.contains('…'));
+        assert_eq!(
+            narrow.left_out_note().unwrap(),
+            "NOTE and USES left out to fit; `--wide` or `--json` shows them"
+        );
     }
 }

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::fsutil::FsError;
-use crate::index::{Index, IndexError, IndexWriter, TokenRecord};
+use crate::index::{HubLink, Index, IndexError, IndexWriter, TokenRecord};
 use crate::ledger::local::{Backends, LocalLedger};
-use crate::ledger::{Edit, Entry, Ledger, MachineUse};
+use crate::ledger::{Edit, Entry, Found, Ledger, MachineUse};
 use crate::names::{Integration, NameError, TokenName};
 use crate::policy::{self, PasswordRefused, SecretKind};
 use crate::registry::{AddressError, Registry};
@@ -91,11 +91,30 @@ pub struct TokenSpec<'a> {
     pub make_default: bool,
 }
 
+/// What is known of a secret beyond itself: when it expires, which Hub token it is.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFacts {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub hub: Option<HubLink>,
+}
+
+/// What `put_token_with` does with a token's facts.
+pub enum Facts {
+    /// Keeps them while the secret is the one already stored, and drops them
+    /// for a different one (a different secret is a different token);
+    /// `expires_at`, when given, replaces the expiry either way.
+    Carry { expires_at: Option<DateTime<Utc>> },
+    /// The new secret's own facts, as Hub has just described it.
+    Replace(TokenFacts),
+}
+
 /// What `put_token` did, for the caller to report.
 pub struct PutOutcome {
     pub replaced: bool,
     pub reactivated: bool,
     pub backend: BackendKind,
+    /// The secret changed, so the expiry and Hub link known for the old one were dropped.
+    pub dropped_facts: bool,
 }
 
 /// A token as people see it: its record joined with its usage.
@@ -278,6 +297,11 @@ impl Service {
                 "the token was inactive; storing a new secret made it active again",
             );
         }
+        if outcome.dropped_facts {
+            crate::output::note(
+                "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
+            );
+        }
         Ok(())
     }
 
@@ -324,6 +348,12 @@ impl Service {
         }
         // Other machines learn of it when they can; a failed report never fails a `get`.
         let _ = ledger.report_use(&found.id, at, &client);
+        // Costs one comparison unless the token has expired.
+        if let Some(expired) = found.expires_at.filter(|end| *end <= at)
+            && crate::expiry::first_note_today(&self.paths, &found.id)
+        {
+            crate::output::note(&expired_note(&found, expired));
+        }
         Ok((found.username, found.secret))
     }
 
@@ -375,6 +405,16 @@ impl Service {
 
     /// Writes a token and its secret, and commits. The caller has checked the policy.
     pub(crate) fn put_token(&self, edit: &mut dyn Edit, spec: TokenSpec<'_>) -> Result<PutOutcome> {
+        self.put_token_with(edit, spec, Facts::Carry { expires_at: None })
+    }
+
+    /// [`Service::put_token`], saying what becomes of the token's expiry and Hub link.
+    pub(crate) fn put_token_with(
+        &self,
+        edit: &mut dyn Edit,
+        spec: TokenSpec<'_>,
+        facts: Facts,
+    ) -> Result<PutOutcome> {
         let kind = policy::classify(
             &spec.name.registry,
             spec.username,
@@ -382,6 +422,15 @@ impl Service {
             &self.config,
         );
         let existing = edit.token(&spec.name)?;
+        let (facts, dropped_facts) = match facts {
+            Facts::Replace(facts) => (facts, false),
+            Facts::Carry { expires_at } => {
+                let (mut kept, dropped) =
+                    carried_facts(edit, &spec.name, existing.as_ref(), spec.secret)?;
+                kept.expires_at = expires_at.or(kept.expires_at);
+                (kept, dropped)
+            }
+        };
         let now = Utc::now();
         let record = match existing.clone() {
             Some(old) => TokenRecord {
@@ -391,6 +440,8 @@ impl Service {
                 rotated_at: now,
                 active: true,
                 kind,
+                expires_at: facts.expires_at,
+                hub: facts.hub,
                 ..old
             },
             None => TokenRecord {
@@ -403,6 +454,8 @@ impl Service {
                 rotated_at: now,
                 active: true,
                 kind,
+                expires_at: facts.expires_at,
+                hub: facts.hub,
             },
         };
         let backend = edit.put(&spec.name, record, spec.secret)?;
@@ -414,6 +467,7 @@ impl Service {
             replaced: existing.is_some(),
             reactivated: existing.as_ref().is_some_and(|t| !t.active),
             backend,
+            dropped_facts,
         })
     }
 
@@ -454,7 +508,9 @@ impl Service {
     }
 
     /// The latest known use of each token (by id), on this machine or on any
-    /// other that reported one to the server.
+    /// other that reported one to the server; tokens never used are left out.
+    /// Every use this helper can see is here: `get` on any machine, and its
+    /// own checks of a token at Docker Hub (recorded as uses, as Hub counts them).
     pub fn latest_uses(
         &self,
         entries: &[Entry],
@@ -485,19 +541,6 @@ impl Service {
         latest
     }
 
-    /// The latest known use of one token, on any machine.
-    pub fn latest_use(&self, name: &TokenName) -> Result<Option<MachineUse>> {
-        let entries: Vec<Entry> = self
-            .ledger()?
-            .entries()?
-            .into_iter()
-            .filter(|e| &e.name == name)
-            .collect();
-        let usage = UsageTable::load(&self.paths);
-        let mut latest = self.latest_uses(&entries, &usage);
-        Ok(entries.first().and_then(|e| latest.remove(&e.record.id)))
-    }
-
     fn view(
         &self,
         entry: Entry,
@@ -518,15 +561,8 @@ impl Service {
 
     /// One token's view, for `history`.
     pub fn token(&self, text: &str) -> Result<TokenView> {
-        let name = TokenName::parse(text)?;
         let entries = self.ledger()?.entries()?;
-        let Some(entry) = entries.iter().find(|e| e.name == name).cloned() else {
-            let names: Vec<String> = entries.iter().map(|e| e.name.to_string()).collect();
-            return Err(ServiceError::UnknownToken {
-                name: name.to_string(),
-                suggestions: closest(&name.to_string(), &names),
-            });
-        };
+        let entry = find_entry(&entries, text)?.clone();
         let usage = UsageTable::load(&self.paths);
         let latest = self.latest_uses(std::slice::from_ref(&entry), &usage);
         Ok(self.view(entry, &usage, &latest))
@@ -634,6 +670,52 @@ impl Service {
     }
 }
 
+/// The one line `get` adds for an expired token: what happened and what to do.
+fn expired_note(found: &Found, expired: DateTime<Utc>) -> String {
+    let name = &found.name;
+    let fix = if found.hub_linked {
+        format!("rotate it: `docker-credential-pat hub rotate {name}`")
+    } else {
+        format!(
+            "create a new token and store it: `docker login {}` (or `docker-credential-pat add`)",
+            name.registry.default_address()
+        )
+    };
+    format!(
+        "{name} expired on {}; the registry will refuse it, so {fix}",
+        crate::expiry::date(expired)
+    )
+}
+
+/// What is known of `existing` beyond its secret, kept when `secret` is the
+/// one it holds; else none, and whether there were any to drop. The old
+/// secret is read only when there is something to keep.
+fn carried_facts(
+    edit: &mut dyn Edit,
+    name: &TokenName,
+    existing: Option<&TokenRecord>,
+    secret: &Secret,
+) -> Result<(TokenFacts, bool)> {
+    let Some(existing) = existing.filter(|t| t.expires_at.is_some() || t.hub.is_some()) else {
+        return Ok((TokenFacts::default(), false));
+    };
+    // An old secret that cannot be read counts as a different one: nothing wrong is kept.
+    let same = edit
+        .secret(name)
+        .ok()
+        .flatten()
+        .is_some_and(|old| old == *secret);
+    Ok(if same {
+        let facts = TokenFacts {
+            expires_at: existing.expires_at,
+            hub: existing.hub.clone(),
+        };
+        (facts, false)
+    } else {
+        (TokenFacts::default(), true)
+    })
+}
+
 /// The vault as this run's config and environment describe it.
 fn vault_store(paths: &Paths, config: &Config, env: &Environment) -> VaultStore {
     let sources = PassphraseSources {
@@ -677,6 +759,18 @@ pub fn clean_description(text: &str) -> Result<Option<String>> {
     }
     let text = text.trim();
     Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// The entry named `text`, or which names come close.
+pub(crate) fn find_entry<'a>(entries: &'a [Entry], text: &str) -> Result<&'a Entry> {
+    let name = TokenName::parse(text)?;
+    entries.iter().find(|e| e.name == name).ok_or_else(|| {
+        let names: Vec<String> = entries.iter().map(|e| e.name.to_string()).collect();
+        ServiceError::UnknownToken {
+            name: name.to_string(),
+            suggestions: closest(&name.to_string(), &names),
+        }
+    })
 }
 
 /// Up to three names closest to `wanted`.

@@ -152,6 +152,17 @@ fn count_syscalls(
     args: &[&str],
     input: &str,
 ) -> BTreeMap<String, usize> {
+    count_syscalls_of(KILL_SYSCALLS, env, integration, args, input)
+}
+
+/// How often each of `syscalls` runs during one uninterrupted run.
+fn count_syscalls_of(
+    syscalls: &[&str],
+    env: &Env,
+    integration: Option<&str>,
+    args: &[&str],
+    input: &str,
+) -> BTreeMap<String, usize> {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary");
     let mut command = env.command("strace");
@@ -160,7 +171,7 @@ fn count_syscalls(
     }
     command
         .args(["-f", "-c", "-e"])
-        .arg(format!("trace={}", KILL_SYSCALLS.join(",")))
+        .arg(format!("trace={}", syscalls.join(",")))
         .arg("-o")
         .arg(&summary)
         .arg("--")
@@ -171,7 +182,7 @@ fn count_syscalls(
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let name = *fields.last()?;
-            if !KILL_SYSCALLS.contains(&name) {
+            if !syscalls.contains(&name) {
                 return None;
             }
             Some((name.to_owned(), fields.get(3)?.parse().ok()?))
@@ -758,6 +769,124 @@ fn assert_clear_error(output: &Output, what: &str, expected: &[&str]) {
         "{what}: a clear message, got {out:?}"
     );
     assert!(!stderr(output).contains("panicked"), "{what}");
+}
+
+/// Syscalls at which `hub rotate` is killed: every call to Hub (connect,
+/// send, receive), every file write and commit, the lock, and the D-Bus
+/// traffic with the Secret Service.
+const ROTATE_KILL_SYSCALLS: &[&str] = &[
+    "connect", "sendto", "recvfrom", "openat", "write", "fsync", "rename", "flock", "sendmsg",
+    "recvmsg",
+];
+
+#[test]
+fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() {
+    require_tool("strace", "strace");
+    let crate::hub::Setup {
+        keyring,
+        mut env,
+        hub,
+    } = crate::hub::setup();
+    env.write_config_toml(PATIENT);
+    hub.set_rate_limit(100_000);
+    let registry = hub.start_registry();
+    let bridge = crate::hub::bridge(&env);
+    let reference = format!("{}/alice/app:1", registry.host);
+    crate::hub::login(&env);
+    ok(&env.run(
+        &[
+            "hub",
+            "create",
+            "--integration",
+            "ci",
+            "--scopes",
+            "write",
+            "--default",
+        ],
+        "",
+    ));
+    crate::hub::push_through_bridge(&env, &bridge, &registry, &reference);
+    let rotate = ["hub", "rotate", "ci@docker.io"];
+    let rotate_counts = count_syscalls_of(ROTATE_KILL_SYSCALLS, &env, None, &rotate, "");
+    let mut tally = Tally::default();
+    let mut checked_at_registry = String::new();
+    for (syscall, &count) in &rotate_counts {
+        for n in 1..=count {
+            let before = crate::hub::served(&env).expect("a token is stored");
+            let killed = killed_at(Some(&keyring), &env, None, &rotate, "", syscall, n);
+            tally.points += 1;
+            let now = crate::hub::served(&env)
+                .unwrap_or_else(|| panic!("killed at {syscall} #{n}: a token is always stored"));
+            let on_hub = hub
+                .token_with_secret(&now)
+                .unwrap_or_else(|| panic!("killed at {syscall} #{n}: the stored token is Hub's"));
+            assert!(
+                hub.accepts(&now),
+                "killed at {syscall} #{n}: the stored token is active on Hub ({})",
+                if now == before {
+                    "the old one"
+                } else {
+                    "the new one"
+                }
+            );
+            let listed: serde_json::Value =
+                serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+            assert_eq!(
+                listed[0]["hub_id"],
+                on_hub.uuid.as_str(),
+                "killed at {syscall} #{n}: the record links the token it holds"
+            );
+            if killed {
+                tally.killed += 1;
+                if now == before {
+                    tally.killed_old += 1;
+                } else {
+                    tally.killed_new += 1;
+                }
+            }
+            if now != checked_at_registry {
+                assert!(
+                    crate::hub::registry_accepts(&env, &registry, &now, &reference),
+                    "killed at {syscall} #{n}: the registry takes the stored token"
+                );
+                checked_at_registry = now;
+            }
+        }
+    }
+    assert!(
+        tally.killed_old > 0 && tally.killed_new > 0,
+        "kills landed both before and after the new token was stored: {tally:?}"
+    );
+    // One more rotation finishes whatever the kills left half done: only
+    // tokens that were never stored (created just before a kill) stay active
+    // beside the one in use, and `hub tokens` shows them unlinked.
+    ok(&env.run(&rotate, ""));
+    let now = crate::hub::served(&env).unwrap();
+    let hub_rows: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["hub", "tokens", "--json"], ""))).unwrap();
+    let active_linked: Vec<&serde_json::Value> = hub_rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["is_active"] == true && r["local"] != serde_json::Value::Null)
+        .collect();
+    assert_eq!(active_linked.len(), 1, "{hub_rows}");
+    assert_eq!(
+        active_linked[0]["uuid"],
+        hub.token_with_secret(&now).unwrap().uuid.as_str()
+    );
+    let never_stored = hub
+        .tokens()
+        .iter()
+        .filter(|t| t.is_active && t.secret != now)
+        .count();
+    eprintln!(
+        "hub rotate kill points: {tally:?} {rotate_counts:?}; {never_stored} token(s) created but never stored"
+    );
+    ok(&env.run(&["hub", "logout"], ""));
+    let mut model = Model::new();
+    model.insert("ci@docker.io".into(), ("alice".into(), now));
+    repair_leaves_doctor_green(&mut env, &keyring, &model);
 }
 
 #[test]

@@ -59,7 +59,9 @@ fn completions_cover_the_new_commands() {
             .unwrap();
         assert!(output.status.success());
         let text = String::from_utf8(output.stdout).unwrap();
-        for word in ["doctor", "repair", "import", "dry-run", "remove"] {
+        for word in [
+            "doctor", "repair", "import", "dry-run", "remove", "hub", "rotate", "audit", "expiring",
+        ] {
             assert!(text.contains(word), "{shell} completion lacks {word}");
         }
     }

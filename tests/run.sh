@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
-# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
+# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test;
+# openssl signs the registry tokens the Docker Hub double hands out.
 # Wine and mingw build and run the Windows executable (tests/wine.sh); curl, gpgv,
 # xz and the Debian keyring fetch and verify the std source (tests/rust-src.sh).
 packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl

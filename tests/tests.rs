@@ -16,9 +16,13 @@ mod docker;
 #[cfg(target_os = "linux")]
 mod doctor;
 #[cfg(target_os = "linux")]
+mod expiry;
+#[cfg(target_os = "linux")]
 mod faults;
 #[cfg(target_os = "linux")]
 mod hostile;
+#[cfg(target_os = "linux")]
+mod hub;
 #[cfg(target_os = "linux")]
 mod hygiene;
 #[cfg(target_os = "linux")]

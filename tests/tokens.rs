@@ -189,6 +189,8 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "created_at",
             "default",
             "description",
+            "expires_at",
+            "hub_id",
             "integration",
             "last_client",
             "last_machine",
@@ -418,7 +420,7 @@ fn stale_lists_unused_tokens_and_exits_3() {
 }
 
 #[test]
-fn tokens_table_fits_80_columns_and_marks_the_default() {
+fn tokens_table_never_cuts_a_name_or_a_word_and_says_what_it_left_out() {
     let keyring = SecretService::start();
     let mut env = Env::new(&keyring);
     ok(&env.store("docker.io", "alice", PAT));
@@ -436,30 +438,96 @@ fn tokens_table_fits_80_columns_and_marks_the_default() {
     ok(&env.get("docker.io"));
     env.set("COLUMNS", "80");
     let table = ok(&env.run(&["tokens"], ""));
-    for line in table.lines() {
-        assert!(
-            line.chars().count() <= 80,
-            "{line:?} is {} wide",
-            line.chars().count()
-        );
-    }
     let header = table.lines().next().unwrap();
-    for column in [
-        "TOKEN",
-        "USER",
-        "STATE",
-        "CREATED",
-        "LAST USED",
-        "USES",
-        "CLIENT",
-        "DESCRIPTION",
-    ] {
-        assert!(header.contains(column), "{header}");
-    }
-    assert!(
-        table.contains("active*") && table.contains("never") && table.contains("just now"),
+    assert_eq!(
+        header
+            .split("  ")
+            .filter(|c| !c.is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>(),
+        ["TOKEN", "USER", "STATE", "CREATED", "LAST USED", "EXPIRES"],
         "{table}"
     );
+    assert!(!table.contains('…'), "{table}");
+    assert!(
+        table.contains(
+            "deploy-bot-production@registry.example.com:5000  someone-with-a-long-name  active*"
+        ) && table.contains("active*")
+            && table.contains("never")
+            && table.contains("just now"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "\nDESCRIPTION, CLIENT and USES left out to fit; `--wide` or `--json` shows them\n"
+        ),
+        "{table}"
+    );
+    // Wide enough, nothing is left out; --wide never leaves anything out.
+    env.set("COLUMNS", "200");
+    let table = ok(&env.run(&["tokens"], ""));
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains("  USES  CLIENT ") && header.ends_with("  DESCRIPTION"),
+        "{table}"
+    );
+    assert!(table.contains("the deploy bot that pushes release images every night"));
+    env.set("COLUMNS", "40");
+    let table = ok(&env.run(&["tokens", "--wide"], ""));
+    assert!(
+        table.contains("every night") && !table.contains("left out"),
+        "{table}"
+    );
+}
+
+/// As a new user sees it: `tokens` in a real 80-column terminal.
+#[test]
+fn tokens_fit_a_real_80_column_terminal_with_every_name_whole() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("reg1.example.com", "alice", "reg1-secret"));
+    add(
+        &env,
+        "reg1.example.com",
+        "alice",
+        "ci",
+        "reg1-ci-secret",
+        &[
+            "--description",
+            "GitHub Actions runner for the main repository",
+        ],
+    );
+    ok(&env.store("docker.io", "alice", PAT));
+    ok(&env.get("reg1.example.com"));
+    ok(&env.get("docker.io"));
+    let terminal = Terminal::sized(&env, "tokens", &format!("'{BIN}' tokens"), 80, 24);
+    let (code, _) = terminal.finish();
+    assert_eq!(code, 0);
+    let screen = terminal.joined_screen();
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "{line:?} wrapped:\n{screen}");
+    }
+    assert!(!screen.contains('…'), "{screen}");
+    for name in [
+        "default@reg1.example.com",
+        "ci@reg1.example.com",
+        "default@docker.io",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} whole:\n{screen}"
+        );
+    }
+    assert!(
+        screen.contains("just now") && screen.contains("EXPIRES"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("left out to fit; `--wide` or `--json` shows them"),
+        "{screen}"
+    );
+    assert!(!lines[0].contains("DESCRIPTION"), "{screen}");
 }
 
 #[test]
@@ -482,6 +550,7 @@ fn every_command_has_help() {
         "import",
         "configure-docker",
         "completions",
+        "hub",
     ] {
         let help = ok(&env.run(&[command, "--help"], ""));
         assert!(

@@ -5,7 +5,7 @@ use crate::cli::AddArgs;
 use crate::names::{Integration, TokenName};
 use crate::output;
 use crate::registry::Registry;
-use crate::service::{self, Service, ServiceError, TokenSpec};
+use crate::service::{self, Facts, Service, ServiceError, TokenSpec};
 
 pub fn add(service: &Service, args: AddArgs) -> CommandResult {
     let registry = Registry::parse(&args.registry)?;
@@ -18,6 +18,12 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         Some(text) => service::clean_description(text)?,
         None => None,
     };
+    let expires_at = args
+        .expires
+        .as_deref()
+        .map(|text| crate::expiry::parse(text, chrono::Utc::now()))
+        .transpose()
+        .map_err(ServiceError::Invalid)?;
     let name = TokenName::new(integration, registry.clone());
     let prompt = format!(
         "Token for {} at {registry}: ",
@@ -41,7 +47,7 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         description,
         make_default: args.default || !has_default,
     };
-    let outcome = service.put_token(&mut *edit, spec)?;
+    let outcome = service.put_token_with(&mut *edit, spec, Facts::Carry { expires_at })?;
     let verb = if outcome.replaced {
         "Replaced the secret of"
     } else {

@@ -12,6 +12,7 @@ use crate::service::{Service, ServiceError};
 mod configure;
 mod doctor;
 mod generate;
+mod hub;
 mod import;
 mod manage;
 mod migrate;
@@ -25,7 +26,8 @@ pub enum Exit {
     Success = 0,
     Failure = 1,
     Usage = 2,
-    /// `tokens --stale` listed tokens, or `doctor` found problems.
+    /// `tokens --stale`/`--expiring` listed tokens, `doctor` found problems,
+    /// or `hub audit` found a suspicious use.
     Attention = 3,
 }
 
@@ -69,7 +71,7 @@ fn dispatch(command: Command) -> CommandResult {
             );
             Ok(Exit::Usage)
         }
-        Command::Tokens(args) => tokens::list(&open()?, args.json, args.stale),
+        Command::Tokens(args) => tokens::list(&open()?, args),
         Command::History { token, json } => tokens::history(&open()?, &token, json),
         Command::Add(args) => manage::add(&open()?, args),
         Command::Rename {
@@ -98,6 +100,7 @@ fn dispatch(command: Command) -> CommandResult {
             };
             configure::run(&Environment::capture(), &registries, action)
         }
+        Command::Hub(command) => hub::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),
     }

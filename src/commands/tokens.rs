@@ -4,16 +4,34 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use super::{CommandResult, Exit};
+use crate::cli::TokensArgs;
+use crate::expiry::{self, Standing};
 use crate::output::{self, Table};
 use crate::service::{Service, TokenView};
 
-pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
+pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
+    let TokensArgs {
+        json,
+        stale: stale_only,
+        expiring,
+        wide,
+    } = args;
     let now = Utc::now();
+    let within = expiring.map(|days| days.unwrap_or(service.config.warn_expiry_days));
     let views: Vec<TokenView> = service
         .tokens()?
         .into_iter()
         .filter(|v| !stale_only || service.is_stale(v, now))
+        .filter(|v| {
+            within.is_none_or(|days| {
+                matches!(
+                    expiry::standing(v.record.expires_at, now, days),
+                    Standing::Soon | Standing::Expired
+                )
+            })
+        })
         .collect();
+    let filtered = stale_only || within.is_some();
     if json {
         let items: Vec<serde_json::Value> = views.iter().map(token_json).collect();
         output::outln!(
@@ -21,13 +39,25 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             serde_json::to_string_pretty(&items).expect("JSON values serialise")
         );
     } else if views.is_empty() {
-        output::note(if stale_only {
-            "no stale tokens"
-        } else {
-            "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
+        output::note(&match (stale_only, within) {
+            (true, _) => "no stale tokens".to_owned(),
+            (false, Some(days)) => format!("no token expires within {days} days"),
+            (false, None) => {
+                "no tokens stored yet; `docker login` or `docker-credential-pat add` stores one"
+                    .to_owned()
+            }
         });
     } else {
-        output::out!("{}", table(service, &views, now));
+        let fitted = table(
+            service,
+            &views,
+            now,
+            if wide { None } else { output::table_width() },
+        );
+        output::out!("{}", fitted.text);
+        if let Some(note) = fitted.left_out_note() {
+            output::say(&output::dim(&note, output::stdout_colour()));
+        }
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
                 "* default: used when DOCKER_PAT_INTEGRATION is unset",
@@ -40,7 +70,7 @@ pub fn list(service: &Service, json: bool, stale_only: bool) -> CommandResult {
             );
         }
     }
-    Ok(if stale_only && !views.is_empty() {
+    Ok(if filtered && !views.is_empty() {
         Exit::Attention
     } else {
         Exit::Success
@@ -62,27 +92,32 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "last_machine": view.last_use.as_ref().map(|u| &u.machine),
         "use_count": view.usage.use_count,
         "last_client": view.last_use.as_ref().map(|u| &u.client),
+        "expires_at": view.record.expires_at.map(timestamp),
+        "hub_id": view.record.hub.as_ref().map(|h| h.uuid.as_str()),
     })
 }
 
-fn table(service: &Service, views: &[TokenView], now: DateTime<Utc>) -> String {
-    // Token names are what people copy into commands, so they give way last.
-    let longest_name = views
-        .iter()
-        .map(|v| v.name.to_string().chars().count())
-        .max()
-        .unwrap_or(0);
+/// Columns left out first when the terminal is narrow: DESCRIPTION, CLIENT, USES.
+/// Token names are what people copy into commands, so no cell is ever cut.
+const DROP_ORDER: [usize; 3] = [8, 7, 6];
+
+fn table(
+    service: &Service,
+    views: &[TokenView],
+    now: DateTime<Utc>,
+    width: Option<usize>,
+) -> output::Fitted {
     let mut table = Table::new(&[
-        ("TOKEN", longest_name.min(48)),
-        ("USER", 5),
-        ("STATE", 8),
-        ("CREATED", 7),
-        ("LAST USED", 9),
-        ("USES", 4),
-        ("CLIENT", 6),
-        ("DESCRIPTION", 11),
-    ])
-    .last_resort(0, 16);
+        ("TOKEN", 0),
+        ("USER", 0),
+        ("STATE", 0),
+        ("CREATED", 0),
+        ("LAST USED", 0),
+        ("EXPIRES", 0),
+        ("USES", 0),
+        ("CLIENT", 0),
+        ("DESCRIPTION", 0),
+    ]);
     let here = crate::usage::this_machine(&service.config);
     for view in views {
         let mut state = if view.record.active {
@@ -96,7 +131,7 @@ fn table(service: &Service, views: &[TokenView], now: DateTime<Utc>) -> String {
         if view.password_on_protected_account {
             state.push_str(" password");
         }
-        table.row(vec![
+        table.row_whole(vec![
             view.name.to_string(),
             view.record.username.clone(),
             state,
@@ -104,6 +139,7 @@ fn table(service: &Service, views: &[TokenView], now: DateTime<Utc>) -> String {
             view.last_use
                 .as_ref()
                 .map_or_else(|| "never".to_owned(), |u| relative(u.at, now)),
+            expiry::relative(view.record.expires_at, now),
             view.usage.use_count.to_string(),
             view.last_use.as_ref().map_or_else(
                 || "-".into(),
@@ -116,7 +152,7 @@ fn table(service: &Service, views: &[TokenView], now: DateTime<Utc>) -> String {
             view.record.description.clone().unwrap_or_default(),
         ]);
     }
-    table.render(output::table_width())
+    table.render_whole(width, &DROP_ORDER)
 }
 
 pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
@@ -154,7 +190,7 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
     Ok(Exit::Success)
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

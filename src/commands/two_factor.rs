@@ -35,15 +35,7 @@ fn account(args: &AccountArgs) -> Result<Registry, crate::service::ServiceError>
 fn enable(service: &Service, args: &AccountArgs) -> CommandResult {
     let registry = account(args)?;
     let writer = service.begin()?;
-    config::edit(&service.paths, |doc| {
-        let users = users_array(doc, registry.key());
-        if !users.iter().any(|u| {
-            u.as_str()
-                .is_some_and(|u| u.eq_ignore_ascii_case(&args.username))
-        }) {
-            users.push(args.username.as_str());
-        }
-    })?;
+    mark(service, &registry, &args.username)?;
     output::say(&format!(
         "Two-factor authentication is on for {} at {registry}: only tokens will be stored",
         args.username
@@ -65,6 +57,27 @@ fn enable(service: &Service, args: &AccountArgs) -> CommandResult {
         ));
     }
     Ok(Exit::Success)
+}
+
+/// Marks `username` at `registry` as two-factor protected in config.toml;
+/// the caller holds the data lock. Returns false when it already was.
+pub(super) fn mark(
+    service: &Service,
+    registry: &Registry,
+    username: &str,
+) -> Result<bool, crate::service::ServiceError> {
+    let mut added = false;
+    config::edit(&service.paths, |doc| {
+        let users = users_array(doc, registry.key());
+        if !users
+            .iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(username)))
+        {
+            users.push(username);
+            added = true;
+        }
+    })?;
+    Ok(added)
 }
 
 fn disable(service: &Service, args: &AccountArgs) -> CommandResult {

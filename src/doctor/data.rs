@@ -422,6 +422,8 @@ fn record_for(
         rotated_at: now,
         active,
         kind: secret_kind,
+        expires_at: None,
+        hub: None,
     })
 }
 

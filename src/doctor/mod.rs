@@ -31,7 +31,7 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// Which check: config, keychain, vault, index, secrets, docker-config, plaintext,
-    /// path, stale, two-factor, permissions.
+    /// path, stale, expiry, two-factor, hub-audit, permissions.
     pub check: &'static str,
     pub status: Status,
     /// What was found. Never holds a secret.
@@ -139,6 +139,7 @@ pub fn run(
     }
     let plaintext = docker::check(service, &index, repair, &mut findings);
     check_tokens(service, &mut findings);
+    check_hub(service, &mut findings);
     permissions::check(service, plaintext, repair, &mut findings);
     Ok(findings)
 }
@@ -172,6 +173,28 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
                 ),
             ));
         }
+        let expires_at = view.record.expires_at;
+        match crate::expiry::standing(expires_at, now, service.config.warn_expiry_days) {
+            crate::expiry::Standing::Expired => findings.push(Finding::problem(
+                "expiry",
+                format!(
+                    "{name} expired on {}; the registry refuses it",
+                    crate::expiry::date(expires_at.expect("expired"))
+                ),
+                renew_fix(view),
+            )),
+            crate::expiry::Standing::Soon => findings.push(Finding::warn(
+                "expiry",
+                format!(
+                    "{name} expires on {} ({}; warn_expiry_days = {})",
+                    crate::expiry::date(expires_at.expect("expiring")),
+                    crate::expiry::relative(expires_at, now),
+                    service.config.warn_expiry_days
+                ),
+                renew_fix(view),
+            )),
+            crate::expiry::Standing::Open | crate::expiry::Standing::Later => {}
+        }
         if view.password_on_protected_account {
             let user = crate::text::printable(&view.record.username, 64);
             findings.push(Finding::warn(
@@ -190,7 +213,70 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
         let active = views.iter().filter(|v| v.record.active).count();
         findings.push(Finding::ok(
             "tokens",
-            format!("{active} active token(s); none stale, no password where tokens are required"),
+            format!(
+                "{active} active token(s); none stale or expiring, no password where tokens are required"
+            ),
+        ));
+    }
+}
+
+/// How to replace a token that expires: rotate it on Hub, or make a new one by hand.
+fn renew_fix(view: &crate::service::TokenView) -> String {
+    let name = &view.name;
+    if view.record.hub.is_some() {
+        format!("`docker-credential-pat hub rotate {name}` replaces it")
+    } else {
+        format!(
+            "create a new token at the registry and store it: `docker login {}`",
+            name.registry.default_address()
+        )
+    }
+}
+
+/// The audit of tokens linked to Docker Hub, when a Hub session is open (it is never asked for here).
+fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
+    let Ok(hub) = crate::hub::manage::Hub::open(service) else {
+        return;
+    };
+    if hub.session().is_err() {
+        return;
+    }
+    let audit = match hub.audit() {
+        Ok(audit) => audit,
+        Err(e) => {
+            findings.push(Finding::warn(
+                "hub-audit",
+                format!("could not audit the tokens linked to Docker Hub: {e}"),
+                "`docker-credential-pat hub audit` says what to do",
+            ));
+            return;
+        }
+    };
+    let before = findings.len();
+    let reports = audit
+        .tokens
+        .iter()
+        .flat_map(|token| token.reports())
+        .chain(audit.stray_reports());
+    for report in reports {
+        let fix = report.fix.unwrap_or_default();
+        match report.level {
+            crate::hub::manage::Level::Ok => {}
+            crate::hub::manage::Level::Warn => {
+                findings.push(Finding::warn("hub-audit", report.message, fix))
+            }
+            crate::hub::manage::Level::Suspicious => {
+                findings.push(Finding::problem("hub-audit", report.message, fix))
+            }
+        }
+    }
+    if findings.len() == before {
+        findings.push(Finding::ok(
+            "hub-audit",
+            format!(
+                "{} token(s) linked to Docker Hub; every use Hub saw is accounted for",
+                audit.tokens.len()
+            ),
         ));
     }
 }

@@ -138,6 +138,35 @@ pub struct TokenRecord {
     pub rotated_at: DateTime<Utc>,
     pub active: bool,
     pub kind: SecretKind,
+    /// When the token stops working, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The Docker Hub access token this secret is, once created or linked here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubLink>,
+}
+
+/// A token's counterpart on Docker Hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubLink {
+    pub uuid: String,
+    /// As Hub names them: `repo:admin`, `repo:write`, `repo:read`, `repo:public_read`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The token this one replaced, still active on Hub until a rotation finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<Retiring>,
+    /// Hub's last use of the token when it was linked here: uses up to then
+    /// were made before this helper held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_before_link: Option<DateTime<Utc>>,
+}
+
+/// A replaced Hub token still to be switched off: deactivated, or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retiring {
+    pub uuid: String,
+    pub delete: bool,
 }
 
 /// A secret's place: which backend, under which item name.
@@ -825,6 +854,8 @@ mod tests {
             rotated_at: now,
             active,
             kind: SecretKind::Token,
+            expires_at: None,
+            hub: None,
         }
     }
 
@@ -924,6 +955,31 @@ mod tests {
         index.insert(&name("default@ghcr.io"), token("b", false));
         index.set_default(&name("ci@docker.io"));
         index
+    }
+
+    #[test]
+    fn records_without_expiry_or_hub_link_still_read_and_write_the_same() {
+        let old = br#"{"version":1,"registries":{"docker.io":{"default":"ci","tokens":{"ci":{"id":"i","secret":{"backend":"keychain","item":"s"},"username":"alice","server_url":"docker.io","created_at":"2026-01-01T00:00:00Z","rotated_at":"2026-01-01T00:00:00Z","active":true,"kind":"token"}}}}}"#;
+        let index = Index::parse(old, Path::new("i")).unwrap();
+        let token = index.token(&name("ci@docker.io")).unwrap();
+        assert!(token.expires_at.is_none() && token.hub.is_none());
+        assert_eq!(index.to_bytes(), [&old[..], b"\n"].concat());
+        let mut index = index;
+        let token = index.token_mut(&name("ci@docker.io")).unwrap();
+        token.expires_at = Some("2027-03-01T00:00:00Z".parse().unwrap());
+        token.hub = Some(HubLink {
+            uuid: "u".into(),
+            scopes: vec!["repo:read".into()],
+            retiring: None,
+            used_before_link: None,
+        });
+        let again = Index::parse(&index.to_bytes(), Path::new("i")).unwrap();
+        let token = again.token(&name("ci@docker.io")).unwrap();
+        assert_eq!(token.hub.as_ref().unwrap().scopes, ["repo:read"]);
+        assert_eq!(
+            token.expires_at.unwrap().to_rfc3339(),
+            "2027-03-01T00:00:00+00:00"
+        );
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl Ledger for LocalLedger {
         let Some(record) = snapshot.registry(registry)? else {
             return Ok(None);
         };
-        let Some((_, token)) = record.select(integration) else {
+        let Some((chosen, token)) = record.select(integration) else {
             return Ok(None);
         };
         let secret = self
@@ -172,9 +172,12 @@ impl Ledger for LocalLedger {
             .get_located(&token.secret.item, token.secret.hint.as_deref())?
             .ok_or(ServiceError::SecretMissing)?;
         Ok(Some(Found {
+            name: TokenName::new(chosen, registry.clone()),
             id: token.id.clone(),
             username: token.username.clone(),
             secret,
+            expires_at: token.expires_at,
+            hub_linked: token.hub.is_some(),
         }))
     }
 

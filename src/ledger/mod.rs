@@ -27,9 +27,15 @@ pub(crate) mod local;
 
 /// The token `get` serves.
 pub struct Found {
+    /// The token chosen: the one asked for, or the registry's default.
+    pub name: TokenName,
     pub id: String,
     pub username: String,
     pub secret: Secret,
+    /// When it stops working, if known: `get` notes a token that has.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Linked to a Docker Hub token, so `hub rotate` can replace it.
+    pub hub_linked: bool,
 }
 
 /// A token and its record, without its secret.

@@ -7,6 +7,11 @@
 
 #![allow(dead_code)]
 
+pub mod hub;
+pub mod terminal;
+
+pub use terminal::Terminal;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -326,15 +331,28 @@ impl Registry {
             .write_all(password.as_bytes())
             .unwrap();
         assert!(child.wait().unwrap().success(), "htpasswd failed");
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+            htpasswd.display()
+        );
+        Self::serve(dir, &auth)
+    }
+
+    /// Starts a registry with the given `auth:` section of its configuration.
+    pub fn start_with_auth(auth: &str) -> Self {
+        require_tool("docker-registry", "docker-registry");
+        Self::serve(tempfile::tempdir().unwrap(), auth)
+    }
+
+    fn serve(dir: TempDir, auth: &str) -> Self {
         let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
                 dir.path().join("data").display(),
-                htpasswd.display()
             ),
         )
         .unwrap();

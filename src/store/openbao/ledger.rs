@@ -224,9 +224,12 @@ impl Ledger for ServerLedger {
             .into());
         };
         Ok(Some(Found {
+            name,
             id: seen.record.id,
             username: seen.record.username,
             secret,
+            expires_at: seen.record.expires_at,
+            hub_linked: seen.record.hub.is_some(),
         }))
     }
 

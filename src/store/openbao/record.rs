@@ -165,6 +165,8 @@ mod tests {
             rotated_at: now,
             active: false,
             kind: SecretKind::Password,
+            expires_at: None,
+            hub: None,
         };
         let fields = to_server(&record);
         assert_eq!(
@@ -194,6 +196,60 @@ mod tests {
             serde_json::to_value(&back).unwrap(),
             serde_json::to_value(&record).unwrap()
         );
+    }
+
+    #[test]
+    fn expiry_and_the_hub_link_travel_in_metadata_and_go_when_cleared() {
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let mut record = TokenRecord {
+            id: "i".into(),
+            secret: place(),
+            username: "alice".into(),
+            server_url: "docker.io".into(),
+            description: None,
+            created_at: at("2026-01-01T00:00:00Z"),
+            rotated_at: at("2026-01-01T00:00:00Z"),
+            active: true,
+            kind: SecretKind::Token,
+            expires_at: Some(at("2027-03-01T00:00:00Z")),
+            hub: Some(crate::index::HubLink {
+                uuid: "0b2f9c1e-1d2a-4c3b-9e8f-1234567890ab".into(),
+                scopes: vec!["repo:read".into(), "repo:write".into()],
+                retiring: Some(crate::index::Retiring {
+                    uuid: "1c3f9c1e-1d2a-4c3b-9e8f-1234567890ab".into(),
+                    delete: true,
+                }),
+                used_before_link: Some(at("2026-02-01T12:30:00Z")),
+            }),
+        };
+        let fields = to_server(&record);
+        assert_eq!(fields.custom["expires_at"], "2027-03-01T00:00:00Z");
+        assert!(
+            fields.custom["hub"].starts_with('{'),
+            "{}",
+            fields.custom["hub"]
+        );
+        // KV v2 keeps a custom-metadata value to 512 bytes.
+        assert!(fields.custom.values().all(|v| v.len() <= 512));
+        let defaults = || Defaults {
+            id: "x".into(),
+            created_at: "2020-01-01T00:00:00Z".into(),
+            kind: SecretKind::Token,
+            server_url: "docker.io".into(),
+        };
+        let back = from_server(&data(&fields), &fields.custom, place(), defaults()).unwrap();
+        assert_eq!(back.expires_at, record.expires_at);
+        assert_eq!(back.hub, record.hub);
+
+        let before = fields.custom.clone();
+        record.hub = None;
+        record.expires_at = None;
+        let after = to_server(&record).custom;
+        let changes = custom_changes(&before, &after);
+        assert_eq!(changes.get("hub"), Some(&None));
+        assert_eq!(changes.get("expires_at"), Some(&None));
+        let back = from_server(&data(&fields), &after, place(), defaults()).unwrap();
+        assert!(back.hub.is_none() && back.expires_at.is_none());
     }
 
     #[test]

@@ -1,0 +1,486 @@
+//! `hub …`: Docker Hub's tokens, managed from here. The work is done in
+//! [`crate::hub`]; this turns its outcomes into lines for people, and each
+//! error into one line saying what to do.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::tokens::{relative, timestamp};
+use super::{CommandResult, Exit};
+use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs};
+use crate::expiry;
+use crate::hub::HubError;
+use crate::hub::manage::{
+    Abandoned, CreateRequest, Hub, Level, ManageError, RotateFailure, Step, Target,
+};
+use crate::hub::spec;
+use crate::names::Integration;
+use crate::output::{self, Table};
+use crate::registry::Registry;
+use crate::secret::Secret;
+use crate::service::{self, Service};
+
+type Result<T, E = ManageError> = std::result::Result<T, E>;
+
+pub fn run(service: &Service, command: HubCommand) -> CommandResult {
+    let result = Hub::open(service).and_then(|hub| match command {
+        HubCommand::Login(args) => login(&hub, args),
+        HubCommand::Logout => logout(&hub),
+        HubCommand::Create(args) => create(&hub, args),
+        HubCommand::Tokens { json, wide } => tokens(&hub, json, wide),
+        HubCommand::Link { token, id, expires } => link(&hub, &token, &id, expires.as_deref()),
+        HubCommand::Deactivate { tokens } => set_active(&hub, &tokens, false),
+        HubCommand::Activate { tokens } => set_active(&hub, &tokens, true),
+        HubCommand::Delete { tokens } => delete(&hub, &tokens),
+        HubCommand::Rotate { token, delete_old } => rotate(&hub, &token, delete_old),
+        HubCommand::Audit { json } => audit(&hub, json),
+    });
+    Ok(result.unwrap_or_else(|e| {
+        output::error(&explain(&e));
+        Exit::Failure
+    }))
+}
+
+/// One line: what went wrong and what to do about it.
+pub(crate) fn explain(error: &ManageError) -> String {
+    let hub = match error {
+        ManageError::Hub(hub) => hub,
+        other => return other.to_string(),
+    };
+    match hub {
+        HubError::NoSession => {
+            "not signed in to Docker Hub: run `docker-credential-pat hub login --username USER`"
+                .into()
+        }
+        HubError::SessionExpired => {
+            "the Docker Hub session has expired: run `docker-credential-pat hub login`".into()
+        }
+        HubError::RateLimited { retry_at } => match retry_at {
+            Some(at) => {
+                let wait = (*at - Utc::now()).num_seconds().max(1);
+                format!(
+                    "Docker Hub's rate limit was reached: retry after {} UTC (in {})",
+                    at.format("%H:%M:%S"),
+                    crate::hub::manage::span(chrono::Duration::seconds(wait))
+                )
+            }
+            None => "Docker Hub's rate limit was reached: retry in a few minutes".into(),
+        },
+        HubError::SignInRefused { .. } => {
+            format!("{hub}; check the username, the password and the code")
+        }
+        HubError::Http(http) => format!(
+            "cannot reach Docker Hub: {http}; check the network, or hub_url in config.toml (DOCKER_PAT_HUB_URL)"
+        ),
+        HubError::Unexpected { status, .. } if *status >= 500 => {
+            format!("{hub}: Docker Hub has a problem of its own; try again later")
+        }
+        HubError::NoKeyring => format!(
+            "{hub}; on this system, manage tokens on Docker Hub's Security page and store them with `docker login`"
+        ),
+        _ => hub.to_string(),
+    }
+}
+
+fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
+    let username = args.username.trim();
+    service::check_username(username)?;
+    if username.is_empty() {
+        return Err(ManageError::Invalid("no username given".into()));
+    }
+    // Before the password is asked for: with nowhere to keep a session, it would be for nothing.
+    if !crate::kernel_keyring::available() {
+        return Err(HubError::NoKeyring.into());
+    }
+    let password = if args.password_stdin {
+        crate::prompt::read_line_from(std::io::stdin().lock())
+    } else {
+        crate::prompt::ask_hidden(&format!(
+            "Docker Hub password for {}: ",
+            crate::text::printable(username, 64)
+        ))
+    }
+    .map_err(|e| ManageError::Invalid(format!("{e}; or use --password-stdin")))?;
+    if password.is_empty() {
+        return Err(ManageError::Invalid(
+            "no password given; nothing was changed".into(),
+        ));
+    }
+    let mut otp = args.otp.map(|code| Secret::from_str_copy(code.expose()));
+    let mut code = || match otp.take() {
+        Some(code) => Ok(code),
+        None => crate::prompt::ask_hidden("Two-factor authentication code: ")
+            .map_err(|e| format!("Docker Hub asks for a two-factor code: {e}; or use --otp")),
+    };
+    let second_factor = hub.sign_in(username, &password, &mut code)?;
+    drop(password);
+    let service = hub.service;
+    output::say(&format!(
+        "Signed in to Docker Hub as {username} for {}; `docker-credential-pat hub logout` ends the session now",
+        duration_words(service.config.hub_session_seconds)
+    ));
+    if second_factor && !service.config.two_factor_on(&Registry::DockerHub, username) {
+        let _lock = service.begin()?;
+        super::two_factor::mark(service, &Registry::DockerHub, username)?;
+        output::say(&format!(
+            "{username} signs in with a second factor, so it is now marked in config.toml: only tokens are stored for {username} at docker.io from now on"
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+fn duration_words(seconds: u32) -> String {
+    match seconds {
+        s if s % 3600 == 0 => format!("{} hour(s)", s / 3600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+fn logout(hub: &Hub<'_>) -> Result<Exit> {
+    if hub.sign_out()? {
+        output::say("Signed out of Docker Hub");
+    } else {
+        output::note("no Docker Hub session was open");
+    }
+    Ok(Exit::Success)
+}
+
+fn expires(text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+    text.map(|t| expiry::parse(t, Utc::now()))
+        .transpose()
+        .map_err(ManageError::Invalid)
+}
+
+/// "expires on 2027-03-01 (in 90d)" or "never expires".
+fn expiry_words(at: Option<DateTime<Utc>>) -> String {
+    match at {
+        Some(at) => format!(
+            "expires on {} ({})",
+            expiry::date(at),
+            expiry::relative(Some(at), Utc::now())
+        ),
+        None => "never expires".into(),
+    }
+}
+
+fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
+    let integration = Integration::parse(&args.integration).map_err(service::ServiceError::from)?;
+    let scopes = spec::parse_scopes(&args.scopes).map_err(ManageError::Invalid)?;
+    let description = match &args.description {
+        Some(text) => service::clean_description(text)?,
+        None => None,
+    };
+    let request = CreateRequest {
+        integration,
+        username: args.username,
+        scopes,
+        expires_at: expires(args.expires.as_deref())?,
+        description,
+        make_default: args.default,
+    };
+    let created = match hub.create(request) {
+        Ok(created) => created,
+        Err(failure) => {
+            return Err(ManageError::Invalid(format!(
+                "{}{}",
+                explain(&failure.error),
+                abandoned_words(failure.abandoned.as_ref())
+            )));
+        }
+    };
+    let name = &created.name;
+    output::say(&format!(
+        "Created {name} on Docker Hub as token {}: label \"{}\", scope {} ({}), {}",
+        short(&created.uuid),
+        crate::text::printable(&created.label, 100),
+        spec::short_scopes(&created.scopes),
+        spec::describe_scopes(&created.scopes),
+        expiry_words(created.expires_at)
+    ));
+    output::say(&format!(
+        "Stored it in {}; {}",
+        created.backend.place(),
+        if created.is_default {
+            "it is Docker Hub's default token here".to_owned()
+        } else {
+            format!(
+                "Docker uses it when DOCKER_PAT_INTEGRATION={}",
+                name.integration
+            )
+        }
+    ));
+    Ok(Exit::Success)
+}
+
+/// What became of a new token that could not be kept.
+fn abandoned_words(abandoned: Option<&Abandoned>) -> String {
+    match abandoned {
+        None => String::new(),
+        Some(Abandoned { deleted: true, .. }) => {
+            "; the new token was deleted from Docker Hub again".into()
+        }
+        Some(Abandoned {
+            uuid,
+            deleted: false,
+        }) => format!(
+            "; the new token {uuid} is left on Docker Hub: `docker-credential-pat hub delete {uuid}` removes it"
+        ),
+    }
+}
+
+fn tokens(hub: &Hub<'_>, json: bool, wide: bool) -> Result<Exit> {
+    let rows = hub.rows()?;
+    if json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "uuid": row.token.uuid,
+                    "label": row.token.token_label,
+                    "scopes": row.token.scopes,
+                    "is_active": row.token.is_active,
+                    "created_at": row.token.created_at.map(timestamp),
+                    "last_used": row.token.last_used.map(timestamp),
+                    "expires_at": row.expires_at.map(timestamp),
+                    "local": row.local.as_ref().map(|n| n.to_string()),
+                    "local_last_used": row.local_last_used.map(timestamp),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).expect("JSON values serialise")
+        );
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
+        output::note(
+            "no tokens on Docker Hub yet; `docker-credential-pat hub create --integration NAME` creates one",
+        );
+        return Ok(Exit::Success);
+    }
+    let now = Utc::now();
+    let when =
+        |at: Option<DateTime<Utc>>| at.map_or_else(|| "never".to_owned(), |t| relative(t, now));
+    let mut table = Table::new(&[
+        ("ID", 0),
+        ("LABEL", 0),
+        ("SCOPE", 0),
+        ("STATE", 0),
+        ("CREATED", 0),
+        ("LAST USED", 0),
+        ("EXPIRES", 0),
+        ("LOCAL", 0),
+        ("LOCAL USE", 0),
+    ]);
+    for row in &rows {
+        table.row_whole(vec![
+            row.token.uuid.chars().take(8).collect(),
+            row.token.token_label.clone(),
+            spec::short_scopes(&row.token.scopes),
+            if row.token.is_active {
+                "active"
+            } else {
+                "inactive"
+            }
+            .into(),
+            row.token
+                .created_at
+                .map_or_else(|| "-".into(), |t| relative(t, now)),
+            when(row.token.last_used),
+            expiry::relative(row.expires_at, now),
+            row.local
+                .as_ref()
+                .map_or_else(|| "-".into(), |n| n.to_string()),
+            if row.local.is_some() {
+                when(row.local_last_used)
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    // CREATED, SCOPE and EXPIRES give way first; Hub's and the local use stay side by side.
+    let fitted = table.render_whole(if wide { None } else { output::table_width() }, &[4, 2, 6]);
+    print!("{}", fitted.text);
+    if let Some(note) = fitted.left_out_note() {
+        output::say(&output::dim(&note, output::stdout_colour()));
+    }
+    Ok(Exit::Success)
+}
+
+fn link(hub: &Hub<'_>, token: &str, id: &str, expires_text: Option<&str>) -> Result<Exit> {
+    let expires_at = expires(expires_text)?;
+    let (name, linked) = hub.link(token, id, expires_at)?;
+    output::say(&format!(
+        "Linked {name} to Docker Hub token {} (label \"{}\", scope {})",
+        linked.uuid,
+        crate::text::printable(&linked.token_label, 100),
+        spec::short_scopes(&linked.scopes)
+    ));
+    Ok(Exit::Success)
+}
+
+fn done_line(verb: &str, target: &Target) -> String {
+    match target {
+        Target::Local { name, .. } => format!("{verb} {name} on Docker Hub and here"),
+        Target::Remote { uuid } => {
+            format!("{verb} Docker Hub token {uuid} (not stored here)")
+        }
+    }
+}
+
+fn set_active(hub: &Hub<'_>, tokens: &[String], active: bool) -> Result<Exit> {
+    let verb = if active { "Activated" } else { "Deactivated" };
+    hub.set_active(tokens, active, &mut |target| {
+        output::say(&done_line(verb, target))
+    })?;
+    Ok(Exit::Success)
+}
+
+fn delete(hub: &Hub<'_>, tokens: &[String]) -> Result<Exit> {
+    hub.delete(tokens, &mut |target| {
+        output::say(&done_line("Deleted", target))
+    })?;
+    Ok(Exit::Success)
+}
+
+fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
+    let rotated = hub
+        .rotate(token, delete_old)
+        .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure)))?;
+    let name = &rotated.name;
+    if let Some(finished) = &rotated.finished {
+        output::say(&format!(
+            "First {} Docker Hub token {}, which an earlier rotation of {name} had left active",
+            if finished.delete {
+                "deleted"
+            } else {
+                "deactivated"
+            },
+            finished.uuid
+        ));
+    }
+    output::say(&format!(
+        "Rotated {name}: the new token {} was checked at Docker Hub and stored, and is in use; it {}",
+        short(&rotated.new_uuid),
+        expiry_words(rotated.expires_at)
+    ));
+    output::say(&format!(
+        "The old token {} was {}",
+        short(&rotated.old_uuid),
+        if delete_old {
+            "deleted from Docker Hub"
+        } else {
+            "deactivated on Docker Hub"
+        }
+    ));
+    Ok(Exit::Success)
+}
+
+fn short(uuid: &str) -> String {
+    uuid.chars().take(8).collect()
+}
+
+/// Which step stopped, why, and what is left to do: one line.
+fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
+    let step = match failure.step {
+        Step::Finish => "switching off the token an earlier rotation replaced",
+        Step::Read => "reading the token",
+        Step::Create => "creating the new token",
+        Step::Check => "checking the new token at Docker Hub",
+        Step::Store => "storing the new token",
+        Step::Retire => "switching off the old token",
+    };
+    let shown = crate::text::printable(token, 80);
+    let left = match (failure.step, &failure.still_active) {
+        (Step::Retire, Some(old)) => format!(
+            "; {shown} now holds the new token, which is in use, but the old token {} is still active on Docker Hub: `docker-credential-pat hub {} {}` switches it off",
+            old.uuid,
+            if old.delete { "delete" } else { "deactivate" },
+            old.uuid
+        ),
+        (Step::Finish, Some(old)) => format!(
+            "; nothing else was changed, and Docker Hub token {} is still active: run this again later, or `docker-credential-pat hub deactivate {}`",
+            old.uuid, old.uuid
+        ),
+        (Step::Read, _) => String::new(),
+        _ => format!(
+            "; {shown} still holds the old token, which stays active and in use{}",
+            abandoned_words(failure.abandoned.as_ref())
+        ),
+    };
+    format!(
+        "rotating {shown} stopped while {step}: {}{left}",
+        explain(&failure.error)
+    )
+}
+
+fn audit(hub: &Hub<'_>, json: bool) -> Result<Exit> {
+    let audit = hub.audit()?;
+    let mut suspicious = false;
+    let mut items = Vec::new();
+    let colour = output::stdout_colour();
+    let reports = audit
+        .tokens
+        .iter()
+        .flat_map(|token| token.reports().into_iter().map(move |r| (Some(token), r)))
+        .chain(audit.stray_reports().into_iter().map(|r| (None, r)));
+    for (token, report) in reports {
+        suspicious |= report.level == Level::Suspicious;
+        if json {
+            items.push(json!({
+                "token": token.map(|t| t.name.to_string()),
+                "uuid": token.map(|t| t.uuid.as_str()),
+                "status": match report.level {
+                    Level::Ok => "ok",
+                    Level::Warn => "warn",
+                    Level::Suspicious => "suspicious",
+                },
+                "hub_last_used": token.and_then(|t| t.hub.as_ref()?.last_used).map(timestamp),
+                "known_last_used": token.and_then(|t| t.known_last_use).map(timestamp),
+                "message": report.message,
+                "fix": report.fix,
+            }));
+            continue;
+        }
+        let word = match report.level {
+            Level::Ok => output::green("ok        ", colour),
+            Level::Warn => output::yellow("warning   ", colour),
+            Level::Suspicious => output::red("suspicious", colour),
+        };
+        let mut line = report.message.clone();
+        if let Some(fix) = &report.fix {
+            line.push_str(" — ");
+            line.push_str(fix);
+        }
+        println!("{word} {}", crate::text::printable(&line, 4000));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).expect("JSON values serialise")
+        );
+    } else if audit.tokens.is_empty() {
+        output::note(
+            "no stored token is linked to Docker Hub; `hub create` makes one, `hub link` links one stored earlier",
+        );
+    }
+    if !audit.skipped.is_empty() {
+        output::note(&format!(
+            "not checked, as they belong to other Docker Hub accounts than {}: {}",
+            audit.username,
+            audit
+                .skipped
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(if suspicious {
+        Exit::Attention
+    } else {
+        Exit::Success
+    })
+}
