@@ -16,7 +16,6 @@
 #![deny(unsafe_code)]
 
 mod alloc;
-mod base64;
 pub mod cli;
 mod commands;
 pub mod config;
