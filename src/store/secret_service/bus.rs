@@ -150,6 +150,11 @@ impl<S: Stream> Bus<S> {
         self.serial
     }
 
+    #[cfg(test)]
+    pub fn stream(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
     /// Sends everything queued, then wipes the buffer it was queued in.
     pub fn flush(&mut self) -> Result<()> {
         let result = self.stream.write_all(&self.out);

@@ -18,6 +18,8 @@
 mod bus;
 mod client;
 mod crypto;
+#[cfg(test)]
+mod peer;
 mod wire;
 
 use std::any::Any;

@@ -118,6 +118,14 @@ impl Body {
         });
     }
 
+    /// One `(yv)` header field whose value is a `u32`.
+    pub fn header_field_u32(&mut self, code: u8, value: u32) {
+        self.open_struct();
+        self.byte(code);
+        self.signature("u");
+        self.u32(value);
+    }
+
     /// One `(yv)` header field whose value is a string, object path or signature.
     pub fn header_field(&mut self, code: u8, signature: &str, value: &str) {
         self.open_struct();
@@ -132,6 +140,7 @@ impl Body {
 }
 
 /// Writes a whole method call message (little-endian) onto `out`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn method_call(
     out: &mut Vec<u8>,
     serial: u32,
@@ -150,8 +159,13 @@ pub(super) fn method_call(
     if !signature.is_empty() {
         fields.header_field(8, "g", signature);
     }
+    message(out, METHOD_CALL, serial, &fields, body);
+}
+
+/// Writes a whole message (little-endian) with the given header fields onto `out`.
+pub(super) fn message(out: &mut Vec<u8>, kind: u8, serial: u32, fields: &Body, body: &Body) {
     let start = out.len();
-    out.extend_from_slice(&[b'l', METHOD_CALL, 0, 1]);
+    out.extend_from_slice(&[b'l', kind, 0, 1]);
     out.extend_from_slice(&(body.bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(&serial.to_le_bytes());
     out.extend_from_slice(&(fields.bytes.len() as u32).to_le_bytes());
@@ -396,7 +410,20 @@ impl<'a> Reader<'a> {
         Ok(end)
     }
 
-    fn close_array(&self, end: usize) -> Result<()> {
+    /// Reads an array whose elements align to `align`, calling `element` for each.
+    pub fn array(
+        &mut self,
+        align: usize,
+        mut element: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        let end = self.array_end(align)?;
+        while self.pos < end {
+            let before = self.pos;
+            element(self)?;
+            if self.pos == before {
+                return Err(Malformed("an array of empty elements"));
+            }
+        }
         if self.pos != end {
             return Err(Malformed("an array whose length does not match its elements"));
         }
@@ -405,24 +432,22 @@ impl<'a> Reader<'a> {
 
     /// `a{ss}`, as an item's `Attributes` property holds.
     pub fn string_dict(&mut self) -> Result<Vec<(String, String)>> {
-        let end = self.array_end(8)?;
         let mut entries = Vec::new();
-        while self.pos < end {
-            self.open_struct()?;
-            entries.push((self.string()?, self.string()?));
-        }
-        self.close_array(end)?;
+        self.array(8, |r| {
+            r.open_struct()?;
+            entries.push((r.string()?, r.string()?));
+            Ok(())
+        })?;
         Ok(entries)
     }
 
     /// `ao`
     pub fn object_paths(&mut self) -> Result<Vec<String>> {
-        let end = self.array_end(4)?;
         let mut paths = Vec::new();
-        while self.pos < end {
-            paths.push(self.object_path()?);
-        }
-        self.close_array(end)?;
+        self.array(4, |r| {
+            paths.push(r.object_path()?);
+            Ok(())
+        })?;
         Ok(paths)
     }
 
@@ -472,15 +497,7 @@ impl<'a> Reader<'a> {
             }
             Some(b'a') => {
                 let element = &ty[1..];
-                let end = self.array_end(alignment(element))?;
-                while self.pos < end {
-                    let before = self.pos;
-                    self.skip(element)?;
-                    if self.pos == before {
-                        return Err(Malformed("an array of empty elements"));
-                    }
-                }
-                self.close_array(end)
+                self.array(alignment(element), |r| r.skip(element))
             }
             Some(b'(' | b'{') => {
                 self.align(8)?;
