@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 mod alloc;
+mod budget;
 pub mod cli;
 mod commands;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod protocol;
 pub mod registry;
 pub mod secret;
 pub mod service;
+mod stdio;
 pub mod store;
 mod text;
 pub mod usage;
@@ -68,10 +70,12 @@ fn dispatch(args: Vec<OsString>) -> u8 {
         }
         hardening::forbid_core_dumps();
         hardening::report_file_size_limits();
-        let stdin = std::io::stdin().lock();
-        let mut stdout = std::io::stdout().lock();
-        return protocol::run(action, stdin, &mut stdout, || {
-            Service::open(Environment::capture())
+        let budget = budget::Budget::start(config::Config::default().protocol_timeout());
+        let mut stdout = stdio::stdout();
+        return protocol::run(action, stdio::stdin(), &mut stdout, || {
+            let service = Service::open(Environment::capture())?;
+            budget.set(service.config.protocol_timeout());
+            Ok(service)
         });
     }
     match first.as_deref() {
