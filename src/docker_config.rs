@@ -109,7 +109,7 @@ impl DockerConfig {
     /// Writes the file atomically, keeping its permission mode.
     pub fn save(&self) -> Result<(), DockerConfigError> {
         if let Some(dir) = self.path.parent() {
-            fsutil::ensure_private_dir(dir)?;
+            fsutil::ensure_dir(dir)?;
         }
         fsutil::write_atomic_with_mode(
             &self.path,

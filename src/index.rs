@@ -156,7 +156,7 @@ pub struct TokenEntry<'a> {
 impl Index {
     /// Reads the index; a missing file is an empty index.
     pub fn load(path: &Path) -> Result<Self, IndexError> {
-        match fsutil::read_optional(path)? {
+        match fsutil::read_private(path)? {
             None => Ok(Self {
                 version: FORMAT_VERSION,
                 ..Self::default()
@@ -368,7 +368,7 @@ struct ListOutline {
 impl Snapshot {
     /// Reads the index file; `None` when there is none yet.
     pub fn read(path: &Path) -> Result<Option<Self>, IndexError> {
-        Ok(fsutil::read_optional(path)?.map(|bytes| Self {
+        Ok(fsutil::read_private(path)?.map(|bytes| Self {
             bytes,
             path: path.to_owned(),
         }))
@@ -448,8 +448,9 @@ impl IndexWriter {
     /// A damaged index reads as empty and its error comes back beside the
     /// writer; nothing is written until the caller decides. An index from a
     /// newer version is still an error: it must not be rebuilt over.
+    /// The folder is left as it is: doctor reports and repairs it itself.
     pub fn begin_for_repair(paths: &Paths) -> Result<(Self, Option<IndexError>), IndexError> {
-        fsutil::ensure_private_dir(&paths.data_dir)?;
+        fsutil::ensure_dir(&paths.data_dir)?;
         let lock = FileLock::acquire(&paths.lock_file(), fsutil::LOCK_WAIT)?;
         let path = paths.index_file();
         let (index, damage) = match Index::load(&path) {
