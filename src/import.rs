@@ -337,7 +337,11 @@ mod tests {
             ("Zm9vYmE=", "fooba"),
             ("YWxpY2U6ZGNrcl9wYXRfeCt5L3o=", "alice:dckr_pat_x+y/z"),
         ] {
-            assert_eq!(decoded(encoded).as_deref(), Some(plain.as_bytes()), "{encoded}");
+            assert_eq!(
+                decoded(encoded).as_deref(),
+                Some(plain.as_bytes()),
+                "{encoded}"
+            );
         }
         let all: Vec<u8> = (0..=255).collect();
         assert_eq!(decoded(&base64ct::Base64::encode_string(&all)), Some(all));
@@ -345,8 +349,19 @@ mod tests {
 
     #[test]
     fn malformed_auth_fields_are_refused_without_echoing_them() {
-        for input in ["Zm9", "Zm9v\n", "Zm9-", "Zm 9", "Zg=a", "Z===", "Zg==Zm9v", "Zm9vYmFyé="] {
-            let err = decode_auth(input).err().expect(input);
+        for input in [
+            "Zm9",
+            "Zm9v\n",
+            "Zm9-",
+            "Zm 9",
+            "Zg=a",
+            "Z===",
+            "Zg==Zm9v",
+            "Zm9vYmFyé=",
+        ] {
+            let Err(err) = decode_auth(input) else {
+                panic!("{input:?} decoded");
+            };
             assert!(!err.to_string().contains(input.trim()), "{input:?}");
         }
     }

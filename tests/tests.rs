@@ -12,8 +12,12 @@ mod hygiene;
 mod import;
 mod install;
 mod load;
+#[cfg(target_os = "linux")]
+mod memory;
 mod packaging;
 mod protocol;
 mod tokens;
+#[cfg(unix)]
+mod trust;
 mod two_factor;
 mod vault;

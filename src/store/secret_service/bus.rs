@@ -80,9 +80,8 @@ impl Bus<UnixStream> {
     /// Connects to the session bus and authenticates; every wait is bounded by `timeout`.
     pub fn session(timeout: Duration) -> Result<Self> {
         let stream = match bus_socket()? {
-            SocketAddress::Path(path) => UnixStream::connect(&path).map_err(|e| {
-                Error::NoBus(format!("cannot connect to {}: {e}", path.display()))
-            })?,
+            SocketAddress::Path(path) => UnixStream::connect(&path)
+                .map_err(|e| Error::NoBus(format!("cannot connect to {}: {e}", path.display())))?,
             SocketAddress::Abstract(name) => connect_abstract(&name)
                 .map_err(|e| Error::NoBus(format!("cannot connect to the bus: {e}")))?,
         };

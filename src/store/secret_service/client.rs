@@ -86,6 +86,9 @@ impl Error {
 
 pub(super) type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An item's attributes, as the service lists them.
+pub(super) type Attributes = Vec<(String, String)>;
+
 /// The session to open: secrets in the clear on the private bus, or encrypted.
 pub(super) enum SessionChoice {
     Plain,
@@ -96,7 +99,7 @@ pub(super) enum SessionChoice {
 pub(super) struct Item {
     pub path: String,
     pub locked: bool,
-    pub attributes: Vec<(String, String)>,
+    pub attributes: Attributes,
 }
 
 pub(super) struct Client<S: Stream> {
@@ -212,7 +215,7 @@ impl<S: Stream> Client<S> {
     }
 
     /// The attributes of each item, `None` for an item that no longer exists.
-    pub fn attributes_of(&mut self, paths: &[&str]) -> Result<Vec<Option<Vec<(String, String)>>>> {
+    pub fn attributes_of(&mut self, paths: &[&str]) -> Result<Vec<Option<Attributes>>> {
         let mut all = Vec::with_capacity(paths.len());
         for window in paths.chunks(WINDOW) {
             let serials: Vec<u32> = window
@@ -300,7 +303,7 @@ impl<S: Stream> Client<S> {
             .call(SECRETS, path, PROPERTIES_IFACE, "Get", "ss", &body)
     }
 
-    fn attributes_reply(&mut self, serial: u32) -> Result<Vec<(String, String)>> {
+    fn attributes_reply(&mut self, serial: u32) -> Result<Attributes> {
         let reply = self.bus.reply(serial)?;
         let mut r = reply.reader("v")?;
         if r.variant()? != "a{ss}" {
@@ -342,9 +345,14 @@ impl<S: Stream> Client<S> {
     fn default_collection(&mut self) -> Result<String> {
         let mut body = Body::default();
         body.string("default");
-        let read = self
-            .bus
-            .call(SECRETS, SECRETS_PATH, SERVICE_IFACE, "ReadAlias", "s", &body);
+        let read = self.bus.call(
+            SECRETS,
+            SECRETS_PATH,
+            SERVICE_IFACE,
+            "ReadAlias",
+            "s",
+            &body,
+        );
         self.bus.flush()?;
         let reply = self.bus.reply(read).map_err(service_error)?;
         let path = reply.reader("o")?.object_path()?;
@@ -570,10 +578,17 @@ mod tests {
             assert_eq!(again, path, "replaced in place");
             assert_eq!(client.stream().keyring.items.len(), 1);
             let item = &client.stream().keyring.items[0];
-            assert_eq!(item.secret, b"second", "the service decrypted what was sent");
+            assert_eq!(
+                item.secret, b"second",
+                "the service decrypted what was sent"
+            );
             assert_eq!(item.label, "label");
             assert_eq!(
-                client.read_at(&path, &KEY).unwrap().as_deref().map(Vec::as_slice),
+                client
+                    .read_at(&path, &KEY)
+                    .unwrap()
+                    .as_deref()
+                    .map(Vec::as_slice),
                 Some(&b"second"[..])
             );
             let found = client.find(&KEY).unwrap();
@@ -616,7 +631,12 @@ mod tests {
         let mut client = open(keyring, false);
         let path = format!("{COLLECTION}/1");
         assert!(client.read_at(&path, &KEY).unwrap().is_none());
-        assert!(client.read_at(&format!("{COLLECTION}/9"), &KEY).unwrap().is_none());
+        assert!(
+            client
+                .read_at(&format!("{COLLECTION}/9"), &KEY)
+                .unwrap()
+                .is_none()
+        );
         assert!(client.read_at("not a path", &KEY).unwrap().is_none());
     }
 

@@ -92,7 +92,10 @@ fn prime() -> U1024 {
 fn minimal_be(value: &U1024) -> Vec<u8> {
     let bytes = value.to_be_bytes();
     let bytes: &[u8] = bytes.as_ref();
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len() - 1);
+    let start = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(bytes.len() - 1);
     bytes[start..].to_vec()
 }
 
@@ -170,10 +173,16 @@ mod tests {
         let ours = Keypair::from_private(&[0x11; BYTES]);
         let p = prime().to_be_bytes();
         let p: &[u8] = p.as_ref();
-        let p_minus_1 = prime()
-            .wrapping_sub(&U1024::ONE)
-            .to_be_bytes();
-        for bad in [&[][..], &[0], &[1], &[0, 0, 1], p_minus_1.as_ref(), p, &[1; 129]] {
+        let p_minus_1 = prime().wrapping_sub(&U1024::ONE).to_be_bytes();
+        for bad in [
+            &[][..],
+            &[0],
+            &[1],
+            &[0, 0, 1],
+            p_minus_1.as_ref(),
+            p,
+            &[1; 129],
+        ] {
             assert!(ours.agree(bad).is_err(), "{bad:?}");
         }
         assert!(ours.agree(&[2]).is_ok());

@@ -47,10 +47,7 @@ struct Connection {
 }
 
 impl Connection {
-    fn with<T>(
-        &self,
-        op: impl FnOnce(&mut Client<UnixStream>) -> client::Result<T>,
-    ) -> Result<T> {
+    fn with<T>(&self, op: impl FnOnce(&mut Client<UnixStream>) -> client::Result<T>) -> Result<T> {
         let mut guard = self
             .client
             .lock()
@@ -229,7 +226,8 @@ impl CredentialApi for Cred {
 
     fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
         let key = self.key();
-        self.connection.with(|client| client.find(&key).map(|_| None))
+        self.connection
+            .with(|client| client.find(&key).map(|_| None))
     }
 
     fn get_specifiers(&self) -> Option<(String, String)> {

@@ -171,8 +171,10 @@ impl Peer {
             }
             "SearchItems" => {
                 let wanted = r.string_dict().unwrap();
-                let wanted: Vec<(&str, &str)> =
-                    wanted.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let wanted: Vec<(&str, &str)> = wanted
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 let everything = self.keyring.search_returns_everything;
                 let found: Vec<&str> = self
                     .keyring

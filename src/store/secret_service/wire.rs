@@ -119,6 +119,7 @@ impl Body {
     }
 
     /// One `(yv)` header field whose value is a `u32`.
+    #[cfg(test)]
     pub fn header_field_u32(&mut self, code: u8, value: u32) {
         self.open_struct();
         self.byte(code);
@@ -425,7 +426,9 @@ impl<'a> Reader<'a> {
             }
         }
         if self.pos != end {
-            return Err(Malformed("an array whose length does not match its elements"));
+            return Err(Malformed(
+                "an array whose length does not match its elements",
+            ));
         }
         Ok(())
     }
