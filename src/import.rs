@@ -202,7 +202,9 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
                 .and_then(Value::as_object_mut)
         {
             for field in SECRET_FIELDS {
-                fields.remove(field);
+                if let Some(mut value) = fields.remove(field) {
+                    crate::docker_config::wipe(&mut value);
+                }
             }
             removed_any = true;
         }
