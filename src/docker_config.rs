@@ -52,18 +52,7 @@ impl DockerConfig {
         let original = fsutil::read_optional(&path)?.map(Zeroizing::new);
         let root = match &original {
             None => Map::new(),
-            Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
-            Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(DockerConfigError::NotObject { path }),
-                Err(e) => {
-                    return Err(DockerConfigError::Invalid {
-                        path,
-                        line: e.line(),
-                        column: e.column(),
-                    });
-                }
-            },
+            Some(bytes) => parse(bytes, &path)?,
         };
         let mode = file_mode(&path);
         Ok(Self {
@@ -223,6 +212,27 @@ impl DockerConfig {
             *entry = Value::Object(Map::new());
         }
         entry.as_object_mut().expect("made an object above")
+    }
+}
+
+/// The top-level object of a config.json holding `bytes`; blank is empty.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(mut other) => {
+            wipe(&mut other);
+            Err(DockerConfigError::NotObject {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => Err(DockerConfigError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+        }),
     }
 }
 

@@ -368,10 +368,12 @@ struct ListOutline {
 impl Snapshot {
     /// Reads the index file; `None` when there is none yet.
     pub fn read(path: &Path) -> Result<Option<Self>, IndexError> {
-        Ok(fsutil::read_private(path)?.map(|bytes| Self {
-            bytes,
-            path: path.to_owned(),
-        }))
+        Ok(fsutil::read_private(path)?.map(|bytes| Self::from_bytes(bytes, path.to_owned())))
+    }
+
+    /// The index as read from `path`.
+    pub(crate) fn from_bytes(bytes: Vec<u8>, path: PathBuf) -> Self {
+        Self { bytes, path }
     }
 
     fn corrupt(&self, e: serde_json::Error) -> IndexError {

@@ -25,6 +25,8 @@ mod corpus;
 pub mod docker_config;
 pub mod doctor;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hardening;
 // Used by the Docker Hub and OpenBao clients.
 #[allow(dead_code)]

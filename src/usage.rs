@@ -92,7 +92,7 @@ impl UsageTable {
         table
     }
 
-    fn apply_log(&mut self, log: &[u8]) {
+    pub(crate) fn apply_log(&mut self, log: &[u8]) {
         let (nonce, body_start) = header(log);
         let skip = match (&self.folded, nonce) {
             (Some(folded), Some(nonce)) if folded.nonce == nonce => folded.len as usize,

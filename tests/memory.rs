@@ -131,11 +131,14 @@ fn check(env: &Env, args: &[&str], stdin: &str, markers: &[&str]) -> Output {
 fn keychain_verbs_leave_no_copy_of_the_secret_in_memory() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
-    // Escapes in the request go through the unescaping path too.
+    let request = |secret: &str| {
+        format!("{{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"{secret}\"}}\n")
+    };
+    check(&env, &["store"], &request(STORED), &[STORED]);
+    assert!(keyring.holds(STORED));
+    // Escapes in the request go through the unescaping path; the stored item is replaced.
     let escaped = STORED.replacen("MEMSCAN", "MEM\\u0053CAN", 1);
-    let request =
-        format!("{{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"{escaped}\"}}\n");
-    check(&env, &["store"], &request, &[STORED]);
+    check(&env, &["store"], &request(&escaped), &[STORED]);
     assert!(keyring.holds(STORED));
     let get = check(&env, &["get"], "ghcr.io", &[STORED]);
     assert!(stdout(&get).contains(&get_reply("ghcr.io", "octo", STORED)));

@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
-# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test.
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount)
+# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test;
+# gdb takes a core of the helper as it exits, to search it for secrets.
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount gdb)
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount gdb)
 
 missing=()
 for i in "${!tools[@]}"; do
@@ -50,6 +51,23 @@ cargo test --locked --test integration -- load:: --test-threads=1
 # tests/corpus/ (PROPTEST_CASES bounds the run; 256 cases in the run above).
 echo "== property tests (PROPTEST_CASES=${PROPTEST_CASES:=2000})"
 PROPTEST_CASES=$PROPTEST_CASES cargo test --locked --lib
+
+# Every parser under coverage-guided fuzzing, 20 s each (FUZZING.md; tests/fuzz.sh 1800
+# for the long runs). It needs the nightly toolchain; cargo-fuzz is installed if missing.
+echo "== fuzzing (tests/fuzz.sh ${FUZZ_SECONDS:=20})"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "Installing cargo-fuzz"
+    cargo install --quiet --locked cargo-fuzz
+  fi
+  tests/fuzz.sh "$FUZZ_SECONDS"
+else
+  echo "!!! FUZZING SKIPPED: no nightly toolchain (rustup toolchain install nightly); the parsers were NOT fuzzed !!!" >&2
+  if [ -n "${CI:-}" ]; then
+    echo "CI must fuzz: install the nightly toolchain" >&2
+    exit 1
+  fi
+fi
 
 if [ -x packaging/check.sh ]; then
   echo "== packaging/check.sh"

@@ -15,7 +15,7 @@ pub mod keychain;
 #[cfg(test)]
 pub mod memory;
 #[cfg(target_os = "linux")]
-mod secret_service;
+pub(crate) mod secret_service;
 pub mod vault;
 
 /// The two kinds of backend.

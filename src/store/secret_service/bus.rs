@@ -17,6 +17,8 @@ use super::wire::{self, Body, Malformed, Message, Preamble};
 
 /// How long closing waits for replies still owed to us.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How much of a message is read at a time.
+const READ_CHUNK: usize = 64 * 1024;
 /// Signals kept while waiting for a reply; any beyond these are not ours.
 const MAX_KEPT_SIGNALS: usize = 16;
 
@@ -59,6 +61,12 @@ pub(super) trait Stream: Read + Write {
     fn set_timeout(&self, timeout: Duration) -> io::Result<()>;
 }
 
+impl<S: Stream + ?Sized> Stream for &mut S {
+    fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
+        (**self).set_timeout(timeout)
+    }
+}
+
 impl Stream for UnixStream {
     fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
         self.set_read_timeout(Some(timeout))?;
@@ -74,6 +82,8 @@ pub(super) struct Bus<S: Stream> {
     outstanding: Vec<u32>,
     /// Signals that arrived while a reply was awaited.
     signals: Vec<Message>,
+    /// Bytes read past the authentication line (a well-behaved bus sends none).
+    early: Vec<u8>,
 }
 
 impl Bus<UnixStream> {
@@ -99,26 +109,31 @@ impl<S: Stream> Bus<S> {
             .map(|b| format!("{b:02x}"))
             .collect();
         stream.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
-        // The bus sends nothing after its OK line until we send BEGIN, so reading
-        // whole chunks cannot swallow the start of a message.
+        // The bus sends nothing after its OK line until we send BEGIN; whatever
+        // else arrives with the line is kept for the first message.
         let mut line = Vec::with_capacity(128);
         let mut chunk = [0u8; 128];
-        while !line.ends_with(b"\r\n") {
+        let end = loop {
+            if let Some(at) = line.windows(2).position(|w| w == b"\r\n") {
+                break at + 2;
+            }
             let n = stream.read(&mut chunk)?;
             if n == 0 || line.len() > 512 {
                 return Err(Error::Auth);
             }
             line.extend_from_slice(&chunk[..n]);
-        }
+        };
         if !line.starts_with(b"OK ") {
             return Err(Error::Auth);
         }
+        let early = line.split_off(end);
         let mut bus = Self {
             stream,
             out: Zeroizing::new(Vec::with_capacity(1024)),
             serial: 0,
             outstanding: Vec::new(),
             signals: Vec::new(),
+            early,
         };
         bus.out.extend_from_slice(b"BEGIN\r\n");
         Ok(bus)
@@ -205,12 +220,27 @@ impl<S: Stream> Bus<S> {
         }
     }
 
+    /// Fills `buf`, first from what arrived with the authentication line.
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let early = self.early.len().min(buf.len());
+        buf[..early].copy_from_slice(&self.early[..early]);
+        self.early.drain(..early);
+        self.stream.read_exact(&mut buf[early..])
+    }
+
     fn read_message(&mut self) -> Result<Message> {
         let mut fixed = [0u8; 16];
-        self.stream.read_exact(&mut fixed)?;
+        self.read_exact(&mut fixed)?;
         let preamble = Preamble::parse(&fixed)?;
-        let mut rest = Zeroizing::new(vec![0u8; preamble.rest_len]);
-        self.stream.read_exact(&mut rest)?;
+        // Room is made as the bytes arrive, not as the header claims: a peer
+        // that announces megabytes and sends nothing costs nothing. (Blocks
+        // outgrown on the way are wiped by the allocator.)
+        let mut rest = Zeroizing::new(Vec::new());
+        while rest.len() < preamble.rest_len {
+            let start = rest.len();
+            rest.resize(start + (preamble.rest_len - start).min(READ_CHUNK), 0);
+            self.read_exact(&mut rest[start..])?;
+        }
         let message = Message::parse(&preamble, rest)?;
         if let Some(serial) = message.reply_serial {
             self.outstanding.retain(|&s| s != serial);

@@ -20,7 +20,10 @@ mod client;
 mod crypto;
 #[cfg(test)]
 mod peer;
+mod replay;
 mod wire;
+
+pub(crate) use replay::replay as fuzz_replay;
 
 use std::any::Any;
 use std::collections::HashMap;
