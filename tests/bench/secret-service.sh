@@ -4,6 +4,9 @@
 # client shows. Each build gets its own data folder holding 10 tokens in one
 # private GNOME Keyring, and is measured on a plain and an encrypted session.
 #
+# The builds take turns: ROUNDS rounds (default 6) of 15 runs of each build,
+# so a machine whose load changes during the run favours none of them.
+#
 # Usage: tests/bench/secret-service.sh NAME=BINARY [NAME=BINARY...]
 #   e.g. tests/bench/secret-service.sh before=/tmp/old/docker-credential-pat \
 #          after=target/release/docker-credential-pat
@@ -61,28 +64,33 @@ for session in plain encrypted; do
     printf 'secret_service_session = "%s"\n' "$session" >"$WORK/pat-$name/config.toml"
   done
   for op in get store; do
-    for name in "${NAMES[@]}"; do
-      run="DOCKER_PAT_HOME=$WORK/pat-$name DOCKER_PAT_BACKEND=keychain ${BIN[$name]}"
-      case $op in
-        get) cmd="$run get <$WORK/addr >/dev/null" ;;
-        store) cmd="$run store <$WORK/store" ;;
-      esac
-      echo "   $name $op ($session)" >&2
-      hyperfine --style none --warmup 5 --runs 40 --export-json "$WORK/results/$name.$op.$session.json" "$cmd" >/dev/null
+    for round in $(seq "${ROUNDS:-6}"); do
+      for name in "${NAMES[@]}"; do
+        run="DOCKER_PAT_HOME=$WORK/pat-$name DOCKER_PAT_BACKEND=keychain ${BIN[$name]}"
+        case $op in
+          get) cmd="$run get <$WORK/addr >/dev/null" ;;
+          store) cmd="$run store <$WORK/store" ;;
+        esac
+        echo "   $name $op ($session), round $round" >&2
+        hyperfine --style none --warmup 3 --runs 15 \
+          --export-json "$WORK/results/$name.$op.$session.$round.json" "$cmd" >/dev/null
+      done
     done
   done
 done
 
 python3 - "$WORK/results" "${NAMES[@]}" <<'EOF'
-import json, statistics, sys
+import glob, json, statistics, sys
 results, names = sys.argv[1], sys.argv[2:]
-print("| build | operation | session | median | mean ± σ | min |")
-print("|---|---|---|---|---|---|")
+print("| build | operation | session | median | mean ± σ | min | runs |")
+print("|---|---|---|---|---|---|---|")
 for session in ("plain", "encrypted"):
     for op in ("get", "store"):
         for name in names:
-            times = json.load(open(f"{results}/{name}.{op}.{session}.json"))["results"][0]["times"]
+            times = []
+            for path in sorted(glob.glob(f"{results}/{name}.{op}.{session}.*.json")):
+                times += json.load(open(path))["results"][0]["times"]
             ms = [t * 1000 for t in times]
             print(f"| {name} | `{op}` | {session} | {statistics.median(ms):.2f} ms | "
-                  f"{statistics.mean(ms):.2f} ± {statistics.stdev(ms):.2f} ms | {min(ms):.2f} ms |")
+                  f"{statistics.mean(ms):.2f} ± {statistics.stdev(ms):.2f} ms | {min(ms):.2f} ms | {len(ms)} |")
 EOF

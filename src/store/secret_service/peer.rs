@@ -16,7 +16,7 @@ pub(super) const COLLECTION: &str = "/org/freedesktop/secrets/collection/login";
 const SESSION: &str = "/org/freedesktop/secrets/session/s1";
 const PROMPT: &str = "/org/freedesktop/secrets/prompt/p1";
 /// The service's own Diffie-Hellman exponent (fixed: tests need no randomness).
-const SERVICE_PRIVATE: [u8; 128] = [0x5a; 128];
+const SERVICE_PRIVATE: [u8; 32] = [0x5a; 32];
 
 pub(super) struct FakeItem {
     pub path: String,
@@ -154,7 +154,7 @@ impl Peer {
                 body.string(":1.42");
                 self.reply(serial, "s", &body);
             }
-            "AddMatch" => self.reply(serial, "", &body),
+            "AddMatch" | "Ping" => self.reply(serial, "", &body),
             "OpenSession" => {
                 let algorithm = r.string().unwrap();
                 let _ = r.variant().unwrap();

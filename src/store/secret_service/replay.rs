@@ -40,8 +40,8 @@ fn keypair() -> Keypair {
     static KEYPAIR: OnceLock<Keypair> = OnceLock::new();
     KEYPAIR
         .get_or_init(|| {
-            let mut private = [0u8; 128];
-            private[120..].fill(0x21);
+            let mut private = [0u8; 32];
+            private[24..].fill(0x21);
             Keypair::from_private(&private)
         })
         .clone()
