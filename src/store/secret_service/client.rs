@@ -54,7 +54,7 @@ pub(crate) enum Error {
     )]
     NoDefaultCollection,
     #[error(
-        "the keyring is locked, and unlocking it was dismissed or no unlock prompt could be shown; unlock it (log in to the desktop session, or run `gnome-keyring-daemon --unlock`) and try again"
+        "the keyring is locked, and its unlock prompt was dismissed or could not be shown: unlock it by logging in to the desktop session, or with `gnome-keyring-daemon --unlock`"
     )]
     Dismissed,
 }

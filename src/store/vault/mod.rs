@@ -793,6 +793,19 @@ mod tests {
     }
 
     #[test]
+    fn a_long_passphrase_file_is_read_into_room_reserved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(1000);
+        let read = read_passphrase_file(&pass_file(dir.path(), "long", &long)).unwrap();
+        assert_eq!(read.bytes(), long.as_bytes());
+        assert_eq!(
+            read.0.capacity(),
+            MAX_PASSPHRASE + 1,
+            "never grown, so no copy is left in an outgrown block"
+        );
+    }
+
+    #[test]
     fn vault_file_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let pass = pass_file(dir.path(), "pass", "pw");
