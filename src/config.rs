@@ -80,7 +80,7 @@ pub enum SessionKind {
     /// Secrets cross the user's private session bus unencrypted (fast).
     #[default]
     Plain,
-    /// A Diffie-Hellman session as libsecret uses (about 10 ms slower per call).
+    /// A Diffie-Hellman session as libsecret uses (a few milliseconds more per process).
     Encrypted,
 }
 

@@ -54,6 +54,23 @@ impl IndexError {
             message,
         }
     }
+
+    /// The whole file must be UTF-8. serde_json skips unknown fields without
+    /// looking, so without this a stray byte there passed the full parse while
+    /// `get`'s snapshot refused the same file. (The snapshot paths check only
+    /// what they read, to keep `get` from scanning the whole file.)
+    fn check_utf8(bytes: &[u8], path: &Path) -> Result<(), Self> {
+        std::str::from_utf8(bytes)
+            .map(|_| ())
+            .map_err(|e| IndexError::Corrupt {
+                path: path.to_owned(),
+                line: 1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count(),
+                message: "it is not valid UTF-8".into(),
+            })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -166,6 +183,7 @@ impl Index {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
+        IndexError::check_utf8(bytes, path)?;
         let index: Index =
             serde_json::from_slice(bytes).map_err(|e| IndexError::corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
@@ -613,6 +631,19 @@ mod tests {
         let snapshot = Snapshot::read(&path).unwrap().unwrap();
         assert!(matches!(
             snapshot.registry(&Registry::DockerHub),
+            Err(IndexError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_stray_byte_where_get_would_refuse_it_is_damage_to_the_full_parse_too() {
+        let bytes = b"{\"version\":1,\"registries\":{\"ghcr.io\":{\"unknown\":\"\xff\"}}}";
+        let path = Path::new("index.json");
+        let snapshot = Snapshot::from_bytes(bytes.to_vec(), path.to_owned());
+        let ghcr = Registry::parse("ghcr.io").unwrap();
+        assert!(snapshot.registry(&ghcr).is_err());
+        assert!(matches!(
+            Index::parse(bytes, path),
             Err(IndexError::Corrupt { .. })
         ));
     }
