@@ -25,6 +25,8 @@ pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
 pub const DEFAULT_HUB_URL: &str = "https://hub.docker.com";
 /// The longest a derived vault key may stay cached: 30 days.
 const MAX_CACHE_SECONDS: u32 = 30 * 24 * 3600;
+/// The longest time budget a protocol verb may be given: one hour.
+const MAX_PROTOCOL_SECONDS: u32 = 3600;
 const APP_DIR: &str = "docker-credential-pat";
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +89,7 @@ pub enum SessionKind {
     /// Secrets cross the user's private session bus unencrypted (fast).
     #[default]
     Plain,
-    /// A Diffie-Hellman session as libsecret uses (about 10 ms slower per call).
+    /// A Diffie-Hellman session as libsecret uses (a few milliseconds more per process).
     Encrypted,
 }
 
@@ -105,6 +107,10 @@ pub struct Config {
     pub require_tokens: bool,
     pub allow_uuid_tokens: bool,
     pub keychain_timeout_seconds: u32,
+    /// The most a protocol verb (`get`, `store`, `erase`, `list`) may take in all.
+    pub protocol_timeout_seconds: u32,
+    /// Open vaults whose Argon2 parameters are above `vault_kdf_*` (within the hard bounds).
+    pub vault_kdf_allow_higher: bool,
     pub secret_service_session: SessionKind,
     /// Registry → usernames whose accounts have two-factor authentication on.
     pub two_factor: BTreeMap<String, Vec<String>>,
@@ -137,6 +143,8 @@ impl Default for Config {
             require_tokens: false,
             allow_uuid_tokens: false,
             keychain_timeout_seconds: 10,
+            protocol_timeout_seconds: 120,
+            vault_kdf_allow_higher: false,
             secret_service_session: SessionKind::Plain,
             two_factor: BTreeMap::new(),
             token_prefixes: BTreeMap::new(),
@@ -191,6 +199,12 @@ impl Config {
             return Err((
                 line_of_key("keychain_timeout_seconds"),
                 "keychain_timeout_seconds must be 1 to 300".into(),
+            ));
+        }
+        if !(1..=MAX_PROTOCOL_SECONDS).contains(&self.protocol_timeout_seconds) {
+            return Err((
+                line_of_key("protocol_timeout_seconds"),
+                format!("protocol_timeout_seconds must be 1 to {MAX_PROTOCOL_SECONDS}"),
             ));
         }
         if self.vault_cache_seconds > MAX_CACHE_SECONDS {
@@ -253,6 +267,11 @@ impl Config {
             }
         }
         Ok(self)
+    }
+
+    /// The time budget of one protocol verb.
+    pub fn protocol_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.protocol_timeout_seconds))
     }
 
     /// The Argon2id parameters for new or re-keyed vaults.
@@ -345,6 +364,15 @@ impl Paths {
     }
     pub fn vault_file(&self) -> PathBuf {
         self.data_dir.join("vault")
+    }
+
+    /// Checks the folders before anything in them is trusted (see [`fsutil::check_private_dir`]).
+    pub fn check_private(&self) -> Result<(), fsutil::FsError> {
+        fsutil::check_private_dir(&self.config_dir)?;
+        if self.data_dir != self.config_dir {
+            fsutil::check_private_dir(&self.data_dir)?;
+        }
+        Ok(())
     }
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Keys keep their order (serde_json `preserve_order`), the file keeps its
 //! mode, a timestamped backup goes beside it, and the write is atomic. A file
-//! that is not valid JSON is never touched.
+//! that is not valid JSON is never touched. The file may hold plaintext
+//! logins, so its bytes and every string read from it are wiped when done.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::fsutil::{self, FsError};
 
@@ -38,7 +40,7 @@ pub struct DockerConfig {
     pub path: PathBuf,
     pub root: Map<String, Value>,
     /// The file's bytes as read, or `None` if it did not exist.
-    original: Option<Vec<u8>>,
+    original: Option<Zeroizing<Vec<u8>>>,
     /// The contents as read, to tell whether anything changed.
     loaded: Map<String, Value>,
     mode: Option<u32>,
@@ -47,21 +49,10 @@ pub struct DockerConfig {
 impl DockerConfig {
     pub fn load(dir: &Path) -> Result<Self, DockerConfigError> {
         let path = dir.join("config.json");
-        let original = fsutil::read_optional(&path)?;
+        let original = fsutil::read_optional(&path)?.map(Zeroizing::new);
         let root = match &original {
             None => Map::new(),
-            Some(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
-            Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(DockerConfigError::NotObject { path }),
-                Err(e) => {
-                    return Err(DockerConfigError::Invalid {
-                        path,
-                        line: e.line(),
-                        column: e.column(),
-                    });
-                }
-            },
+            Some(bytes) => parse(bytes, &path)?,
         };
         let mode = file_mode(&path);
         Ok(Self {
@@ -78,10 +69,10 @@ impl DockerConfig {
     }
 
     /// The file as Docker writes it: tab-indented.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
         let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
         self.root
             .serialize(&mut serializer)
             .expect("a JSON map always serialises");
@@ -109,7 +100,7 @@ impl DockerConfig {
     /// Writes the file atomically, keeping its permission mode.
     pub fn save(&self) -> Result<(), DockerConfigError> {
         if let Some(dir) = self.path.parent() {
-            fsutil::ensure_private_dir(dir)?;
+            fsutil::ensure_dir(dir)?;
         }
         fsutil::write_atomic_with_mode(
             &self.path,
@@ -224,6 +215,46 @@ impl DockerConfig {
     }
 }
 
+/// The top-level object of a config.json holding `bytes`; blank is empty.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(mut other) => {
+            wipe(&mut other);
+            Err(DockerConfigError::NotObject {
+                path: path.to_owned(),
+            })
+        }
+        Err(e) => Err(DockerConfigError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+        }),
+    }
+}
+
+impl Drop for DockerConfig {
+    fn drop(&mut self) {
+        for map in [&mut self.root, &mut self.loaded] {
+            map.values_mut().for_each(wipe);
+        }
+    }
+}
+
+/// Overwrites every string in `value` before it is freed: the `auth`,
+/// `password` and `identitytoken` fields among them hold secrets.
+pub fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(fields) => fields.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
 /// The helper config.json names for `key`: its `credHelpers` entry (matched
 /// exactly, as Docker does), else `credsStore`.
 pub fn helper_in<'a>(root: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -280,6 +311,18 @@ mod tests {
         assert_eq!(
             config.stop_using_helper(&["ghcr.io".into()]),
             ["credHelpers.ghcr.io"]
+        );
+    }
+
+    #[test]
+    fn wiping_empties_every_string_at_any_depth() {
+        let mut value = serde_json::json!({
+            "auths": {"ghcr.io": {"auth": "c2VjcmV0", "n": 1, "list": ["a", {"b": "c"}]}}
+        });
+        wipe(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"auths": {"ghcr.io": {"auth": "", "n": 1, "list": ["", {"b": ""}]}}})
         );
     }
 

@@ -7,7 +7,9 @@
 //! removes it from config.json, so an interruption at any point loses
 //! nothing and a second run picks up where the first stopped.
 
+use base64ct::Encoding;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::docker_config::{DockerConfig, DockerConfigError};
 use crate::ledger::Edit;
@@ -74,8 +76,8 @@ pub fn read_login(key: &str, entry: &Value) -> Result<Login, String> {
             Secret::from_str_copy(token),
         )
     } else if let Some(auth) = field("auth") {
-        let bytes = crate::base64::decode(auth)
-            .map_err(|e| format!("its auth field is not valid base64 ({e})"))?;
+        let bytes =
+            decode_auth(auth).map_err(|e| format!("its auth field is not valid base64 ({e})"))?;
         let text = std::str::from_utf8(&bytes).map_err(|_| "its auth field is not text")?;
         let (user, password) = text
             .split_once(':')
@@ -99,6 +101,15 @@ pub fn read_login(key: &str, entry: &Value) -> Result<Login, String> {
         username,
         secret,
     })
+}
+
+/// Decodes an `auth` field (padded standard base64, as Go's `base64.StdEncoding`
+/// writes it) straight into a buffer that is wiped on drop, in constant time.
+pub fn decode_auth(auth: &str) -> Result<Zeroizing<Vec<u8>>, base64ct::Error> {
+    let mut bytes = Zeroizing::new(vec![0u8; auth.len() / 4 * 3 + 3]);
+    let len = base64ct::Base64::decode(auth, &mut bytes)?.len();
+    bytes.truncate(len);
+    Ok(bytes)
 }
 
 /// What became of one `auths` entry.
@@ -178,7 +189,9 @@ pub fn run(service: &Service, dry_run: bool) -> Result<Report, ServiceError> {
                 .and_then(Value::as_object_mut)
         {
             for field in SECRET_FIELDS {
-                fields.remove(field);
+                if let Some(mut value) = fields.remove(field) {
+                    crate::docker_config::wipe(&mut value);
+                }
             }
             removed_any = true;
         }
@@ -292,7 +305,50 @@ mod tests {
     use serde_json::json;
 
     fn enc(text: &str) -> String {
-        crate::base64::encode(text.as_bytes())
+        base64ct::Base64::encode_string(text.as_bytes())
+    }
+
+    fn decoded(auth: &str) -> Option<Vec<u8>> {
+        decode_auth(auth).ok().map(|bytes| bytes.to_vec())
+    }
+
+    #[test]
+    fn auth_fields_decode_as_go_writes_them() {
+        for (encoded, plain) in [
+            ("", ""),
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYmE=", "fooba"),
+            ("YWxpY2U6ZGNrcl9wYXRfeCt5L3o=", "alice:dckr_pat_x+y/z"),
+        ] {
+            assert_eq!(
+                decoded(encoded).as_deref(),
+                Some(plain.as_bytes()),
+                "{encoded}"
+            );
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decoded(&base64ct::Base64::encode_string(&all)), Some(all));
+    }
+
+    #[test]
+    fn malformed_auth_fields_are_refused_without_echoing_them() {
+        for input in [
+            "Zm9",
+            "Zm9v\n",
+            "Zm9-",
+            "Zm 9",
+            "Zg=a",
+            "Z===",
+            "Zg==Zm9v",
+            "Zm9vYmFyé=",
+        ] {
+            let Err(err) = decode_auth(input) else {
+                panic!("{input:?} decoded");
+            };
+            assert!(!err.to_string().contains(input.trim()), "{input:?}");
+        }
     }
 
     fn login(key: &str, entry: Value) -> Result<Login, String> {

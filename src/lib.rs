@@ -20,7 +20,7 @@
 #![deny(unsafe_code)]
 
 mod alloc;
-mod base64;
+mod budget;
 pub mod cli;
 mod commands;
 pub mod config;
@@ -30,6 +30,8 @@ pub mod docker_config;
 pub mod doctor;
 pub mod expiry;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hardening;
 mod hub;
 // Used by the Docker Hub and OpenBao clients.
@@ -48,6 +50,7 @@ pub mod protocol;
 pub mod registry;
 pub mod secret;
 pub mod service;
+mod stdio;
 pub mod store;
 mod text;
 pub mod usage;
@@ -77,10 +80,12 @@ fn dispatch(args: Vec<OsString>) -> u8 {
         }
         hardening::forbid_core_dumps();
         hardening::report_file_size_limits();
-        let stdin = std::io::stdin().lock();
-        let mut stdout = std::io::stdout().lock();
-        return protocol::run(action, stdin, &mut stdout, || {
-            Service::open(Environment::capture())
+        let budget = budget::Budget::start(config::Config::default().protocol_timeout());
+        let mut stdout = stdio::stdout();
+        return protocol::run(action, stdio::stdin(), &mut stdout, || {
+            let service = Service::open(Environment::capture())?;
+            budget.set(service.config.protocol_timeout());
+            Ok(service)
         });
     }
     match first.as_deref() {

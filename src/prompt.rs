@@ -28,7 +28,7 @@ pub fn read_secret(prompt: &str) -> Result<Secret, PromptError> {
     if io::stdin().is_terminal() {
         ask_hidden(prompt)
     } else {
-        read_line_from(io::stdin().lock())
+        read_line_from(crate::stdio::stdin())
     }
 }
 

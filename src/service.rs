@@ -142,6 +142,7 @@ impl Service {
     /// Reads config.toml and the environment; opens nothing yet.
     pub fn open(env: Environment) -> Result<Self> {
         let paths = env.paths()?;
+        paths.check_private()?;
         let config = Config::load(&paths.config_file())?;
         Ok(Self::with_config(env, paths, config))
     }
@@ -149,6 +150,7 @@ impl Service {
     /// Like [`Service::open`], but a config.toml that cannot be read gives
     /// defaults plus the error. Only `doctor` uses this: it must run to report
     /// and repair that very file, while every other command refuses to guess.
+    /// It also leaves the folders as they are, for doctor to report and repair.
     pub fn open_lenient(env: Environment) -> Result<(Self, Option<ConfigError>)> {
         let paths = env.paths()?;
         let (config, error) = match Config::load(&paths.config_file()) {
@@ -729,6 +731,7 @@ fn vault_store(paths: &Paths, config: &Config, env: &Environment) -> VaultStore 
         config.vault_cache_seconds,
         config.vault_kdf(),
     )
+    .allow_higher_kdf(config.vault_kdf_allow_higher)
 }
 
 /// Usernames go into JSON and onto terminals; keep them to one printable line.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -86,13 +86,13 @@ impl UsageTable {
     /// damaged bookkeeping: usage is advisory, so damage reads as "no record".
     pub fn load(paths: &Paths) -> Self {
         let mut table = read_table(&paths.usage_file());
-        if let Ok(log) = std::fs::read(paths.usage_log()) {
+        if let Ok(Some(log)) = fsutil::read_private(&paths.usage_log()) {
             table.apply_log(&log);
         }
         table
     }
 
-    fn apply_log(&mut self, log: &[u8]) {
+    pub(crate) fn apply_log(&mut self, log: &[u8]) {
         let (nonce, body_start) = header(log);
         let skip = match (&self.folded, nonce) {
             (Some(folded), Some(nonce)) if folded.nonce == nonce => folded.len as usize,
@@ -122,8 +122,9 @@ impl UsageTable {
 }
 
 fn read_table(path: &Path) -> UsageTable {
-    std::fs::read(path)
+    fsutil::read_private(path)
         .ok()
+        .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }
@@ -223,7 +224,10 @@ pub fn record_use(
     };
     let mut options = fsutil::private_options();
     options.append(true).create(true);
-    let file = options.open(&path).map_err(write_error)?;
+    let file = options
+        .open(&path)
+        .map_err(|e| fsutil::open_error(&path, e, true))?;
+    fsutil::check_own_file(&path, &file)?;
     let lock = LogLock::acquire(file, &path, APPEND_WAIT)?;
     start_log_if_empty(&lock.file).map_err(write_error)?;
     let line = format!(
@@ -247,10 +251,10 @@ pub fn fold(paths: &Paths) -> Result<(), FsError> {
     let path = paths.usage_log();
     let mut options = fsutil::private_options();
     options.append(true).create(true).read(true);
-    let file = match options.open(&path) {
-        Ok(file) => file,
-        Err(source) => return Err(FsError::Write { path, source }),
-    };
+    let file = options
+        .open(&path)
+        .map_err(|e| fsutil::open_error(&path, e, true))?;
+    fsutil::check_own_file(&path, &file)?;
     let lock = LogLock::acquire(file, &path, APPEND_WAIT)?;
     start_log_if_empty(&lock.file).map_err(|source| FsError::Write {
         path: path.clone(),
@@ -274,10 +278,7 @@ fn fold_locked(paths: &Paths, _held: &File) -> Result<(), FsError> {
         source,
     };
     // Re-open for reading: the appending descriptor may lack read access.
-    let mut log = Vec::new();
-    File::open(&log_path)
-        .and_then(|mut f| f.read_to_end(&mut log))
-        .map_err(write_error)?;
+    let log = fsutil::read_private(&log_path)?.unwrap_or_default();
     let mut table = read_table(&paths.usage_file());
     table.apply_log(&log);
     let (nonce, _) = header(&log);

@@ -1370,3 +1370,41 @@ fn damaged_index_marker_is_a_clear_error_and_repair_keeps_every_name() {
         get_reply("ghcr.io", "octo", "kept-secret")
     );
 }
+
+#[test]
+fn a_locked_keyring_whose_prompt_cannot_be_shown_is_a_clear_error_at_once() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "kept-secret"));
+    let index = std::fs::read(env.pat_home().join("index.json")).unwrap();
+    // Locked, GNOME Keyring asks for its password through a prompt, and there is
+    // no prompter on this bus: the prompt completes as dismissed.
+    let locked = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ])
+        .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+        .status()
+        .unwrap();
+    assert!(locked.success());
+    let started = std::time::Instant::now();
+    let get = env.get("ghcr.io");
+    let store = env.store("quay.io", "q", "new-secret");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at once, not at the deadline"
+    );
+    let answer = ["keyring is locked", "unlock"];
+    assert_clear_error(&get, "get", &answer);
+    assert_clear_error(&store, "store", &answer);
+    assert_eq!(
+        std::fs::read(env.pat_home().join("index.json")).unwrap(),
+        index,
+        "the index is unchanged"
+    );
+}

@@ -243,7 +243,8 @@ fn proc_owner_and_core_limit(args: &[&str], dir: &Path) -> (u32, String) {
 #[test]
 fn processes_holding_secrets_cannot_dump_core_or_be_read() {
     let dir = tempfile::tempdir().unwrap();
-    set_mode(dir.path(), 0o777);
+    // The helper's data folder belongs to the user it runs as (it refuses any other).
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
     // The control: an ordinary process of the same user keeps its own /proc files.
     let mut control = Command::new("setpriv")
         .args([

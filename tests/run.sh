@@ -9,12 +9,13 @@ cd "$(dirname "$0")/.."
 
 # strace stages kill points and watches where secrets go; util-linux gives
 # setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test;
+# gdb takes a core of the helper as it exits, to search it for secrets;
 # openssl signs the registry tokens the Docker Hub double hands out.
 # Wine and mingw build and run the Windows executable (tests/wine.sh); curl, gpgv,
 # xz and the Debian keyring fetch and verify the std source (tests/rust-src.sh).
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl
+packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl gdb
     wine wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 curl gpgv xz-utils debian-archive-keyring)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl
+tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl gdb
     wine /usr/lib/wine/wine64 x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool curl gpgv xz /usr/share/keyrings/debian-archive-keyring.gpg)
 
 missing=()
@@ -81,6 +82,22 @@ echo "== tests/cross.sh"
 tests/cross.sh
 echo "== tests/wine.sh"
 tests/wine.sh
+# Every parser under coverage-guided fuzzing, 20 s each (FUZZING.md; tests/fuzz.sh 1800
+# for the long runs). It needs the nightly toolchain; cargo-fuzz is installed if missing.
+echo "== fuzzing (tests/fuzz.sh ${FUZZ_SECONDS:=20})"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "Installing cargo-fuzz"
+    cargo install --quiet --locked cargo-fuzz
+  fi
+  tests/fuzz.sh "$FUZZ_SECONDS"
+else
+  echo "!!! FUZZING SKIPPED: no nightly toolchain (rustup toolchain install nightly); the parsers were NOT fuzzed !!!" >&2
+  if [ -n "${CI:-}" ]; then
+    echo "CI must fuzz: install the nightly toolchain" >&2
+    exit 1
+  fi
+fi
 
 if [ -x packaging/check.sh ]; then
   echo "== packaging/check.sh"

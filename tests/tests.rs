@@ -32,6 +32,8 @@ mod install;
 #[cfg(target_os = "linux")]
 mod load;
 #[cfg(target_os = "linux")]
+mod memory;
+#[cfg(target_os = "linux")]
 mod openbao;
 #[cfg(target_os = "linux")]
 mod packaging;
@@ -39,6 +41,8 @@ mod packaging;
 mod protocol;
 #[cfg(target_os = "linux")]
 mod tokens;
+#[cfg(target_os = "linux")]
+mod trust;
 #[cfg(target_os = "linux")]
 mod two_factor;
 #[cfg(target_os = "linux")]

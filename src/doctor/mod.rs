@@ -10,6 +10,8 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::config::ConfigError;
+use crate::fsutil::FsError;
+use crate::index::IndexError;
 use crate::service::{Service, ServiceError};
 
 mod data;
@@ -118,7 +120,23 @@ pub fn run(
 ) -> Result<Vec<Finding>, ServiceError> {
     let mut findings = Vec::new();
     // The lock comes first: config.toml is edited under it too.
-    let (mut writer, damage) = crate::index::IndexWriter::begin_for_repair(&service.paths)?;
+    let begin = || crate::index::IndexWriter::begin_for_repair(&service.paths);
+    let mut permissions_checked = false;
+    let (mut writer, damage) = match begin() {
+        Ok(begun) => begun,
+        Err(IndexError::Fs(FsError::Symlink { .. })) => {
+            // A link in place of the lock or the index: report it (and, with
+            // --repair, remove what can be), then carry on if that cleared the way.
+            permissions::check(service, false, repair, &mut findings);
+            permissions_checked = true;
+            match begin() {
+                Ok(begun) => begun,
+                Err(IndexError::Fs(FsError::Symlink { .. })) => return Ok(findings),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     data::check_config(service, config_error, repair, &mut findings);
     let stores = data::check_backends(service, &writer.index, &mut findings);
     match damage {
@@ -140,7 +158,9 @@ pub fn run(
     let plaintext = docker::check(service, &index, repair, &mut findings);
     check_tokens(service, &mut findings);
     check_hub(service, &mut findings);
-    permissions::check(service, plaintext, repair, &mut findings);
+    if !permissions_checked {
+        permissions::check(service, plaintext, repair, &mut findings);
+    }
     Ok(findings)
 }
 

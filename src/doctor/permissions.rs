@@ -21,6 +21,14 @@ pub(super) fn check(
         dirs.push(service.paths.config_dir.clone());
     }
     dirs.push(service.paths.index_dir());
+    let dirs_checked = dirs.clone();
+    // Files the helper makes again when missing: a link there can simply go.
+    let paths = &service.paths;
+    let replaceable = [
+        paths.lock_file(),
+        paths.usage_log(),
+        paths.data_dir.join("vault.lock"),
+    ];
     for dir in dirs {
         if !dir.is_dir() {
             continue;
@@ -54,10 +62,15 @@ pub(super) fn check(
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
+        let shown = path.display();
         if meta.file_type().is_symlink() {
+            // The folders themselves may be links, and config.toml (people keep it
+            // with their dotfiles); a link in place of any other file is not ours.
+            if !dirs_checked.contains(&path) && path != config_file {
+                findings.push(symlink_finding(&path, &replaceable, repair));
+            }
             continue;
         }
-        let shown = path.display();
         if meta.uid() != me {
             findings.push(Finding::problem(
                 "permissions",
@@ -99,6 +112,47 @@ pub(super) fn check(
             "permissions",
             "the helper's files and folders are private to you",
         ));
+    }
+}
+
+/// A symbolic link in place of one of the helper's files; with `repair`, a
+/// link in place of a file the helper makes again anyway is removed.
+#[cfg(unix)]
+fn symlink_finding(
+    path: &std::path::Path,
+    replaceable: &[std::path::PathBuf],
+    repair: bool,
+) -> Finding {
+    let shown = path.display();
+    let target = std::fs::read_link(path).unwrap_or_default();
+    let message = format!(
+        "{shown} is a symbolic link (to {}); the helper never follows links to its own files, so whatever needs it fails",
+        target.display()
+    );
+    if !replaceable.iter().any(|p| p == path) {
+        return Finding::problem(
+            "permissions",
+            message,
+            format!(
+                "remove it (`rm {shown}`); if it pointed at a file of yours, move that file here instead"
+            ),
+        );
+    }
+    let finding = Finding::problem(
+        "permissions",
+        message,
+        format!("remove it (`rm {shown}`), or `docker-credential-pat doctor --repair`"),
+    )
+    .repairable();
+    if !repair {
+        return finding;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => finding.repaired("removed the link; the helper makes its own file there again"),
+        Err(e) => Finding {
+            fix: Some(format!("it could not be removed: {e}")),
+            ..finding
+        },
     }
 }
 

@@ -44,7 +44,7 @@ struct Version {
 /// Reads `index.json` to learn which layout is in force.
 pub(crate) fn current(paths: &Paths) -> Result<Layout, IndexError> {
     let path = paths.index_file();
-    let Some(bytes) = fsutil::read_optional(&path)? else {
+    let Some(bytes) = fsutil::read_private(&path)? else {
         return Ok(Layout::Empty);
     };
     let found: Version =
@@ -72,7 +72,7 @@ pub(crate) fn bucket_path(paths: &Paths, bucket: u8) -> PathBuf {
 }
 
 pub(crate) fn read_bucket(paths: &Paths, bucket: u8) -> Result<Option<Vec<u8>>, FsError> {
-    fsutil::read_optional(&bucket_path(paths, bucket))
+    fsutil::read_private(&bucket_path(paths, bucket))
 }
 
 /// The start of a bucket file up to just past the line break that ends its
@@ -83,10 +83,8 @@ pub(crate) fn read_listing_part(path: &Path) -> Result<Option<Vec<u8>>, FsError>
         path: path.to_owned(),
         source,
     };
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(error(e)),
+    let Some(mut file) = fsutil::open_private(path)? else {
+        return Ok(None);
     };
     let mut bytes = Vec::with_capacity(8192);
     let mut scanned = 0;

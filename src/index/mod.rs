@@ -24,6 +24,8 @@ use layout::Layout;
 mod layout;
 mod listing;
 
+pub(crate) use layout::bucket_of;
+
 /// Bucket files, and `index.json` once it only marks that layout (see [`layout`]).
 const FORMAT_VERSION: u32 = 2;
 /// `index.json` holding every token, as the first versions wrote it.
@@ -63,6 +65,23 @@ impl IndexError {
             line: e.line(),
             message,
         }
+    }
+
+    /// The whole file must be UTF-8. serde_json skips unknown fields without
+    /// looking, so without this a stray byte there passed the full parse while
+    /// `get`'s snapshot refused the same file. (The snapshot paths check only
+    /// what they read, to keep `get` from scanning the whole file.)
+    fn check_utf8(bytes: &[u8], path: &Path) -> Result<(), Self> {
+        std::str::from_utf8(bytes)
+            .map(|_| ())
+            .map_err(|e| IndexError::Corrupt {
+                path: path.to_owned(),
+                line: 1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count(),
+                message: "it is not valid UTF-8".into(),
+            })
     }
 }
 
@@ -209,7 +228,7 @@ impl Index {
             Layout::Single(bytes) => index = Self::parse(&bytes, &paths.index_file())?,
             Layout::Buckets => {
                 for (bucket, path) in layout::bucket_files(paths)? {
-                    let Some(bytes) = fsutil::read_optional(&path)? else {
+                    let Some(bytes) = fsutil::read_private(&path)? else {
                         continue;
                     };
                     index.absorb(Self::parse_bucket(&bytes, &path, bucket)?);
@@ -235,6 +254,7 @@ impl Index {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
+        IndexError::check_utf8(bytes, path)?;
         let index: Index =
             serde_json::from_slice(bytes).map_err(|e| IndexError::corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
@@ -538,6 +558,16 @@ impl Snapshot {
         }
     }
 
+    /// An index file's bytes as read from `path`: the first format's whole
+    /// index, or the bucket `bucket`.
+    pub(crate) fn from_bytes(bytes: Vec<u8>, path: PathBuf, bucket: Option<u8>) -> Self {
+        Self {
+            bytes,
+            path,
+            bucket,
+        }
+    }
+
     fn single(paths: &Paths, bytes: Vec<u8>) -> Self {
         Self {
             bytes,
@@ -696,7 +726,12 @@ impl IndexWriter {
         registry: Option<&Registry>,
         lenient: bool,
     ) -> Result<(Self, Option<IndexError>), IndexError> {
-        fsutil::ensure_private_dir(&paths.data_dir)?;
+        // For doctor the folder is left as it is: it reports and repairs it itself.
+        if lenient {
+            fsutil::ensure_dir(&paths.data_dir)?;
+        } else {
+            fsutil::ensure_private_dir(&paths.data_dir)?;
+        }
         let lock = FileLock::acquire(&paths.lock_file(), fsutil::LOCK_WAIT)?;
         let mut damage = None;
         // A damaged `index.json` in front of intact buckets loses nothing:
@@ -750,7 +785,7 @@ impl IndexWriter {
                     None => layout::bucket_files(paths)?,
                 };
                 for (bucket, path) in files {
-                    let bytes = fsutil::read_optional(&path)?;
+                    let bytes = fsutil::read_private(&path)?;
                     if let Some(bytes) = &bytes {
                         let index = tolerate(Index::parse_bucket(bytes, &path, bucket))?;
                         for secret in &index.retired {
@@ -1144,6 +1179,19 @@ mod tests {
         assert_eq!(writer.index.names().len(), 2);
         writer.save().unwrap();
         assert_eq!(Index::load(&paths).unwrap().names().len(), 2);
+    }
+
+    #[test]
+    fn a_stray_byte_where_get_would_refuse_it_is_damage_to_the_full_parse_too() {
+        let bytes = b"{\"version\":1,\"registries\":{\"ghcr.io\":{\"unknown\":\"\xff\"}}}";
+        let path = Path::new("index.json");
+        let snapshot = Snapshot::from_bytes(bytes.to_vec(), path.to_owned(), None);
+        let ghcr = Registry::parse("ghcr.io").unwrap();
+        assert!(snapshot.registry(&ghcr).is_err());
+        assert!(matches!(
+            Index::parse(bytes, path),
+            Err(IndexError::Corrupt { .. })
+        ));
     }
 
     #[test]

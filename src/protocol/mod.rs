@@ -12,6 +12,7 @@ mod request;
 mod response;
 
 pub use request::{MAX_INPUT, parse_store};
+pub(crate) use request::{parse_address, read_input};
 pub use response::push_json_string;
 
 /// The usage line of the reference helpers, printed for a wrong argument count.

@@ -121,26 +121,78 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
-/// A JSON string copied straight into a zeroizing buffer.
+/// A JSON string copied straight into a zeroizing buffer. It is taken raw from
+/// the request (which is itself in a wiped buffer) and unescaped here into a
+/// buffer sized for it up front, so it never passes through serde_json's
+/// scratch space or a growing allocation.
 struct SecretField(Secret);
 
 impl<'de> Deserialize<'de> for SecretField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SecretVisitor;
-        impl Visitor<'_> for SecretVisitor {
-            type Value = SecretField;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<SecretField, E> {
-                Ok(SecretField(Secret::from_str_copy(value)))
-            }
-            fn visit_string<E: de::Error>(self, value: String) -> Result<SecretField, E> {
-                Ok(SecretField(Secret::new(Zeroizing::new(value))))
+        let raw = <&'de serde_json::value::RawValue>::deserialize(deserializer)?;
+        unescape(raw.get())
+            .map(|text| SecretField(Secret::new(text)))
+            .ok_or_else(|| {
+                de::Error::invalid_type(de::Unexpected::Other("a non-string"), &"a string")
+            })
+    }
+}
+
+/// The text of a JSON string literal, or `None` if `raw` is not a valid one.
+fn unescape(raw: &str) -> Option<Zeroizing<String>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    // An escape never decodes to more bytes than it takes, so this never grows.
+    let mut out = Zeroizing::new(String::with_capacity(inner.len()));
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {}
+            '"' | '\u{0}'..='\u{1f}' => return None,
+            c => {
+                out.push(c);
+                continue;
             }
         }
-        deserializer.deserialize_str(SecretVisitor)
+        let decoded = match chars.next()? {
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let unit = hex4(&mut chars)?;
+                match unit {
+                    0xd800..=0xdbff => {
+                        // A high surrogate must be followed by an escaped low one.
+                        if (chars.next()?, chars.next()?) != ('\\', 'u') {
+                            return None;
+                        }
+                        let low = hex4(&mut chars)?;
+                        if !(0xdc00..=0xdfff).contains(&low) {
+                            return None;
+                        }
+                        char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))?
+                    }
+                    0xdc00..=0xdfff => return None,
+                    unit => char::from_u32(unit)?,
+                }
+            }
+            _ => return None,
+        };
+        out.push(decoded);
     }
+    Some(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let mut value = 0;
+    for _ in 0..4 {
+        value = value * 16 + chars.next()?.to_digit(16)?;
+    }
+    Some(value)
 }
 
 impl<'de> Deserialize<'de> for StoreRequest {
@@ -208,6 +260,36 @@ mod tests {
             parse_store(b"{\"ServerURL\":\"x\",\"Username\":\"u\",\"Secret\":\"a\\\"b\\u00e9\"}\n")
                 .unwrap();
         assert_eq!(request.secret.expose(), "a\"b\u{e9}");
+    }
+
+    #[test]
+    fn secrets_unescape_as_serde_json_does_without_growing() {
+        for text in [
+            "",
+            "plain",
+            "a\\\"b\\\\c\\/\\b\\f\\n\\r\\t",
+            "\\u00e9\\u2028\\ud83d\\ude00\\u0000",
+            "é😀",
+        ] {
+            let raw = format!("\"{text}\"");
+            let ours = unescape(&raw).unwrap();
+            let theirs: String = serde_json::from_str(&raw).unwrap();
+            assert_eq!(*ours, theirs, "{raw}");
+            assert_eq!(ours.capacity(), text.len(), "sized once: {raw}");
+        }
+        for bad in [
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\\ud800\\u0041\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"a\nb\"",
+            "\"a",
+            "5",
+            "[\"a\"]",
+        ] {
+            assert!(unescape(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod keychain;
 pub mod memory;
 pub mod openbao;
 #[cfg(target_os = "linux")]
-mod secret_service;
+pub(crate) mod secret_service;
 pub mod vault;
 
 /// Where a secret is kept.

@@ -446,6 +446,8 @@ impl Env {
         for d in ["pat", "docker", "home"] {
             std::fs::create_dir_all(root.path().join(d)).unwrap();
         }
+        // As the helper makes its own data folder: private to its owner.
+        set_mode(&root.path().join("pat"), 0o700);
         Self {
             root,
             bus: None,

@@ -1,65 +1,81 @@
-//! A `keyring-core` credential store for the freedesktop Secret Service.
+//! A `keyring-core` credential store for the freedesktop Secret Service,
+//! over this crate's own small D-Bus client.
 //!
-//! The keyring project's own Secret Service store always negotiates a
-//! Diffie-Hellman session, whose pure-Rust key exchange costs about 9 ms per
-//! process. `get` runs on every `docker pull`, and that alone would exceed its
-//! 5 ms budget, so this store lets the session kind be chosen: `plain` by
-//! default (the session bus is a private per-user socket, and any process that
-//! could read it could also just ask the Secret Service), or `encrypted`.
+//! `get` runs on every `docker pull`. A general D-Bus library with its async
+//! runtime cost several milliseconds of set-up per process, more than a whole
+//! `get` should take, and left the secrets it sent in message buffers it
+//! never wiped. The client here ([`client`] over [`bus`] and [`wire`]) speaks
+//! only the calls the helper needs, on one blocking socket, and wipes every
+//! buffer a secret passes through. DESIGN.md has the measurements.
+//!
+//! The session kind can be chosen: `plain` by default (the session bus is a
+//! private per-user socket, and any process that could read it could also
+//! just ask the Secret Service), or `encrypted` ([`crypto`]).
 //!
 //! Items are filed under the attributes `service` and `username` (the item
 //! name), as keyring stores do, plus any extra attributes given as modifiers.
-//!
-//! Reads on a plain session go through [`quick_read`], a few blocking socket
-//! round trips; everything else, and any read it cannot finish, uses the
-//! general `secret-service` client, connected only when first needed.
 
-mod quick_read;
+mod bus;
+mod client;
+mod crypto;
+#[cfg(test)]
+mod peer;
+mod replay;
+mod wire;
+
+pub(crate) use replay::replay as fuzz_replay;
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyring_core::api::{CredentialApi, CredentialStoreApi};
 use keyring_core::{Credential, CredentialStore, Entry, Error, Result};
-use secret_service::EncryptionType;
-use secret_service::blocking::{Item, SecretService};
 
 use crate::config::SessionKind;
+use client::{Client, SessionChoice};
 
 /// Modifiers `build` accepts; all but `label` become item attributes.
 const MODIFIERS: [&str; 5] = ["label", "registry", "account", "token", "home"];
-const CONTENT_TYPE: &str = "text/plain";
 
-/// How long the quick read waits on the socket; the caller's own deadline is shorter.
-const QUICK_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one socket read or write may wait; the caller's own deadline is shorter.
+const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// One connection per process, made on first use and kept for later calls.
 struct Connection {
     session: SessionKind,
-    /// The general client, connected on first use.
-    service: OnceLock<std::result::Result<Mutex<SecretService<'static>>, String>>,
+    client: Mutex<Option<Client<UnixStream>>>,
 }
 
 impl Connection {
-    fn with<T>(&self, f: impl FnOnce(&SecretService<'static>) -> Result<T>) -> Result<T> {
-        let encryption = match self.session {
-            SessionKind::Plain => EncryptionType::Plain,
-            SessionKind::Encrypted => EncryptionType::Dh,
-        };
-        let connected = self.service.get_or_init(|| {
-            SecretService::connect(encryption)
-                .map(Mutex::new)
-                .map_err(|e| e.to_string())
-        });
-        let service = connected
-            .as_ref()
-            .map_err(|e| Error::NoStorageAccess(Box::new(Plain(e.clone()))))?;
-        let guard = service
+    fn with<T>(&self, op: impl FnOnce(&mut Client<UnixStream>) -> client::Result<T>) -> Result<T> {
+        let mut guard = self
+            .client
             .lock()
             .map_err(|_| Error::PlatformFailure("Secret Service connection poisoned".into()))?;
-        f(&guard)
+        if guard.is_none() {
+            *guard = Some(connect(self.session).map_err(keyring_error)?);
+        }
+        let client = guard.as_mut().expect("connected above");
+        let result = op(client);
+        if let Err(e) = &result
+            && e.breaks_connection()
+        {
+            *guard = None;
+        }
+        result.map_err(keyring_error)
     }
+}
+
+fn connect(session: SessionKind) -> client::Result<Client<UnixStream>> {
+    let bus = bus::Bus::session(SOCKET_TIMEOUT)?;
+    let choice = match session {
+        SessionKind::Plain => SessionChoice::Plain,
+        SessionKind::Encrypted => SessionChoice::Encrypted(crypto::Keypair::generate()),
+    };
+    Client::open(bus, choice)
 }
 
 pub struct Store {
@@ -72,7 +88,7 @@ impl Store {
         Ok(Arc::new(Store {
             connection: Arc::new(Connection {
                 session,
-                service: OnceLock::new(),
+                client: Mutex::new(None),
             }),
         }))
     }
@@ -107,18 +123,14 @@ impl CredentialStoreApi for Store {
 
     /// Every key of `spec` is an attribute to match exactly.
     fn search(&self, spec: &HashMap<&str, &str>) -> Result<Vec<Entry>> {
-        let found = self.connection.with(|ss| {
-            let result = ss.search_items(spec.clone()).map_err(failure)?;
-            result
-                .unlocked
-                .iter()
-                .chain(result.locked.iter())
-                .map(|item| item.get_attributes().map_err(failure))
-                .collect::<Result<Vec<_>>>()
-        })?;
+        let wanted: Vec<(&str, &str)> = spec.iter().map(|(k, v)| (*k, *v)).collect();
+        let found = self
+            .connection
+            .with(|client| client.search_checked(&wanted))?;
         Ok(found
             .into_iter()
-            .filter_map(|mut attributes| {
+            .filter_map(|item| {
+                let mut attributes: HashMap<String, String> = item.attributes.into_iter().collect();
                 let service = attributes.remove("service")?;
                 let user = attributes.remove("username")?;
                 Some(Entry::new_with_credential(Arc::new(Cred {
@@ -159,97 +171,66 @@ pub fn created_path(entry: &Entry) -> Option<String> {
 /// that item is still this entry's. `None` means "search instead".
 pub fn get_at(entry: &Entry, path: &str) -> Option<Vec<u8>> {
     let cred = entry.as_any().downcast_ref::<Cred>()?;
-    if cred.connection.session != SessionKind::Plain {
-        return None;
-    }
-    let attributes = [
-        ("service", cred.service.as_str()),
-        ("username", cred.user.as_str()),
-    ];
-    match quick_read::read_secret_at(path, &attributes, QUICK_READ_TIMEOUT) {
-        quick_read::Outcome::Found(secret) => Some(secret.to_vec()),
-        quick_read::Outcome::Missing | quick_read::Outcome::Fallback => None,
-    }
+    let key = cred.key();
+    let found = cred
+        .connection
+        .with(|client| client.read_at(path, &key))
+        .ok()??;
+    Some(found.to_vec())
 }
 
 impl Cred {
-    fn key(&self) -> HashMap<&str, &str> {
-        HashMap::from([
+    fn key(&self) -> [(&str, &str); 2] {
+        [
             ("service", self.service.as_str()),
             ("username", self.user.as_str()),
-        ])
-    }
-
-    /// The one item this credential names, unlocked.
-    fn find<'a>(&self, ss: &'a SecretService<'static>) -> Result<Item<'a>> {
-        let result = ss.search_items(self.key()).map_err(failure)?;
-        let mut items = result.unlocked.into_iter().chain(result.locked);
-        let item = items.next().ok_or(Error::NoEntry)?;
-        if items.next().is_some() {
-            return Err(Error::Invalid(
-                "item".into(),
-                "more than one Secret Service item has this name".into(),
-            ));
-        }
-        item.ensure_unlocked().map_err(locked)?;
-        Ok(item)
+        ]
     }
 }
 
 impl CredentialApi for Cred {
     fn set_secret(&self, secret: &[u8]) -> Result<()> {
-        self.connection.with(|ss| {
-            let collection = ss.get_default_collection().map_err(|e| match e {
-                secret_service::Error::NoResult => Error::NoStorageAccess(Box::new(Plain(
-                    "it has no default keyring to store into; create one (log in to a desktop session, or run `gnome-keyring-daemon --unlock`)".into(),
-                ))),
-                other => unreachable(other),
-            })?;
-            collection.ensure_unlocked().map_err(locked)?;
-            let mut attributes = self.key();
-            attributes.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let label = self
-                .label
-                .clone()
-                .unwrap_or_else(|| format!("{}: {}", self.service, self.user));
-            let item = collection
-                .create_item(&label, attributes, secret, true, CONTENT_TYPE)
-                .map_err(failure)?;
-            if let Ok(mut created) = self.created.lock() {
-                *created = Some(item.item_path.to_string());
-            }
-            Ok(())
-        })
+        let mut attributes: Vec<(&str, &str)> = self.key().to_vec();
+        attributes.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let label = self
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("{}: {}", self.service, self.user));
+        let path = self
+            .connection
+            .with(|client| client.create(&label, &attributes, secret))?;
+        if let Ok(mut created) = self.created.lock() {
+            *created = Some(path);
+        }
+        Ok(())
     }
 
     fn get_secret(&self) -> Result<Vec<u8>> {
-        if self.connection.session == SessionKind::Plain {
-            let attributes = [
-                ("service", self.service.as_str()),
-                ("username", self.user.as_str()),
-            ];
-            match quick_read::read_secret(&attributes, QUICK_READ_TIMEOUT) {
-                quick_read::Outcome::Found(secret) => return Ok(secret.to_vec()),
-                quick_read::Outcome::Missing => return Err(Error::NoEntry),
-                quick_read::Outcome::Fallback => {}
-            }
+        let key = self.key();
+        match self.connection.with(|client| client.read(&key))? {
+            Some(secret) => Ok(secret.to_vec()),
+            None => Err(Error::NoEntry),
         }
-        self.connection
-            .with(|ss| self.find(ss)?.get_secret().map_err(failure))
     }
 
     fn get_attributes(&self) -> Result<HashMap<String, String>> {
-        self.connection
-            .with(|ss| self.find(ss)?.get_attributes().map_err(failure))
+        let key = self.key();
+        let item = self.connection.with(|client| client.find(&key))?;
+        Ok(item.attributes.into_iter().collect())
     }
 
     fn delete_credential(&self) -> Result<()> {
-        self.connection
-            .with(|ss| self.find(ss)?.delete().map_err(failure))
+        let key = self.key();
+        self.connection.with(|client| {
+            let item = client.find(&key)?;
+            client.delete(&item.path)
+        })
     }
 
     fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
-        self.connection.with(|ss| self.find(ss).map(|_| None))
+        let key = self.key();
+        self.connection
+            .with(|client| client.find(&key).map(|_| None))
     }
 
     fn get_specifiers(&self) -> Option<(String, String)> {
@@ -261,21 +242,19 @@ impl CredentialApi for Cred {
     }
 }
 
-fn unreachable(error: secret_service::Error) -> Error {
-    Error::NoStorageAccess(Box::new(Plain(error.to_string())))
-}
-
-fn locked(error: secret_service::Error) -> Error {
-    Error::NoStorageAccess(Box::new(Plain(format!(
-        "the keyring is locked and could not be unlocked: {error}"
-    ))))
-}
-
-fn failure(error: secret_service::Error) -> Error {
-    match error {
-        secret_service::Error::Locked => locked(error),
-        secret_service::Error::Unavailable => unreachable(error),
-        other => Error::PlatformFailure(Box::new(Plain(other.to_string()))),
+/// Turns a client error into the keyring's terms, by what the person can do about it.
+fn keyring_error(error: client::Error) -> Error {
+    use client::Error as E;
+    let text = || Box::new(Plain(error.to_string()));
+    match &error {
+        E::NotFound => Error::NoEntry,
+        E::Ambiguous => Error::Invalid("item".into(), error.to_string()),
+        E::NoService | E::NoDefaultCollection | E::Dismissed => Error::NoStorageAccess(text()),
+        E::Bus(bus::Error::NoBus(_)) => Error::NoStorageAccess(text()),
+        _ if error.is_locked() => Error::NoStorageAccess(Box::new(Plain(format!(
+            "the keyring is locked and could not be unlocked: {error}"
+        )))),
+        _ => Error::PlatformFailure(text()),
     }
 }
 

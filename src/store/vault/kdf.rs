@@ -26,6 +26,10 @@ pub const MIN_MEMORY_KIB: u32 = 8;
 pub const MAX_MEMORY_KIB: u32 = 2 * 1024 * 1024;
 pub const MAX_ITERATIONS: u32 = 64;
 pub const MAX_LANES: u32 = 16;
+/// The most work any vault may ask for in all: memory × passes, in KiB. 2 GiB
+/// for one pass (RFC 9106's first recommendation) takes a few seconds; the
+/// per-field maxima alone would allow 64 times that.
+pub const MAX_COST_KIB: u64 = 2 * 1024 * 1024;
 
 /// The cheapest parameters Argon2 allows, so tests derive keys in microseconds.
 #[cfg(test)]
@@ -75,7 +79,29 @@ impl KdfParams {
                 self.iterations
             ));
         }
+        if u64::from(self.memory_kib) * u64::from(self.iterations) > MAX_COST_KIB {
+            return Err(format!(
+                "Argon2 memory {} KiB × {} iterations is more work than the limit of {MAX_COST_KIB} KiB × 1",
+                self.memory_kib, self.iterations
+            ));
+        }
         Ok(())
+    }
+
+    /// True when these parameters ask for no more memory and passes than `limit`.
+    pub fn within(&self, limit: &KdfParams) -> bool {
+        self.memory_kib <= limit.memory_kib && self.iterations <= limit.iterations
+    }
+
+    /// The most an existing vault may ask for when these are the configured
+    /// parameters: these, and never less than the defaults, so lowering the
+    /// settings for new vaults does not lock out an existing one.
+    pub fn opening_limit(&self) -> KdfParams {
+        KdfParams {
+            memory_kib: self.memory_kib.max(DEFAULT_MEMORY_KIB),
+            iterations: self.iterations.max(DEFAULT_ITERATIONS),
+            lanes: MAX_LANES,
+        }
     }
 
     /// True when the parameters are at least OWASP's minimum.
@@ -243,6 +269,16 @@ mod tests {
                 memory_kib: 16,
                 iterations: 1,
             },
+            KdfParams {
+                memory_kib: MAX_MEMORY_KIB,
+                iterations: 2,
+                lanes: 1,
+            },
+            KdfParams {
+                memory_kib: MAX_MEMORY_KIB,
+                iterations: MAX_ITERATIONS,
+                lanes: 1,
+            },
         ] {
             assert!(matches!(
                 derive(b"pw", &[0u8; 16], &bad),
@@ -250,6 +286,15 @@ mod tests {
             ));
         }
         assert!(KdfParams::default().check().is_ok());
+        let rfc_9106_first = KdfParams {
+            memory_kib: MAX_MEMORY_KIB,
+            iterations: 1,
+            lanes: 4,
+        };
+        assert!(
+            rfc_9106_first.check().is_ok(),
+            "2 GiB for one pass stays allowed"
+        );
         assert!(KdfParams::default().meets_recommendation());
         assert!(!TINY.meets_recommendation());
     }

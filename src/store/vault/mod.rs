@@ -127,7 +127,9 @@ fn read_passphrase_file(path: &Path) -> Result<Passphrase, StoreError> {
         ))
     };
     let file = std::fs::File::open(path).map_err(failed)?;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(256));
+    // All the room a passphrase may take, up front: a growing buffer would
+    // leave copies behind in the blocks it outgrew.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_PASSPHRASE + 1));
     file.take(MAX_PASSPHRASE as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(failed)?;
@@ -191,6 +193,8 @@ pub struct VaultStore {
     passphrase: PassphraseSources,
     cache_seconds: u32,
     kdf: KdfParams,
+    /// Open vaults whose parameters are above [`KdfParams::opening_limit`].
+    allow_higher_kdf: bool,
     cache: KeyCache,
     /// Keys this process already holds, by salt, so one command derives once.
     keys: RefCell<Vec<(Vec<u8>, VaultKey)>>,
@@ -215,8 +219,15 @@ impl VaultStore {
             passphrase,
             cache_seconds,
             kdf,
+            allow_higher_kdf: false,
             keys: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Opens vaults that ask for more Argon2 work than the configured parameters.
+    pub fn allow_higher_kdf(mut self, allow: bool) -> Self {
+        self.allow_higher_kdf = allow;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -266,7 +277,7 @@ impl VaultStore {
             }
             _ => {}
         }
-        Ok(fsutil::read_optional(&self.path)?)
+        Ok(fsutil::read_private(&self.path)?)
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<Header, StoreError> {
@@ -303,6 +314,18 @@ impl VaultStore {
         }
         if source == KeySource::CacheOnly {
             return Err(StoreError::NoPassphrase(self.path.clone()));
+        }
+        // The header is authenticated only by the key derived from it, so its
+        // cost is checked before any work is spent on it.
+        let limit = self.kdf.opening_limit();
+        if !self.allow_higher_kdf && !header.kdf.within(&limit) {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "its header asks for more key-derivation work ({}) than this machine allows (m={} KiB, t={}); if you raised it yourself, set vault_kdf_allow_higher = true (or raise vault_kdf_memory_kib and vault_kdf_iterations) in config.toml, otherwise the file was tampered with",
+                    header.kdf, limit.memory_kib, limit.iterations
+                ),
+            });
         }
         let Some(passphrase) = self.passphrase.read(&self.prompt())? else {
             return Err(match source {
@@ -902,6 +925,19 @@ mod tests {
         let missing = dir.path().join("missing");
         let err = read_passphrase_file(&missing).err().unwrap();
         assert!(err.to_string().contains("passphrase file"), "{err}");
+    }
+
+    #[test]
+    fn a_long_passphrase_file_is_read_into_room_reserved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "x".repeat(1000);
+        let read = read_passphrase_file(&pass_file(dir.path(), "long", &long)).unwrap();
+        assert_eq!(read.bytes(), long.as_bytes());
+        assert_eq!(
+            read.0.capacity(),
+            MAX_PASSPHRASE + 1,
+            "never grown, so no copy is left in an outgrown block"
+        );
     }
 
     #[test]

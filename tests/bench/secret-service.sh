@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `get` and `store` on the keychain backend, whole processes, for several
+# builds of the helper side by side: how a change to the Secret Service
+# client shows. Each build gets its own data folder holding 10 tokens in one
+# private GNOME Keyring, and is measured on a plain and an encrypted session.
+#
+# The builds take turns: ROUNDS rounds (default 6) of 15 runs of each build,
+# so a machine whose load changes during the run favours none of them.
+#
+# Usage: tests/bench/secret-service.sh NAME=BINARY [NAME=BINARY...]
+#   e.g. tests/bench/secret-service.sh before=/tmp/old/docker-credential-pat \
+#          after=target/release/docker-credential-pat
+# Needs: hyperfine, gnome-keyring, dbus, python3.
+set -euo pipefail
+[ $# -ge 1 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/pat-ss-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$WORK/home" "$WORK/run"
+chmod 700 "$WORK/home" "$WORK/run"
+export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
+cat >"$WORK/session.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+EOF
+dbus-daemon --config-file="$WORK/session.conf" --nofork >/dev/null 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus"
+printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 200); do
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true' && break
+  sleep 0.05
+done
+
+printf 'registry0000.example.com:5000' >"$WORK/addr"
+printf '{"ServerURL":"registry0000.example.com:5000","Username":"user","Secret":"dckr_pat_BENCHSTOREDSECRETVALUE_0000"}\n' >"$WORK/store"
+NAMES=()
+declare -A BIN
+for spec in "$@"; do
+  name=${spec%%=*}
+  BIN[$name]=$(realpath "${spec#*=}")
+  NAMES+=("$name")
+  home="$WORK/pat-$name"
+  mkdir -p "$home" && chmod 700 "$home"
+  for i in $(seq 0 9); do
+    printf '{"ServerURL":"registry%04d.example.com:5000","Username":"user","Secret":"dckr_pat_ABCDEFGHIJKLMNOPQRSTUVWX_%04d"}\n' "$i" "$i" |
+      DOCKER_PAT_HOME=$home DOCKER_PAT_BACKEND=keychain "${BIN[$name]}" store
+  done
+done
+
+mkdir -p "$WORK/results"
+for session in plain encrypted; do
+  for name in "${NAMES[@]}"; do
+    printf 'secret_service_session = "%s"\n' "$session" >"$WORK/pat-$name/config.toml"
+  done
+  for op in get store; do
+    for round in $(seq "${ROUNDS:-6}"); do
+      for name in "${NAMES[@]}"; do
+        run="DOCKER_PAT_HOME=$WORK/pat-$name DOCKER_PAT_BACKEND=keychain ${BIN[$name]}"
+        case $op in
+          get) cmd="$run get <$WORK/addr >/dev/null" ;;
+          store) cmd="$run store <$WORK/store" ;;
+        esac
+        echo "   $name $op ($session), round $round" >&2
+        hyperfine --style none --warmup 3 --runs 15 \
+          --export-json "$WORK/results/$name.$op.$session.$round.json" "$cmd" >/dev/null
+      done
+    done
+  done
+done
+
+python3 - "$WORK/results" "${NAMES[@]}" <<'EOF'
+import glob, json, statistics, sys
+results, names = sys.argv[1], sys.argv[2:]
+print("| build | operation | session | median | mean ± σ | min | runs |")
+print("|---|---|---|---|---|---|---|")
+for session in ("plain", "encrypted"):
+    for op in ("get", "store"):
+        for name in names:
+            times = []
+            for path in sorted(glob.glob(f"{results}/{name}.{op}.{session}.*.json")):
+                times += json.load(open(path))["results"][0]["times"]
+            ms = [t * 1000 for t in times]
+            print(f"| {name} | `{op}` | {session} | {statistics.median(ms):.2f} ms | "
+                  f"{statistics.mean(ms):.2f} ± {statistics.stdev(ms):.2f} ms | {min(ms):.2f} ms | {len(ms)} |")
+EOF
