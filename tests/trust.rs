@@ -33,7 +33,13 @@ fn raise_kdf(vault: &Path, memory_kib: u32, iterations: u32) {
     let mut bytes = std::fs::read(vault).unwrap();
     bytes[11..15].copy_from_slice(&memory_kib.to_le_bytes());
     bytes[15..19].copy_from_slice(&iterations.to_le_bytes());
-    let digested = 80 + usize::from(bytes[23]);
+    // Version 2 seals the data key in the header, before the checksum.
+    let wrapped = if bytes[8..10] == 2u16.to_le_bytes() {
+        48
+    } else {
+        0
+    };
+    let digested = 80 + usize::from(bytes[23]) + wrapped;
     let digest = blake2::Blake2b::<blake2::digest::consts::U32>::digest(&bytes[..digested]);
     bytes[digested..digested + 32].copy_from_slice(&digest);
     std::fs::write(vault, bytes).unwrap();
