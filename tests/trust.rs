@@ -220,4 +220,40 @@ fn a_planted_index_of_another_user_is_refused() {
     chown(&env.pat_home().join("index.json"), 65534);
     let out = fails(&env.get("ghcr.io"));
     assert!(out.contains("index.json belongs to another user"), "{out}");
+    // The registry's own bucket file, which `get` reads beside it.
+    chown(&env.pat_home().join("index.json"), effective_uid());
+    assert_eq!(ok(&env.get("ghcr.io")), get_reply("ghcr.io", "octo", PAT));
+    let bucket = env.index_file_of("ghcr.io");
+    chown(&bucket, 65534);
+    let out = fails(&env.get("ghcr.io"));
+    assert!(
+        out.contains(&format!("{} belongs to another user", bucket.display())),
+        "{out}"
+    );
+    assert!(fails(&env.run(&["list"], "")).contains("belongs to another user"));
+}
+
+#[test]
+fn a_link_planted_in_place_of_an_index_bucket_is_refused() {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", PAT));
+    let bucket = env.index_file_of("ghcr.io");
+    let (target, _) = bystander(&env);
+    std::fs::copy(&bucket, &target).unwrap();
+    let content = std::fs::read(&target).unwrap();
+    std::fs::remove_file(&bucket).unwrap();
+    std::os::unix::fs::symlink(&target, &bucket).unwrap();
+    let out = fails(&env.get("ghcr.io"));
+    assert!(out.contains("is a symbolic link"), "{out}");
+    assert!(fails(&env.store("ghcr.io", "octo", PAT2)).contains("is a symbolic link"));
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        content,
+        "nothing written through it"
+    );
+    assert!(
+        bucket.is_symlink(),
+        "the link is left for a person to look at"
+    );
 }
