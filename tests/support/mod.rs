@@ -8,8 +8,10 @@
 #![allow(dead_code)]
 
 pub mod hub;
+#[cfg(unix)]
 pub mod terminal;
 
+#[cfg(unix)]
 pub use terminal::Terminal;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -447,6 +449,7 @@ impl Env {
             std::fs::create_dir_all(root.path().join(d)).unwrap();
         }
         // As the helper makes its own data folder: private to its owner.
+        #[cfg(unix)]
         set_mode(&root.path().join("pat"), 0o700);
         Self {
             root,
