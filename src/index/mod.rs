@@ -255,6 +255,19 @@ impl Index {
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, IndexError> {
         IndexError::check_utf8(bytes, path)?;
+        // serde also reads a struct from a JSON array (`[1]`), which `list`'s
+        // fast path rightly refuses: only an object is an index.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(IndexError::Corrupt {
+                path: path.to_owned(),
+                line: 1 + bytes
+                    .iter()
+                    .take_while(|b| b.is_ascii_whitespace())
+                    .filter(|&&b| b == b'\n')
+                    .count(),
+                message: "it is not a JSON object".into(),
+            });
+        }
         let index: Index =
             serde_json::from_slice(bytes).map_err(|e| IndexError::corrupt(path, &e))?;
         if index.version > FORMAT_VERSION {
@@ -1192,6 +1205,19 @@ mod tests {
             Index::parse(bytes, path),
             Err(IndexError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn only_an_object_is_an_index_as_list_reads_it() {
+        // Found by fuzzing: serde read `[1]` as an index that `list` refused.
+        let path = Path::new("index/93.json");
+        for bytes in [&b"[1]\n"[..], b" \n[]", b"1", b"\"x\""] {
+            assert!(
+                matches!(Index::parse(bytes, path), Err(IndexError::Corrupt { .. })),
+                "{bytes:?}"
+            );
+        }
+        assert!(Index::parse(b"\n {\"version\":1,\"registries\":{}}", path).is_ok());
     }
 
     #[test]

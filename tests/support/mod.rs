@@ -8,10 +8,11 @@
 #![allow(dead_code)]
 
 pub mod hub;
-#[cfg(unix)]
+// Only the Linux-only test modules run programs in a terminal.
+#[cfg(target_os = "linux")]
 pub mod terminal;
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 pub use terminal::Terminal;
 
 use std::io::{BufRead, BufReader, Read, Write};
