@@ -7,14 +7,17 @@ use crate::support::*;
 
 /// Runs the helper with a stdout whose reading end is already closed.
 fn run_with_closed_stdout(env: &Env, args: &[&str]) -> std::process::Output {
+    // The reading end is closed before the helper starts: closing it after the
+    // spawn races a helper quick enough to fill the pipe and exit first.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut command = env.command(BIN);
     command
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    drop(child.stdout.take());
+    let child = command.spawn().unwrap();
     wait_with_timeout(child, Duration::from_secs(60), args[0])
 }
 

@@ -65,7 +65,11 @@ fn the_credential_is_named_for_the_helper_and_never_in_clear() {
     let secret = "dckr_pat_wineCLEARTEXTcheck0123456789";
     ok(&env.store("docker.io", "alice", secret));
     let targets = credential_targets(&wine);
-    let index = std::fs::read_to_string(env.pat_home().join("index.json")).unwrap();
+    // The token's record is in one of the index's bucket files.
+    let index: String = files_under(&env.pat_home().join("index"))
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
     let item = index
         .split("\"item\":\"")
         .nth(1)

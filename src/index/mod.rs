@@ -239,11 +239,15 @@ impl Index {
     }
 
     /// One bucket file, whose registries must all belong to `bucket`.
-    fn parse_bucket(bytes: &[u8], path: &Path, bucket: u8) -> Result<Self, IndexError> {
+    pub(crate) fn parse_bucket(bytes: &[u8], path: &Path, bucket: u8) -> Result<Self, IndexError> {
         let index = Self::parse(bytes, path)?;
         for key in index.registries.keys() {
             check_bucket(key, bucket, path)?;
         }
+        // `list` reads the listing line on its own; a file it refuses is damaged
+        // for every reader, not only for `list`.
+        Snapshot::from_bytes(bytes.to_vec(), path.to_owned(), Some(bucket))
+            .list(None, &mut Vec::new())?;
         Ok(index)
     }
 
@@ -1218,6 +1222,21 @@ mod tests {
             );
         }
         assert!(Index::parse(b"\n {\"version\":1,\"registries\":{}}", path).is_ok());
+    }
+
+    #[test]
+    fn a_bucket_whose_listing_line_list_cannot_read_is_damaged() {
+        // Found by fuzzing: a listing cut short on its line, closed on the next,
+        // read as an index while `list` refused it.
+        let bytes =
+            b"{\"version\":2,\"listing\":{\"ghcr.io\":{\"tokens\":{}}\n,\"registries\":{}}}";
+        let path = Path::new("index/7.json");
+        assert!(Index::parse(bytes, path).is_ok());
+        let bucket = bucket_of("ghcr.io");
+        assert!(matches!(
+            Index::parse_bucket(bytes, path, bucket),
+            Err(IndexError::Corrupt { .. })
+        ));
     }
 
     #[test]
