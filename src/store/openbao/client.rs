@@ -16,7 +16,8 @@
 //! (403, and a lookup of the token itself fails too) it is dropped and the
 //! helper logs in again once.
 
-use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -110,10 +111,11 @@ struct Held {
 pub(crate) struct Client {
     http: HttpClient,
     pub(crate) settings: Resolved,
-    deadline: Cell<Instant>,
+    // Shared by the threads of one operation (see `ServerLedger::get`).
+    deadline: Mutex<Instant>,
     /// The address that answered last; tried first next time.
-    preferred: Cell<usize>,
-    token: RefCell<Option<Held>>,
+    preferred: AtomicUsize,
+    token: RwLock<Option<Held>>,
 }
 
 impl Client {
@@ -125,20 +127,22 @@ impl Client {
         Ok(Self {
             http,
             settings,
-            deadline: Cell::new(deadline),
-            preferred: Cell::new(0),
-            token: RefCell::new(None),
+            deadline: Mutex::new(deadline),
+            preferred: AtomicUsize::new(0),
+            token: RwLock::new(None),
         })
     }
 
     /// Starts an operation: everything until the next `start` shares one deadline.
     pub(crate) fn start(&self) {
-        self.deadline.set(Instant::now() + self.settings.timeout);
+        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) =
+            Instant::now() + self.settings.timeout;
     }
 
     pub(crate) fn remaining(&self) -> Duration {
         self.deadline
-            .get()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .saturating_duration_since(Instant::now())
     }
 
@@ -158,7 +162,7 @@ impl Client {
         if answer.status != 403 {
             return Ok(answer);
         }
-        let origin = self.token.borrow().as_ref().map(|h| h.origin);
+        let origin = self.held().as_ref().map(|h| h.origin);
         if origin == Some(Origin::Fresh) {
             return Ok(answer);
         }
@@ -196,8 +200,17 @@ impl Client {
         })
     }
 
+    fn held(&self) -> std::sync::RwLockReadGuard<'_, Option<Held>> {
+        self.token.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_held(&self, held: Option<Held>) {
+        *self.token.write().unwrap_or_else(PoisonError::into_inner) = held;
+    }
+
+    /// Runs `f` with the client token; other threads may send with it meanwhile.
     fn with_token<T>(&self, f: impl FnOnce(&str) -> T) -> T {
-        let held = self.token.borrow();
+        let held = self.held();
         f(held.as_ref().map_or("", |h| h.token.as_str()))
     }
 
@@ -249,13 +262,15 @@ impl Client {
     }
 
     fn forget_token(&self) {
-        self.token.borrow_mut().take();
+        self.set_held(None);
         let name = self.cache_entry_name();
         let _ = Entry::new(&name, "OpenBao client token").forget();
     }
 
-    fn ensure_token(&self) -> Result<(), OpenBaoError> {
-        if self.token.borrow().is_some() {
+    /// Has a client token ready (cached, given, or by logging in), so that
+    /// requests sent from several threads next share it.
+    pub(crate) fn ensure_token(&self) -> Result<(), OpenBaoError> {
+        if self.held().is_some() {
             return Ok(());
         }
         let held = match &self.settings.login {
@@ -283,7 +298,7 @@ impl Client {
                 }
             }
         };
-        *self.token.borrow_mut() = Some(held);
+        self.set_held(Some(held));
         Ok(())
     }
 
@@ -433,7 +448,7 @@ impl Client {
                 if remaining.is_zero() {
                     break;
                 }
-                let i = (self.preferred.get() + k) % count;
+                let i = (self.preferred.load(Ordering::Relaxed) + k) % count;
                 // Each address gets a fair share of what is left, so a hung one cannot take it all.
                 let share = (remaining / (count - k) as u32)
                     .max(Duration::from_millis(250))
@@ -467,7 +482,7 @@ impl Client {
                 }
                 match judge(answer.status, &answer.body) {
                     Verdict::Final => {
-                        self.preferred.set(i);
+                        self.preferred.store(i, Ordering::Relaxed);
                         return Ok(answer);
                     }
                     Verdict::Sealed => sealed.push(answer.address),
@@ -483,7 +498,7 @@ impl Client {
             }
             // Next time, start where someone answered rather than at a node that is down.
             if let Some(i) = answered {
-                self.preferred.set(i);
+                self.preferred.store(i, Ordering::Relaxed);
             }
             if !electing || self.remaining() < ROUND_PAUSE {
                 break;

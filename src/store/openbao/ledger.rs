@@ -113,6 +113,26 @@ impl ServerLedger {
         }
     }
 
+    /// The registry's default token, for `get`. Its pointer is usually absent,
+    /// so the `default` token is read at the same time rather than after it:
+    /// one round trip to the server instead of two.
+    fn read_registry_default(&self, registry: &Registry) -> Result<(TokenName, Option<Seen>)> {
+        self.client.ensure_token()?;
+        let default = TokenName::new(Integration::default_name(), registry.clone());
+        let (chosen, ahead) = std::thread::scope(|scope| {
+            let ahead = scope.spawn(|| self.read_token(&default));
+            (self.default_integration(registry), ahead.join())
+        });
+        let chosen = chosen?;
+        if chosen == default.integration {
+            let seen = ahead.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            return Ok((default, seen));
+        }
+        let name = TokenName::new(chosen, registry.clone());
+        let seen = self.read_token(&name)?;
+        Ok((name, seen))
+    }
+
     fn read_token(&self, name: &TokenName) -> Result<Option<Seen>> {
         let rel = token_rel(name);
         let Some(read) = self.kv().read::<TokenData>(&rel)? else {
@@ -204,12 +224,15 @@ impl ServerLedger {
 impl Ledger for ServerLedger {
     fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>> {
         self.client.start();
-        let integration = match integration {
-            Some(integration) => integration.clone(),
-            None => self.default_integration(registry)?,
+        let (name, seen) = match integration {
+            Some(integration) => {
+                let name = TokenName::new(integration.clone(), registry.clone());
+                let seen = self.read_token(&name)?;
+                (name, seen)
+            }
+            None => self.read_registry_default(registry)?,
         };
-        let name = TokenName::new(integration, registry.clone());
-        let Some(seen) = self.read_token(&name)? else {
+        let Some(seen) = seen else {
             return Ok(None);
         };
         if !seen.record.active {
