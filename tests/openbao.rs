@@ -136,6 +136,20 @@ fn management_commands_act_on_the_server() {
         &format!("{PREFIX}/ghcr.io/@default"),
     ]));
     assert_eq!(pointer["data"]["data"]["integration"], "laptop");
+    // A token named `default` beside it does not win over the pointer.
+    server.ok(&[
+        "kv",
+        "put",
+        &format!("{PREFIX}/ghcr.io/default"),
+        "username=other",
+        "secret=pw-other",
+    ]);
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-one"),
+        "the pointer names the default"
+    );
+    ok(&env.run(&["delete", "default@ghcr.io"], ""));
     ok(&env.run(&["describe", "laptop@ghcr.io", "my laptop"], ""));
     ok(&env.run(&["deactivate", "laptop@ghcr.io"], ""));
     fails(&env.get("ghcr.io"));
