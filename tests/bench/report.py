@@ -157,7 +157,7 @@ if openbao["get"]:
     say("| command | time |")
     say("|---|---|")
     for key, label in [
-        ("get", "pat-openbao `get`, registry default (reads the default pointer, then the token)"),
+        ("get", "pat-openbao `get`, registry default (reads the default pointer and the `default` token at once)"),
         ("get-integration", "pat-openbao `get`, DOCKER_PAT_INTEGRATION set (one read)"),
         ("bao-kv-get", "`bao kv get -field=secret` (OpenBao's own CLI, root token)"),
         ("secretservice", f"docker-credential-secretservice `get` (N = {min(sizes):,})"),
