@@ -169,9 +169,8 @@ unlock_if_vault() {
     "DOCKER_PAT_PASSPHRASE_FILE=$WORK/vault-passphrase" "$PAT" vault unlock </dev/null >/dev/null 2>&1
 }
 
-# Even in memory, each item GNOME Keyring creates costs more the more it holds
-# (it searches them all to replace a match), so filling it grows with the square
-# of N: 20,000 items (two keychain helpers at 10,000) were still being filled
+# Even in memory, each item GNOME Keyring creates costs more the more it
+# already holds, so filling it grows faster than N: 20,000 items (two keychain helpers at 10,000) were still being filled
 # after 25 minutes here. From 10,000 entries on, only the helpers with no
 # keyring (pat-file and pass) are measured.
 helpers_for() { # n
