@@ -170,9 +170,9 @@ unlock_if_vault() {
 }
 
 # Even in memory, each item GNOME Keyring creates costs more the more it
-# already holds, so filling it grows faster than N: 20,000 items (two keychain helpers at 10,000) were still being filled
-# after 25 minutes here. From 10,000 entries on, only the helpers with no
-# keyring (pat-file and pass) are measured.
+# already holds, so filling it grows faster than N: 20,000 items (two keychain
+# helpers at 10,000) were still being filled after 25 minutes here. From 10,000
+# entries on, only the helpers with no keyring (pat-file and pass) are measured.
 helpers_for() { # n
   if [ "$1" -ge 10000 ]; then
     for h in "${HELPERS[@]}"; do [[ $h == pat-keychain || $h == secretservice ]] || echo "$h"; done
