@@ -17,6 +17,9 @@
 #   --quick         N = 10 and 100 only, fewer runs (a smoke test of the script)
 #   --sizes "N..."  the entry counts to measure (default 10 100 1000 10000)
 #   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
+#   --keyring-at-10000  measure the keychain helpers at 10,000 entries too (filling
+#                   the keyring takes about half an hour)
+#   --helpers "H..."  only these of pat-keychain, pat-file, secretservice, pass
 #   --out FILE      also write the Markdown table to FILE
 #
 # Needs: hyperfine, gnome-keyring, dbus, pass, gnupg, golang-docker-credential-helpers,
@@ -27,6 +30,8 @@ ROOT_DIR=$(pwd)
 
 QUICK=0
 OPENBAO_ONLY=0
+KEYRING_BIG=0
+ONLY_HELPERS=""
 OUT=""
 SIZES=(10 100 1000 10000)
 while [ $# -gt 0 ]; do
@@ -34,6 +39,8 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; SIZES=(10 100) ;;
     --sizes) read -r -a SIZES <<<"$2"; shift ;;
     --openbao-only) OPENBAO_ONLY=1 ;;
+    --keyring-at-10000) KEYRING_BIG=1 ;;
+    --helpers) ONLY_HELPERS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -172,9 +179,10 @@ unlock_if_vault() {
 # Even in memory, each item GNOME Keyring creates costs more the more it
 # already holds, so filling it grows faster than N: 20,000 items (two keychain
 # helpers at 10,000) were still being filled after 25 minutes here. From 10,000
-# entries on, only the helpers with no keyring (pat-file and pass) are measured.
+# entries on, only the helpers with no keyring (pat-file and pass) are measured,
+# unless --keyring-at-10000 asks for all of them.
 helpers_for() { # n
-  if [ "$1" -ge 10000 ]; then
+  if [ "$1" -ge 10000 ] && [ "$KEYRING_BIG" = 0 ]; then
     for h in "${HELPERS[@]}"; do [[ $h == pat-keychain || $h == secretservice ]] || echo "$h"; done
   else
     printf '%s\n' "${HELPERS[@]}"
@@ -194,6 +202,7 @@ populate() {
   done
 }
 
+if [ -n "$ONLY_HELPERS" ]; then read -r -a HELPERS <<<"$ONLY_HELPERS"; fi
 if [ "$OPENBAO_ONLY" = 1 ]; then SIZES=(10); HELPERS=(secretservice); fi
 RESULTS="$WORK/results"
 mkdir -p "$RESULTS"
@@ -219,7 +228,7 @@ measure() { # helper op n runs
 for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
-  if [ "$OPENBAO_ONLY" = 0 ] && [ "$n" -lt 10000 ]; then
+  if [ "$OPENBAO_ONLY" = 0 ] && helpers_for "$n" | grep -qx pat-keychain; then
     # The Secret Service's own share of a `get`, by dbus-send: reading entry 0's
     # item at the path `get` remembers (what `get` asks), and a SearchItems for it
     # (what a helper that searches asks).
