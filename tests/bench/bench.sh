@@ -17,8 +17,8 @@
 #   --quick         N = 10 and 100 only, fewer runs (a smoke test of the script)
 #   --sizes "N..."  the entry counts to measure (default 10 100 1000 10000)
 #   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
-#   --keyring-at-10000  measure the keychain helpers at 10,000 entries too (filling
-#                   the keyring takes about half an hour)
+#   --keyring-at-10000  measure the keychain helpers at 10,000 entries too (about
+#                   an hour: see helpers_for)
 #   --helpers "H..."  only these of pat-keychain, pat-file, secretservice, pass
 #   --out FILE      also write the Markdown table to FILE
 #
@@ -130,7 +130,7 @@ pass init "$KEYID" >/dev/null
 # ---- docker-credential-pat data folders ----
 PAT_KEYCHAIN_HOME="$WORK/pat-keychain"
 PAT_FILE_HOME="$WORK/pat-file"
-mkdir -p "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME"
+mkdir -p -m 700 "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME"
 
 # Each helper is a name, and the command prefix that runs it. The file backend
 # is measured only where this build has the vault (probed below).
@@ -176,11 +176,11 @@ unlock_if_vault() {
     "DOCKER_PAT_PASSPHRASE_FILE=$WORK/vault-passphrase" "$PAT" vault unlock </dev/null >/dev/null 2>&1
 }
 
-# Even in memory, each item GNOME Keyring creates costs more the more it
-# already holds, so filling it grows faster than N: 20,000 items (two keychain
-# helpers at 10,000) were still being filled after 25 minutes here. From 10,000
-# entries on, only the helpers with no keyring (pat-file and pass) are measured,
-# unless --keyring-at-10000 asks for all of them.
+# At 10,000 entries per helper the keychain helpers take long: filling the
+# keyring with 20,000 items took about 20 minutes here, and one
+# `docker-credential-secretservice list` about 4 minutes. So from 10,000 entries
+# on only the helpers with no keyring (pat-file and pass) are measured, unless
+# --keyring-at-10000 asks for all of them (best in a run of their own, with --helpers).
 helpers_for() { # n
   if [ "$1" -ge 10000 ] && [ "$KEYRING_BIG" = 0 ]; then
     for h in "${HELPERS[@]}"; do [[ $h == pat-keychain || $h == secretservice ]] || echo "$h"; done
@@ -281,7 +281,7 @@ ROLE_ID=$(admin read -field=role_id auth/approle/role/bench/role-id)
 admin write -f -field=secret_id auth/approle/role/bench/secret-id >"$WORK/secret-id"
 chmod 600 "$WORK/secret-id"
 PAT_BAO_HOME="$WORK/pat-openbao"
-mkdir -p "$PAT_BAO_HOME"
+mkdir -p -m 700 "$PAT_BAO_HOME"
 printf 'backend = "openbao"\n[openbao]\naddress = "%s"\nauth = "approle"\nrole_id = "%s"\nsecret_id_file = "%s"\n' \
   "$BAO_URL" "$ROLE_ID" "$WORK/secret-id" >"$PAT_BAO_HOME/config.toml"
 BAO_RUN="DOCKER_PAT_HOME=$PAT_BAO_HOME $PAT"
