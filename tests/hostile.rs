@@ -525,8 +525,8 @@ fn hint_of(env: &Env, registry: &str) -> serde_json::Value {
     index["registries"][registry]["tokens"]["default"]["secret"]["hint"].clone()
 }
 
-/// True when a `get` of `registry` searched the Secret Service (seen with strace).
-fn get_searched(env: &Env, registry: &str, expected: &str) -> bool {
+/// Runs `verb` with `input`; true when it searched the Secret Service (seen with strace).
+fn searched(env: &Env, verb: &str, input: &[u8], expected: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("trace");
     let mut command = env.command("strace");
@@ -535,12 +535,44 @@ fn get_searched(env: &Env, registry: &str, expected: &str) -> bool {
         .arg(&log)
         .arg("--")
         .arg(BIN)
-        .arg("get");
-    let output = run_command(command, &[], registry.as_bytes(), "get under strace");
+        .arg(verb);
+    let output = run_command(command, &[], input, "a verb under strace");
     assert_eq!(ok(&output), expected);
     std::fs::read_to_string(&log)
         .unwrap()
         .contains("SearchItems")
+}
+
+/// True when a `get` of `registry` searched the Secret Service.
+fn get_searched(env: &Env, registry: &str, expected: &str) -> bool {
+    searched(env, "get", registry.as_bytes(), expected)
+}
+
+#[test]
+fn replaced_and_erased_tokens_leave_the_keyring_by_their_remembered_location_only() {
+    require_tool("strace", "strace");
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    ok(&env.store("ghcr.io", "octo", "first-secret"));
+    ok(&env.store("quay.io", "q", "quay-secret"));
+    // Replacing a token removes the old item where the index remembers it, without a search.
+    let request = store_request("ghcr.io", "octo", "second-secret");
+    assert!(!searched(&env, "store", request.as_bytes(), ""));
+    assert!(!keyring.holds("first-secret"), "{}", keyring.dump());
+    assert!(keyring.holds("second-secret"));
+    assert!(!searched(&env, "erase", b"ghcr.io", ""));
+    assert!(!keyring.holds("second-secret"));
+    // A location that holds another token's item is never followed: that item stays.
+    ok(&env.store("ghcr.io", "octo", "third-secret"));
+    set_hint(&env, "ghcr.io", &hint_of(&env, "quay.io"));
+    assert!(searched(&env, "erase", b"ghcr.io", ""));
+    assert!(!keyring.holds("third-secret"), "{}", keyring.dump());
+    assert!(keyring.holds("quay-secret"));
+    assert_eq!(
+        ok(&env.get("quay.io")),
+        get_reply("quay.io", "q", "quay-secret")
+    );
+    assert_eq!(keyring.items().len(), 1);
 }
 
 #[test]

@@ -147,7 +147,11 @@ impl LocalLedger {
         let retired = std::mem::take(&mut writer.index.retired);
         writer.index.retired = retired
             .into_iter()
-            .filter(|r| self.store(r.backend).delete(&r.item).is_err())
+            .filter(|r| {
+                self.store(r.backend)
+                    .delete_located(&r.item, r.hint.as_deref())
+                    .is_err()
+            })
             .collect();
         if writer.index.retired.len() != before {
             let _ = writer.save();
@@ -234,7 +238,10 @@ impl LocalEdit<'_> {
     /// Takes back secrets the saved index never referred to.
     fn discard_written(&mut self) {
         for secret in self.written.drain(..) {
-            let _ = self.ledger.store(secret.backend).delete(&secret.item);
+            let _ = self
+                .ledger
+                .store(secret.backend)
+                .delete_located(&secret.item, secret.hint.as_deref());
         }
     }
 }

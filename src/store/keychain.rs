@@ -160,14 +160,22 @@ impl SecretStore for KeychainStore {
     }
 
     fn delete(&self, item: &str) -> Result<bool, StoreError> {
-        let item = item.to_owned();
-        self.call(
-            move |store| match platform::entry(store, &item, None, "")?.delete_credential() {
+        self.delete_located(item, None)
+    }
+
+    fn delete_located(&self, item: &str, hint: Option<&str>) -> Result<bool, StoreError> {
+        let (item, hint) = (item.to_owned(), hint.map(str::to_owned));
+        self.call(move |store| {
+            let entry = platform::entry(store, &item, None, "")?;
+            if hint.is_some_and(|hint| platform::delete_at(&entry, &hint)) {
+                return Ok(true);
+            }
+            match entry.delete_credential() {
                 Ok(()) => Ok(true),
                 Err(keyring_core::Error::NoEntry) => Ok(false),
                 Err(e) => Err(e),
-            },
-        )
+            }
+        })
     }
 
     fn items(&self) -> Result<Vec<StoredItem>, StoreError> {
@@ -301,6 +309,10 @@ mod platform {
     pub fn get_at(entry: &Entry, hint: &str) -> Option<Vec<u8>> {
         crate::store::secret_service::get_at(entry, hint)
     }
+
+    pub fn delete_at(entry: &Entry, hint: &str) -> bool {
+        crate::store::secret_service::delete_at(entry, hint)
+    }
 }
 
 #[cfg(target_os = "macos")]
@@ -323,6 +335,10 @@ mod platform {
 
     pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
         None
+    }
+
+    pub fn delete_at(_entry: &Entry, _hint: &str) -> bool {
+        false
     }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
@@ -371,6 +387,10 @@ mod platform {
 
     pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
         None
+    }
+
+    pub fn delete_at(_entry: &Entry, _hint: &str) -> bool {
+        false
     }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {
@@ -507,6 +527,10 @@ mod platform {
 
     pub fn get_at(_entry: &Entry, _hint: &str) -> Option<Vec<u8>> {
         None
+    }
+
+    pub fn delete_at(_entry: &Entry, _hint: &str) -> bool {
+        false
     }
 
     pub fn connect(_session: SessionKind) -> keyring_core::Result<Arc<CredentialStore>> {

@@ -127,6 +127,11 @@ pub trait SecretStore {
     }
     /// Removes `item`; `false` when it was not there.
     fn delete(&self, item: &str) -> Result<bool, StoreError>;
+    /// Like [`SecretStore::delete`], trying `hint` first; a stale hint is ignored.
+    fn delete_located(&self, item: &str, hint: Option<&str>) -> Result<bool, StoreError> {
+        let _ = hint;
+        self.delete(item)
+    }
     /// Every item this helper keeps here for the current data folder.
     fn items(&self) -> Result<Vec<StoredItem>, StoreError>;
 }

@@ -23,7 +23,7 @@
 #   --out FILE      also write the Markdown table to FILE
 #
 # Needs: hyperfine, gnome-keyring, dbus, pass, gnupg, golang-docker-credential-helpers,
-# time (GNU), python3. Installs them with apt-get when run as root.
+# time (GNU), python3, python3-dbus. Installs them with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT_DIR=$(pwd)
@@ -53,6 +53,8 @@ missing=()
 for i in "${!tools[@]}"; do
   command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
 done
+# The keyring floor's client (keyring_floor.py) runs on Debian's own Python.
+/usr/bin/python3 -c 'import dbus' 2>/dev/null || missing+=(python3-dbus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -229,9 +231,10 @@ for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
   if [ "$OPENBAO_ONLY" = 0 ] && helpers_for "$n" | grep -qx pat-keychain; then
-    # The Secret Service's own share of a `get`, by dbus-send: reading entry 0's
-    # item at the path `get` remembers (what `get` asks), and a SearchItems for it
-    # (what a helper that searches asks).
+    # The Secret Service's own share: the whole D-Bus conversation of a `get` of
+    # entry 0 and of a `store` that replaces a token, held by an in-process client
+    # (keyring_floor.py); and a SearchItems for entry 0 (what a helper that
+    # searches asks), by dbus-send.
     read -r item hint < <(python3 - "$PAT_KEYCHAIN_HOME" "$(addr 0)" <<'PY'
 import glob, json, os, sys
 home, registry = sys.argv[1:3]
@@ -245,9 +248,9 @@ PY
     hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
       "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
     if [ -n "$hint" ]; then
-      hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.item.$n.json" \
-        "dbus-send --session --print-reply --dest=org.freedesktop.secrets $hint org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Item string:Attributes" >/dev/null 2>&1
+      /usr/bin/python3 "$ROOT_DIR/tests/bench/keyring_floor.py" get "$hint" "$RESULTS/floor.get.$n.json"
     fi
+    /usr/bin/python3 "$ROOT_DIR/tests/bench/keyring_floor.py" store "$RESULTS/floor.store.$n.json"
   fi
   for h in $(helpers_for "$n"); do
     unlock_if_vault "$h"

@@ -437,6 +437,26 @@ impl<S: Stream> Client<S> {
             .ok_or_else(|| Malformed("a completed prompt without the new item").into())
     }
 
+    /// Deletes the item at `path` if its attributes include `attributes`;
+    /// `false` when it is gone or not the item expected (search instead).
+    pub fn delete_at(&mut self, path: &str, attributes: &[(&str, &str)]) -> Result<bool> {
+        if !super::wire::is_object_path(path) {
+            return Ok(false);
+        }
+        let get_attributes = self.queue_attributes(path);
+        self.bus.flush()?;
+        match self.attributes_reply(get_attributes) {
+            Ok(found) if matches(&found, attributes) => {}
+            Ok(_) | Err(Error::Bus(bus::Error::Remote { .. })) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        match self.delete(path) {
+            Ok(()) => Ok(true),
+            Err(Error::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes the item at `path`, unlocking it first if the service asks.
     pub fn delete(&mut self, path: &str) -> Result<()> {
         match self.try_delete(path) {
@@ -658,6 +678,38 @@ mod tests {
                 .is_none()
         );
         assert!(client.read_at("not a path", &KEY).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_remembered_path_is_deleted_only_when_it_holds_the_item_expected() {
+        let mut keyring = Keyring::default();
+        keyring.items.push(item(1, "reused-path", "not-ours"));
+        keyring.items.push(item(2, "item1", "ours"));
+        let mut client = open(keyring, false);
+        let (theirs, ours) = (format!("{COLLECTION}/1"), format!("{COLLECTION}/2"));
+        assert!(!client.delete_at(&theirs, &KEY).unwrap());
+        assert!(!client.delete_at(&format!("{COLLECTION}/9"), &KEY).unwrap());
+        assert!(!client.delete_at("not a path", &KEY).unwrap());
+        assert_eq!(
+            client.stream().keyring.items.len(),
+            2,
+            "nothing deleted yet"
+        );
+        assert!(client.delete_at(&ours, &KEY).unwrap());
+        let left: Vec<&str> = client
+            .stream()
+            .keyring
+            .items
+            .iter()
+            .map(|i| i.path.as_str())
+            .collect();
+        assert_eq!(left, [theirs.as_str()]);
+        assert!(!client.delete_at(&ours, &KEY).unwrap(), "already gone");
+        assert!(
+            !client.stream().calls.contains(&"SearchItems".to_owned()),
+            "no search: {:?}",
+            client.stream().calls
+        );
     }
 
     #[test]

@@ -179,6 +179,18 @@ pub fn get_at(entry: &Entry, path: &str) -> Option<Vec<u8>> {
     Some(found.to_vec())
 }
 
+/// Deletes `entry`'s item at `path` (from [`created_path`]) when that item is
+/// still this entry's. `false` means "search instead".
+pub fn delete_at(entry: &Entry, path: &str) -> bool {
+    let Some(cred) = entry.as_any().downcast_ref::<Cred>() else {
+        return false;
+    };
+    let key = cred.key();
+    cred.connection
+        .with(|client| client.delete_at(path, &key))
+        .unwrap_or(false)
+}
+
 impl Cred {
     fn key(&self) -> [(&str, &str); 2] {
         [
