@@ -81,15 +81,12 @@ for key, label in [
     floors[key] = load(f"floor.{key}")
     say(f"| {label} | {cell(floors[key])} |")
 
-for op, what in [
-    ("get", "Hello, Ping, OpenSession, the item's Attributes and GetSecret"),
-    ("store", "Hello, Ping, OpenSession, ReadAlias, CreateItem, the old item's Attributes and Delete"),
-]:
+for op in ["get", "store"]:
     for n in sizes:
         m = load(f"floor.{op}.{n}")
         floors[(op, n)] = m
         if m:
-            say(f"| the keyring's share of `{op}` (the same D-Bus conversation, {what}; in-process client, no process start), N = {n:,} | {cell(m)} |")
+            say(f"| the keyring's share of pat-keychain's `{op}`: the same D-Bus conversation, in-process (`keyring_floor.py`), N = {n:,} | {cell(m)} |")
 if "pat-keychain" in OURS and any(floors.get(("get", n)) for n in sizes):
     say("")
     say("pat-keychain's own share: its median less the keyring's share of the same conversation (ms)")
