@@ -132,7 +132,11 @@ pass init "$KEYID" >/dev/null
 # ---- docker-credential-pat data folders ----
 PAT_KEYCHAIN_HOME="$WORK/pat-keychain"
 PAT_FILE_HOME="$WORK/pat-file"
-mkdir -p -m 700 "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME"
+# A second keychain data folder that always holds 10 tokens: its `get`, against
+# the same keyring as pat-keychain's at each N, shows what the keyring's size
+# costs with the helper's own data held still.
+PAT_KEYCHAIN_REF_HOME="$WORK/pat-keychain-ref"
+mkdir -p -m 700 "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME" "$PAT_KEYCHAIN_REF_HOME"
 
 # Each helper is a name, and the command prefix that runs it. The file backend
 # is measured only where this build has the vault (probed below).
@@ -141,6 +145,7 @@ declare -A RUN
 RUN[pat-keychain]="DOCKER_PAT_HOME=$PAT_KEYCHAIN_HOME DOCKER_PAT_BACKEND=keychain $PAT"
 RUN[secretservice]="$SS"
 RUN[pass]="$PASS_HELPER"
+RUN[pat-keychain-ref]="DOCKER_PAT_HOME=$PAT_KEYCHAIN_REF_HOME DOCKER_PAT_BACKEND=keychain $PAT"
 
 # The vault: created with a passphrase file, then unlocked so its key is cached.
 printf 'bench-vault-passphrase\n' >"$WORK/vault-passphrase"
@@ -255,6 +260,10 @@ keyring_floor() { # op n
   esac
 }
 
+if [ "$OPENBAO_ONLY" = 0 ] && printf '%s\n' "${HELPERS[@]}" | grep -qx pat-keychain; then
+  for i in $(seq 0 9); do request "$i" REFERENCEFOLDERSECRET___ | sh -c "${RUN[pat-keychain-ref]} store" >/dev/null; done
+fi
+
 for n in "${SIZES[@]}"; do
   echo "== populating $n entries per helper" >&2
   populate "$n"
@@ -278,6 +287,7 @@ for n in "${SIZES[@]}"; do
       echo "   $h $op (N=$n, $runs runs)" >&2
       if [ "$h" = pat-keychain ]; then keyring_floor "$op" "$n"; fi
       measure "$h" "$op" "$n" "$runs"
+      if [ "$h" = pat-keychain ] && [ "$op" = get ]; then measure pat-keychain-ref get "$n" "$runs"; fi
       if [ "$h" = pat-keychain ]; then keyring_floor "$op" "$n"; fi
     done
   done
