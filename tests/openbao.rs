@@ -175,6 +175,44 @@ fn management_commands_act_on_the_server() {
 }
 
 #[test]
+fn the_first_token_added_for_a_registry_becomes_its_default() {
+    let server = DevServer::start();
+    let env = machine(&server);
+    ok(&env.run(
+        &["add", "ghcr.io", "--username", "octo", "-i", "ci"],
+        "pw-ci\n",
+    ));
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-ci"),
+        "a registry's only token is what get serves"
+    );
+    ok(&env.run(
+        &["add", "ghcr.io", "--username", "octo", "-i", "laptop"],
+        "pw-laptop\n",
+    ));
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-ci"),
+        "a second token does not take the default"
+    );
+    ok(&env.run(&["add", "quay.io", "--username", "q"], "pw-quay\n"));
+    assert_eq!(
+        ok(&env.get("quay.io")),
+        get_reply("quay.io", "q", "pw-quay")
+    );
+    let tokens = json(&ok(&env.run(&["tokens", "--json"], "")));
+    let defaults: Vec<&str> = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["default"] == true)
+        .map(|t| t["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(defaults, ["ci@ghcr.io", "default@quay.io"], "{tokens}");
+}
+
+#[test]
 fn two_machines_share_tokens_states_and_uses() {
     let server = DevServer::start();
     let laptop = machine(&server);

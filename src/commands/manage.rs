@@ -38,7 +38,7 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
     }
     service.check_policy(&registry, &args.username, &secret)?;
     let mut edit = service.ledger()?.begin()?;
-    let has_default = edit.default_of(&registry)?.is_some();
+    let has_default = edit.has_default(&registry)?;
     let spec = TokenSpec {
         name: name.clone(),
         username: &args.username,

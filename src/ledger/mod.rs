@@ -101,6 +101,17 @@ pub(crate) trait Edit {
     /// The integration `get` uses for `registry` when none is chosen.
     fn default_of(&mut self, registry: &Registry) -> Result<Option<Integration>>;
 
+    /// Whether `get` without an integration finds a token for `registry`:
+    /// its default is named and that token exists.
+    fn has_default(&mut self, registry: &Registry) -> Result<bool> {
+        match self.default_of(registry)? {
+            Some(integration) => Ok(self
+                .token(&TokenName::new(integration, registry.clone()))?
+                .is_some()),
+            None => Ok(false),
+        }
+    }
+
     fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>>;
 
     /// Every token name.
