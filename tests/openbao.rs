@@ -178,21 +178,18 @@ fn management_commands_act_on_the_server() {
 fn the_first_token_added_for_a_registry_becomes_its_default() {
     let server = DevServer::start();
     let env = machine(&server);
-    ok(&env.run(
-        &["add", "ghcr.io", "--username", "octo", "-i", "ci"],
-        "pw-ci\n",
-    ));
+    let ghcr_after_adding = |integration: &str, secret: &str| {
+        let args = ["add", "ghcr.io", "--username", "octo", "-i", integration];
+        ok(&env.run(&args, &format!("{secret}\n")));
+        ok(&env.get("ghcr.io"))
+    };
     assert_eq!(
-        ok(&env.get("ghcr.io")),
+        ghcr_after_adding("ci", "pw-ci"),
         get_reply("ghcr.io", "octo", "pw-ci"),
         "a registry's only token is what get serves"
     );
-    ok(&env.run(
-        &["add", "ghcr.io", "--username", "octo", "-i", "laptop"],
-        "pw-laptop\n",
-    ));
     assert_eq!(
-        ok(&env.get("ghcr.io")),
+        ghcr_after_adding("laptop", "pw-laptop"),
         get_reply("ghcr.io", "octo", "pw-ci"),
         "a second token does not take the default"
     );

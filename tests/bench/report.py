@@ -88,7 +88,9 @@ for op in ["get", "store"]:
         if m:
             say(f"| the keyring's share of pat-keychain's `{op}`: the same D-Bus conversation, in-process (`keyring_floor.py`), N = {n:,} | {cell(m)} |")
 reference = {n: load(f"pat-keychain-ref.get.{n}") for n in sizes}
-if "pat-keychain" in OURS and any(floors.get(("get", n)) for n in sizes):
+own_share = "pat-keychain" in OURS and any(floors.get(("get", n)) for n in sizes)
+with_reference = "pat-keychain" in OURS and any(reference.values())
+if own_share:
     say("")
     say("pat-keychain's own share: its median less the keyring's share of the same conversation (ms)")
     say("")
@@ -99,7 +101,7 @@ if "pat-keychain" in OURS and any(floors.get(("get", n)) for n in sizes):
             m, f = data.get(("pat-keychain", op, n)), floors.get((op, n))
             if m and f:
                 say(f"| {op} | {n:,} | {m['median']:.1f} | {f['median']:.1f} | {m['median'] - f['median']:.1f} |")
-if "pat-keychain" in OURS and any(reference.values()):
+if with_reference:
     say("")
     say("pat-keychain `get` with its data folder at N tokens, and with a folder that holds 10, against the same keyring (ms)")
     say("")
@@ -109,6 +111,8 @@ if "pat-keychain" in OURS and any(reference.values()):
         m, r = data.get(("pat-keychain", "get", n)), reference[n]
         if m and r:
             say(f"| {n:,} | {cell(m)} | {cell(r)} |")
+if own_share or with_reference:
+    # The floor rows go on below the tables above, under a header of their own.
     say("")
     say("| process | time |")
     say("|---|---|")
@@ -169,6 +173,9 @@ for ours in OURS:
                 a -= floors[(op, n)]["median"]
                 b -= floors[(op, base)]["median"]
                 label += " (its own share: the keyring's floor taken out)"
+                if b <= 0:
+                    say(f"| {label} | the keyring's share at N = {base:,} is the whole of it: no ratio | – |")
+                    continue
             say(f"| {label} | {a:.1f} vs {b:.1f} ms: {a / b:.2f}× | {'yes' if a <= limit * b else 'no'} |")
     if ours == "pat-keychain":
         # The same measure with the keyring's growth held out another way: the
