@@ -7,7 +7,9 @@
 
 #![allow(dead_code)]
 
+pub mod http_double;
 pub mod hub;
+pub mod registry_auth;
 // Only the Linux-only test modules run programs in a terminal.
 #[cfg(target_os = "linux")]
 pub mod terminal;
