@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod gitlab;
 pub mod http_double;
 pub mod hub;
 pub mod registry_auth;
