@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod github;
 pub mod gitlab;
 pub mod http_double;
 pub mod hub;
