@@ -327,16 +327,11 @@ impl State {
     }
 
     /// A new token; returns its index.
-    #[allow(clippy::too_many_arguments)]
     fn new_token(
         &mut self,
         owner: Owner,
         user_id: u64,
-        name: &str,
-        description: &str,
-        scopes: Vec<String>,
-        expires_at: Option<NaiveDate>,
-        access_level: Option<u8>,
+        spec: Spec,
         previous_id: Option<u64>,
     ) -> usize {
         let id = self.next_token;
@@ -346,15 +341,15 @@ impl State {
             id,
             owner,
             user_id,
-            name: name.into(),
-            description: description.into(),
-            scopes,
+            name: spec.name,
+            description: spec.description,
+            scopes: spec.scopes,
             revoked: false,
             created_at,
             last_used_at: None,
             last_used_ips: Vec::new(),
-            expires_at,
-            access_level,
+            expires_at: spec.expires_at,
+            access_level: spec.access_level,
             previous_id,
             secret: format!("glpat-{}", random_token_body(20)),
         });
@@ -362,35 +357,18 @@ impl State {
     }
 
     /// A new project or group token with its own bot user; returns its index.
-    fn new_bot_token(
-        &mut self,
-        kind: Kind,
-        id: u64,
-        name: &str,
-        description: &str,
-        scopes: Vec<String>,
-        access_level: u8,
-        expires_at: Option<NaiveDate>,
-    ) -> usize {
+    fn new_bot_token(&mut self, kind: Kind, id: u64, spec: Spec) -> usize {
         let suffix: String = random_bytes(2).iter().map(|b| format!("{b:02x}")).collect();
         let bot = self.new_user(&format!("{}_{id}_bot_{suffix}", kind.word()), false, true);
+        let level = spec.access_level.unwrap_or(MAINTAINER);
         if let Some(namespace) = self
             .namespaces
             .iter_mut()
             .find(|n| n.kind == kind && n.id == id)
         {
-            namespace.members.insert(bot, access_level);
+            namespace.members.insert(bot, level);
         }
-        self.new_token(
-            kind.owner(id),
-            bot,
-            name,
-            description,
-            scopes,
-            expires_at,
-            Some(access_level),
-            None,
-        )
+        self.new_token(kind.owner(id), bot, spec, None)
     }
 
     /// Every token of `id`'s family (rotations chain tokens), oldest first.
@@ -523,16 +501,8 @@ impl GitlabDouble {
     pub fn add_personal_token(&self, user: u64, name: &str, scopes: &[&str]) -> (u64, String) {
         let mut state = self.state();
         let expires = state.today() + chrono::Duration::days(365);
-        let index = state.new_token(
-            Owner::Personal,
-            user,
-            name,
-            "",
-            strings(scopes),
-            Some(expires),
-            None,
-            None,
-        );
+        let spec = Spec::new(name, scopes, Some(expires), None);
+        let index = state.new_token(Owner::Personal, user, spec, None);
         (state.tokens[index].id, state.tokens[index].secret.clone())
     }
 
@@ -573,15 +543,8 @@ impl GitlabDouble {
             kind.word()
         );
         let expires = state.today() + chrono::Duration::days(365);
-        let index = state.new_bot_token(
-            kind,
-            id,
-            name,
-            "",
-            strings(scopes),
-            access_level,
-            Some(expires),
-        );
+        let spec = Spec::new(name, scopes, Some(expires), Some(access_level));
+        let index = state.new_bot_token(kind, id, spec);
         (state.tokens[index].id, state.tokens[index].secret.clone())
     }
 
@@ -717,8 +680,30 @@ impl GitlabDouble {
     }
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+/// What a new token is made of, whoever makes it.
+struct Spec {
+    name: String,
+    description: String,
+    scopes: Vec<String>,
+    expires_at: Option<NaiveDate>,
+    access_level: Option<u8>,
+}
+
+impl Spec {
+    fn new(
+        name: &str,
+        scopes: &[&str],
+        expires_at: Option<NaiveDate>,
+        access_level: Option<u8>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            expires_at,
+            access_level,
+        }
+    }
 }
 
 struct GitlabApi {
@@ -1320,16 +1305,14 @@ fn revoke_personal(state: &mut State, caller: usize, call: &Incoming, id: &str) 
 fn rotate_at(state: &mut State, index: usize, expires_at: Option<NaiveDate>) -> usize {
     state.tokens[index].revoked = true;
     let old = state.tokens[index].clone();
-    state.new_token(
-        old.owner,
-        old.user_id,
-        &old.name,
-        &old.description,
-        old.scopes.clone(),
+    let spec = Spec {
+        name: old.name,
+        description: old.description,
+        scopes: old.scopes,
         expires_at,
-        old.access_level,
-        Some(old.id),
-    )
+        access_level: old.access_level,
+    };
+    state.new_token(old.owner, old.user_id, spec, Some(old.id))
 }
 
 /// Rotates the token at `target` for the token at `caller` (checked already).
@@ -1573,15 +1556,14 @@ fn create(
             "Access level of the token can't be greater than the access level of the user who created the token",
         ));
     }
-    let index = state.new_bot_token(
-        kind,
-        resource,
-        &name,
-        &description,
+    let spec = Spec {
+        name,
+        description,
         scopes,
-        access_level,
         expires_at,
-    );
+        access_level: Some(access_level),
+    };
+    let index = state.new_bot_token(kind, resource, spec);
     Answer::json(201, token_json(&state.tokens[index], true, state.today()))
 }
 

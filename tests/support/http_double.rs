@@ -511,21 +511,21 @@ fn serve(stream: TcpStream, api: &dyn Api, control: &Mutex<Control>, url: &str) 
             std::thread::sleep(*by);
             api.handle(&incoming, url)
         }
-        Some(Fault::LateAnswer(by)) => {
-            let handled = api.handle(&incoming, url);
-            std::thread::sleep(*by);
-            handled
-        }
+        Some(Fault::LateAnswer(_)) => api.handle(&incoming, url),
     };
     let dropped = fault == Some(Fault::Drop);
+    // Logged once the double has acted, before a late answer is sent.
     control.lock().unwrap().events.push(Event {
         method: incoming.method.clone(),
         target: masked(&incoming.target),
         who: handled.who,
         status: (!dropped).then_some(handled.answer.status),
-        fault,
+        fault: fault.clone(),
         registry,
     });
+    if let Some(Fault::LateAnswer(by)) = fault {
+        std::thread::sleep(by);
+    }
     if dropped {
         let _ = stream.shutdown(Shutdown::Both);
         return;
