@@ -521,6 +521,46 @@ fn hub_registry_takes_org_tokens_by_their_resources_until_switched_off() {
     assert_no_secret_in(&events, &[&pusher, &reader, &public, &pat]);
 }
 
+#[test]
+fn hub_personal_token_routes_refuse_unknown_fields_too() {
+    let (hub, bearer) = hub_with_org();
+    let auth = ("Authorization", bearer.as_str());
+    let url = format!("{}/v2/access-tokens", hub.url);
+    let good = json!({"token_label": "ci", "scopes": ["repo:read"]});
+    assert_eq!(
+        http("POST", &url, &[JSON, auth], &good.to_string()).status,
+        201
+    );
+    let mut extra = good.clone();
+    extra["colour"] = json!("red");
+    let refused = http("POST", &url, &[JSON, auth], &extra.to_string());
+    assert_eq!(
+        (refused.status, refused.keys()),
+        (400, vec!["fields".into(), "text".into()])
+    );
+    assert_eq!(
+        http("GET", &format!("{url}?colour=red"), &[auth], "").status,
+        400
+    );
+    let (uuid, _) = hub.add_token("alice", "t", &["repo:read"]);
+    let patch = json!({"is_active": false, "scopes": ["repo:admin"]});
+    let path = format!("{url}/{uuid}");
+    assert_eq!(
+        http("PATCH", &path, &[JSON, auth], &patch.to_string()).status,
+        400
+    );
+    assert!(
+        hub.token(&uuid).unwrap().is_active,
+        "a refused PATCH changes nothing"
+    );
+    let login = json!({"username": "alice", "password": OWNER_PASSWORD, "remember": true});
+    let login_url = format!("{}/v2/users/login", hub.url);
+    assert_eq!(
+        http("POST", &login_url, &[JSON], &login.to_string()).status,
+        400
+    );
+}
+
 // ---- GitLab ----
 
 /// A GitLab with `alice`, Owner of group `team`, Maintainer of `team/app`

@@ -553,6 +553,20 @@ fn invalid(fields: Vec<(&str, &str)>) -> Answer {
     Answer::json(400, json!({"fields": map, "text": "Invalid request"}))
 }
 
+/// The 400 naming the fields of `body` that are not in `allowed`, if any.
+fn unknown_fields(body: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), Answer> {
+    let unknown: Vec<(&str, &str)> = body
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| (k.as_str(), "Unknown field."))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(unknown))
+    }
+}
+
 /// The required string fields, or the 400 that names the missing ones.
 fn strings<'a>(
     body: &'a serde_json::Map<String, Value>,
@@ -583,6 +597,9 @@ fn new_session(state: &mut State, user: &str) -> Answer {
 }
 
 fn login(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["username", "password"]) {
+        return answer;
+    }
     let fields = match strings(body, &["username", "password"]) {
         Ok(fields) => fields,
         Err(answer) => return answer,
@@ -604,6 +621,9 @@ fn login(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
 }
 
 fn second_factor(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["login_2fa_token", "code"]) {
+        return answer;
+    }
     let fields = match strings(body, &["login_2fa_token", "code"]) {
         Ok(fields) => fields,
         Err(answer) => return answer,
@@ -625,11 +645,8 @@ fn second_factor(state: &mut State, body: &serde_json::Map<String, Value>) -> An
 fn auth_token(state: &mut State, incoming: &Incoming) -> Handled {
     let mut who = None;
     let answer = with_body(incoming, |body| {
-        if let Some(unknown) = body
-            .keys()
-            .find(|k| !["identifier", "secret"].contains(&k.as_str()))
-        {
-            return invalid(vec![(unknown.as_str(), "Unknown field.")]);
+        if let Err(answer) = unknown_fields(body, &["identifier", "secret"]) {
+            return answer;
         }
         let fields = match strings(body, &["identifier", "secret"]) {
             Ok(fields) => fields,
@@ -712,6 +729,13 @@ fn paging(incoming: &Incoming) -> Result<(usize, usize), Answer> {
 }
 
 fn list(state: &State, user: &str, incoming: &Incoming, url: &str) -> Answer {
+    if let Some((key, _)) = incoming
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k != "page" && k != "page_size")
+    {
+        return invalid(vec![(key.as_str(), "Unknown query parameter.")]);
+    }
     let (page, size) = match paging(incoming) {
         Ok(paging) => paging,
         Err(answer) => return answer,
@@ -758,6 +782,9 @@ fn check_label(value: Option<&Value>) -> Result<String, &'static str> {
 }
 
 fn create(state: &mut State, user: &str, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["token_label", "scopes", "expires_at"]) {
+        return answer;
+    }
     let mut problems = Vec::new();
     let label = check_label(body.get("token_label")).map_err(|p| problems.push(("token_label", p)));
     let scopes: Option<Vec<String>> = match body.get("scopes") {
@@ -812,6 +839,9 @@ fn create(state: &mut State, user: &str, body: &serde_json::Map<String, Value>) 
 }
 
 fn patch(state: &mut State, index: usize, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["token_label", "is_active"]) {
+        return answer;
+    }
     let label = body.get("token_label").map(|v| check_label(Some(v)));
     let active = body
         .get("is_active")
