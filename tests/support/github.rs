@@ -28,6 +28,16 @@
 //! token with `read:packages` (pull) or `write:packages` (push and pull), on
 //! repositories under the login or an organisation it belongs to;
 //! fine-grained tokens are refused, as ghcr.io does.
+//!
+//! ```text
+//! let github = GithubDouble::start();
+//! let expiry = Utc::now() + chrono::Duration::days(30);
+//! let (id, token) = github.add_classic_token("octocat", &["read:packages"], Some(expiry));
+//! let registry = github.start_registry();
+//! env.set("DOCKER_PAT_GITHUB_API", &github.url);
+//! // … run the helper …
+//! assert!(github.token(id).unwrap().revoked);
+//! ```
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

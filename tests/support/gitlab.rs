@@ -27,6 +27,22 @@
 //! a personal token reaches its user's namespace and the projects and groups
 //! the user is a member of (Reporter pulls, Developer pushes), a project or
 //! group token its own project or group. Each use sets `last_used_at`.
+//!
+//! A test seeds users, groups, projects and tokens, points the helper at
+//! [`GitlabDouble::api_url`], and reads the state back:
+//!
+//! ```text
+//! let gitlab = GitlabDouble::start();
+//! let alice = gitlab.add_user("alice");
+//! let project = gitlab.add_project("team/app", &[(alice, 40)]);
+//! let (_, manage) = gitlab.add_personal_token(alice, "manage", &["api"]);
+//! let (id, ci) = gitlab.add_project_token(project, "ci", &["read_registry", "self_rotate"], 20);
+//! let registry = gitlab.start_registry();
+//! env.set("DOCKER_PAT_GITLAB_API", &gitlab.api_url());
+//! // … run the helper …
+//! assert!(gitlab.reuse_detections().is_empty());
+//! assert!(gitlab.token(id).unwrap().revoked);
+//! ```
 
 mod routes;
 

@@ -15,6 +15,13 @@
 //!
 //! [`request`] is a bare client for poking at a double's strictness with
 //! exactly the bytes a test wants.
+//!
+//! ```text
+//! gitlab.http().fault_call(1, Fault::Status(503));          // the next call fails, nothing done
+//! gitlab.http().fault_route("POST", "/rotate", Fault::Drop); // the rotation happens, the answer is lost
+//! gitlab.http().throttle(2);                                 // the next two calls get the 429
+//! let events = gitlab.http().events();                       // method, path, who, status, fault
+//! ```
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

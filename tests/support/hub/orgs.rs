@@ -17,6 +17,15 @@
 //! named organisation scopes; `expires_at` must be in the future and within
 //! a year (the UI's limit); the cap answers `400` with `non_field_errors`;
 //! lists are newest first, `page_size` at most 100.
+//!
+//! ```text
+//! let hub = HubDouble::start();
+//! hub.add_user("alice", PASSWORD);
+//! hub.add_org("acme", &["alice"]);
+//! let (id, oat) = hub.add_org_token("acme", "ci", &[("TYPE_REPO", "acme/*", &["scope-image-pull"])], None);
+//! let registry = hub.start_registry(); // `docker login -u acme` with `oat` works
+//! hub.set_org_token_last_used(&id, Utc::now() - chrono::Duration::hours(1)); // a use elsewhere
+//! ```
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
