@@ -16,6 +16,8 @@ mod docker;
 #[cfg(target_os = "linux")]
 mod doctor;
 #[cfg(target_os = "linux")]
+mod doubles;
+#[cfg(target_os = "linux")]
 mod expiry;
 #[cfg(target_os = "linux")]
 mod faults;

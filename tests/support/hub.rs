@@ -9,40 +9,44 @@
 //! `X-Retry-After`. `POST /v2/auth/token` with a token updates its
 //! `last_used`, as Hub does.
 //!
+//! Organisation access tokens (`/v2/orgs/{org}/access-tokens`, owners only)
+//! live in [`orgs`]; an organisation signs in to the registry and to
+//! `/v2/auth/token` with its name and an active OAT.
+//!
 //! It also plays Hub's registry token service (what `auth.docker.io` is to
 //! `registry-1.docker.io`): [`HubDouble::start_registry`] runs Debian's
 //! `docker-registry` with token auth pointed here, so the registry accepts
 //! exactly the tokens active here, old and new side by side during a
-//! rotation, and each pull counts as a use. (An htpasswd file holds one
-//! password per user, so it could not.) Its bearer tokens are RS256 JWTs
-//! signed with `openssl`.
+//! rotation, and each pull counts as a use.
 //!
 //! Tests reach into the state directly: to add accounts, read what Hub holds,
-//! flip the switches, or move Hub's clock.
+//! flip the switches, or move Hub's clock. The HTTP serving, the faults and
+//! the call log are the shared [`Server`]'s.
+
+mod orgs;
+
+pub use orgs::{OatResource, OrgToken};
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{Registry, base64};
+use super::Registry;
+use super::http_double::{
+    Answer, Api, Fault, Handled, Incoming, Server, new_uuid, random_token_body, reason, request,
+};
+use super::registry_auth::{TokenService, credentials};
 
 const SCOPES: [&str; 4] = ["repo:admin", "repo:write", "repo:read", "repo:public_read"];
 /// Calls allowed per minute unless a test sets another limit.
 const RATE_LIMIT: u32 = 600;
 const SECOND_FACTOR_DETAIL: &str = "Require secondary authentication on MFA enabled account";
-/// What the double's registry token service calls itself and its registry.
-const ISSUER: &str = "hub-double";
-const SERVICE: &str = "registry-double";
 
 /// A token as the double holds it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HubToken {
     pub uuid: String,
     pub user: String,
@@ -53,6 +57,21 @@ pub struct HubToken {
     pub created_at: DateTime<Utc>,
     pub last_used: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for HubToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubToken")
+            .field("uuid", &self.uuid)
+            .field("user", &self.user)
+            .field("label", &self.label)
+            .field("scopes", &self.scopes)
+            .field("is_active", &self.is_active)
+            .field("created_at", &self.created_at)
+            .field("last_used", &self.last_used)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HubToken {
@@ -69,17 +88,36 @@ struct User {
 }
 
 /// One request as the double saw it: method, path with query, and the body.
-#[derive(Debug, Clone)]
+/// The body may hold a password or a token, so it is never shown by `{:?}`.
+#[derive(Clone)]
 pub struct Seen {
     pub method: String,
     pub target: String,
     pub body: String,
 }
 
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.target)
+    }
+}
+
+/// Who a `name:secret` pair is, at the registry or at `/v2/auth/token`.
+enum Grant {
+    /// A user's password or personal access token, with its scopes.
+    User { user: String, scopes: Vec<String> },
+    /// An organisation's access token, by its id.
+    Org { org: String, id: String },
+}
+
 #[derive(Default)]
 struct State {
     users: Vec<User>,
     tokens: Vec<HubToken>,
+    orgs: Vec<orgs::Org>,
+    org_tokens: Vec<OrgToken>,
+    /// Repositories `*/*/public` in an OAT's resources covers.
+    public_repositories: Vec<String>,
     /// Bearer → (user, expiry).
     sessions: BTreeMap<String, (String, DateTime<Utc>)>,
     /// `login_2fa_token` → (user, expiry).
@@ -90,10 +128,6 @@ struct State {
     used_in_window: u32,
     window_start: Option<DateTime<Utc>>,
     clock_offset: chrono::Duration,
-    /// After this many more calls, one answered with this status and body.
-    fail_next: Option<(usize, u16, String)>,
-    /// Seconds before a connection is answered, to play a Hub that hangs.
-    delay: u64,
     seen: Vec<Seen>,
 }
 
@@ -108,10 +142,22 @@ impl State {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
-    /// The user a `user:secret` pair authenticates (password, or an active token);
-    /// a token used this way gets its `last_used` updated.
-    fn authenticate(&mut self, name: &str, secret: &str) -> Option<(String, Vec<String>)> {
+    /// Who a `name:secret` pair is: an organisation with an active OAT, or a
+    /// user with a password or an active token. A token used this way gets
+    /// its last use recorded.
+    fn authenticate(&mut self, name: &str, secret: &str) -> Option<Grant> {
         let now = self.now();
+        if let Some(org) = self.org(name).map(|o| o.name.clone()) {
+            let token = self
+                .org_tokens
+                .iter_mut()
+                .find(|t| t.org == org && t.secret == secret && t.usable(now))?;
+            token.last_used_at = Some(now);
+            return Some(Grant::Org {
+                org,
+                id: token.id.clone(),
+            });
+        }
         let user = self.user(name)?.name.clone();
         if let Some(token) = self
             .tokens
@@ -119,57 +165,51 @@ impl State {
             .find(|t| t.user == user && t.secret == secret && t.usable(now))
         {
             token.last_used = Some(now);
-            return Some((user, token.scopes.clone()));
+            return Some(Grant::User {
+                user,
+                scopes: token.scopes.clone(),
+            });
         }
         let password_ok = self
             .user(&user)
             .is_some_and(|u| u.password == secret && u.otp.is_none());
-        password_ok.then(|| (user, SCOPES.iter().map(|s| s.to_string()).collect()))
+        password_ok.then(|| Grant::User {
+            user,
+            scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
+        })
     }
 }
 
 pub struct HubDouble {
     pub url: String,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    port: u16,
-    thread: Option<std::thread::JoinHandle<()>>,
-    keys: Arc<Mutex<Option<Signer>>>,
+    api: Arc<HubApi>,
+    server: Server,
 }
 
 impl HubDouble {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let url = format!("http://127.0.0.1:{port}");
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let keys: Arc<Mutex<Option<Signer>>> = Arc::new(Mutex::new(None));
-        let thread = {
-            let (state, stop, keys, url) = (state.clone(), stop.clone(), keys.clone(), url.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (state, keys, url) = (state.clone(), keys.clone(), url.clone());
-                    std::thread::spawn(move || serve(stream, &state, &keys, &url));
-                }
-            })
-        };
+        let api = Arc::new(HubApi {
+            state: state.clone(),
+            registry: TokenService::new("hub-double", "registry-double"),
+        });
+        let server = Server::start(api.clone());
         Self {
-            url,
+            url: server.url.clone(),
             state,
-            stop,
-            port,
-            thread: Some(thread),
-            keys,
+            api,
+            server,
         }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap()
+    }
+
+    /// The HTTP server: faults, throttling and the log of calls.
+    pub fn http(&self) -> &Server {
+        &self.server
     }
 
     /// An account that signs in with its password alone.
@@ -198,7 +238,7 @@ impl HubDouble {
             user: user.into(),
             label: label.into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            secret: new_secret(),
+            secret: new_secret("dckr_pat_", 27),
             is_active: true,
             created_at: state.now(),
             last_used: None,
@@ -226,7 +266,7 @@ impl HubDouble {
             .cloned()
     }
 
-    /// True when Hub accepts `secret` as an active, unexpired token.
+    /// True when Hub accepts `secret` as an active, unexpired token (personal or organisation).
     pub fn accepts(&self, secret: &str) -> bool {
         let state = self.state();
         let now = state.now();
@@ -234,6 +274,10 @@ impl HubDouble {
             .tokens
             .iter()
             .any(|t| t.secret == secret && t.usable(now))
+            || state
+                .org_tokens
+                .iter()
+                .any(|t| t.secret == secret && t.usable(now))
     }
 
     /// Allows this many calls a minute.
@@ -251,9 +295,14 @@ impl HubDouble {
         self.fail_after(0, status, body);
     }
 
-    /// The call after the next `skip` gets this status and body (status 0: none).
+    /// The call after the next `skip` gets this status and body (status 0:
+    /// forget every planned fault).
     pub fn fail_after(&self, skip: usize, status: u16, body: &str) {
-        self.state().fail_next = (status != 0).then(|| (skip, status, body.into()));
+        self.server.clear_faults();
+        if status != 0 {
+            self.server
+                .fault_call(skip + 1, Fault::Reply(status, body.into()));
+        }
     }
 
     /// The session tokens Hub has handed out and still accepts.
@@ -273,7 +322,7 @@ impl HubDouble {
 
     /// Every connection waits this long before it is answered.
     pub fn set_delay(&self, seconds: u64) {
-        self.state().delay = seconds;
+        self.server.delay_every_call(Duration::from_secs(seconds));
     }
 
     pub fn requests(&self) -> Vec<Seen> {
@@ -292,8 +341,7 @@ impl HubDouble {
     /// (`POST /v2/auth/token`); returns the status.
     pub fn use_directly(&self, user: &str, secret: &str) -> u16 {
         let body = json!({"identifier": user, "secret": secret}).to_string();
-        request(
-            self.port,
+        self.call(
             "POST",
             "/v2/auth/token",
             &[("Content-Type", "application/json")],
@@ -310,7 +358,7 @@ impl HubDouble {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String, Value) {
-        request(self.port, method, target, headers, body)
+        request(self.server.port(), method, target, headers, body)
     }
 
     /// Signs `user` in directly and returns the bearer header value.
@@ -329,316 +377,62 @@ impl HubDouble {
     /// Debian's registry, accepting exactly the tokens active on this Hub
     /// (registry token auth, with this double as the token service).
     pub fn start_registry(&self) -> Registry {
-        let mut keys = self.keys.lock().unwrap();
-        let signer = keys.get_or_insert_with(Signer::new);
-        let auth = format!(
-            "auth:\n  token:\n    realm: {}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
-            self.url,
-            signer.cert.display()
-        );
-        Registry::start_with_auth(&auth)
+        self.api
+            .registry
+            .start_registry(&format!("{}/token", self.url))
     }
 }
 
-impl Drop for HubDouble {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+struct HubApi {
+    state: Arc<Mutex<State>>,
+    registry: TokenService,
+}
+
+impl Api for HubApi {
+    fn handle(&self, call: &Incoming, base: &str) -> Handled {
+        let mut state = self.state.lock().unwrap();
+        if self.is_registry_call(call) {
+            return registry_token(&mut state, &self.registry, call);
         }
-    }
-}
-
-/// The key and self-signed certificate the registry trusts, in a folder of their own.
-struct Signer {
-    _dir: tempfile::TempDir,
-    key: PathBuf,
-    cert: PathBuf,
-    /// The certificate, DER in standard base64, for the JWT's `x5c` header.
-    x5c: String,
-}
-
-impl Signer {
-    fn new() -> Self {
-        super::require_tool("openssl", "openssl");
-        let dir = tempfile::tempdir().unwrap();
-        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=hub-double", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-        let der = std::process::Command::new("openssl")
-            .args(["x509", "-outform", "DER", "-in"])
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(der.status.success());
-        Self {
-            x5c: base64(&der.stdout),
-            _dir: dir,
-            key,
-            cert,
-        }
-    }
-
-    /// An RS256 JWT granting `access`, as the registry's token auth expects.
-    fn token(&self, subject: &str, access: Value) -> String {
-        let now = Utc::now().timestamp();
-        let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [self.x5c]});
-        let claims = json!({
-            "iss": ISSUER, "sub": subject, "aud": SERVICE,
-            "exp": now + 300, "nbf": now - 10, "iat": now,
-            "jti": new_uuid(), "access": access,
+        state.seen.push(Seen {
+            method: call.method.clone(),
+            target: call.target.clone(),
+            body: String::from_utf8_lossy(&call.body).into_owned(),
         });
-        let signed = format!(
-            "{}.{}",
-            base64url(header.to_string().as_bytes()),
-            base64url(claims.to_string().as_bytes())
-        );
-        let mut openssl = std::process::Command::new("openssl")
-            .args(["dgst", "-sha256", "-sign"])
-            .arg(&self.key)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        openssl
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(signed.as_bytes())
-            .unwrap();
-        let signature = openssl.wait_with_output().unwrap().stdout;
-        format!("{signed}.{}", base64url(&signature))
+        let (limit_headers, limited) = rate_limit(&mut state);
+        let mut handled = match limited {
+            Some(limited) => limited.into(),
+            None => route(&mut state, call, base),
+        };
+        handled.answer.headers.extend(limit_headers);
+        handled
+    }
+
+    fn throttled(&self) -> Answer {
+        let retry = self.state.lock().unwrap().now() + chrono::Duration::seconds(60);
+        detail(429, "Rate limit exceeded")
+            .with_header("X-Retry-After", &retry.timestamp().to_string())
+    }
+
+    fn failure(&self, status: u16) -> Answer {
+        detail(status, reason(status))
+    }
+
+    fn is_registry_call(&self, call: &Incoming) -> bool {
+        call.path() == "/token"
     }
 }
 
-fn base64url(bytes: &[u8]) -> String {
-    base64(bytes)
-        .trim_end_matches('=')
-        .replace('+', "-")
-        .replace('/', "_")
-}
-
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    bytes
-}
-
-fn new_uuid() -> String {
-    let hex: String = random_bytes(16)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-fn new_secret() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    let body: String = random_bytes(27)
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % 64] as char)
-        .collect();
-    format!("dckr_pat_{body}")
+fn new_secret(prefix: &str, length: usize) -> String {
+    format!("{prefix}{}", random_token_body(length))
 }
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// One HTTP/1.1 request, as read off the socket.
-struct Incoming {
-    method: String,
-    target: String,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Incoming {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or_default()
-    }
-
-    fn query(&self, key: &str) -> Vec<String> {
-        let query = self.target.split_once('?').map_or("", |(_, q)| q);
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| percent_decode(v))
-            .collect()
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 3 <= bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn read_request(stream: &TcpStream) -> Option<Incoming> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-        if headers.len() > 100 {
-            return None;
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    if length > 1 << 20 {
-        return None;
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Incoming {
-        method,
-        target,
-        headers,
-        body,
-    })
-}
-
-/// An answer: status, extra headers, JSON body (`Value::Null` for none).
-type Answer = (u16, Vec<(String, String)>, Value);
-
-fn answer(status: u16, body: Value) -> Answer {
-    (status, Vec::new(), body)
-}
-
 fn detail(status: u16, text: &str) -> Answer {
-    answer(status, json!({ "detail": text }))
-}
-
-fn serve(stream: TcpStream, state: &Mutex<State>, keys: &Mutex<Option<Signer>>, url: &str) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(incoming) = read_request(&stream) else {
-        return;
-    };
-    let delay = state.lock().unwrap().delay;
-    if delay > 0 {
-        std::thread::sleep(Duration::from_secs(delay));
-    }
-    let (status, mut headers, body) = if incoming.path() == "/token" {
-        // The registry's token service: no rate limit, no injected failures.
-        let mut state = state.lock().unwrap();
-        registry_token(&mut state, keys, &incoming)
-    } else {
-        let mut state = state.lock().unwrap();
-        state.seen.push(Seen {
-            method: incoming.method.clone(),
-            target: incoming.target.clone(),
-            body: String::from_utf8_lossy(&incoming.body).into_owned(),
-        });
-        let (limit_headers, limited) = rate_limit(&mut state);
-        let mut answer = if let Some(limited) = limited {
-            limited
-        } else if let Some((0, status, body)) = state.fail_next.clone() {
-            state.fail_next = None;
-            (
-                status,
-                Vec::new(),
-                serde_json::from_str(&body).unwrap_or(Value::Null),
-            )
-        } else {
-            if let Some((skip, ..)) = state.fail_next.as_mut() {
-                *skip -= 1;
-            }
-            route(&mut state, &incoming, url)
-        };
-        answer.1.extend(limit_headers);
-        answer
-    };
-    let text = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    headers.push(("Content-Type".into(), "application/json".into()));
-    let mut response = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        reason(status),
-        text.len()
-    );
-    for (name, value) in headers {
-        response.push_str(&format!("{name}: {value}\r\n"));
-    }
-    response.push_str("\r\n");
-    response.push_str(&text);
-    let _ = (&stream).write_all(response.as_bytes());
-    let _ = (&stream).flush();
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        415 => "Unsupported Media Type",
-        429 => "Too Many Requests",
-        _ => "Other",
-    }
+    Answer::json(status, json!({ "detail": text }))
 }
 
 /// The `X-RateLimit-*` headers, and a 429 when over the limit or switched on.
@@ -662,56 +456,73 @@ fn rate_limit(state: &mut State) -> (Vec<(String, String)>, Option<Answer>) {
         ),
     ];
     if state.rate_limited || state.used_in_window > limit {
-        let limited = (
-            429,
-            vec![("X-Retry-After".to_owned(), reset.timestamp().to_string())],
-            json!({"detail": "Rate limit exceeded"}),
-        );
+        let limited = detail(429, "Rate limit exceeded")
+            .with_header("X-Retry-After", &reset.timestamp().to_string());
         return (headers, Some(limited));
     }
     (headers, None)
 }
 
-fn route(state: &mut State, incoming: &Incoming, url: &str) -> Answer {
+fn route(state: &mut State, incoming: &Incoming, url: &str) -> Handled {
     let path = incoming.path();
     let method = incoming.method.as_str();
     match (method, path) {
-        ("POST", "/v2/users/login") => with_body(incoming, |body| login(state, body)),
-        ("POST", "/v2/users/2fa-login") => with_body(incoming, |body| second_factor(state, body)),
-        ("POST", "/v2/auth/token") => with_body(incoming, |body| auth_token(state, body)),
+        ("POST", "/v2/users/login") => with_body(incoming, |body| login(state, body)).into(),
+        ("POST", "/v2/users/2fa-login") => {
+            with_body(incoming, |body| second_factor(state, body)).into()
+        }
+        ("POST", "/v2/auth/token") => auth_token(state, incoming),
+        (_, p) if p.starts_with("/v2/orgs/") => {
+            let Some(user) = bearer_user(state, incoming) else {
+                return orgs::unauthorized(incoming).into();
+            };
+            Handled {
+                answer: orgs::route(state, &user, incoming, url),
+                who: Some(format!("session {user}")),
+            }
+        }
         (_, "/v2/access-tokens") => {
             let Some(user) = bearer_user(state, incoming) else {
-                return unauthorized(incoming);
+                return unauthorized(incoming).into();
             };
-            match method {
+            let answer = match method {
                 "GET" => list(state, &user, incoming, url),
-                "POST" => with_body(incoming, |body| create(state, &user, body, incoming)),
+                "POST" => with_body(incoming, |body| create(state, &user, body)),
                 _ => detail(405, &format!("Method \"{method}\" not allowed.")),
+            };
+            Handled {
+                answer,
+                who: Some(format!("session {user}")),
             }
         }
         (_, p) if p.starts_with("/v2/access-tokens/") => {
             let uuid = &p["/v2/access-tokens/".len()..];
             let Some(user) = bearer_user(state, incoming) else {
-                return unauthorized(incoming);
+                return unauthorized(incoming).into();
             };
+            let who = Some(format!("session {user}"));
             let Some(index) = state
                 .tokens
                 .iter()
                 .position(|t| t.uuid == uuid && t.user == user)
             else {
-                return detail(404, "Not found.");
+                return Handled {
+                    answer: detail(404, "Not found."),
+                    who,
+                };
             };
-            match method {
-                "GET" => answer(200, token_json(&state.tokens[index], false)),
+            let answer = match method {
+                "GET" => Answer::json(200, token_json(&state.tokens[index], false)),
                 "PATCH" => with_body(incoming, |body| patch(state, index, body)),
                 "DELETE" => {
                     state.tokens.remove(index);
-                    answer(204, Value::Null)
+                    Answer::empty(204)
                 }
                 _ => detail(405, &format!("Method \"{method}\" not allowed.")),
-            }
+            };
+            Handled { answer, who }
         }
-        _ => detail(404, "Not found."),
+        _ => detail(404, "Not found.").into(),
     }
 }
 
@@ -739,7 +550,21 @@ fn invalid(fields: Vec<(&str, &str)>) -> Answer {
         .iter()
         .map(|(field, problem)| (field.to_string(), json!([problem])))
         .collect();
-    answer(400, json!({"fields": map, "text": "Invalid request"}))
+    Answer::json(400, json!({"fields": map, "text": "Invalid request"}))
+}
+
+/// The 400 naming the fields of `body` that are not in `allowed`, if any.
+fn unknown_fields(body: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), Answer> {
+    let unknown: Vec<(&str, &str)> = body
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| (k.as_str(), "Unknown field."))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(unknown))
+    }
 }
 
 /// The required string fields, or the 400 that names the missing ones.
@@ -768,10 +593,13 @@ fn new_session(state: &mut State, user: &str) -> Answer {
     state
         .sessions
         .insert(token.clone(), (user.to_owned(), expires));
-    answer(200, json!({ "token": token }))
+    Answer::json(200, json!({ "token": token }))
 }
 
 fn login(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["username", "password"]) {
+        return answer;
+    }
     let fields = match strings(body, &["username", "password"]) {
         Ok(fields) => fields,
         Err(answer) => return answer,
@@ -784,7 +612,7 @@ fn login(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
         let challenge = format!("2fa.{}", new_uuid().replace('-', ""));
         let expires = state.now() + chrono::Duration::minutes(5);
         state.challenges.insert(challenge.clone(), (name, expires));
-        return answer(
+        return Answer::json(
             401,
             json!({"detail": SECOND_FACTOR_DETAIL, "login_2fa_token": challenge}),
         );
@@ -793,6 +621,9 @@ fn login(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
 }
 
 fn second_factor(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["login_2fa_token", "code"]) {
+        return answer;
+    }
     let fields = match strings(body, &["login_2fa_token", "code"]) {
         Ok(fields) => fields,
         Err(answer) => return answer,
@@ -809,18 +640,40 @@ fn second_factor(state: &mut State, body: &serde_json::Map<String, Value>) -> An
     new_session(state, &user)
 }
 
-fn auth_token(state: &mut State, body: &serde_json::Map<String, Value>) -> Answer {
-    let fields = match strings(body, &["identifier", "secret"]) {
-        Ok(fields) => fields,
-        Err(answer) => return answer,
-    };
-    match state.authenticate(fields[0], fields[1]) {
-        Some(_) => answer(
-            200,
-            json!({"access_token": format!("hubaccess.{}", new_uuid().replace('-', ""))}),
-        ),
-        None => detail(401, "Incorrect authentication credentials"),
-    }
+/// `POST /v2/auth/token`: a user with a password or PAT, or an organisation
+/// with an OAT; the documented 401 carries `errinfo`, `detail` and `message`.
+fn auth_token(state: &mut State, incoming: &Incoming) -> Handled {
+    let mut who = None;
+    let answer = with_body(incoming, |body| {
+        if let Err(answer) = unknown_fields(body, &["identifier", "secret"]) {
+            return answer;
+        }
+        let fields = match strings(body, &["identifier", "secret"]) {
+            Ok(fields) => fields,
+            Err(answer) => return answer,
+        };
+        match state.authenticate(fields[0], fields[1]) {
+            Some(grant) => {
+                who = Some(match grant {
+                    Grant::User { user, .. } => format!("user {user}"),
+                    Grant::Org { org, id } => format!("org {org} token {id}"),
+                });
+                Answer::json(
+                    200,
+                    json!({"access_token": format!("hubaccess.{}", new_uuid().replace('-', ""))}),
+                )
+            }
+            None => Answer::json(
+                401,
+                json!({
+                    "errinfo": {},
+                    "detail": "Incorrect authentication credentials",
+                    "message": "Incorrect authentication credentials",
+                }),
+            ),
+        }
+    });
+    Handled { answer, who }
 }
 
 fn bearer_user(state: &State, incoming: &Incoming) -> Option<String> {
@@ -853,31 +706,39 @@ fn token_json(token: &HubToken, with_secret: bool) -> Value {
     })
 }
 
-fn list(state: &State, user: &str, incoming: &Incoming, url: &str) -> Answer {
-    let number = |key: &str, default: usize| -> Result<usize, Answer> {
+/// `page` and `page_size` of a list call (1 and 10 unless given; at most 100 a page).
+fn paging(incoming: &Incoming) -> Result<(usize, usize), Answer> {
+    let number = |key: &'static str, default: usize| -> Result<usize, Answer> {
         match incoming.query(key).first() {
             None => Ok(default),
             Some(text) => text
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    invalid(vec![(
-                        if key == "page" { "page" } else { "page_size" },
-                        "A valid integer is required.",
-                    )])
-                }),
+                .ok_or_else(|| invalid(vec![(key, "A valid integer is required.")])),
         }
     };
-    let (page, size) = match (number("page", 1), number("page_size", 10)) {
-        (Ok(page), Ok(size)) if size <= 100 => (page, size),
-        (Ok(_), Ok(_)) => {
-            return invalid(vec![(
-                "page_size",
-                "Ensure this value is less than or equal to 100.",
-            )]);
-        }
-        (Err(answer), _) | (_, Err(answer)) => return answer,
+    let (page, size) = (number("page", 1)?, number("page_size", 10)?);
+    if size > 100 {
+        return Err(invalid(vec![(
+            "page_size",
+            "Ensure this value is less than or equal to 100.",
+        )]));
+    }
+    Ok((page, size))
+}
+
+fn list(state: &State, user: &str, incoming: &Incoming, url: &str) -> Answer {
+    if let Some((key, _)) = incoming
+        .query_pairs()
+        .into_iter()
+        .find(|(k, _)| k != "page" && k != "page_size")
+    {
+        return invalid(vec![(key.as_str(), "Unknown query parameter.")]);
+    }
+    let (page, size) = match paging(incoming) {
+        Ok(paging) => paging,
+        Err(answer) => return answer,
     };
     // Newest first, as Hub's page lists them.
     let mine: Vec<&HubToken> = state
@@ -897,7 +758,7 @@ fn list(state: &State, user: &str, incoming: &Incoming, url: &str) -> Answer {
         .map(|t| token_json(t, false))
         .collect();
     let link = |p: usize| format!("{url}/v2/access-tokens?page={p}&page_size={size}");
-    answer(
+    Answer::json(
         200,
         json!({
             "count": mine.len(),
@@ -920,12 +781,10 @@ fn check_label(value: Option<&Value>) -> Result<String, &'static str> {
     }
 }
 
-fn create(
-    state: &mut State,
-    user: &str,
-    body: &serde_json::Map<String, Value>,
-    _incoming: &Incoming,
-) -> Answer {
+fn create(state: &mut State, user: &str, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["token_label", "scopes", "expires_at"]) {
+        return answer;
+    }
     let mut problems = Vec::new();
     let label = check_label(body.get("token_label")).map_err(|p| problems.push(("token_label", p)));
     let scopes: Option<Vec<String>> = match body.get("scopes") {
@@ -968,7 +827,7 @@ fn create(
         user: user.to_owned(),
         label: label.unwrap(),
         scopes: scopes.unwrap(),
-        secret: new_secret(),
+        secret: new_secret("dckr_pat_", 27),
         is_active: true,
         created_at: now,
         last_used: None,
@@ -976,10 +835,13 @@ fn create(
     };
     let value = token_json(&token, true);
     state.tokens.push(token);
-    answer(201, value)
+    Answer::json(201, value)
 }
 
 fn patch(state: &mut State, index: usize, body: &serde_json::Map<String, Value>) -> Answer {
+    if let Err(answer) = unknown_fields(body, &["token_label", "is_active"]) {
+        return answer;
+    }
     let label = body.get("token_label").map(|v| check_label(Some(v)));
     let active = body
         .get("is_active")
@@ -1004,97 +866,38 @@ fn patch(state: &mut State, index: usize, body: &serde_json::Map<String, Value>)
     if let Some(Ok(active)) = active {
         token.is_active = active;
     }
-    answer(200, token_json(token, false))
+    Answer::json(200, token_json(token, false))
 }
 
 /// `GET /token`: the registry's token service. Basic auth with a Hub token
-/// (or the password of an account without a second factor); each grant is a use.
-fn registry_token(state: &mut State, keys: &Mutex<Option<Signer>>, incoming: &Incoming) -> Answer {
-    let credentials = incoming
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Basic "))
-        .and_then(|b| decode_base64(b.trim()))
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((name, secret)) = credentials.as_deref().and_then(|c| c.split_once(':')) else {
-        return detail(401, "authentication required");
+/// (or the password of an account without a second factor), or an
+/// organisation's name with one of its OATs; each grant is a use.
+fn registry_token(state: &mut State, registry: &TokenService, incoming: &Incoming) -> Handled {
+    let Some((name, secret)) = credentials(incoming) else {
+        return detail(401, "authentication required").into();
     };
-    let Some((user, scopes)) = state.authenticate(name, secret) else {
-        return detail(401, "incorrect username or password");
-    };
-    let writes = scopes
-        .iter()
-        .any(|s| s == "repo:write" || s == "repo:admin");
-    let access: Vec<Value> = incoming
-        .query("scope")
-        .iter()
-        .filter_map(|scope| {
-            let mut parts = scope.splitn(3, ':');
-            let (kind, repository, wanted) = (parts.next()?, parts.next()?, parts.next()?);
-            let actions: Vec<&str> = wanted
-                .split(',')
-                .filter(|a| *a == "pull" || (writes && matches!(*a, "push" | "delete")))
-                .collect();
-            Some(json!({"type": kind, "name": repository, "actions": actions}))
-        })
-        .collect();
-    let keys = keys.lock().unwrap();
-    let Some(signer) = keys.as_ref() else {
-        return detail(404, "no registry here");
-    };
-    let token = signer.token(&user, Value::Array(access));
-    answer(
-        200,
-        json!({"token": token, "access_token": token, "expires_in": 300, "issued_at": time(Utc::now())}),
-    )
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for byte in text.bytes().filter(|b| *b != b'=') {
-        let value = TABLE.iter().position(|t| *t == byte)? as u32;
-        bits = bits << 6 | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
+    match state.authenticate(&name, &secret) {
+        None => detail(401, "incorrect username or password").into(),
+        Some(Grant::User { user, scopes }) => {
+            let writes = scopes
+                .iter()
+                .any(|s| s == "repo:write" || s == "repo:admin");
+            Handled {
+                answer: registry.grant(incoming, &user, |_, action| {
+                    action == "pull" || (writes && matches!(action, "push" | "delete"))
+                }),
+                who: Some(format!("user {user}")),
+            }
+        }
+        Some(Grant::Org { org, id }) => {
+            let token = state.org_tokens.iter().find(|t| t.id == id);
+            let public = &state.public_repositories;
+            Handled {
+                answer: registry.grant(incoming, &org, |repository, action| {
+                    token.is_some_and(|t| t.allows(repository, action, public))
+                }),
+                who: Some(format!("org {org} token {id}")),
+            }
         }
     }
-    Some(out)
-}
-
-/// One HTTP request to the double on `port`: (status, raw headers, JSON body or null).
-fn request(
-    port: u16,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, Value) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut text = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    stream.write_all(text.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        head.to_owned(),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
 }

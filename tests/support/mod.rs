@@ -7,7 +7,11 @@
 
 #![allow(dead_code)]
 
+pub mod github;
+pub mod gitlab;
+pub mod http_double;
 pub mod hub;
+pub mod registry_auth;
 // Only the Linux-only test modules run programs in a terminal.
 #[cfg(target_os = "linux")]
 pub mod terminal;
