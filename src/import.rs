@@ -12,12 +12,13 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::error::ServiceError;
 use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::policy::IDENTITY_TOKEN_USERNAME;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{self, Service, ServiceError, TokenSpec};
+use crate::service::{self, Service, TokenSpec};
 use crate::store::BackendKind;
 
 /// The fields of an `auths` entry that carry a secret.

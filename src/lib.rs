@@ -28,7 +28,9 @@ pub mod config;
 mod corpus;
 pub mod docker_config;
 pub mod doctor;
+pub mod error;
 pub mod expiry;
+pub mod finding;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -16,69 +16,22 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
-use crate::fsutil::FsError;
-use crate::index::{HubLink, Index, IndexError, IndexWriter, TokenRecord};
+use crate::error::{Result, ServiceError};
+use crate::index::{HubLink, Index, IndexWriter, TokenRecord};
 use crate::ledger::local::{Backends, LocalLedger};
 use crate::ledger::{Edit, Entry, Found, Ledger, MachineUse};
-use crate::names::{Integration, NameError, TokenName};
-use crate::policy::{self, PasswordRefused, SecretKind};
-use crate::registry::{AddressError, Registry};
+use crate::names::{Integration, TokenName};
+use crate::policy::{self, SecretKind};
+use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::store::keychain::KeychainStore;
-use crate::store::openbao::{OpenBaoError, ServerLedger};
+use crate::store::openbao::ServerLedger;
 use crate::store::vault::{PassphraseSources, VaultStore};
-use crate::store::{BackendKind, DynStore, StoreError};
+use crate::store::{BackendKind, DynStore};
 use crate::usage::{self, Usage, UsageTable};
 
-/// The exact text the Docker CLI recognises as "nothing stored".
-pub const NOT_FOUND: &str = "credentials not found in native keychain";
 const MAX_USERNAME_LEN: usize = 1024;
 const MAX_DESCRIPTION_LEN: usize = 200;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("{NOT_FOUND}")]
-    NotFound,
-    /// The index names a token whose secret is not in its store.
-    #[error("{NOT_FOUND}")]
-    SecretMissing,
-    #[error("no credentials server URL")]
-    MissingServerUrl,
-    #[error("no credentials username")]
-    MissingUsername,
-    #[error("{0}")]
-    Address(#[from] AddressError),
-    #[error("{0}")]
-    Name(#[from] NameError),
-    #[error("{0}")]
-    Refused(#[from] PasswordRefused),
-    #[error("no token named {name}{}", suggest(.suggestions))]
-    UnknownToken {
-        name: String,
-        suggestions: Vec<String>,
-    },
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Server(#[from] OpenBaoError),
-    #[error("{0}")]
-    Index(#[from] IndexError),
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    #[error("{0}")]
-    Fs(#[from] FsError),
-}
-
-fn suggest(suggestions: &[String]) -> String {
-    match suggestions {
-        [] => "; run `docker-credential-pat tokens` to see them all".into(),
-        _ => format!("; did you mean {}?", suggestions.join(" or ")),
-    }
-}
-
-pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
 /// What a new or replaced token should look like.
 pub struct TokenSpec<'a> {
@@ -790,8 +743,8 @@ fn closest(wanted: &str, names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ItemMeta;
     use crate::store::memory::MemoryStore;
+    use crate::store::{ItemMeta, StoreError};
     use std::rc::Rc;
 
     struct Shared(Rc<MemoryStore>);

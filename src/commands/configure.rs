@@ -3,9 +3,9 @@
 use super::{CommandResult, Exit};
 use crate::config::Environment;
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::error::ServiceError;
 use crate::output;
 use crate::registry::Registry;
-use crate::service::ServiceError;
 
 /// What `configure-docker` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 
 use super::{CommandResult, Exit};
 use crate::config::Environment;
-use crate::doctor::{self, Finding, Status};
+use crate::doctor;
+use crate::finding::{Finding, Status};
 use crate::output;
 use crate::service::Service;
 

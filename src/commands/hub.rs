@@ -165,7 +165,8 @@ fn expiry_words(at: Option<DateTime<Utc>>) -> String {
 }
 
 fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
-    let integration = Integration::parse(&args.integration).map_err(service::ServiceError::from)?;
+    let integration =
+        Integration::parse(&args.integration).map_err(crate::error::ServiceError::from)?;
     let scopes = spec::parse_scopes(&args.scopes).map_err(ManageError::Invalid)?;
     let description = match &args.description {
         Some(text) => service::clean_description(text)?,

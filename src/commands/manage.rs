@@ -2,10 +2,11 @@
 
 use super::{CommandResult, Exit};
 use crate::cli::AddArgs;
+use crate::error::ServiceError;
 use crate::names::{Integration, TokenName};
 use crate::output;
 use crate::registry::Registry;
-use crate::service::{self, Facts, Service, ServiceError, TokenSpec};
+use crate::service::{self, Facts, Service, TokenSpec};
 
 pub fn add(service: &Service, args: AddArgs) -> CommandResult {
     let registry = Registry::parse(&args.registry)?;

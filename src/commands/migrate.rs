@@ -17,11 +17,12 @@
 use super::{CommandResult, Exit};
 use crate::cli::BackendArg;
 use crate::config;
+use crate::error::ServiceError;
 use crate::index::{SecretRef, TokenRecord};
 use crate::ledger::Ledger as _;
 use crate::names::TokenName;
 use crate::output;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 use crate::store::{BackendKind, ItemMeta};
 
 pub fn run(service: &Service, to: BackendArg) -> CommandResult {

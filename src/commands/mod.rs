@@ -6,8 +6,9 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Environment;
+use crate::error::ServiceError;
 use crate::output;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 
 mod configure;
 mod doctor;

@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
 
-use super::{Finding, move_aside};
+use super::move_aside;
 use crate::config::{BackendChoice, ConfigError};
+use crate::finding::Finding;
 use crate::index::{Index, IndexError, IndexWriter, SecretRef, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;

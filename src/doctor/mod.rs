@@ -6,107 +6,17 @@
 //! A backend that cannot be reached is reported and left out of the
 //! comparison; it is never taken for an empty one.
 
-use chrono::Utc;
-use serde::Serialize;
-
 use crate::config::ConfigError;
+use crate::error::ServiceError;
+use crate::finding::Finding;
 use crate::fsutil::FsError;
 use crate::index::IndexError;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
+use chrono::Utc;
 
 mod data;
 mod docker;
 mod permissions;
-
-/// How a finding stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Worth acting on, but nothing is broken.
-    Warn,
-    /// Something does not work, or could lose or leak a secret.
-    Problem,
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// Which check: config, keychain, vault, index, secrets, docker-config, plaintext,
-    /// path, stale, expiry, two-factor, hub-audit, permissions.
-    pub check: &'static str,
-    pub status: Status,
-    /// What was found. Never holds a secret.
-    pub message: String,
-    /// What to do; after a repair, what was done.
-    pub fix: Option<String>,
-    /// True when `doctor --repair` can fix it.
-    pub repairable: bool,
-    pub repaired: bool,
-}
-
-impl Finding {
-    pub(crate) fn ok(check: &'static str, message: impl Into<String>) -> Self {
-        Self::new(check, Status::Ok, message.into(), None, false)
-    }
-
-    pub(crate) fn warn(
-        check: &'static str,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self::new(check, Status::Warn, message.into(), Some(fix.into()), false)
-    }
-
-    pub(crate) fn problem(
-        check: &'static str,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self::new(
-            check,
-            Status::Problem,
-            message.into(),
-            Some(fix.into()),
-            false,
-        )
-    }
-
-    fn new(
-        check: &'static str,
-        status: Status,
-        message: String,
-        fix: Option<String>,
-        repairable: bool,
-    ) -> Self {
-        Self {
-            check,
-            status,
-            message,
-            fix,
-            repairable,
-            repaired: false,
-        }
-    }
-
-    /// Marks the finding as one `--repair` can fix.
-    fn repairable(mut self) -> Self {
-        self.repairable = true;
-        self
-    }
-
-    /// Records the repair done; `done` replaces the advice.
-    fn repaired(mut self, done: impl Into<String>) -> Self {
-        self.repaired = true;
-        self.fix = Some(done.into());
-        self
-    }
-
-    /// True when it still needs a person.
-    pub fn needs_attention(&self) -> bool {
-        self.status != Status::Ok && !self.repaired
-    }
-}
 
 /// Runs every check; with `repair`, fixes what it safely can along the way.
 ///
@@ -147,7 +57,7 @@ pub fn run(
     drop(writer);
     if let Ok(true) = service.uses_server() {
         match service.server() {
-            Ok(server) => findings.extend(crate::ledger::Ledger::health(server)),
+            Ok(server) => findings.extend(server.health()),
             Err(e) => findings.push(Finding::problem(
                 "openbao",
                 e.to_string(),
@@ -330,6 +240,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Config, Paths};
+    use crate::finding::Status;
     use crate::secret::Secret;
     use crate::store::memory::MemoryStore;
     use crate::store::{BackendKind, ItemMeta, SecretStore};

@@ -25,12 +25,13 @@ use super::audit::{self, Verdict};
 use super::client::{CreatedToken, HubClient, HubToken, NewToken, SignIn};
 use super::session::Session;
 use super::spec;
+use crate::error::ServiceError;
 use crate::index::{HubLink, Retiring, TokenRecord};
 use crate::ledger::Entry;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{self as service_mod, Facts, Service, ServiceError, TokenFacts, TokenSpec};
+use crate::service::{self as service_mod, Facts, Service, TokenFacts, TokenSpec};
 use crate::store::BackendKind;
 use crate::usage::UsageTable;
 

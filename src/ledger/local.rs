@@ -13,11 +13,11 @@ use std::cell::OnceCell;
 
 use super::{Edit, Entry, Found, Ledger};
 use crate::config::{BackendChoice, Paths};
+use crate::error::{Result, ServiceError};
 use crate::index::{Index, IndexWriter, SecretRef, Snapshot, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{Result, ServiceError};
 use crate::store::{BackendKind, DynStore, ItemMeta, SecretStore, StoreError, StoredItem};
 
 /// Opens each secret store on first use, so `get` connects only to the one it needs.

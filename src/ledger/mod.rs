@@ -15,12 +15,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::doctor::Finding;
+use crate::error::Result;
 use crate::index::TokenRecord;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::Result;
 use crate::store::BackendKind;
 
 pub(crate) mod local;
@@ -88,11 +87,6 @@ pub(crate) trait Ledger {
     fn reported_uses(&self, ids: &[&str]) -> HashMap<String, MachineUse> {
         let _ = ids;
         HashMap::new()
-    }
-
-    /// What `doctor` has to say about the place itself (a server's health).
-    fn health(&self) -> Vec<Finding> {
-        Vec::new()
     }
 }
 

@@ -6,7 +6,8 @@
 
 use std::io::{Read, Write};
 
-use crate::service::{Service, ServiceError};
+use crate::error::ServiceError;
+use crate::service::Service;
 
 mod request;
 mod response;

@@ -7,12 +7,28 @@ use serde_json::Value;
 
 use super::OpenBaoError;
 use super::ledger::ServerLedger;
-use crate::doctor::Finding;
+use crate::finding::Finding;
 use crate::http::Method;
+use crate::ledger::Ledger as _;
 
 const CHECK: &str = "openbao";
 
-pub(super) fn check(ledger: &ServerLedger) -> Vec<Finding> {
+impl ServerLedger {
+    /// What `doctor` has to say about the server: its findings, most basic first.
+    pub(crate) fn health(&self) -> Vec<Finding> {
+        check(self)
+    }
+
+    /// The token names, or none when they may not be listed.
+    fn begin_walk(&self) -> Vec<crate::names::TokenName> {
+        self.begin()
+            .ok()
+            .and_then(|mut edit| edit.names().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn check(ledger: &ServerLedger) -> Vec<Finding> {
     let mut findings = Vec::new();
     let client = &ledger.client;
     let settings = &client.settings;
@@ -238,15 +254,3 @@ fn check_capabilities(ledger: &ServerLedger) -> Vec<Finding> {
     }
     findings
 }
-
-impl ServerLedger {
-    /// The token names, or none when they may not be listed.
-    fn begin_walk(&self) -> Vec<crate::names::TokenName> {
-        self.begin()
-            .ok()
-            .and_then(|mut edit| edit.names().ok())
-            .unwrap_or_default()
-    }
-}
-
-use crate::ledger::Ledger as _;

@@ -26,12 +26,12 @@ use super::kv::{Kv, Raced, Read};
 use super::record::{self, Defaults, TokenData};
 use super::settings::Resolved;
 use crate::config::{Config, Environment, Paths};
+use crate::error::{Result, ServiceError};
 use crate::index::{SecretRef, TokenRecord};
 use crate::ledger::{Edit, Entry, Found, Ledger, MachineUse};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{Result, ServiceError};
 use crate::store::BackendKind;
 
 const POINTER: &str = "@default";
@@ -360,10 +360,6 @@ impl Ledger for ServerLedger {
             }
         }
         latest
-    }
-
-    fn health(&self) -> Vec<crate::doctor::Finding> {
-        super::health::check(self)
     }
 }
 
