@@ -9,10 +9,10 @@ use crate::config::ConfigError;
 use crate::fsutil::FsError;
 use crate::index::IndexError;
 use crate::names::NameError;
+use crate::openbao::OpenBaoError;
 use crate::policy::PasswordRefused;
 use crate::registry::AddressError;
 use crate::store::StoreError;
-use crate::store::openbao::OpenBaoError;
 
 /// The exact text the Docker CLI recognises as "nothing stored".
 pub const NOT_FOUND: &str = "credentials not found in native keychain";

@@ -45,6 +45,7 @@ pub mod index;
 mod kernel_keyring;
 pub mod ledger;
 pub mod names;
+mod openbao;
 mod output;
 pub mod policy;
 mod prompt;

@@ -4,7 +4,7 @@
 //! Two kinds of place sit behind it. On one machine, the index file holds what
 //! is known about each token and points at its secret in the OS keychain or
 //! the vault ([`local`]). On a team server, OpenBao holds both, for every
-//! machine of the fleet at once ([`crate::store::openbao`]). The service
+//! machine of the fleet at once ([`server`]). The service
 //! applies policy, chooses names and reports to people; a ledger only keeps.
 //!
 //! Reads that the Docker protocol makes on every pull (`get`, `list`) are
@@ -23,6 +23,7 @@ use crate::secret::Secret;
 use crate::store::BackendKind;
 
 pub(crate) mod local;
+pub(crate) mod server;
 
 /// The token `get` serves.
 pub struct Found {

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
 
-use super::{BackendKind, ItemMeta, SecretStore, StoreError, StoredItem};
-use crate::config::SessionKind;
+use super::{BackendKind, ItemMeta, SecretStore, SessionKind, StoreError, StoredItem};
 use crate::secret::Secret;
 
 /// The service name every item is filed under.

@@ -5,11 +5,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::OpenBaoError;
-use super::ledger::ServerLedger;
+use super::ServerLedger;
 use crate::finding::Finding;
 use crate::http::Method;
 use crate::ledger::Ledger as _;
+use crate::openbao::OpenBaoError;
 
 const CHECK: &str = "openbao";
 
