@@ -35,7 +35,6 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hardening;
-mod hub;
 // Used by the Docker Hub and OpenBao clients.
 #[allow(dead_code)]
 mod http;
@@ -51,6 +50,7 @@ pub mod policy;
 mod prompt;
 pub mod protocol;
 pub mod registry;
+mod remote;
 pub mod secret;
 pub mod service;
 mod stdio;

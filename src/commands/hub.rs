@@ -1,5 +1,5 @@
 //! `hub …`: Docker Hub's tokens, managed from here. The work is done in
-//! [`crate::hub`]; this turns its outcomes into lines for people, and each
+//! [`crate::remote::hub`]; this turns its outcomes into lines for people, and each
 //! error into one line saying what to do.
 
 use chrono::{DateTime, Utc};
@@ -9,14 +9,15 @@ use super::tokens::{relative, timestamp};
 use super::{CommandResult, Exit};
 use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs};
 use crate::expiry;
-use crate::hub::HubError;
-use crate::hub::manage::{
-    Abandoned, CreateRequest, Hub, Level, ManageError, RotateFailure, Step, Target,
-};
-use crate::hub::spec;
 use crate::names::Integration;
 use crate::output::{self, Table};
 use crate::registry::Registry;
+use crate::remote::hub::HubError;
+use crate::remote::hub::audit::Level;
+use crate::remote::hub::manage::create::CreateRequest;
+use crate::remote::hub::manage::rotate::{RotateFailure, Step};
+use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
+use crate::remote::hub::spec;
 use crate::secret::Secret;
 use crate::service::{self, Service};
 
@@ -61,7 +62,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
                 format!(
                     "Docker Hub's rate limit was reached: retry after {} UTC (in {})",
                     at.format("%H:%M:%S"),
-                    crate::hub::manage::span(chrono::Duration::seconds(wait))
+                    crate::text::span_of(chrono::Duration::seconds(wait))
                 )
             }
             None => "Docker Hub's rate limit was reached: retry in a few minutes".into(),

@@ -165,7 +165,7 @@ fn renew_fix(view: &crate::service::TokenView) -> String {
 
 /// The audit of tokens linked to Docker Hub, when a Hub session is open (it is never asked for here).
 fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
-    let Ok(hub) = crate::hub::manage::Hub::open(service) else {
+    let Ok(hub) = crate::remote::hub::manage::Hub::open(service) else {
         return;
     };
     if hub.session().is_err() {
@@ -191,11 +191,11 @@ fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
     for report in reports {
         let fix = report.fix.unwrap_or_default();
         match report.level {
-            crate::hub::manage::Level::Ok => {}
-            crate::hub::manage::Level::Warn => {
+            crate::remote::hub::audit::Level::Ok => {}
+            crate::remote::hub::audit::Level::Warn => {
                 findings.push(Finding::warn("hub-audit", report.message, fix))
             }
-            crate::hub::manage::Level::Suspicious => {
+            crate::remote::hub::audit::Level::Suspicious => {
                 findings.push(Finding::problem("hub-audit", report.message, fix))
             }
         }

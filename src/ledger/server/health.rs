@@ -118,7 +118,7 @@ fn describe_token(body: &[u8], method: &str) -> String {
         Ok(body) => {
             let ttl = match body.data.ttl {
                 0 => "does not expire".to_owned(),
-                s => format!("expires in {}", human(s)),
+                s => format!("expires in {}", crate::text::span(s)),
             };
             format!(
                 "authenticated ({method}); the token's policies: {}; it {ttl}",
@@ -126,15 +126,6 @@ fn describe_token(body: &[u8], method: &str) -> String {
             )
         }
         Err(_) => format!("authenticated ({method})"),
-    }
-}
-
-fn human(seconds: u64) -> String {
-    match seconds {
-        0..120 => format!("{seconds} s"),
-        120..7200 => format!("{} min", seconds / 60),
-        7200..172_800 => format!("{} h", seconds / 3600),
-        _ => format!("{} days", seconds / 86400),
     }
 }
 

@@ -433,6 +433,11 @@ fn wiped_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Sec
     Ok(Option::<Field>::deserialize(deserializer)?.map(|f| f.0))
 }
 
+/// RFC 3339 in UTC with whole seconds, as Hub's API documents it.
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
