@@ -19,7 +19,8 @@ use crate::remote::hub::manage::rotate::{RotateFailure, Step};
 use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
 use crate::remote::hub::spec;
 use crate::secret::Secret;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::{check_username, clean_description};
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
@@ -85,7 +86,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
 
 fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
     let username = args.username.trim();
-    service::check_username(username)?;
+    check_username(username)?;
     if username.is_empty() {
         return Err(ManageError::Invalid("no username given".into()));
     }
@@ -170,7 +171,7 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
         Integration::parse(&args.integration).map_err(crate::error::ServiceError::from)?;
     let scopes = spec::parse_scopes(&args.scopes).map_err(ManageError::Invalid)?;
     let description = match &args.description {
-        Some(text) => service::clean_description(text)?,
+        Some(text) => clean_description(text)?,
         None => None,
     };
     let request = CreateRequest {

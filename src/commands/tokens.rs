@@ -7,7 +7,8 @@ use super::{CommandResult, Exit};
 use crate::cli::TokensArgs;
 use crate::expiry::{self, Standing};
 use crate::output::{self, Table};
-use crate::service::{Service, TokenView};
+use crate::service::Service;
+use crate::service::tokens::TokenView;
 
 pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
     let TokensArgs {

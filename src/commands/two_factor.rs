@@ -13,7 +13,8 @@ use crate::error::ServiceError;
 use crate::output;
 use crate::policy::SecretKind;
 use crate::registry::Registry;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::check_username;
 
 const SECTION: &str = "two_factor";
 
@@ -26,7 +27,7 @@ pub fn run(service: &Service, command: TwoFactorCommand) -> CommandResult {
 }
 
 fn account(args: &AccountArgs) -> Result<Registry, ServiceError> {
-    service::check_username(&args.username)?;
+    check_username(&args.username)?;
     if args.username.is_empty() {
         return Err(ServiceError::MissingUsername);
     }

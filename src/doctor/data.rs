@@ -10,7 +10,8 @@ use crate::finding::Finding;
 use crate::index::{Index, IndexError, IndexWriter, SecretRef, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::check_username;
 use crate::store::{BackendKind, ItemMeta, StoreError, StoredItem};
 
 /// What doctor learnt about a backend.
@@ -362,7 +363,7 @@ pub(super) fn compare(
 fn adoptable(meta: &ItemMeta) -> bool {
     Registry::parse(&meta.registry).is_ok_and(|r| r.key() == meta.registry)
         && !meta.account.is_empty()
-        && service::check_username(&meta.account).is_ok()
+        && check_username(&meta.account).is_ok()
 }
 
 /// Makes an inactive token from an item no token refers to.

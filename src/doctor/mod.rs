@@ -12,6 +12,7 @@ use crate::finding::Finding;
 use crate::fsutil::FsError;
 use crate::index::IndexError;
 use crate::service::Service;
+use crate::service::tokens::TokenView;
 use chrono::Utc;
 
 mod data;
@@ -151,7 +152,7 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
 }
 
 /// How to replace a token that expires: rotate it on Hub, or make a new one by hand.
-fn renew_fix(view: &crate::service::TokenView) -> String {
+fn renew_fix(view: &TokenView) -> String {
     let name = &view.name;
     if view.record.hub.is_some() {
         format!("`docker-credential-pat hub rotate {name}` replaces it")
@@ -253,14 +254,7 @@ mod tests {
             config_dir: dir.path().join("pat"),
             data_dir: dir.path().join("pat"),
         };
-        let store = Rc::new(MemoryStore::default());
-        let shared = Rc::clone(&store);
-        let service = Service::with_stores(
-            paths,
-            Config::default(),
-            move |_| Box::new(Rc::clone(&shared)),
-            false,
-        );
+        let (service, store) = Service::in_memory(paths, Config::default());
         (dir, service, store)
     }
 

@@ -15,7 +15,8 @@ use crate::remote::hub::HubError;
 use crate::remote::hub::client::{CreatedToken, HubToken, NewToken, rfc3339};
 use crate::remote::hub::session::Session;
 use crate::remote::hub::spec;
-use crate::service::{self as service_mod, Facts, TokenFacts, TokenSpec};
+use crate::service::tokens::find_entry;
+use crate::service::write::{Facts, TokenFacts, TokenSpec};
 use crate::store::BackendKind;
 
 /// What `hub create` should make.
@@ -178,7 +179,7 @@ impl Hub<'_> {
             ))
         })?;
         let entries = self.service.ledger()?.entries()?;
-        let entry = service_mod::find_entry(&entries, text)?;
+        let entry = find_entry(&entries, text)?;
         let name = entry.name.clone();
         if name.registry != Registry::DockerHub {
             return Err(not_hub(&name));

@@ -34,7 +34,8 @@ use crate::index::TokenRecord;
 use crate::ledger::Entry;
 use crate::names::TokenName;
 use crate::registry::Registry;
-use crate::service::{self as service_mod, Service};
+use crate::service::Service;
+use crate::service::tokens::find_entry;
 
 pub(crate) mod create;
 pub(crate) mod listing;
@@ -144,7 +145,7 @@ impl<'a> Hub<'a> {
                 None => Target::Remote { uuid },
             });
         }
-        let entry = service_mod::find_entry(entries, text)?;
+        let entry = find_entry(entries, text)?;
         let uuid = hub_uuid(&entry.name, &entry.record)?;
         Ok(Target::Local {
             name: entry.name.clone(),

@@ -11,7 +11,7 @@ use crate::remote::hub::client::{HubToken, NewToken, rfc3339};
 use crate::remote::hub::session::Session;
 use crate::remote::hub::spec;
 use crate::secret::Secret;
-use crate::service::{Facts, TokenFacts, TokenSpec};
+use crate::service::write::{Facts, TokenFacts, TokenSpec};
 
 /// The steps of a rotation, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
