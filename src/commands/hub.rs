@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::tokens::{relative, timestamp};
 use super::{CommandResult, Exit};
-use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs};
+use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
 use crate::names::Integration;
 use crate::output::{self, Table};
@@ -31,9 +31,9 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
         HubCommand::Create(args) => create(&hub, args),
         HubCommand::Tokens { json, wide } => tokens(&hub, json, wide),
         HubCommand::Link { token, id, expires } => link(&hub, &token, &id, expires.as_deref()),
-        HubCommand::Deactivate { tokens } => set_active(&hub, &tokens, false),
-        HubCommand::Activate { tokens } => set_active(&hub, &tokens, true),
-        HubCommand::Delete { tokens } => delete(&hub, &tokens),
+        HubCommand::Deactivate(HubTokenList { tokens }) => set_active(&hub, &tokens, false),
+        HubCommand::Activate(HubTokenList { tokens }) => set_active(&hub, &tokens, true),
+        HubCommand::Delete(HubTokenList { tokens }) => delete(&hub, &tokens),
         HubCommand::Rotate { token, delete_old } => rotate(&hub, &token, delete_old),
         HubCommand::Audit { json } => audit(&hub, json),
     });

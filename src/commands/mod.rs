@@ -4,7 +4,7 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TokenList};
 use crate::config::Environment;
 use crate::error::ServiceError;
 use crate::output;
@@ -80,8 +80,8 @@ fn dispatch(command: Command) -> CommandResult {
             new_integration,
         } => manage::rename(&open()?, &token, &new_integration),
         Command::Default { token } => manage::make_default(&open()?, &token),
-        Command::Deactivate { tokens } => manage::set_active(&open()?, &tokens, false),
-        Command::Activate { tokens } => manage::set_active(&open()?, &tokens, true),
+        Command::Deactivate(TokenList { tokens }) => manage::set_active(&open()?, &tokens, false),
+        Command::Activate(TokenList { tokens }) => manage::set_active(&open()?, &tokens, true),
         Command::Delete(args) => manage::delete(&open()?, args.tokens, args.all),
         Command::Describe { token, text } => manage::describe(&open()?, &token, &text),
         Command::TwoFactor(command) => two_factor::run(&open()?, command),
