@@ -1,6 +1,6 @@
 //! `doctor`: prints the findings, one line each, or as JSON.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::config::Environment;
 use crate::doctor;
 use crate::finding::{Finding, Status};

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::{self, Shell};
 use crate::error::ServiceError;
 

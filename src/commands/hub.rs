@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::exit::{CommandResult, Exit};
 use super::tokens::{relative, timestamp};
-use super::{CommandResult, Exit};
 use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
 use crate::names::Integration;

@@ -1,6 +1,6 @@
 //! Adding, renaming, (de)activating, deleting and describing tokens.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::AddArgs;
 use crate::error::ServiceError;
 use crate::names::{Integration, TokenName};

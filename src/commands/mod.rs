@@ -9,9 +9,11 @@ use crate::config::Environment;
 use crate::error::ServiceError;
 use crate::output;
 use crate::service::Service;
+use exit::{CommandResult, Exit};
 
 mod configure;
 mod doctor;
+mod exit;
 mod generate;
 mod hub;
 mod import;
@@ -20,19 +22,6 @@ mod migrate;
 mod tokens;
 mod two_factor;
 mod vault;
-
-/// Exit statuses of the human-facing commands (see `--help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Success = 0,
-    Failure = 1,
-    Usage = 2,
-    /// `tokens --stale`/`--expiring` listed tokens, `doctor` found problems,
-    /// or `hub audit` found a suspicious use.
-    Attention = 3,
-}
-
-pub type CommandResult = Result<Exit, ServiceError>;
 
 /// Parses and runs a human-facing command; returns the exit status.
 pub fn run(args: Vec<OsString>) -> u8 {

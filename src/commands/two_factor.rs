@@ -6,7 +6,7 @@
 use serde_json::json;
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::{AccountArgs, TwoFactorCommand};
 use crate::config::{self, Config};
 use crate::error::ServiceError;

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::VaultCommand;
 use crate::config::{BackendChoice, ENV_NEW_PASSPHRASE, ENV_PASSPHRASE};
 use crate::error::ServiceError;

@@ -27,6 +27,14 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// Config and data in one folder, as `DOCKER_PAT_HOME` asks.
+    pub fn home(dir: PathBuf) -> Self {
+        Self {
+            config_dir: dir.clone(),
+            data_dir: dir,
+        }
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }
@@ -111,10 +119,7 @@ impl Environment {
 
     pub fn paths(&self) -> Result<Paths, ConfigError> {
         if let Some(home) = &self.pat_home {
-            return Ok(Paths {
-                config_dir: home.clone(),
-                data_dir: home.clone(),
-            });
+            return Ok(Paths::home(home.clone()));
         }
         let config = dirs::config_dir().ok_or(ConfigError::NoHome)?;
         let data = dirs::data_dir().ok_or(ConfigError::NoHome)?;

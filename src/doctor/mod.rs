@@ -250,10 +250,7 @@ mod tests {
 
     fn service() -> (tempfile::TempDir, Service, Rc<MemoryStore>) {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().join("pat"),
-            data_dir: dir.path().join("pat"),
-        };
+        let paths = Paths::home(dir.path().join("pat"));
         let (service, store) = Service::in_memory(paths, Config::default());
         (dir, service, store)
     }

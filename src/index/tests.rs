@@ -115,10 +115,7 @@ fn round_trips_through_json() {
 }
 
 fn paths(dir: &Path) -> Paths {
-    Paths {
-        config_dir: dir.into(),
-        data_dir: dir.into(),
-    }
+    Paths::home(dir.into())
 }
 
 fn legacy_index() -> Index {

@@ -76,6 +76,16 @@ impl Scope {
         }
     }
 
+    /// Refuses a change outside the loaded part: saving it would write over
+    /// buckets this writer never read.
+    fn check(&self, bucket: u8, what: &'static str) -> Result<(), IndexError> {
+        if self.contains(bucket) {
+            Ok(())
+        } else {
+            Err(IndexError::Internal(what))
+        }
+    }
+
     /// Where a newly retired secret is kept until it is removed from its store.
     fn home(&self) -> u8 {
         match self {
@@ -211,11 +221,10 @@ impl IndexWriter {
         };
         for (key, record) in &self.index.registries {
             let bucket = layout::bucket_of(key);
-            if !self.scope.contains(bucket) {
-                return Err(IndexError::Internal(
-                    "a registry outside the loaded part of the index was changed",
-                ));
-            }
+            self.scope.check(
+                bucket,
+                "a registry outside the loaded part of the index was changed",
+            )?;
             buckets
                 .entry(bucket)
                 .or_insert_with(empty)
@@ -230,11 +239,10 @@ impl IndexWriter {
                     .get(secret)
                     .map_or(home, |key| layout::bucket_of(key))
             });
-            if !self.scope.contains(bucket) {
-                return Err(IndexError::Internal(
-                    "a secret of a registry outside the loaded part of the index was retired",
-                ));
-            }
+            self.scope.check(
+                bucket,
+                "a secret of a registry outside the loaded part of the index was retired",
+            )?;
             buckets
                 .entry(bucket)
                 .or_insert_with(empty)

@@ -20,14 +20,15 @@ use std::time::Duration;
 
 use crate::config::{BackendChoice, Config, ConfigError, Environment, Paths};
 use crate::error::Result;
-use crate::index::{Index, IndexWriter};
+use crate::index::{Index, IndexWriter, SecretRef};
 use crate::ledger::Ledger;
 use crate::ledger::local::{Backends, LocalLedger};
 use crate::ledger::server::ServerLedger;
 use crate::registry::Registry;
+use crate::secret::Secret;
 use crate::store::keychain::KeychainStore;
 use crate::store::vault::{PassphraseSources, VaultStore};
-use crate::store::{BackendKind, DynStore};
+use crate::store::{BackendKind, DynStore, StoreError};
 use crate::usage;
 
 pub mod protocol;
@@ -138,6 +139,11 @@ impl Service {
     /// A local secret store (keychain or vault).
     pub fn store(&self, kind: BackendKind) -> &DynStore {
         self.local.store(kind)
+    }
+
+    /// The secret a local index entry points at (for moving it elsewhere).
+    pub(crate) fn secret_at(&self, place: &SecretRef) -> Result<Option<Secret>, StoreError> {
+        self.local.secret_at(place)
     }
 
     /// True when `auto` may fall back to the vault (it exists or a passphrase source is set).

@@ -9,10 +9,7 @@ use crate::store::memory::MemoryStore;
 
 fn service(config: &str) -> (tempfile::TempDir, Service, Rc<MemoryStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().into(),
-        data_dir: dir.path().into(),
-    };
+    let paths = Paths::home(dir.path().into());
     let (service, store) = Service::in_memory(paths, Config::parse(config).unwrap());
     (dir, service, store)
 }

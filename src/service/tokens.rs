@@ -126,19 +126,13 @@ impl Service {
         names: &[String],
         mut change: impl FnMut(&mut TokenRecord),
     ) -> Result<Vec<TokenName>> {
-        let mut edit = self.ledger()?.begin()?;
-        let resolved = names
-            .iter()
-            .map(|n| self.resolve(&mut *edit, n))
-            .collect::<Result<Vec<_>>>()?;
-        for name in &resolved {
+        self.change_each(names, |edit, name| {
             if let Some(mut record) = edit.token(name)? {
                 change(&mut record);
                 edit.update(name, record)?;
             }
-        }
-        edit.commit()?;
-        Ok(resolved)
+            Ok(())
+        })
     }
 
     pub fn set_active(&self, names: &[String], active: bool) -> Result<Vec<TokenName>> {
@@ -146,13 +140,23 @@ impl Service {
     }
 
     pub fn delete(&self, names: &[String]) -> Result<Vec<TokenName>> {
+        self.change_each(names, |edit, name| edit.remove(name).map(drop))
+    }
+
+    /// Finds every named token first, so one unknown name changes nothing,
+    /// then applies `act` to each, all in one commit.
+    fn change_each(
+        &self,
+        names: &[String],
+        mut act: impl FnMut(&mut dyn Edit, &TokenName) -> Result<()>,
+    ) -> Result<Vec<TokenName>> {
         let mut edit = self.ledger()?.begin()?;
         let resolved = names
             .iter()
             .map(|n| self.resolve(&mut *edit, n))
             .collect::<Result<Vec<_>>>()?;
         for name in &resolved {
-            edit.remove(name)?;
+            act(&mut *edit, name)?;
         }
         edit.commit()?;
         Ok(resolved)

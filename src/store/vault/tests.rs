@@ -30,6 +30,17 @@ fn store(dir: &Path, passphrase_file: &Path) -> VaultStore {
     )
 }
 
+/// A vault in a new folder holding one item, `a` (`s1` for docker.io), under
+/// `passphrase`; and the file holding that passphrase.
+fn vault_with_a(passphrase: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pass_file(dir.path(), "pass", passphrase);
+    store(dir.path(), &file)
+        .put("a", &meta("docker.io"), &secret("s1"))
+        .unwrap();
+    (dir, file)
+}
+
 fn secret(text: &str) -> Secret {
     Secret::from_str_copy(text)
 }
@@ -55,11 +66,7 @@ fn put_get_delete_items_round_trip() {
 
 #[test]
 fn wrong_passphrase_is_reported_and_the_file_is_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = pass_file(dir.path(), "good", "right");
-    store(dir.path(), &good)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, _) = vault_with_a("right");
     let before = std::fs::read(dir.path().join("vault")).unwrap();
     let bad = pass_file(dir.path(), "bad", "wrong");
     let vault = store(dir.path(), &bad);
@@ -80,11 +87,7 @@ fn wrong_passphrase_is_reported_and_the_file_is_untouched() {
 
 #[test]
 fn damaged_vault_is_corrupt_and_never_rewritten() {
-    let dir = tempfile::tempdir().unwrap();
-    let pass = pass_file(dir.path(), "pass", "pw");
-    store(dir.path(), &pass)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, pass) = vault_with_a("pw");
     let path = dir.path().join("vault");
     let good = std::fs::read(&path).unwrap();
     for i in [0, 12, 30, good.len() / 2, good.len() - 1] {
@@ -101,11 +104,7 @@ fn damaged_vault_is_corrupt_and_never_rewritten() {
 
 #[test]
 fn no_passphrase_and_no_cache_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let pass = pass_file(dir.path(), "pass", "pw");
-    store(dir.path(), &pass)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, _) = vault_with_a("pw");
     let vault = VaultStore::new(
         dir.path().join("vault"),
         PassphraseSources::default(),
@@ -133,11 +132,7 @@ fn without_a_passphrase_source_put_does_not_create_a_vault() {
 
 #[test]
 fn passwd_rekeys_and_the_old_passphrase_stops_working() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = pass_file(dir.path(), "old", "old pw");
-    store(dir.path(), &old)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, old) = vault_with_a("old pw");
     let before = parse_header_of(dir.path());
     store(dir.path(), &old)
         .passwd(|| Ok(Passphrase::from_secret(&secret("new pw"))))
@@ -161,11 +156,7 @@ fn parse_header_of(dir: &Path) -> Header {
 
 #[test]
 fn vault_file_is_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let pass = pass_file(dir.path(), "pass", "pw");
-    store(dir.path(), &pass)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, _) = vault_with_a("pw");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -221,11 +212,7 @@ fn a_first_format_vault_is_read_and_rewritten_whole_on_the_first_change() {
 
 #[test]
 fn passwd_reseals_only_the_data_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = pass_file(dir.path(), "old", "old pw");
-    store(dir.path(), &old)
-        .put("a", &meta("docker.io"), &secret("s1"))
-        .unwrap();
+    let (dir, old) = vault_with_a("old pw");
     let item = std::fs::read(dir.path().join("vault.d").join("a")).unwrap();
     store(dir.path(), &old)
         .passwd(|| Ok(Passphrase::from_secret(&secret("new pw"))))
