@@ -1,7 +1,10 @@
 //! The environment the helper runs in, captured once, and where its files live.
 //!
-//! Every variable the helper reads is read here, at the start of a run; the
-//! rest of the code is handed an [`Environment`] and never calls `std::env`.
+//! The helper's own variables (and Docker's, and the OpenBao client's) are
+//! captured here once, at the start of a run, and handed on as an
+//! [`Environment`]. Those that hold a secret (the vault passphrase, an
+//! OpenBao token) are not copied here: the value is read where it is used,
+//! straight into a wiped buffer.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

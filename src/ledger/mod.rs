@@ -4,7 +4,7 @@
 //! Two kinds of place sit behind it. On one machine, the index file holds what
 //! is known about each token and points at its secret in the OS keychain or
 //! the vault ([`local`]). On a team server, OpenBao holds both, for every
-//! machine of the fleet at once ([`server`]). The service
+//! machine of the fleet at once (`server`). The service
 //! applies policy, chooses names and reports to people; a ledger only keeps.
 //!
 //! Reads that the Docker protocol makes on every pull (`get`, `list`) are

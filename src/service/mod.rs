@@ -11,7 +11,7 @@
 //!
 //! - this file: [`Service`], opened once per run, and where it keeps tokens;
 //! - [`protocol`]: `store`, `get`, `erase` and `list`, as Docker asks them;
-//! - [`write`]: what a new or replaced token must be, and how it is written;
+//! - [`write`](mod@write): what a new or replaced token must be, and how it is written;
 //! - [`tokens`]: tokens as people see and change them (`tokens`, `rename`,
 //!   `default`, `(de)activate`, `delete`, `describe`, `history`).
 

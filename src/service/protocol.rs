@@ -2,7 +2,7 @@
 //! `list`, as the Docker CLI asks them.
 //!
 //! Each verb chooses its token the same way (the integration the run names,
-//! else the registry's default), through [`Service::chosen_integration`], so a
+//! else the registry's default), through `Service::chosen_integration`, so a
 //! rule that chooses otherwise has one place to plug in. `get` is the hot
 //! path: one registry's record, one secret, one line of bookkeeping.
 

@@ -156,7 +156,11 @@ fn parse_header_of(dir: &Path) -> Header {
 
 #[test]
 fn vault_file_is_private() {
-    let (dir, _) = vault_with_a("pw");
+    let dir = tempfile::tempdir().unwrap();
+    let pass = pass_file(dir.path(), "pass", "pw");
+    store(dir.path(), &pass)
+        .put("a", &meta("docker.io"), &secret("s1"))
+        .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
