@@ -2,42 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::EXIT_CODES;
-
-pub(crate) const HUB_ABOUT: &str = "\
-Manage access tokens on Docker Hub from here: create, link, deactivate, activate, delete, \
-rotate and audit them, acting on Hub and on the stored token together.
-
-Start with `hub login --username USER`: managing tokens needs the account password (an \
-access token cannot do it), and a second-factor code when two-factor authentication is \
-on. The session is kept only in the kernel keyring, for hub_session_seconds (300), \
-never on disk; `hub logout` ends it. Tokens are stored as INTEGRATION@docker.io; a token \
-stored earlier by `docker login` is linked to its Hub token with `hub link`. Hub token ids \
-may be shortened to their first 8 characters, as `hub tokens` shows them.
-
-hub_url in config.toml (or DOCKER_PAT_HUB_URL) says where Hub's API is; every call is \
-bounded by hub_timeout_seconds (15).";
-
-const ROTATE_ABOUT: &str = "\
-Replace a token with a new one of the same label, scopes and expiry length.
-
-The new token is created on Docker Hub, checked there, and stored in place of the old \
-one, so Docker uses it at once; then the old token is deactivated on Hub (deleted with \
---delete-old). If anything fails or the helper is stopped before the new token is \
-stored, the old one stays stored, active and in use; from the moment the new one is \
-stored it is the one in use. The error says which step failed and what is left to do. \
-If the old token could not be switched off, running `hub rotate` on the token again \
-finishes that first.";
-
-const AUDIT_ABOUT: &str = "\
-Find uses of your tokens that Docker Hub saw and nobody here made.
-
-For each token linked to Hub, Hub's last use is compared with the latest use known here: \
-every `get` that served it and the helper's own checks of it at Hub. A Hub use later \
-than all of them by more than audit_tolerance_minutes (10), or any Hub use of a token \
-never used here, is reported as suspicious, with the commands to deactivate or rotate \
-it. Exit status 3 when something is suspicious. `doctor` runs the audit when a Hub \
-session is open.";
+use super::help::{AUDIT_ABOUT, EXIT_CODES, ROTATE_ABOUT};
 
 /// Tokens named on the command line, stored here or on Docker Hub.
 #[derive(Debug, Args)]

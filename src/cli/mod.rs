@@ -1,12 +1,14 @@
 //! Command-line definitions only. The man page and shell completions are generated from these.
 //!
-//! - this file: the helper's own line (`Cli`), every command, the exit codes;
+//! - this file: the helper's own line (`Cli`) and every command;
+//! - `help`: the long help texts, the exit codes among them;
 //! - [`tokens`]: the arguments of the commands on stored tokens;
 //! - [`hub`]: `hub …`, Docker Hub's tokens;
 //! - [`setup`]: `2fa`, `vault`, `migrate`, `doctor`, `import` and the completions.
 
 use clap::{Parser, Subcommand};
 
+mod help;
 pub mod hub;
 pub mod setup;
 pub mod tokens;
@@ -15,31 +17,8 @@ pub use hub::{Code, HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
 pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
 
-use hub::HUB_ABOUT;
-use setup::{DOCTOR_ABOUT, IMPORT_ABOUT};
-
-pub const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  error (for the protocol verbs: the one-line message is on stdout)
-  2  invalid command line
-  3  attention needed: `tokens --stale` or `tokens --expiring` listed tokens,
-     `doctor` found something to fix, `import` left logins in config.json, or
-     `hub audit` found a suspicious use";
-
-const ABOUT: &str = "Docker credential helper for personal access tokens";
-
-const LONG_ABOUT: &str = "\
-Docker credential helper for personal access tokens.
-
-Docker runs it through \"credsStore\": \"pat\" or \"credHelpers\" in config.json, using the \
-verbs store, get, erase, list and version. Secrets live in the OS keychain (or an encrypted \
-vault file on machines without one, or a team's OpenBao / HashiCorp Vault server), one token \
-per integration and registry, with the last use of each recorded.
-
-The protocol verbs choose a token by the DOCKER_PAT_INTEGRATION environment variable; \
-without it they use the registry's default token. Tokens are named INTEGRATION@REGISTRY, \
-for example ci@docker.io.";
+pub use help::EXIT_CODES;
+use help::{ABOUT, DOCTOR_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT};
 
 #[derive(Debug, Parser)]
 #[command(
