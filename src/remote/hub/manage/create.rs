@@ -134,12 +134,7 @@ impl Hub<'_> {
         }
         // The registry's default counts only while that token exists (a team
         // server names `default` as the default even before it does).
-        let has_default = match edit.default_of(&name.registry)? {
-            Some(default) => edit
-                .token(&TokenName::new(default, name.registry.clone()))?
-                .is_some(),
-            None => false,
-        };
+        let has_default = edit.has_default(&name.registry)?;
         let spec = TokenSpec {
             name: name.clone(),
             username: &session.username,
