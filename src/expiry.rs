@@ -195,10 +195,7 @@ mod tests {
     #[test]
     fn the_note_is_given_once_a_day_per_token() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().into(),
-        };
+        let paths = Paths::home(dir.path().into());
         let (one, two) = (crate::ids::new_id(), crate::ids::new_id());
         assert!(first_note_today(&paths, &one));
         assert!(!first_note_today(&paths, &one));

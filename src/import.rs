@@ -12,12 +12,14 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::error::ServiceError;
 use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::policy::IDENTITY_TOKEN_USERNAME;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{self, Service, ServiceError, TokenSpec};
+use crate::service::Service;
+use crate::service::write::{TokenSpec, check_username};
 use crate::store::BackendKind;
 
 /// The fields of an `auths` entry that carry a secret.
@@ -95,7 +97,7 @@ pub fn read_login(key: &str, entry: &Value) -> Result<Login, String> {
     if username.is_empty() {
         return Err("its username is empty".into());
     }
-    service::check_username(&username).map_err(|e| e.to_string())?;
+    check_username(&username).map_err(|e| e.to_string())?;
     Ok(Login {
         registry,
         username,

@@ -4,18 +4,23 @@
 //! `erase`, `list`, `version`); people run it with the management commands
 //! (`tokens`, `add`, `2fa`, `vault`, `doctor`…).
 //!
+//! ARCHITECTURE.md has the map of the house; from the top floor down:
+//!
+//! - [`commands`] and [`cli`]: the human-facing commands, and their clap definitions.
+//! - [`doctor`]: checks the setup end to end and repairs what an interruption left.
 //! - [`protocol`]: the wire format Docker speaks on stdin/stdout.
-//! - [`service`]: the operations, policy → secret store → index.
+//! - `remote`: registries' own token APIs (Docker Hub's: sign-in, create, rotate, the audit).
+//! - [`import`]: plaintext logins from Docker's config.json into the store.
+//! - [`service`]: the operations, policy first, then the ledger.
 //! - [`ledger`]: where tokens are kept, secret and record together: this
 //!   machine's index with its keychain or vault, or a team's OpenBao server.
-//! - [`store`]: the OS keychain and the encrypted vault behind one trait, and the OpenBao client.
-//! - [`index`] and [`usage`]: non-secret metadata and last-used records.
+//! - [`error`]: the operations' error; [`finding`]: one line of doctor's report.
+//! - [`index`] and [`usage`]: non-secret token records and last-used records.
 //! - [`policy`]: what counts as a token; the two-factor rule; staleness.
-//! - [`doctor`]: checks the setup end to end and repairs what an interruption left.
-//! - [`import`]: plaintext logins from Docker's config.json into the store.
-//! - `hub`: Docker Hub's token API (sign-in, create, rotate, the audit rule).
 //! - [`expiry`]: when tokens end, and the once-a-day note when one has.
-//! - [`commands`] and [`cli`]: the human-facing commands.
+//! - `openbao`: the client of a team's OpenBao or HashiCorp Vault server.
+//! - [`config`]: config.toml and the environment, resolved once per run.
+//! - [`store`]: the OS keychain and the encrypted vault behind one trait.
 
 #![deny(unsafe_code)]
 
@@ -28,12 +33,13 @@ pub mod config;
 mod corpus;
 pub mod docker_config;
 pub mod doctor;
+pub mod error;
 pub mod expiry;
+pub mod finding;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hardening;
-mod hub;
 // Used by the Docker Hub and OpenBao clients.
 #[allow(dead_code)]
 mod http;
@@ -43,11 +49,13 @@ pub mod index;
 mod kernel_keyring;
 pub mod ledger;
 pub mod names;
+mod openbao;
 mod output;
 pub mod policy;
 mod prompt;
 pub mod protocol;
 pub mod registry;
+mod remote;
 pub mod secret;
 pub mod service;
 mod stdio;

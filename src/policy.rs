@@ -84,8 +84,9 @@ fn built_in_prefixes(registry: &Registry) -> impl Iterator<Item = &'static str> 
     github.into_iter().chain(gitlab).flatten().copied()
 }
 
-/// A bare UUID such as very old Docker Hub tokens were.
-fn is_uuid(secret: &str) -> bool {
+/// The UUID shape, 8-4-4-4-12 hex digits: very old Docker Hub tokens, and
+/// the ids Docker Hub gives its tokens.
+pub(crate) fn is_uuid(secret: &str) -> bool {
     let groups: Vec<&str> = secret.split('-').collect();
     groups.len() == 5
         && groups

@@ -39,8 +39,8 @@ impl Write for RawStdout {
     }
 }
 
-/// The descriptors themselves, so the bytes go where std's own would.
-#[cfg(unix)]
+/// Unix and the rest: nothing to hold, only where the bytes go (`raw`).
+#[cfg(not(windows))]
 mod platform {
     use std::io;
 
@@ -57,19 +57,47 @@ mod platform {
 
     impl Stdin {
         pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            match rustix::io::read(rustix::stdio::stdin(), buf) {
-                Err(rustix::io::Errno::BADF) => Ok(0),
-                result => result.map_err(io::Error::from),
-            }
+            raw::read(buf)
         }
     }
 
     impl Stdout {
         pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            raw::write(buf)
+        }
+    }
+
+    /// The descriptors themselves, so the bytes go where std's own would.
+    #[cfg(unix)]
+    mod raw {
+        use std::io;
+
+        pub fn read(buf: &mut [u8]) -> io::Result<usize> {
+            match rustix::io::read(rustix::stdio::stdin(), buf) {
+                Err(rustix::io::Errno::BADF) => Ok(0),
+                result => result.map_err(io::Error::from),
+            }
+        }
+
+        pub fn write(buf: &[u8]) -> io::Result<usize> {
             match rustix::io::write(rustix::stdio::stdout(), buf) {
                 Err(rustix::io::Errno::BADF) => Ok(buf.len()),
                 result => result.map_err(io::Error::from),
             }
+        }
+    }
+
+    /// Elsewhere, std's own streams.
+    #[cfg(not(unix))]
+    mod raw {
+        use std::io::{self, Read, Write};
+
+        pub fn read(buf: &mut [u8]) -> io::Result<usize> {
+            io::stdin().read(buf)
+        }
+
+        pub fn write(buf: &[u8]) -> io::Result<usize> {
+            io::stdout().write(buf)
         }
     }
 }
@@ -111,35 +139,6 @@ mod platform {
                 Some(file) => file.write(buf),
                 None => Ok(buf.len()),
             }
-        }
-    }
-}
-
-/// Elsewhere, std's own streams.
-#[cfg(not(any(unix, windows)))]
-mod platform {
-    use std::io::{self, Read, Write};
-
-    pub struct Stdin;
-    pub struct Stdout;
-
-    pub fn stdin() -> Stdin {
-        Stdin
-    }
-
-    pub fn stdout() -> Stdout {
-        Stdout
-    }
-
-    impl Stdin {
-        pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            io::stdin().read(buf)
-        }
-    }
-
-    impl Stdout {
-        pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            io::stdout().write(buf)
         }
     }
 }

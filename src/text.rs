@@ -1,4 +1,5 @@
-//! Making untrusted text safe to show on a terminal.
+//! Text for people: untrusted text made safe to show on a terminal, and
+//! lengths of time in words.
 
 /// Replaces control characters (which could move the cursor or fake output)
 /// and shortens the text to at most `max` characters.
@@ -17,6 +18,21 @@ pub fn printable(text: &str, max: usize) -> String {
 /// True when the text has a character that has no place in a name or a one-line field.
 pub fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
+}
+
+/// A length of time as people say it: `45 s`, `12 min`, `3 h`, `4 days`.
+pub fn span(seconds: u64) -> String {
+    match seconds {
+        0..120 => format!("{seconds} s"),
+        120..7200 => format!("{} min", seconds / 60),
+        7200..172_800 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86400),
+    }
+}
+
+/// [`span`] of a length that may be negative (taken as none).
+pub fn span_of(length: chrono::Duration) -> String {
+    span(u64::try_from(length.num_seconds()).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -271,6 +271,18 @@ fn start_log_if_empty(mut file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// usage.json with `log` applied, marked as covering that log.
+fn folded_table(paths: &Paths, log: &[u8]) -> UsageTable {
+    let mut table = read_table(&paths.usage_file());
+    table.apply_log(log);
+    let (nonce, _) = header(log);
+    table.folded = Some(Folded {
+        nonce: nonce.unwrap_or_default().to_owned(),
+        len: log.len() as u64,
+    });
+    table
+}
+
 fn fold_locked(paths: &Paths, _held: &File) -> Result<(), FsError> {
     let log_path = paths.usage_log();
     let write_error = |source| FsError::Write {
@@ -279,13 +291,7 @@ fn fold_locked(paths: &Paths, _held: &File) -> Result<(), FsError> {
     };
     // Re-open for reading: the appending descriptor may lack read access.
     let log = fsutil::read_private(&log_path)?.unwrap_or_default();
-    let mut table = read_table(&paths.usage_file());
-    table.apply_log(&log);
-    let (nonce, _) = header(&log);
-    table.folded = Some(Folded {
-        nonce: nonce.unwrap_or_default().to_owned(),
-        len: log.len() as u64,
-    });
+    let table = folded_table(paths, &log);
     let mut bytes = serde_json::to_vec(&table).expect("usage always serialises");
     bytes.push(b'\n');
     fsutil::write_atomic(&paths.usage_file(), &bytes)?;
@@ -343,10 +349,7 @@ mod tests {
 
     fn paths() -> (tempfile::TempDir, Paths) {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().into(),
-        };
+        let paths = Paths::home(dir.path().into());
         (dir, paths)
     }
 
@@ -402,13 +405,8 @@ mod tests {
         }
         // Simulate a fold that wrote usage.json and died before truncating the log.
         let log = std::fs::read(paths.usage_log()).unwrap();
-        let mut table = read_table(&paths.usage_file());
-        table.apply_log(&log);
-        let (nonce, _) = header(&log);
-        table.folded = Some(Folded {
-            nonce: nonce.unwrap().into(),
-            len: log.len() as u64,
-        });
+        let table = folded_table(&paths, &log);
+        assert!(table.folded.as_ref().is_some_and(|f| !f.nonce.is_empty()));
         fsutil::write_atomic(&paths.usage_file(), &serde_json::to_vec(&table).unwrap()).unwrap();
         record_use(&paths, "t1", "docker", now).unwrap();
         assert_eq!(UsageTable::load(&paths).get("t1").use_count, 4);

@@ -1,11 +1,11 @@
 //! `configure-docker`: point Docker's config.json at this helper, stop doing so, or undo.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::config::Environment;
 use crate::docker_config::{DockerConfig, DockerConfigError};
+use crate::error::ServiceError;
 use crate::output;
 use crate::registry::Registry;
-use crate::service::ServiceError;
 
 /// What `configure-docker` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,19 +52,16 @@ pub fn run(env: &Environment, registries: &[String], action: Action) -> CommandR
         ));
         return Ok(Exit::Success);
     }
-    let backup = config.backup().map_err(invalid)?;
-    config.save().map_err(invalid)?;
     let target = if hosts.is_empty() {
         "all registries".to_owned()
     } else {
         hosts.join(", ")
     };
-    output::say(&format!(
+    let done = format!(
         "Configured {} to use docker-credential-pat for {target}",
         config.path.display()
-    ));
-    say_backup(backup);
-    Ok(Exit::Success)
+    );
+    save(&mut config, &done)
 }
 
 fn remove(mut config: DockerConfig, hosts: &[String]) -> CommandResult {
@@ -76,24 +73,26 @@ fn remove(mut config: DockerConfig, hosts: &[String]) -> CommandResult {
         ));
         return Ok(Exit::Success);
     }
-    let backup = config.backup().map_err(invalid)?;
-    config.save().map_err(invalid)?;
-    output::say(&format!(
+    let done = format!(
         "Removed {} from {}; Docker no longer asks docker-credential-pat for these logins (the tokens stay stored)",
         removed.join(", "),
         config.path.display()
-    ));
-    say_backup(backup);
-    Ok(Exit::Success)
+    );
+    save(&mut config, &done)
 }
 
-fn say_backup(backup: Option<std::path::PathBuf>) {
+/// Writes config.json after backing it up, then says what was done and where the backup is.
+fn save(config: &mut DockerConfig, done: &str) -> CommandResult {
+    let backup = config.backup().map_err(invalid)?;
+    config.save().map_err(invalid)?;
+    output::say(done);
     if let Some(backup) = backup {
         output::say(&format!(
             "Backup: {} (undo with `docker-credential-pat configure-docker --undo`)",
             backup.display()
         ));
     }
+    Ok(Exit::Success)
 }
 
 fn invalid(e: DockerConfigError) -> ServiceError {

@@ -1,8 +1,9 @@
 //! `doctor`: prints the findings, one line each, or as JSON.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::config::Environment;
-use crate::doctor::{self, Finding, Status};
+use crate::doctor;
+use crate::finding::{Finding, Status};
 use crate::output;
 use crate::service::Service;
 

@@ -7,9 +7,9 @@
 
 use std::io::Write;
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::{self, Shell};
-use crate::service::ServiceError;
+use crate::error::ServiceError;
 
 pub fn completions(shell: Shell) -> CommandResult {
     let mut command = cli::command();

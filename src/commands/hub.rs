@@ -1,24 +1,26 @@
 //! `hub …`: Docker Hub's tokens, managed from here. The work is done in
-//! [`crate::hub`]; this turns its outcomes into lines for people, and each
+//! [`crate::remote::hub`]; this turns its outcomes into lines for people, and each
 //! error into one line saying what to do.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::exit::{CommandResult, Exit};
 use super::tokens::{relative, timestamp};
-use super::{CommandResult, Exit};
-use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs};
+use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
-use crate::hub::HubError;
-use crate::hub::manage::{
-    Abandoned, CreateRequest, Hub, Level, ManageError, RotateFailure, Step, Target,
-};
-use crate::hub::spec;
 use crate::names::Integration;
 use crate::output::{self, Table};
 use crate::registry::Registry;
+use crate::remote::hub::HubError;
+use crate::remote::hub::audit::Level;
+use crate::remote::hub::manage::create::CreateRequest;
+use crate::remote::hub::manage::rotate::{RotateFailure, Step};
+use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
+use crate::remote::hub::spec;
 use crate::secret::Secret;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::{check_username, clean_description};
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
@@ -29,9 +31,9 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
         HubCommand::Create(args) => create(&hub, args),
         HubCommand::Tokens { json, wide } => tokens(&hub, json, wide),
         HubCommand::Link { token, id, expires } => link(&hub, &token, &id, expires.as_deref()),
-        HubCommand::Deactivate { tokens } => set_active(&hub, &tokens, false),
-        HubCommand::Activate { tokens } => set_active(&hub, &tokens, true),
-        HubCommand::Delete { tokens } => delete(&hub, &tokens),
+        HubCommand::Deactivate(HubTokenList { tokens }) => set_active(&hub, &tokens, false),
+        HubCommand::Activate(HubTokenList { tokens }) => set_active(&hub, &tokens, true),
+        HubCommand::Delete(HubTokenList { tokens }) => delete(&hub, &tokens),
         HubCommand::Rotate { token, delete_old } => rotate(&hub, &token, delete_old),
         HubCommand::Audit { json } => audit(&hub, json),
     });
@@ -61,7 +63,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
                 format!(
                     "Docker Hub's rate limit was reached: retry after {} UTC (in {})",
                     at.format("%H:%M:%S"),
-                    crate::hub::manage::span(chrono::Duration::seconds(wait))
+                    crate::text::span_of(chrono::Duration::seconds(wait))
                 )
             }
             None => "Docker Hub's rate limit was reached: retry in a few minutes".into(),
@@ -84,7 +86,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
 
 fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
     let username = args.username.trim();
-    service::check_username(username)?;
+    check_username(username)?;
     if username.is_empty() {
         return Err(ManageError::Invalid("no username given".into()));
     }
@@ -165,10 +167,11 @@ fn expiry_words(at: Option<DateTime<Utc>>) -> String {
 }
 
 fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
-    let integration = Integration::parse(&args.integration).map_err(service::ServiceError::from)?;
+    let integration =
+        Integration::parse(&args.integration).map_err(crate::error::ServiceError::from)?;
     let scopes = spec::parse_scopes(&args.scopes).map_err(ManageError::Invalid)?;
     let description = match &args.description {
-        Some(text) => service::clean_description(text)?,
+        Some(text) => clean_description(text)?,
         None => None,
     };
     let request = CreateRequest {

@@ -1,6 +1,6 @@
 //! `import`: reports what became of each plaintext login in config.json.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::import::{self, Outcome};
 use crate::output;
 use crate::service::Service;

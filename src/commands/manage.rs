@@ -1,21 +1,23 @@
 //! Adding, renaming, (de)activating, deleting and describing tokens.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::AddArgs;
+use crate::error::ServiceError;
 use crate::names::{Integration, TokenName};
 use crate::output;
 use crate::registry::Registry;
-use crate::service::{self, Facts, Service, ServiceError, TokenSpec};
+use crate::service::Service;
+use crate::service::write::{Facts, TokenSpec, check_username, clean_description};
 
 pub fn add(service: &Service, args: AddArgs) -> CommandResult {
     let registry = Registry::parse(&args.registry)?;
     let integration = Integration::parse(&args.integration)?;
-    service::check_username(&args.username)?;
+    check_username(&args.username)?;
     if args.username.is_empty() {
         return Err(ServiceError::MissingUsername);
     }
     let description = match &args.description {
-        Some(text) => service::clean_description(text)?,
+        Some(text) => clean_description(text)?,
         None => None,
     };
     let expires_at = args

@@ -14,14 +14,15 @@
 //! token that exists on both sides with different secrets is left where it
 //! is and reported: neither copy is overwritten.
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::BackendArg;
 use crate::config;
+use crate::error::ServiceError;
 use crate::index::{SecretRef, TokenRecord};
 use crate::ledger::Ledger as _;
 use crate::names::TokenName;
 use crate::output;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 use crate::store::{BackendKind, ItemMeta};
 
 pub fn run(service: &Service, to: BackendArg) -> CommandResult {
@@ -114,10 +115,7 @@ pub(crate) fn migrate(
     let mut report = Report::default();
     for (name, record) in pending {
         let old = record.secret.clone();
-        let Some(secret) = service
-            .store(old.backend)
-            .get_located(&old.item, old.hint.as_deref())?
-        else {
+        let Some(secret) = service.secret_at(&old)? else {
             report.missing.push(name.to_string());
             continue;
         };
@@ -163,10 +161,7 @@ fn to_server(service: &Service, mut moved: impl FnMut(&TokenName)) -> Result<Rep
     let mut report = Report::default();
     for (name, record, is_default) in pending {
         let place = &record.secret;
-        let Some(secret) = service
-            .store(place.backend)
-            .get_located(&place.item, place.hint.as_deref())?
-        else {
+        let Some(secret) = service.secret_at(place)? else {
             report.missing.push(name.to_string());
             continue;
         };
@@ -252,8 +247,7 @@ fn from_server(
             Some(record)
                 if record.username == entry.record.username
                     && service
-                        .store(record.secret.backend)
-                        .get_located(&record.secret.item, record.secret.hint.as_deref())?
+                        .secret_at(&record.secret)?
                         .is_some_and(|s| s == secret) => {}
             Some(_) => {
                 report.kept.push(format!(
@@ -326,10 +320,7 @@ mod tests {
 
     fn setup(config: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().into(),
-        };
+        let paths = Paths::home(dir.path().into());
         std::fs::write(paths.config_file(), config).unwrap();
         let keychain = Rc::new(MemoryStore::default());
         let vault = Rc::new(MemoryStore::default());

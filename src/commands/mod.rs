@@ -4,13 +4,16 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TokenList};
 use crate::config::Environment;
+use crate::error::ServiceError;
 use crate::output;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
+use exit::{CommandResult, Exit};
 
 mod configure;
 mod doctor;
+mod exit;
 mod generate;
 mod hub;
 mod import;
@@ -19,19 +22,6 @@ mod migrate;
 mod tokens;
 mod two_factor;
 mod vault;
-
-/// Exit statuses of the human-facing commands (see `--help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Success = 0,
-    Failure = 1,
-    Usage = 2,
-    /// `tokens --stale`/`--expiring` listed tokens, `doctor` found problems,
-    /// or `hub audit` found a suspicious use.
-    Attention = 3,
-}
-
-pub type CommandResult = Result<Exit, ServiceError>;
 
 /// Parses and runs a human-facing command; returns the exit status.
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -79,8 +69,8 @@ fn dispatch(command: Command) -> CommandResult {
             new_integration,
         } => manage::rename(&open()?, &token, &new_integration),
         Command::Default { token } => manage::make_default(&open()?, &token),
-        Command::Deactivate { tokens } => manage::set_active(&open()?, &tokens, false),
-        Command::Activate { tokens } => manage::set_active(&open()?, &tokens, true),
+        Command::Deactivate(TokenList { tokens }) => manage::set_active(&open()?, &tokens, false),
+        Command::Activate(TokenList { tokens }) => manage::set_active(&open()?, &tokens, true),
         Command::Delete(args) => manage::delete(&open()?, args.tokens, args.all),
         Command::Describe { token, text } => manage::describe(&open()?, &token, &text),
         Command::TwoFactor(command) => two_factor::run(&open()?, command),

@@ -3,11 +3,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::TokensArgs;
 use crate::expiry::{self, Standing};
 use crate::output::{self, Table};
-use crate::service::{Service, TokenView};
+use crate::service::Service;
+use crate::service::tokens::TokenView;
 
 pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
     let TokensArgs {

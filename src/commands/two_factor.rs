@@ -6,13 +6,15 @@
 use serde_json::json;
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::{AccountArgs, TwoFactorCommand};
 use crate::config::{self, Config};
+use crate::error::ServiceError;
 use crate::output;
 use crate::policy::SecretKind;
 use crate::registry::Registry;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::check_username;
 
 const SECTION: &str = "two_factor";
 
@@ -24,10 +26,10 @@ pub fn run(service: &Service, command: TwoFactorCommand) -> CommandResult {
     }
 }
 
-fn account(args: &AccountArgs) -> Result<Registry, crate::service::ServiceError> {
-    service::check_username(&args.username)?;
+fn account(args: &AccountArgs) -> Result<Registry, ServiceError> {
+    check_username(&args.username)?;
     if args.username.is_empty() {
-        return Err(crate::service::ServiceError::MissingUsername);
+        return Err(ServiceError::MissingUsername);
     }
     Ok(Registry::parse(&args.registry)?)
 }
@@ -65,7 +67,7 @@ pub(super) fn mark(
     service: &Service,
     registry: &Registry,
     username: &str,
-) -> Result<bool, crate::service::ServiceError> {
+) -> Result<bool, ServiceError> {
     let mut added = false;
     config::edit(&service.paths, |doc| {
         let users = users_array(doc, registry.key());

@@ -6,12 +6,13 @@
 
 use serde_json::json;
 
-use super::{CommandResult, Exit};
+use super::exit::{CommandResult, Exit};
 use crate::cli::VaultCommand;
 use crate::config::{BackendChoice, ENV_NEW_PASSPHRASE, ENV_PASSPHRASE};
+use crate::error::ServiceError;
 use crate::output;
 use crate::prompt::{self, PromptError};
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 use crate::store::StoreError;
 use crate::store::vault::{Passphrase, PassphraseSources, VaultStore};
 

@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
 
-use super::{Finding, move_aside};
 use crate::config::{BackendChoice, ConfigError};
+use crate::finding::Finding;
 use crate::index::{Index, IndexError, IndexWriter, SecretRef, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
-use crate::service::{self, Service};
+use crate::service::Service;
+use crate::service::write::check_username;
 use crate::store::{BackendKind, ItemMeta, StoreError, StoredItem};
 
 /// What doctor learnt about a backend.
@@ -361,7 +362,7 @@ pub(super) fn compare(
 fn adoptable(meta: &ItemMeta) -> bool {
     Registry::parse(&meta.registry).is_ok_and(|r| r.key() == meta.registry)
         && !meta.account.is_empty()
-        && service::check_username(&meta.account).is_ok()
+        && check_username(&meta.account).is_ok()
 }
 
 /// Makes an inactive token from an item no token refers to.
@@ -628,4 +629,27 @@ pub(super) fn rebuild(
             "look at them in your keychain (service docker-credential-pat); they were left as they are",
         ));
     }
+}
+
+/// The name a damaged file is moved to: `NAME.damaged-<UTC time>`, never over another.
+fn damaged_name(path: &std::path::Path) -> std::path::PathBuf {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let base = format!(
+        "{}.damaged-{stamp}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut candidate = path.with_file_name(&base);
+    let mut n = 1;
+    while candidate.exists() {
+        n += 1;
+        candidate = path.with_file_name(format!("{base}-{n}"));
+    }
+    candidate
+}
+
+/// Moves a damaged file aside and returns where it went.
+fn move_aside(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let target = damaged_name(path);
+    std::fs::rename(path, &target)?;
+    Ok(target)
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::Finding;
 use crate::docker_config::{DockerConfig, HELPER_NAME};
+use crate::finding::Finding;
 use crate::index::Index;
 use crate::registry::Registry;
 use crate::service::Service;

@@ -6,107 +6,18 @@
 //! A backend that cannot be reached is reported and left out of the
 //! comparison; it is never taken for an empty one.
 
-use chrono::Utc;
-use serde::Serialize;
-
 use crate::config::ConfigError;
+use crate::error::ServiceError;
+use crate::finding::Finding;
 use crate::fsutil::FsError;
 use crate::index::IndexError;
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
+use crate::service::tokens::TokenView;
+use chrono::Utc;
 
 mod data;
 mod docker;
 mod permissions;
-
-/// How a finding stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    /// Worth acting on, but nothing is broken.
-    Warn,
-    /// Something does not work, or could lose or leak a secret.
-    Problem,
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// Which check: config, keychain, vault, index, secrets, docker-config, plaintext,
-    /// path, stale, expiry, two-factor, hub-audit, permissions.
-    pub check: &'static str,
-    pub status: Status,
-    /// What was found. Never holds a secret.
-    pub message: String,
-    /// What to do; after a repair, what was done.
-    pub fix: Option<String>,
-    /// True when `doctor --repair` can fix it.
-    pub repairable: bool,
-    pub repaired: bool,
-}
-
-impl Finding {
-    pub(crate) fn ok(check: &'static str, message: impl Into<String>) -> Self {
-        Self::new(check, Status::Ok, message.into(), None, false)
-    }
-
-    pub(crate) fn warn(
-        check: &'static str,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self::new(check, Status::Warn, message.into(), Some(fix.into()), false)
-    }
-
-    pub(crate) fn problem(
-        check: &'static str,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self::new(
-            check,
-            Status::Problem,
-            message.into(),
-            Some(fix.into()),
-            false,
-        )
-    }
-
-    fn new(
-        check: &'static str,
-        status: Status,
-        message: String,
-        fix: Option<String>,
-        repairable: bool,
-    ) -> Self {
-        Self {
-            check,
-            status,
-            message,
-            fix,
-            repairable,
-            repaired: false,
-        }
-    }
-
-    /// Marks the finding as one `--repair` can fix.
-    fn repairable(mut self) -> Self {
-        self.repairable = true;
-        self
-    }
-
-    /// Records the repair done; `done` replaces the advice.
-    fn repaired(mut self, done: impl Into<String>) -> Self {
-        self.repaired = true;
-        self.fix = Some(done.into());
-        self
-    }
-
-    /// True when it still needs a person.
-    pub fn needs_attention(&self) -> bool {
-        self.status != Status::Ok && !self.repaired
-    }
-}
 
 /// Runs every check; with `repair`, fixes what it safely can along the way.
 ///
@@ -147,7 +58,7 @@ pub fn run(
     drop(writer);
     if let Ok(true) = service.uses_server() {
         match service.server() {
-            Ok(server) => findings.extend(crate::ledger::Ledger::health(server)),
+            Ok(server) => findings.extend(server.health()),
             Err(e) => findings.push(Finding::problem(
                 "openbao",
                 e.to_string(),
@@ -241,7 +152,7 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
 }
 
 /// How to replace a token that expires: rotate it on Hub, or make a new one by hand.
-fn renew_fix(view: &crate::service::TokenView) -> String {
+fn renew_fix(view: &TokenView) -> String {
     let name = &view.name;
     if view.record.hub.is_some() {
         format!("`docker-credential-pat hub rotate {name}` replaces it")
@@ -255,7 +166,7 @@ fn renew_fix(view: &crate::service::TokenView) -> String {
 
 /// The audit of tokens linked to Docker Hub, when a Hub session is open (it is never asked for here).
 fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
-    let Ok(hub) = crate::hub::manage::Hub::open(service) else {
+    let Ok(hub) = crate::remote::hub::manage::Hub::open(service) else {
         return;
     };
     if hub.session().is_err() {
@@ -281,11 +192,11 @@ fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
     for report in reports {
         let fix = report.fix.unwrap_or_default();
         match report.level {
-            crate::hub::manage::Level::Ok => {}
-            crate::hub::manage::Level::Warn => {
+            crate::remote::hub::audit::Level::Ok => {}
+            crate::remote::hub::audit::Level::Warn => {
                 findings.push(Finding::warn("hub-audit", report.message, fix))
             }
-            crate::hub::manage::Level::Suspicious => {
+            crate::remote::hub::audit::Level::Suspicious => {
                 findings.push(Finding::problem("hub-audit", report.message, fix))
             }
         }
@@ -301,35 +212,13 @@ fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
     }
 }
 
-/// The name a damaged file is moved to: `NAME.damaged-<UTC time>`, never over another.
-fn damaged_name(path: &std::path::Path) -> std::path::PathBuf {
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
-    let base = format!(
-        "{}.damaged-{stamp}",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    );
-    let mut candidate = path.with_file_name(&base);
-    let mut n = 1;
-    while candidate.exists() {
-        n += 1;
-        candidate = path.with_file_name(format!("{base}-{n}"));
-    }
-    candidate
-}
-
-/// Moves a damaged file aside and returns where it went.
-fn move_aside(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
-    let target = damaged_name(path);
-    std::fs::rename(path, &target)?;
-    Ok(target)
-}
-
 #[cfg(test)]
 mod tests {
     use std::rc::Rc;
 
     use super::*;
     use crate::config::{Config, Paths};
+    use crate::finding::Status;
     use crate::secret::Secret;
     use crate::store::memory::MemoryStore;
     use crate::store::{BackendKind, ItemMeta, SecretStore};
@@ -338,18 +227,8 @@ mod tests {
 
     fn service() -> (tempfile::TempDir, Service, Rc<MemoryStore>) {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().join("pat"),
-            data_dir: dir.path().join("pat"),
-        };
-        let store = Rc::new(MemoryStore::default());
-        let shared = Rc::clone(&store);
-        let service = Service::with_stores(
-            paths,
-            Config::default(),
-            move |_| Box::new(Rc::clone(&shared)),
-            false,
-        );
+        let paths = Paths::home(dir.path().join("pat"));
+        let (service, store) = Service::in_memory(paths, Config::default());
         (dir, service, store)
     }
 

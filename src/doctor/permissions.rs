@@ -2,7 +2,7 @@
 //! need only be safe from others' writes), and so is Docker's config.json
 //! while it holds plaintext logins.
 
-use super::Finding;
+use crate::finding::Finding;
 use crate::service::Service;
 
 #[cfg(unix)]

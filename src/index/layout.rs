@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{FORMAT_VERSION, IndexError, LEGACY_VERSION};
+use super::check::{FORMAT_VERSION, IndexError, LEGACY_VERSION, check_key, damaged};
 use crate::config::Paths;
 use crate::fsutil::{self, FsError};
+use crate::registry::Registry;
 
 /// What `index.json` says.
 pub(crate) enum Layout {
@@ -166,6 +167,38 @@ pub(crate) fn create(paths: &Paths, buckets: &BTreeMap<u8, Vec<u8>>) -> Result<(
         write_bucket(paths, *bucket, Some(bytes))?;
     }
     fsutil::write_atomic(&paths.index_file(), MARKER)
+}
+
+/// The file that holds (or would hold) `registry`'s record.
+pub fn registry_file(paths: &Paths, registry: &Registry) -> PathBuf {
+    match current(paths) {
+        Ok(Layout::Buckets) => bucket_path(paths, bucket_of(registry.key())),
+        _ => paths.index_file(),
+    }
+}
+
+/// A registry found in another registry's bucket would be missed by `get`.
+pub(super) fn check_bucket(key: &str, bucket: u8, path: &Path) -> Result<(), IndexError> {
+    if bucket_of(key) != bucket {
+        return Err(damaged(
+            path,
+            format!("registry {key:?} does not belong in this file"),
+        ));
+    }
+    Ok(())
+}
+
+/// A key must be canonical and, in a bucket file, in its own bucket.
+pub(super) fn check_placed_key(
+    key: &str,
+    path: &Path,
+    bucket: Option<u8>,
+) -> Result<Registry, IndexError> {
+    let registry = check_key(key, path)?;
+    if let Some(bucket) = bucket {
+        check_bucket(key, bucket, path)?;
+    }
+    Ok(registry)
 }
 
 #[cfg(test)]

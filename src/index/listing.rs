@@ -13,12 +13,35 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::{IndexError, ListedToken, Selectable, Snapshot, damaged};
+use std::path::Path;
+
+use super::check::{IndexError, check_version, damaged};
+use super::layout::check_placed_key;
+use super::record::Selectable;
 use crate::names::Integration;
+
+/// A token as `list` sees it, borrowed from the file where it can be; every
+/// other field is skipped unparsed.
+#[derive(Deserialize)]
+pub struct ListedToken<'a> {
+    #[serde(borrow)]
+    pub server_url: Cow<'a, str>,
+    #[serde(borrow)]
+    pub username: Cow<'a, str>,
+    pub active: bool,
+}
+
+impl Selectable for ListedToken<'_> {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
 
 /// What one `list` call collects from one index file.
 pub(super) struct Lister<'a> {
-    pub(super) snapshot: &'a Snapshot,
+    /// The file read, and the bucket it holds (`None`: a first-format index).
+    pub(super) path: &'a Path,
+    pub(super) bucket: Option<u8>,
     /// The integration asked for, else each registry's default.
     pub(super) wanted: Option<&'a str>,
     pub(super) out: &'a mut Vec<(String, String)>,
@@ -51,7 +74,7 @@ impl<'de> Visitor<'de> for &mut Lister<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let registry = match self.snapshot.check_key(&key) {
+            let registry = match check_placed_key(&key, self.path, self.bucket) {
                 Ok(registry) => registry,
                 Err(e) => return Err(self.refuse(e)),
             };
@@ -62,7 +85,7 @@ impl<'de> Visitor<'de> for &mut Lister<'_> {
                     token.username.into_owned(),
                 )),
                 Ok(None) => {}
-                Err(message) => return Err(self.refuse(damaged(&self.snapshot.path, message))),
+                Err(message) => return Err(self.refuse(damaged(self.path, message))),
             }
         }
         Ok(())
@@ -180,7 +203,7 @@ impl<'de> Visitor<'de> for WholeFile<'_, '_> {
                 "version" => {
                     let found: u32 = map.next_value()?;
                     // A newer file is refused before its records are read.
-                    if let Err(e) = self.0.snapshot.check_version(found) {
+                    if let Err(e) = check_version(found, self.0.path) {
                         return Err(self.0.refuse(e));
                     }
                     version = Some(found);

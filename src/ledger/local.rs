@@ -13,11 +13,11 @@ use std::cell::OnceCell;
 
 use super::{Edit, Entry, Found, Ledger};
 use crate::config::{BackendChoice, Paths};
+use crate::error::{Result, ServiceError};
 use crate::index::{Index, IndexWriter, SecretRef, Snapshot, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{Result, ServiceError};
 use crate::store::{BackendKind, DynStore, ItemMeta, SecretStore, StoreError, StoredItem};
 
 /// Opens each secret store on first use, so `get` connects only to the one it needs.
@@ -106,6 +106,18 @@ impl LocalLedger {
         self.backends.vault_usable()
     }
 
+    /// The secret `place` points at, looked for where its hint says first.
+    pub(crate) fn secret_at(&self, place: &SecretRef) -> Result<Option<Secret>, StoreError> {
+        self.store(place.backend)
+            .get_located(&place.item, place.hint.as_deref())
+    }
+
+    /// Removes the secret `place` points at; `false` when it was not there.
+    fn remove_secret_at(&self, place: &SecretRef) -> Result<bool, StoreError> {
+        self.store(place.backend)
+            .delete_located(&place.item, place.hint.as_deref())
+    }
+
     /// Writes a secret under a fresh item name in the backend the config chooses.
     fn write_new_secret(&self, meta: &ItemMeta, secret: &Secret) -> Result<SecretRef> {
         let first = match self.choice {
@@ -147,11 +159,7 @@ impl LocalLedger {
         let retired = std::mem::take(&mut writer.index.retired);
         writer.index.retired = retired
             .into_iter()
-            .filter(|r| {
-                self.store(r.backend)
-                    .delete_located(&r.item, r.hint.as_deref())
-                    .is_err()
-            })
+            .filter(|r| self.remove_secret_at(r).is_err())
             .collect();
         if writer.index.retired.len() != before {
             let _ = writer.save();
@@ -172,8 +180,7 @@ impl Ledger for LocalLedger {
             return Ok(None);
         };
         let secret = self
-            .store(token.secret.backend)
-            .get_located(&token.secret.item, token.secret.hint.as_deref())?
+            .secret_at(&token.secret)?
             .ok_or(ServiceError::SecretMissing)?;
         Ok(Some(Found {
             name: TokenName::new(chosen, registry.clone()),
@@ -238,10 +245,7 @@ impl LocalEdit<'_> {
     /// Takes back secrets the saved index never referred to.
     fn discard_written(&mut self) {
         for secret in self.written.drain(..) {
-            let _ = self
-                .ledger
-                .store(secret.backend)
-                .delete_located(&secret.item, secret.hint.as_deref());
+            let _ = self.ledger.remove_secret_at(&secret);
         }
     }
 }
@@ -273,10 +277,7 @@ impl Edit for LocalEdit<'_> {
         let Some(place) = self.index().token(name).map(|t| t.secret.clone()) else {
             return Ok(None);
         };
-        Ok(self
-            .ledger
-            .store(place.backend)
-            .get_located(&place.item, place.hint.as_deref())?)
+        Ok(self.ledger.secret_at(&place)?)
     }
 
     fn put(

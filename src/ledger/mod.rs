@@ -4,7 +4,7 @@
 //! Two kinds of place sit behind it. On one machine, the index file holds what
 //! is known about each token and points at its secret in the OS keychain or
 //! the vault ([`local`]). On a team server, OpenBao holds both, for every
-//! machine of the fleet at once ([`crate::store::openbao`]). The service
+//! machine of the fleet at once (`server`). The service
 //! applies policy, chooses names and reports to people; a ledger only keeps.
 //!
 //! Reads that the Docker protocol makes on every pull (`get`, `list`) are
@@ -15,15 +15,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::doctor::Finding;
+use crate::error::Result;
 use crate::index::TokenRecord;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::Result;
 use crate::store::BackendKind;
 
 pub(crate) mod local;
+pub(crate) mod server;
 
 /// The token `get` serves.
 pub struct Found {
@@ -88,11 +88,6 @@ pub(crate) trait Ledger {
     fn reported_uses(&self, ids: &[&str]) -> HashMap<String, MachineUse> {
         let _ = ids;
         HashMap::new()
-    }
-
-    /// What `doctor` has to say about the place itself (a server's health).
-    fn health(&self) -> Vec<Finding> {
-        Vec::new()
     }
 }
 

@@ -6,7 +6,8 @@
 
 use std::io::{Read, Write};
 
-use crate::service::{Service, ServiceError};
+use crate::error::ServiceError;
+use crate::service::Service;
 
 mod request;
 mod response;
@@ -99,10 +100,7 @@ fn handle(
         }
         Action::Get => {
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;
-            let address = request::parse_address(&input).map_err(|e| e.to_string())?;
-            if address.is_empty() {
-                return Err(text(ServiceError::MissingServerUrl));
-            }
+            let address = address(&input)?;
             let service = open().map_err(text)?;
             let (username, secret) = service.protocol_get(address).map_err(|e| match e {
                 // Docker asks for a login on "not found"; the person learns why on stderr.
@@ -116,14 +114,21 @@ fn handle(
         }
         Action::Erase => {
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;
-            let address = request::parse_address(&input).map_err(|e| e.to_string())?;
-            if address.is_empty() {
-                return Err(text(ServiceError::MissingServerUrl));
-            }
+            let address = address(&input)?;
             let service = open().map_err(text)?;
             service.protocol_erase(address).map_err(text)
         }
     }
+}
+
+/// The server address `get` and `erase` read; an empty one is refused before
+/// anything is opened.
+fn address(input: &[u8]) -> Result<&str, String> {
+    let address = request::parse_address(input).map_err(|e| e.to_string())?;
+    if address.is_empty() {
+        return Err(ServiceError::MissingServerUrl.to_string());
+    }
+    Ok(address)
 }
 
 #[cfg(test)]

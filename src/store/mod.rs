@@ -1,9 +1,9 @@
 //! Where secrets live: one trait, with the OS keychain and the encrypted vault behind it.
-//! ([`openbao`] is here too: the client for a team server, which keeps records as well as
-//! secrets and so stands behind [`crate::ledger::Ledger`] instead.)
+//! (A team's OpenBao server keeps records as well as secrets, and so stands
+//! behind [`crate::ledger::Ledger`] instead.)
 //!
-//! Stores know secrets and item names, and nothing about Docker, JSON or
-//! integrations. Each item carries a little non-secret metadata (registry,
+//! Stores know secrets and item names, and nothing about Docker, JSON,
+//! config.toml or integrations. Each item carries a little non-secret metadata (registry,
 //! account, token id) so `doctor` can check the index against the store and
 //! rebuild it if the index is lost.
 
@@ -16,7 +16,6 @@ use crate::secret::Secret;
 pub mod keychain;
 #[cfg(test)]
 pub mod memory;
-pub mod openbao;
 #[cfg(target_os = "linux")]
 pub(crate) mod secret_service;
 pub mod vault;
@@ -59,6 +58,17 @@ impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// How the Secret Service session is set up on Linux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    /// Secrets cross the user's private session bus unencrypted (fast).
+    #[default]
+    Plain,
+    /// A Diffie-Hellman session as libsecret uses (a few milliseconds more per process).
+    Encrypted,
 }
 
 /// Non-secret facts stored with an item, for people browsing their keychain and for recovery.

@@ -34,7 +34,7 @@ use std::time::Duration;
 use keyring_core::api::{CredentialApi, CredentialStoreApi};
 use keyring_core::{Credential, CredentialStore, Entry, Error, Result};
 
-use crate::config::SessionKind;
+use crate::store::SessionKind;
 use client::{Client, SessionChoice};
 
 /// Modifiers `build` accepts; all but `label` become item attributes.

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::kdf::{CHECK_LEN, KEY_LEN, VaultKey};
+use super::kdf::{CHECK_LEN, KEY_LEN, VaultKey, split_key_and_check};
 
 /// What the cache holds for a vault: the key and the check value it produced.
 pub struct CachedKey {
@@ -55,13 +55,8 @@ impl KeyCache {
         if payload.len() != PAYLOAD_LEN {
             return None;
         }
-        let mut key = [0u8; KEY_LEN];
-        key.copy_from_slice(&payload[..KEY_LEN]);
-        let cached = VaultKey::from_bytes(&key);
-        zeroize::Zeroize::zeroize(&mut key);
-        let mut check = [0u8; CHECK_LEN];
-        check.copy_from_slice(&payload[KEY_LEN..]);
-        Some(CachedKey { key: cached, check })
+        let (key, check) = split_key_and_check(&payload);
+        Some(CachedKey { key, check })
     }
 
     /// Caches `key` for `salt` for `seconds`, replacing any earlier entry.

@@ -178,16 +178,20 @@ pub fn derive(passphrase: &[u8], salt: &[u8], params: &KdfParams) -> Result<Deri
     argon
         .hash_password_into_with_memory(passphrase, salt, &mut out[..], &mut blocks[..])
         .map_err(|e| KdfError::Argon2(e.to_string()))?;
+    let (key, check) = split_key_and_check(&out[..]);
+    Ok(Derived { key, check })
+}
+
+/// A key followed by its check, as Argon2 derives them and the key cache
+/// keeps them. The copy of the key made on the way is wiped.
+pub(super) fn split_key_and_check(bytes: &[u8]) -> (VaultKey, [u8; CHECK_LEN]) {
     let mut key = [0u8; KEY_LEN];
-    key.copy_from_slice(&out[..KEY_LEN]);
-    let derived_key = VaultKey::from_bytes(&key);
+    key.copy_from_slice(&bytes[..KEY_LEN]);
+    let vault_key = VaultKey::from_bytes(&key);
     zeroize::Zeroize::zeroize(&mut key);
     let mut check = [0u8; CHECK_LEN];
-    check.copy_from_slice(&out[KEY_LEN..]);
-    Ok(Derived {
-        key: derived_key,
-        check,
-    })
+    check.copy_from_slice(&bytes[KEY_LEN..]);
+    (vault_key, check)
 }
 
 /// Compares check values without an early exit.

@@ -1,30 +1,21 @@
-//! The team backend: tokens kept in an OpenBao or HashiCorp Vault server.
+//! The client of an OpenBao or HashiCorp Vault server: the team backend's wire.
 //!
 //! A fleet of machines shares tokens through one replicated server, with
-//! per-path policies and audit. The server holds everything about a token,
-//! secret and record alike, so this backend is a whole [`crate::ledger::Ledger`]
-//! rather than a [`crate::store::SecretStore`] under the local index.
+//! per-path policies and audit. This room speaks to the server and knows
+//! nothing of tokens: how tokens are laid out on it is the server ledger's
+//! ([`crate::ledger::server`]).
 //!
-//! - [`settings`]: the `[openbao]` table and the `BAO_*` / `VAULT_*` variables.
+//! - [`settings`]: the `[openbao]` table resolved with the `BAO_*` / `VAULT_*` variables.
 //! - [`client`]: requests with one deadline, failover across addresses, the
 //!   client token (logged in, cached in the kernel keyring, renewed on 403).
 //! - [`kv`]: KV version 2 reads, check-and-set writes, metadata and listings.
-//! - [`record`]: a token's record to and from the server's fields.
-//! - [`ledger`]: the tokens, their defaults and the uses reported by every machine.
-//! - [`health`]: what `doctor` checks on the server.
 //!
 //! Nothing here prints: every failure is an [`OpenBaoError`] that the command
 //! or protocol layer turns into one line saying what to do.
 
-mod client;
-mod health;
-mod kv;
-mod ledger;
-mod record;
-mod settings;
-
-pub(crate) use ledger::ServerLedger;
-pub use settings::{Addresses, AuthMethod, Settings};
+pub(crate) mod client;
+pub(crate) mod kv;
+pub(crate) mod settings;
 
 use crate::http::HttpError;
 

@@ -3,31 +3,39 @@
 //! A broken config file is an error that names the file and line; the helper
 //! never falls back to defaults silently, because that could switch off a
 //! two-factor rule a person relies on.
+//!
+//! Config names the types of the rooms it configures (the vault's KDF
+//! parameters, the Secret Service session), so it stands above the stores,
+//! which are handed plain values and never read config.toml.
+//!
+//! - this file: config.toml's top-level settings, read, checked and edited;
+//! - `env`: the environment variables, and where the helper's files live;
+//! - [`openbao`]: the `[openbao]` table.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::fsutil;
 use crate::registry::Registry;
+use crate::store::SessionKind;
+use crate::store::vault::{KdfParams, kdf};
 
-pub const ENV_HOME: &str = "DOCKER_PAT_HOME";
-pub const ENV_INTEGRATION: &str = "DOCKER_PAT_INTEGRATION";
-pub const ENV_BACKEND: &str = "DOCKER_PAT_BACKEND";
-pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
-pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
-pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
-pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
-pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
+mod env;
+pub mod openbao;
+
+pub use env::{
+    ENV_BACKEND, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
+    ENV_NEW_PASSPHRASE_FILE, ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, Environment, Paths,
+};
+
 /// Docker Hub's API, where its access tokens are managed.
 pub const DEFAULT_HUB_URL: &str = "https://hub.docker.com";
 /// The longest a derived vault key may stay cached: 30 days.
 const MAX_CACHE_SECONDS: u32 = 30 * 24 * 3600;
 /// The longest time budget a protocol verb may be given: one hour.
 const MAX_PROTOCOL_SECONDS: u32 = 3600;
-const APP_DIR: &str = "docker-credential-pat";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -82,17 +90,6 @@ impl BackendChoice {
     }
 }
 
-/// How the Secret Service session is set up on Linux.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SessionKind {
-    /// Secrets cross the user's private session bus unencrypted (fast).
-    #[default]
-    Plain,
-    /// A Diffie-Hellman session as libsecret uses (a few milliseconds more per process).
-    Encrypted,
-}
-
 /// The contents of `config.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -119,7 +116,7 @@ pub struct Config {
     /// How this machine is named in the last uses other machines see; the host name when unset.
     pub machine_name: Option<String>,
     /// The `[openbao]` table: the team server, for `backend = "openbao"`.
-    pub openbao: crate::store::openbao::Settings,
+    pub openbao: openbao::Settings,
     /// Docker Hub's API (`DOCKER_PAT_HUB_URL` overrides it).
     pub hub_url: String,
     /// Every call to Docker Hub is bounded by this.
@@ -138,8 +135,8 @@ impl Default for Config {
             backend: BackendChoice::Auto,
             stale_after_days: 90,
             vault_cache_seconds: 900,
-            vault_kdf_memory_kib: crate::store::vault::kdf::DEFAULT_MEMORY_KIB,
-            vault_kdf_iterations: crate::store::vault::kdf::DEFAULT_ITERATIONS,
+            vault_kdf_memory_kib: kdf::DEFAULT_MEMORY_KIB,
+            vault_kdf_iterations: kdf::DEFAULT_ITERATIONS,
             require_tokens: false,
             allow_uuid_tokens: false,
             keychain_timeout_seconds: 10,
@@ -149,7 +146,7 @@ impl Default for Config {
             two_factor: BTreeMap::new(),
             token_prefixes: BTreeMap::new(),
             machine_name: None,
-            openbao: crate::store::openbao::Settings::default(),
+            openbao: openbao::Settings::default(),
             hub_url: DEFAULT_HUB_URL.to_owned(),
             hub_timeout_seconds: 15,
             hub_session_seconds: 300,
@@ -275,11 +272,11 @@ impl Config {
     }
 
     /// The Argon2id parameters for new or re-keyed vaults.
-    pub fn vault_kdf(&self) -> crate::store::vault::KdfParams {
-        crate::store::vault::KdfParams {
+    pub fn vault_kdf(&self) -> KdfParams {
+        KdfParams {
             memory_kib: self.vault_kdf_memory_kib,
             iterations: self.vault_kdf_iterations,
-            lanes: crate::store::vault::kdf::DEFAULT_LANES,
+            lanes: kdf::DEFAULT_LANES,
         }
     }
 
@@ -333,153 +330,6 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Where the helper keeps its files.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub config_dir: PathBuf,
-    pub data_dir: PathBuf,
-}
-
-impl Paths {
-    pub fn config_file(&self) -> PathBuf {
-        self.config_dir.join("config.toml")
-    }
-    pub fn index_file(&self) -> PathBuf {
-        self.data_dir.join("index.json")
-    }
-    /// The bucket files of the index (see `index::layout`).
-    pub fn index_dir(&self) -> PathBuf {
-        self.data_dir.join("index")
-    }
-    pub fn usage_file(&self) -> PathBuf {
-        self.data_dir.join("usage.json")
-    }
-    pub fn usage_log(&self) -> PathBuf {
-        self.data_dir.join("usage.log")
-    }
-    pub fn lock_file(&self) -> PathBuf {
-        self.data_dir.join("lock")
-    }
-    pub fn vault_file(&self) -> PathBuf {
-        self.data_dir.join("vault")
-    }
-
-    /// Checks the folders before anything in them is trusted (see [`fsutil::check_private_dir`]).
-    pub fn check_private(&self) -> Result<(), fsutil::FsError> {
-        fsutil::check_private_dir(&self.config_dir)?;
-        if self.data_dir != self.config_dir {
-            fsutil::check_private_dir(&self.data_dir)?;
-        }
-        Ok(())
-    }
-}
-
-/// The environment variables the helper reads, captured once.
-#[derive(Debug, Clone, Default)]
-pub struct Environment {
-    pub pat_home: Option<PathBuf>,
-    pub integration: Option<String>,
-    pub backend: Option<String>,
-    pub docker_config: Option<PathBuf>,
-    pub passphrase_file: Option<PathBuf>,
-    /// Only whether the variable is set; the value is read when the vault needs it.
-    pub passphrase_set: bool,
-    /// For `vault passwd`: where the new passphrase comes from.
-    pub new_passphrase_file: Option<PathBuf>,
-    pub new_passphrase_set: bool,
-    pub home: Option<PathBuf>,
-    /// `BAO_ADDR`, else `VAULT_ADDR`: one URL or a comma-separated list.
-    pub bao_addr: Option<String>,
-    /// `BAO_CACERT`, else `VAULT_CACERT`.
-    pub bao_cacert: Option<PathBuf>,
-    /// `BAO_NAMESPACE`, else `VAULT_NAMESPACE`.
-    pub bao_namespace: Option<String>,
-    /// `DOCKER_PAT_HUB_URL`: where Docker Hub's API is, instead of `hub_url`.
-    pub hub_url: Option<String>,
-}
-
-impl Environment {
-    pub fn capture() -> Self {
-        let path = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let text = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(lossy);
-        Self {
-            pat_home: path(ENV_HOME),
-            integration: text(ENV_INTEGRATION),
-            backend: text(ENV_BACKEND),
-            docker_config: path("DOCKER_CONFIG"),
-            passphrase_file: path(ENV_PASSPHRASE_FILE),
-            passphrase_set: std::env::var_os(ENV_PASSPHRASE).is_some_and(|v| !v.is_empty()),
-            new_passphrase_file: path(ENV_NEW_PASSPHRASE_FILE),
-            new_passphrase_set: std::env::var_os(ENV_NEW_PASSPHRASE).is_some_and(|v| !v.is_empty()),
-            home: dirs::home_dir(),
-            bao_addr: text("BAO_ADDR").or_else(|| text("VAULT_ADDR")),
-            bao_cacert: path("BAO_CACERT").or_else(|| path("VAULT_CACERT")),
-            bao_namespace: text("BAO_NAMESPACE").or_else(|| text("VAULT_NAMESPACE")),
-            hub_url: text(ENV_HUB_URL),
-        }
-    }
-
-    pub fn paths(&self) -> Result<Paths, ConfigError> {
-        if let Some(home) = &self.pat_home {
-            return Ok(Paths {
-                config_dir: home.clone(),
-                data_dir: home.clone(),
-            });
-        }
-        let config = dirs::config_dir().ok_or(ConfigError::NoHome)?;
-        let data = dirs::data_dir().ok_or(ConfigError::NoHome)?;
-        Ok(Paths {
-            config_dir: config.join(APP_DIR),
-            data_dir: data.join(APP_DIR),
-        })
-    }
-
-    /// `$DOCKER_CONFIG`, or `~/.docker`.
-    pub fn docker_config_dir(&self) -> Result<PathBuf, ConfigError> {
-        if let Some(dir) = &self.docker_config {
-            return Ok(dir.clone());
-        }
-        self.home
-            .as_ref()
-            .map(|h| h.join(".docker"))
-            .ok_or(ConfigError::NoHome)
-    }
-
-    /// The integration the protocol verbs act on, if one is chosen.
-    pub fn integration(&self) -> Result<Option<crate::names::Integration>, ConfigError> {
-        self.integration
-            .as_deref()
-            .map(crate::names::Integration::parse)
-            .transpose()
-            .map_err(ConfigError::BadIntegration)
-    }
-
-    /// Docker Hub's API URL after the environment has had its say, without a trailing `/`.
-    pub fn hub_url(&self, config: &Config) -> Result<String, ConfigError> {
-        let url = self.hub_url.as_deref().unwrap_or(&config.hub_url);
-        check_hub_url(url)
-            .map_err(|message| ConfigError::BadHubUrl(format!("{ENV_HUB_URL} {message}")))?;
-        Ok(url.trim_end_matches('/').to_owned())
-    }
-
-    /// The backend choice after the environment has had its say.
-    pub fn backend_choice(&self, config: &Config) -> Result<BackendChoice, ConfigError> {
-        match &self.backend {
-            Some(text) => BackendChoice::parse(text)
-                .ok_or_else(|| ConfigError::BadBackendVariable(text.clone())),
-            None => Ok(config.backend),
-        }
-    }
-}
-
-fn lossy(value: OsString) -> String {
-    value.to_string_lossy().into_owned()
 }
 
 /// Applies `change` to config.toml, keeping a person's comments and layout.

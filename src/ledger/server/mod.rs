@@ -20,18 +20,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::OpenBaoError;
-use super::client::Client;
-use super::kv::{Kv, Raced, Read};
-use super::record::{self, Defaults, TokenData};
-use super::settings::Resolved;
+use super::{Edit, Entry, Found, Ledger, MachineUse};
 use crate::config::{Config, Environment, Paths};
+use crate::error::{Result, ServiceError};
 use crate::index::{SecretRef, TokenRecord};
-use crate::ledger::{Edit, Entry, Found, Ledger, MachineUse};
+use crate::openbao::OpenBaoError;
+use crate::openbao::client::Client;
+use crate::openbao::kv::{Kv, Raced, Read};
+use crate::openbao::settings::Resolved;
+use record::{Defaults, TokenData};
+
+mod health;
+mod record;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::service::{Result, ServiceError};
 use crate::store::BackendKind;
 
 const POINTER: &str = "@default";
@@ -360,10 +363,6 @@ impl Ledger for ServerLedger {
             }
         }
         latest
-    }
-
-    fn health(&self) -> Vec<crate::doctor::Finding> {
-        super::health::check(self)
     }
 }
 

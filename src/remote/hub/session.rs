@@ -89,10 +89,7 @@ mod tests {
     #[test]
     fn a_session_is_kept_per_hub_and_data_folder_until_forgotten() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().into(),
-        };
+        let paths = Paths::home(dir.path().into());
         let hub = "http://127.0.0.1:1";
         Session::new("alice", Secret::from_str_copy("jwt.abc"))
             .keep(hub, &paths, 60)

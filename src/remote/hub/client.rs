@@ -126,6 +126,11 @@ impl HubClient {
         expect_success(response, what, true)
     }
 
+    /// A POST without the session's bearer: signing in, and checking a token.
+    fn post_unsigned(&self, path: &str, body: &[u8]) -> Result<Response, HubError> {
+        self.send(Method::Post, &self.url(path), None, Some(body))
+    }
+
     /// `POST /v2/users/login` with the account password.
     pub(crate) fn sign_in(&self, username: &str, password: &Secret) -> Result<SignIn, HubError> {
         #[derive(Serialize)]
@@ -145,12 +150,7 @@ impl HubClient {
             username,
             password: password.expose(),
         });
-        let response = self.send(
-            Method::Post,
-            &self.url("/v2/users/login"),
-            None,
-            Some(&body),
-        )?;
+        let response = self.post_unsigned("/v2/users/login", &body)?;
         if response.status == 401 {
             let refusal: Refusal = parse(&response, WHAT)?;
             return match refusal.login_2fa_token {
@@ -180,12 +180,7 @@ impl HubClient {
             login_2fa_token: challenge.expose(),
             code: code.expose(),
         });
-        let response = self.send(
-            Method::Post,
-            &self.url("/v2/users/2fa-login"),
-            None,
-            Some(&body),
-        )?;
+        let response = self.post_unsigned("/v2/users/2fa-login", &body)?;
         if response.status == 401 {
             return Err(HubError::SignInRefused {
                 detail: detail(&response).unwrap_or_else(|| "wrong code".into()),
@@ -207,7 +202,7 @@ impl HubClient {
             identifier,
             secret: secret.expose(),
         });
-        let response = self.send(Method::Post, &self.url("/v2/auth/token"), None, Some(&body))?;
+        let response = self.post_unsigned("/v2/auth/token", &body)?;
         if response.status == 401 {
             return Ok(false);
         }
@@ -431,6 +426,11 @@ fn wiped_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Sec
     #[derive(Deserialize)]
     struct Field(#[serde(deserialize_with = "wiped")] Secret);
     Ok(Option::<Field>::deserialize(deserializer)?.map(|f| f.0))
+}
+
+/// RFC 3339 in UTC with whole seconds, as Hub's API documents it.
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

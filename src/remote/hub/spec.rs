@@ -48,12 +48,7 @@ pub(crate) fn short_scopes(scopes: &[String]) -> String {
     }
     scopes
         .iter()
-        .map(|scope| {
-            SCOPES
-                .iter()
-                .find(|(full, _, _)| full == scope)
-                .map_or(scope.as_str(), |(_, short, _)| short)
-        })
+        .map(|scope| known(scope).map_or(scope.as_str(), |(_, short, _)| short))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -62,14 +57,14 @@ pub(crate) fn short_scopes(scopes: &[String]) -> String {
 pub(crate) fn describe_scopes(scopes: &[String]) -> String {
     scopes
         .iter()
-        .map(|scope| {
-            SCOPES
-                .iter()
-                .find(|(full, _, _)| full == scope)
-                .map_or(scope.as_str(), |(_, _, words)| words)
-        })
+        .map(|scope| known(scope).map_or(scope.as_str(), |(_, _, words)| words))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The table's row for a scope as Hub names it.
+fn known(scope: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
+    SCOPES.iter().find(|(full, _, _)| *full == scope)
 }
 
 /// The label Hub shows for a token: `INTEGRATION@HOST`, then the description,
@@ -113,15 +108,8 @@ mod platform {
     }
 }
 
-/// A token id as Hub writes them: 8-4-4-4-12 hex digits.
-pub(crate) fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+/// A token id as Hub writes them: a UUID.
+pub(crate) use crate::policy::is_uuid;
 
 /// The beginning of a token id, as tables show it: 8 or more hex digits (and dashes).
 pub(crate) fn is_id_prefix(text: &str) -> bool {

@@ -5,14 +5,30 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::OpenBaoError;
-use super::ledger::ServerLedger;
-use crate::doctor::Finding;
+use super::ServerLedger;
+use crate::finding::Finding;
 use crate::http::Method;
+use crate::ledger::Ledger as _;
+use crate::openbao::OpenBaoError;
 
 const CHECK: &str = "openbao";
 
-pub(super) fn check(ledger: &ServerLedger) -> Vec<Finding> {
+impl ServerLedger {
+    /// What `doctor` has to say about the server: its findings, most basic first.
+    pub(crate) fn health(&self) -> Vec<Finding> {
+        check(self)
+    }
+
+    /// The token names, or none when they may not be listed.
+    fn begin_walk(&self) -> Vec<crate::names::TokenName> {
+        self.begin()
+            .ok()
+            .and_then(|mut edit| edit.names().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn check(ledger: &ServerLedger) -> Vec<Finding> {
     let mut findings = Vec::new();
     let client = &ledger.client;
     let settings = &client.settings;
@@ -102,7 +118,7 @@ fn describe_token(body: &[u8], method: &str) -> String {
         Ok(body) => {
             let ttl = match body.data.ttl {
                 0 => "does not expire".to_owned(),
-                s => format!("expires in {}", human(s)),
+                s => format!("expires in {}", crate::text::span(s)),
             };
             format!(
                 "authenticated ({method}); the token's policies: {}; it {ttl}",
@@ -110,15 +126,6 @@ fn describe_token(body: &[u8], method: &str) -> String {
             )
         }
         Err(_) => format!("authenticated ({method})"),
-    }
-}
-
-fn human(seconds: u64) -> String {
-    match seconds {
-        0..120 => format!("{seconds} s"),
-        120..7200 => format!("{} min", seconds / 60),
-        7200..172_800 => format!("{} h", seconds / 3600),
-        _ => format!("{} days", seconds / 86400),
     }
 }
 
@@ -238,15 +245,3 @@ fn check_capabilities(ledger: &ServerLedger) -> Vec<Finding> {
     }
     findings
 }
-
-impl ServerLedger {
-    /// The token names, or none when they may not be listed.
-    fn begin_walk(&self) -> Vec<crate::names::TokenName> {
-        self.begin()
-            .ok()
-            .and_then(|mut edit| edit.names().ok())
-            .unwrap_or_default()
-    }
-}
-
-use crate::ledger::Ledger as _;

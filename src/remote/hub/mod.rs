@@ -3,9 +3,11 @@
 //! - [`client`]: the documented calls (sign-in with a second factor, create,
 //!   list, switch, delete, and the check that a token is valid).
 //! - [`session`]: the signed-in session, kept only in the kernel keyring.
-//! - [`audit`]: the rule that finds a use Hub saw and nobody here made.
-//! - [`manage`]: what acts on Hub and on the stored token together:
-//!   create, link, (de)activate, delete, rotate, audit.
+//! - [`audit`]: the rule that finds a use Hub saw and nobody here made, and
+//!   what the audit found, in words.
+//! - [`manage`]: what acts on Hub and on the stored token together, one room
+//!   per family: sign-in, create and link, (de)activate and delete, rotate,
+//!   listing and the audit.
 //! - [`spec`]: scopes, labels and token ids as people type them.
 //!
 //! Nothing here prints or prompts. Failures are [`HubError`]s, which the

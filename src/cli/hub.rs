@@ -1,0 +1,125 @@
+//! `hub …`: Docker Hub's tokens, managed from here.
+
+use clap::{Args, Subcommand};
+
+use super::help::{AUDIT_ABOUT, EXIT_CODES, ROTATE_ABOUT};
+
+/// Tokens named on the command line, stored here or on Docker Hub.
+#[derive(Debug, Args)]
+pub struct HubTokenList {
+    /// Tokens, as INTEGRATION@docker.io or Hub token ids
+    #[arg(required = true)]
+    pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Sign in to Docker Hub with the account password (and second factor)
+    Login(HubLoginArgs),
+    /// End the Docker Hub session now
+    Logout,
+    /// Create a token on Docker Hub and store it as INTEGRATION@docker.io
+    Create(HubCreateArgs),
+    /// List the tokens on Docker Hub beside the tokens stored here
+    Tokens {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        /// Show every column however wide the table gets
+        #[arg(long)]
+        wide: bool,
+    },
+    /// Link a token stored earlier (by `docker login`) to its token on Docker Hub
+    Link {
+        /// The stored token, as INTEGRATION@docker.io
+        token: String,
+        /// Its id on Docker Hub (`hub tokens` shows them)
+        id: String,
+        /// When it expires, if it does: a number of days from now, or a date (YYYY-MM-DD)
+        #[arg(long, value_name = "DAYS|DATE")]
+        expires: Option<String>,
+    },
+    /// Deactivate tokens on Docker Hub and here
+    Deactivate(HubTokenList),
+    /// Activate tokens on Docker Hub and here
+    Activate(HubTokenList),
+    /// Delete tokens on Docker Hub and here; cannot be undone
+    Delete(HubTokenList),
+    /// Replace a token with a new one, checked and stored before the old one is switched off
+    #[command(long_about = ROTATE_ABOUT)]
+    Rotate {
+        /// The token, as INTEGRATION@docker.io
+        token: String,
+        /// Delete the old token on Hub instead of deactivating it
+        #[arg(long)]
+        delete_old: bool,
+    },
+    /// Find uses Docker Hub saw that nobody here made
+    #[command(long_about = AUDIT_ABOUT, after_help = EXIT_CODES)]
+    Audit {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HubLoginArgs {
+    /// The Docker Hub account
+    #[arg(long, short)]
+    pub username: String,
+    /// Read the password from stdin instead of asking on the terminal
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The code of the second factor, when two-factor authentication is on
+    /// (without it, it is asked for on the terminal)
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<Code>,
+}
+
+/// A one-time code from the command line: wiped on drop, and shown by `Debug` as `Code(..)`.
+
+#[derive(Clone)]
+pub struct Code(zeroize::Zeroizing<String>);
+
+impl Code {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(zeroize::Zeroizing::new(text.trim().to_owned())))
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Code(..)")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HubCreateArgs {
+    /// The integration the token is for (ci, laptop, deploy-bot…)
+    #[arg(long, short)]
+    pub integration: String,
+    /// The Docker Hub account (default: the one signed in)
+    #[arg(long, short)]
+    pub username: Option<String>,
+    /// What the token may do: admin (read, write, delete), write, read or public_read
+    #[arg(long, default_value = "read", value_name = "SCOPE")]
+    pub scopes: String,
+    /// When the token expires: a number of days from now, or a date (YYYY-MM-DD);
+    /// without it, never
+    #[arg(long, value_name = "DAYS|DATE")]
+    pub expires: Option<String>,
+    /// A note on what the token is for; Hub shows it in the token's label
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Make it Docker Hub's default token here
+    #[arg(long)]
+    pub default: bool,
+}

@@ -1,0 +1,166 @@
+//! Command-line definitions only. The man page and shell completions are generated from these.
+//!
+//! - this file: the helper's own line (`Cli`) and every command;
+//! - `help`: the long help texts, the exit codes among them;
+//! - [`tokens`]: the arguments of the commands on stored tokens;
+//! - [`hub`]: `hub …`, Docker Hub's tokens;
+//! - [`setup`]: `2fa`, `vault`, `migrate`, `doctor`, `import` and the completions.
+
+use clap::{Parser, Subcommand};
+
+mod help;
+pub mod hub;
+pub mod setup;
+pub mod tokens;
+
+pub use hub::{Code, HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
+pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
+pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
+
+pub use help::EXIT_CODES;
+use help::{ABOUT, DOCTOR_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "docker-credential-pat",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    disable_version_flag = true,
+    propagate_version = false
+)]
+pub struct Cli {
+    /// Print only errors and the output asked for
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Protocol: store the credentials given as JSON on stdin
+    Store,
+    /// Protocol: print the credentials for the server address on stdin
+    Get,
+    /// Protocol: erase the credentials for the server address on stdin
+    Erase,
+    /// Protocol: print every server address with its username, as JSON
+    List,
+    /// Print the version
+    Version,
+
+    /// List tokens with their state, last use and client
+    Tokens(TokensArgs),
+    /// Add a token, read from stdin or typed at a hidden prompt
+    Add(AddArgs),
+    /// Give a token a new integration name
+    Rename {
+        /// The token, as INTEGRATION@REGISTRY
+        token: String,
+        /// The new integration name
+        new_integration: String,
+    },
+    /// Make a token the one used when DOCKER_PAT_INTEGRATION is unset
+    Default {
+        /// The token, as INTEGRATION@REGISTRY
+        token: String,
+    },
+    /// Stop tokens from being used, keeping them stored
+    Deactivate(TokenList),
+    /// Allow deactivated tokens to be used again
+    Activate(TokenList),
+    /// Delete tokens and their secrets
+    Delete(DeleteArgs),
+    /// Show when and by which client a token was last used
+    History {
+        /// The token, as INTEGRATION@REGISTRY
+        token: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a token's description (an empty text clears it)
+    Describe {
+        /// The token, as INTEGRATION@REGISTRY
+        token: String,
+        /// The description
+        text: String,
+    },
+    /// Mark accounts as protected by two-factor authentication: only tokens may be stored
+    #[command(name = "2fa", subcommand)]
+    TwoFactor(TwoFactorCommand),
+    /// Manage the encrypted vault file used where no OS keychain is available
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Move every token to another backend (keychain, file, or an OpenBao server)
+    Migrate {
+        /// Where to move the secrets
+        #[arg(long, value_enum)]
+        to: BackendArg,
+    },
+    /// Check the setup and the stored tokens, and repair what can be repaired
+    #[command(long_about = DOCTOR_ABOUT, after_help = EXIT_CODES)]
+    Doctor {
+        /// Print the findings as a JSON array
+        #[arg(long)]
+        json: bool,
+        /// Fix what can be fixed without losing a secret
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Move plaintext logins out of Docker's config.json into the secret store
+    #[command(long_about = IMPORT_ABOUT, after_help = EXIT_CODES)]
+    Import {
+        /// Show what would be imported, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Point Docker's config.json at this helper
+    ConfigureDocker {
+        /// Use the helper only for this registry (repeatable); without it, for all registries
+        #[arg(long = "registry", value_name = "HOST")]
+        registries: Vec<String>,
+        /// Restore config.json from the backup taken by the last configure-docker
+        #[arg(long, conflicts_with_all = ["registries", "remove"])]
+        undo: bool,
+        /// Stop Docker from using this helper (with --registry: only for those registries);
+        /// the tokens stay stored
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Manage access tokens on Docker Hub: create, rotate, deactivate, audit
+    #[command(subcommand, long_about = HUB_ABOUT)]
+    Hub(HubCommand),
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
+}
+
+/// The clap command, for help, the man page and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// True when `word` names a subcommand meant for people (not a protocol verb).
+pub fn is_command(word: &str) -> bool {
+    command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn definitions_are_consistent() {
+        super::command().debug_assert();
+    }
+}

@@ -1,0 +1,253 @@
+//! What the index holds: a token's record, each registry's tokens and
+//! default, and the whole index in memory.
+//!
+//! Records are the helper's shared vocabulary for a token (the service, both
+//! ledgers, the Hub rooms and doctor all speak it), so they stand low, with
+//! nothing here that reads or writes a file.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::names::{Integration, TokenName};
+use crate::policy::SecretKind;
+use crate::registry::Registry;
+use crate::store::BackendKind;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Index {
+    pub version: u32,
+    /// Canonical registry key → its tokens.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryRecord>,
+    /// Secrets no token refers to any more, still to be removed from their store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<SecretRef>,
+    /// The registry each secret retired in this run belonged to: it is kept
+    /// in that registry's file, so switching a token to a new secret and
+    /// retiring the old one is one atomic write.
+    #[serde(skip)]
+    pub(super) retired_from: HashMap<SecretRef, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryRecord<T = TokenRecord> {
+    /// The integration `get` uses when `DOCKER_PAT_INTEGRATION` is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default = "BTreeMap::new")]
+    pub tokens: BTreeMap<String, T>,
+}
+
+impl<T> Default for RegistryRecord<T> {
+    fn default() -> Self {
+        Self {
+            default: None,
+            tokens: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the protocol's selection rule needs to know of a token.
+pub trait Selectable {
+    fn is_active(&self) -> bool;
+}
+
+impl Selectable for TokenRecord {
+    fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+impl<T: Selectable> RegistryRecord<T> {
+    /// The chosen integration, or else the default, and only while it is active.
+    pub fn select(&self, integration: Option<&Integration>) -> Option<(Integration, &T)> {
+        let name = match integration {
+            Some(integration) => integration.as_str(),
+            None => self.default.as_deref()?,
+        };
+        let token = self.tokens.get(name).filter(|t| t.is_active())?;
+        Some((Integration::parse(name).ok()?, token))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Stable for the token's life; usage records refer to it.
+    pub id: String,
+    /// Where the current secret is.
+    pub secret: SecretRef,
+    pub username: String,
+    /// The address as the client stored it, reported by `list`.
+    pub server_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub rotated_at: DateTime<Utc>,
+    pub active: bool,
+    pub kind: SecretKind,
+    /// When the token stops working, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The Docker Hub access token this secret is, once created or linked here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubLink>,
+}
+
+/// A token's counterpart on Docker Hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubLink {
+    pub uuid: String,
+    /// As Hub names them: `repo:admin`, `repo:write`, `repo:read`, `repo:public_read`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The token this one replaced, still active on Hub until a rotation finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<Retiring>,
+    /// Hub's last use of the token when it was linked here: uses up to then
+    /// were made before this helper held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_before_link: Option<DateTime<Utc>>,
+}
+
+/// A replaced Hub token still to be switched off: deactivated, or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retiring {
+    pub uuid: String,
+    pub delete: bool,
+}
+
+/// A secret's place: which backend, under which item name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SecretRef {
+    pub backend: BackendKind,
+    pub item: String,
+    /// Where the store put the item (a Secret Service object path), so `get`
+    /// can skip the search; checked against the item name on every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl SecretRef {
+    pub fn new(backend: BackendKind) -> Self {
+        Self {
+            backend,
+            item: crate::ids::new_id(),
+            hint: None,
+        }
+    }
+}
+
+/// A token together with its place in the index.
+pub struct TokenEntry<'a> {
+    pub name: TokenName,
+    pub record: &'a TokenRecord,
+    pub is_default: bool,
+}
+
+impl Index {
+    pub fn registry(&self, registry: &Registry) -> Option<&RegistryRecord> {
+        self.registries.get(registry.key())
+    }
+
+    pub fn token(&self, name: &TokenName) -> Option<&TokenRecord> {
+        self.registry(&name.registry)?
+            .tokens
+            .get(name.integration.as_str())
+    }
+
+    pub fn token_mut(&mut self, name: &TokenName) -> Option<&mut TokenRecord> {
+        self.registries
+            .get_mut(name.registry.key())?
+            .tokens
+            .get_mut(name.integration.as_str())
+    }
+
+    /// The token the protocol uses for `registry`: the chosen integration, or
+    /// else the registry's default, and only while it is active.
+    pub fn select(
+        &self,
+        registry: &Registry,
+        integration: Option<&Integration>,
+    ) -> Option<(Integration, &TokenRecord)> {
+        self.registry(registry)?.select(integration)
+    }
+
+    /// Every token, ordered by registry and integration.
+    pub fn entries(&self) -> impl Iterator<Item = TokenEntry<'_>> {
+        self.registries
+            .iter()
+            .filter_map(|(key, record)| Some((Registry::parse(key).ok()?, record)))
+            .flat_map(|(registry, record)| {
+                record
+                    .tokens
+                    .iter()
+                    .filter_map(move |(integration, token)| {
+                        Some(TokenEntry {
+                            name: TokenName::new(
+                                Integration::parse(integration).ok()?,
+                                registry.clone(),
+                            ),
+                            record: token,
+                            is_default: record.default.as_deref() == Some(integration),
+                        })
+                    })
+            })
+    }
+
+    /// Every token name, for suggestions when a person mistypes one.
+    pub fn names(&self) -> Vec<String> {
+        self.entries().map(|e| e.name.to_string()).collect()
+    }
+
+    /// Every secret the index refers to, current or retired.
+    pub fn referenced_secrets(&self) -> impl Iterator<Item = &SecretRef> {
+        self.registries
+            .values()
+            .flat_map(|r| r.tokens.values().map(|t| &t.secret))
+            .chain(self.retired.iter())
+    }
+
+    /// Removes a token; its secret goes on the retired list. Returns the record.
+    pub fn remove(&mut self, name: &TokenName) -> Option<TokenRecord> {
+        let record = self.registries.get_mut(name.registry.key())?;
+        let token = record.tokens.remove(name.integration.as_str())?;
+        if record.default.as_deref() == Some(name.integration.as_str()) {
+            record.default = None;
+        }
+        if record.tokens.is_empty() {
+            self.registries.remove(name.registry.key());
+        }
+        self.retire(&name.registry, token.secret.clone());
+        Some(token)
+    }
+
+    /// Puts a secret of `registry`'s on the retired list.
+    pub fn retire(&mut self, registry: &Registry, secret: SecretRef) {
+        self.retired_from
+            .insert(secret.clone(), registry.key().to_owned());
+        self.retired.push(secret);
+    }
+
+    /// Inserts a token record, returning the secret it replaced (now retired).
+    pub fn insert(&mut self, name: &TokenName, token: TokenRecord) {
+        let record = self
+            .registries
+            .entry(name.registry.key().to_owned())
+            .or_default();
+        if let Some(old) = record
+            .tokens
+            .insert(name.integration.as_str().to_owned(), token)
+            && old.secret != record.tokens[name.integration.as_str()].secret
+        {
+            self.retire(&name.registry, old.secret);
+        }
+    }
+
+    pub fn set_default(&mut self, name: &TokenName) {
+        if let Some(record) = self.registries.get_mut(name.registry.key()) {
+            record.default = Some(name.integration.as_str().to_owned());
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The audit rule: a use Docker Hub saw that nobody here can account for.
+//!
+//! Hub records when each token was last used, wherever that was. The helper
+//! knows every use it served (and, with a shared backend, every machine's)
+//! and its own checks of a token at Hub. If Hub's last use is later than the
+//! latest of those by more than the tolerance, or Hub saw a use of a token
+//! never used where we can see, someone else holds a copy.
+//!
+//! What the audit found is told here too, one [`Report`] a finding, so the
+//! `hub audit` command and `doctor` say it in the same words.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::client::{HubToken, rfc3339};
+use crate::index::Retiring;
+use crate::names::TokenName;
+
+/// What the comparison found for one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Hub has never seen the token used.
+    Unused,
+    /// Hub's last use matches one we know of.
+    Accounted,
+    /// Hub saw a use `after` the latest known one (beyond the tolerance).
+    Unaccounted { after: Duration },
+    /// Hub saw a use of a token never used where we can see.
+    Unseen,
+}
+
+/// Compares Hub's last use with the latest known one.
+pub(crate) fn judge(
+    hub_last_used: Option<DateTime<Utc>>,
+    known_last_use: Option<DateTime<Utc>>,
+    tolerance: Duration,
+) -> Verdict {
+    match (hub_last_used, known_last_use) {
+        (None, _) => Verdict::Unused,
+        (Some(_), None) => Verdict::Unseen,
+        (Some(hub), Some(known)) if hub > known + tolerance => {
+            Verdict::Unaccounted { after: hub - known }
+        }
+        (Some(_), Some(_)) => Verdict::Accounted,
+    }
+}
+
+/// One linked token as the audit sees it.
+pub(crate) struct Audited {
+    pub name: TokenName,
+    pub uuid: String,
+    /// `None`: Hub no longer has the token.
+    pub hub: Option<HubToken>,
+    pub known_last_use: Option<DateTime<Utc>>,
+    pub verdict: Option<Verdict>,
+    /// A replaced token still to be switched off, and whether Hub still has it active.
+    pub retiring: Option<(Retiring, bool)>,
+    /// Whether the stored token is active here.
+    pub local_active: bool,
+}
+
+/// How one audited token stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Ok,
+    /// Out of step with Hub, but not a sign of misuse.
+    Warn,
+    Suspicious,
+}
+
+/// One audited token in words: how it stands, what was found, what to do.
+pub(crate) struct Report {
+    pub level: Level,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+impl Audited {
+    /// What the audit found for this token, most serious first.
+    pub(crate) fn reports(&self) -> Vec<Report> {
+        let name = &self.name;
+        let mut reports = Vec::new();
+        let Some(hub) = &self.hub else {
+            reports.push(Report {
+                level: Level::Warn,
+                message: format!("{name}: its token {} is no longer on Docker Hub", self.uuid),
+                fix: Some(format!(
+                    "if it was deleted there, `docker-credential-pat delete {name}` removes it here too"
+                )),
+            });
+            return reports;
+        };
+        let seen = |at: DateTime<Utc>| rfc3339(at);
+        match self.verdict {
+            Some(Verdict::Unaccounted { after }) => reports.push(Report {
+                level: Level::Suspicious,
+                message: format!(
+                    "{name}: Docker Hub saw it used at {}, {} after the last use known here ({})",
+                    hub.last_used.map(seen).unwrap_or_default(),
+                    crate::text::span_of(after),
+                    self.known_last_use.map(seen).unwrap_or_default()
+                ),
+                fix: Some(suspicious_fix(name)),
+            }),
+            Some(Verdict::Unseen) => reports.push(Report {
+                level: Level::Suspicious,
+                message: format!(
+                    "{name}: Docker Hub saw it used at {}, and it was never used where this helper can see",
+                    hub.last_used.map(seen).unwrap_or_default()
+                ),
+                fix: Some(suspicious_fix(name)),
+            }),
+            Some(Verdict::Accounted) => reports.push(Report {
+                level: Level::Ok,
+                message: format!(
+                    "{name}: Docker Hub's last use ({}) matches a use known here",
+                    hub.last_used.map(seen).unwrap_or_default()
+                ),
+                fix: None,
+            }),
+            Some(Verdict::Unused) | None => reports.push(Report {
+                level: Level::Ok,
+                message: format!("{name}: Docker Hub has not seen it used"),
+                fix: None,
+            }),
+        }
+        if !hub.is_active && self.local_active {
+            reports.push(Report {
+                level: Level::Warn,
+                message: format!("{name} is inactive on Docker Hub but active here"),
+                fix: Some(format!(
+                    "`docker-credential-pat hub activate {name}`, or `deactivate {name}` to match Hub"
+                )),
+            });
+        }
+        if let Some((retiring, true)) = &self.retiring {
+            reports.push(Report {
+                level: Level::Warn,
+                message: format!(
+                    "{name} replaced Hub token {}, which is still active",
+                    retiring.uuid
+                ),
+                fix: Some(format!(
+                    "`docker-credential-pat hub {} {}`",
+                    if retiring.delete {
+                        "delete"
+                    } else {
+                        "deactivate"
+                    },
+                    retiring.uuid
+                )),
+            });
+        }
+        reports
+    }
+}
+
+fn suspicious_fix(name: &TokenName) -> String {
+    format!(
+        "if that was not you, `docker-credential-pat hub rotate {name}` replaces it, or `docker-credential-pat hub deactivate {name}` stops it now"
+    )
+}
+
+/// The audit: the tokens compared, and the linked tokens of other accounts left out.
+pub(crate) struct Audit {
+    pub username: String,
+    pub tokens: Vec<Audited>,
+    pub skipped: Vec<TokenName>,
+    /// Active Hub tokens stored nowhere here that carry a linked token's
+    /// label: what a `create` or `rotate` stopped right after Hub made the
+    /// token leaves behind.
+    pub strays: Vec<(HubToken, TokenName)>,
+}
+
+impl Audit {
+    pub(crate) fn stray_reports(&self) -> Vec<Report> {
+        self.strays
+            .iter()
+            .map(|(token, like)| Report {
+                level: Level::Warn,
+                message: format!(
+                    "Docker Hub token {} (\"{}\") is active and stored nowhere here; it has the label of {like}'s token, as an interrupted `hub create` or `hub rotate` leaves one",
+                    token.uuid,
+                    crate::text::printable(&token.token_label, 100)
+                ),
+                fix: Some(format!(
+                    "if nothing else uses it, `docker-credential-pat hub delete {}`",
+                    token.uuid
+                )),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_hub_use_beyond_every_known_use_and_the_tolerance_is_suspicious() {
+        let ten = Duration::minutes(10);
+        let known = Some(at("2026-03-01T12:00:00Z"));
+        assert_eq!(judge(None, known, ten), Verdict::Unused);
+        assert_eq!(judge(None, None, ten), Verdict::Unused);
+        assert_eq!(
+            judge(Some(at("2026-03-01T12:09:59Z")), known, ten),
+            Verdict::Accounted
+        );
+        assert_eq!(
+            judge(Some(at("2026-03-01T11:00:00Z")), known, ten),
+            Verdict::Accounted,
+            "an older Hub use was one of ours"
+        );
+        let late = judge(Some(at("2026-03-01T12:30:00Z")), known, ten);
+        assert_eq!(
+            late,
+            Verdict::Unaccounted {
+                after: Duration::minutes(30)
+            }
+        );
+        let unseen = judge(Some(at("2026-03-01T12:00:00Z")), None, ten);
+        assert_eq!(unseen, Verdict::Unseen);
+        assert_eq!(
+            judge(Some(at("2026-03-01T12:00:01Z")), known, Duration::zero()),
+            Verdict::Unaccounted {
+                after: Duration::seconds(1)
+            }
+        );
+    }
+}

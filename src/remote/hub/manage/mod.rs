@@ -1,0 +1,305 @@
+//! What acts on Docker Hub and on the stored token together.
+//!
+//! The order of each operation is what keeps a token usable whatever
+//! happens: Hub first for anything that revokes (so a refusal changes
+//! nothing here), the store first for anything that replaces (so the old
+//! token stays stored and active until the new one is stored and checked).
+//! `rotate` goes: create the new token, check it at Hub, store it (one
+//! ledger commit: from then on Docker gets it), then switch the old one off.
+//! A rotation interrupted after the commit leaves the old token's id on the
+//! record (`retiring`), and the next rotation of that token finishes the job.
+//!
+//! Tokens are read and changed only through the service's [`Ledger`], so all
+//! of this works the same on this machine's index and on a team's OpenBao
+//! server, where the expiry and the Hub link travel with the record.
+//!
+//! - this file: [`Hub`], the stored and Hub tokens that commands name, and
+//!   what every operation shares;
+//! - [`sign_in`]: the session (`hub login`, `hub logout`);
+//! - [`create`]: a new token made on Hub and stored, or a stored one linked;
+//! - [`state`]: activating, deactivating and deleting, on Hub and here;
+//! - [`rotate`]: a token replaced by a new one, in the order above;
+//! - [`listing`]: Hub's tokens beside the stored ones, and the audit.
+//!
+//! [`Ledger`]: crate::ledger::Ledger
+
+use std::time::Duration;
+
+use super::HubError;
+use super::client::{HubClient, HubToken};
+use super::session::Session;
+use super::spec;
+use crate::error::ServiceError;
+use crate::index::TokenRecord;
+use crate::ledger::Entry;
+use crate::names::TokenName;
+use crate::registry::Registry;
+use crate::service::Service;
+use crate::service::tokens::find_entry;
+
+pub(crate) mod create;
+pub(crate) mod listing;
+pub(crate) mod rotate;
+pub(crate) mod sign_in;
+pub(crate) mod state;
+
+/// The client name recorded for the helper's own checks of a token at Hub.
+pub(crate) const CHECK_CLIENT: &str = "hub-check";
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ManageError {
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    #[error(transparent)]
+    Local(#[from] ServiceError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<crate::config::ConfigError> for ManageError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        ManageError::Local(e.into())
+    }
+}
+
+type Result<T, E = ManageError> = std::result::Result<T, E>;
+
+/// Docker Hub as this run sees it: the service, the client, Hub's URL.
+pub(crate) struct Hub<'a> {
+    pub service: &'a Service,
+    pub client: HubClient,
+    pub url: String,
+}
+
+/// A token given on the command line: one stored here, or only a Hub token id.
+pub(crate) enum Target {
+    Local {
+        name: TokenName,
+        record: Box<TokenRecord>,
+        uuid: String,
+    },
+    Remote {
+        uuid: String,
+    },
+}
+
+impl Target {
+    pub(crate) fn uuid(&self) -> &str {
+        match self {
+            Target::Local { uuid, .. } | Target::Remote { uuid } => uuid,
+        }
+    }
+}
+
+/// A new Hub token that could not be kept, and whether it was taken back off Hub.
+pub(crate) struct Abandoned {
+    pub uuid: String,
+    pub deleted: bool,
+}
+
+impl<'a> Hub<'a> {
+    pub(crate) fn open(service: &'a Service) -> Result<Self> {
+        let url = service.env.hub_url(&service.config)?;
+        let timeout = Duration::from_secs(u64::from(service.config.hub_timeout_seconds));
+        Ok(Self {
+            service,
+            client: HubClient::new(&url, timeout)?,
+            url,
+        })
+    }
+
+    /// The open session, or the error that says to sign in.
+    pub(crate) fn session(&self) -> Result<Session, HubError> {
+        Session::open(&self.url, &self.service.paths).ok_or(HubError::NoSession)
+    }
+
+    /// Runs a call with the session; a 401 drops it, so the next command asks to sign in.
+    fn with_session<T>(
+        &self,
+        session: &Session,
+        call: impl FnOnce(&HubClient, &Session) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
+        let result = call(&self.client, session);
+        if matches!(result, Err(HubError::SessionExpired)) {
+            let _ = Session::forget(&self.url, &self.service.paths);
+        }
+        result
+    }
+
+    /// A token named on the command line: a stored one linked to Hub, or a
+    /// Hub token id (in full, or its first 8 or more characters).
+    fn target(
+        &self,
+        session: &Session,
+        entries: &[Entry],
+        text: &str,
+        listing: &mut Option<Vec<HubToken>>,
+    ) -> Result<Target> {
+        if let Some(uuid) = self.expand_id(session, text, listing)? {
+            return Ok(match linked_to(entries, &uuid) {
+                Some((name, record)) => Target::Local {
+                    name,
+                    record: Box::new(record),
+                    uuid,
+                },
+                None => Target::Remote { uuid },
+            });
+        }
+        let entry = find_entry(entries, text)?;
+        let uuid = hub_uuid(&entry.name, &entry.record)?;
+        Ok(Target::Local {
+            name: entry.name.clone(),
+            record: Box::new(entry.record.clone()),
+            uuid,
+        })
+    }
+
+    /// The full Hub token id `text` stands for, when it is one or a unique
+    /// beginning of one (as `hub tokens` shows them); `None` for anything else.
+    fn expand_id(
+        &self,
+        session: &Session,
+        text: &str,
+        listing: &mut Option<Vec<HubToken>>,
+    ) -> Result<Option<String>> {
+        if spec::is_uuid(text) {
+            return Ok(Some(text.to_ascii_lowercase()));
+        }
+        if !spec::is_id_prefix(text) {
+            return Ok(None);
+        }
+        if listing.is_none() {
+            *listing = Some(self.with_session(session, |c, s| c.list(s))?);
+        }
+        let prefix = text.to_ascii_lowercase();
+        let found: Vec<&HubToken> = listing
+            .iter()
+            .flatten()
+            .filter(|t| t.uuid.starts_with(&prefix))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(Some(one.uuid.clone())),
+            [] => Err(ManageError::Invalid(format!(
+                "no token on Docker Hub has an id starting with {prefix}; `docker-credential-pat hub tokens` shows them"
+            ))),
+            _ => Err(ManageError::Invalid(format!(
+                "{} tokens on Docker Hub have ids starting with {prefix}; give more of the id",
+                found.len()
+            ))),
+        }
+    }
+
+    /// A stored token and its record, read at once: nothing is held while Hub is called.
+    fn stored(&self, text: &str) -> Result<(TokenName, TokenRecord), ServiceError> {
+        let mut edit = self.service.ledger()?.begin()?;
+        let name = self.service.resolve(&mut *edit, text)?;
+        let record = edit
+            .token(&name)?
+            .ok_or_else(|| ServiceError::UnknownToken {
+                name: name.to_string(),
+                suggestions: Vec::new(),
+            })?;
+        Ok((name, record))
+    }
+
+    /// Refuses a stored token that belongs to another Hub account than the session's.
+    fn check_owner(&self, session: &Session, name: &TokenName, record: &TokenRecord) -> Result<()> {
+        if record.username.eq_ignore_ascii_case(&session.username) {
+            return Ok(());
+        }
+        Err(ManageError::Invalid(format!(
+            "{name} belongs to {} on Docker Hub, and this session is {}'s: `docker-credential-pat hub login --username {}` first",
+            crate::text::printable(&record.username, 64),
+            session.username,
+            crate::text::printable(&record.username, 64)
+        )))
+    }
+
+    /// Every named token, found and checked before anything is done.
+    fn targets(&self, session: &Session, texts: &[String]) -> Result<Vec<Target>> {
+        let entries = self.service.ledger()?.entries()?;
+        let mut listing = None;
+        let targets = texts
+            .iter()
+            .map(|text| self.target(session, &entries, text, &mut listing))
+            .collect::<Result<Vec<_>>>()?;
+        for target in &targets {
+            if let Target::Local { name, record, .. } = target {
+                self.check_owner(session, name, record)?;
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Forgets a replaced token once it is switched off on Hub.
+    fn clear_retiring(&self, uuid: &str) -> Result<()> {
+        let names: Vec<String> = self
+            .service
+            .ledger()?
+            .entries()?
+            .into_iter()
+            .filter(|e| {
+                e.record
+                    .hub
+                    .as_ref()
+                    .and_then(|h| h.retiring.as_ref())
+                    .is_some_and(|r| r.uuid == uuid)
+            })
+            .map(|e| e.name.to_string())
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.service.update_tokens(&names, |record| {
+            if let Some(link) = record.hub.as_mut()
+                && link.retiring.as_ref().is_some_and(|r| r.uuid == uuid)
+            {
+                link.retiring = None;
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Takes a new token that could not be kept back off Hub, if it can.
+    fn abandon(&self, session: &Session, uuid: &str) -> Abandoned {
+        let deleted = self.with_session(session, |c, s| c.delete(s, uuid)).is_ok();
+        Abandoned {
+            uuid: uuid.to_owned(),
+            deleted,
+        }
+    }
+}
+
+/// The stored token linked to Hub token `uuid`.
+fn linked_to(entries: &[Entry], uuid: &str) -> Option<(TokenName, TokenRecord)> {
+    entries
+        .iter()
+        .find(|e| e.record.hub.as_ref().is_some_and(|h| h.uuid == uuid))
+        .map(|e| (e.name.clone(), e.record.clone()))
+}
+
+/// The Hub id of a stored token, or why it has none.
+fn hub_uuid(name: &TokenName, record: &TokenRecord) -> Result<String> {
+    if name.registry != Registry::DockerHub {
+        return Err(not_hub(name));
+    }
+    record.hub.as_ref().map(|h| h.uuid.clone()).ok_or_else(|| {
+        ManageError::Invalid(format!(
+            "{name} is not linked to a Docker Hub token: `docker-credential-pat hub link {name} TOKEN-ID` links it (`hub tokens` shows the ids)"
+        ))
+    })
+}
+
+fn not_hub(name: &TokenName) -> ManageError {
+    ManageError::Invalid(format!(
+        "{name} is not a Docker Hub token; the hub commands manage tokens of docker.io"
+    ))
+}
+
+fn scopes_or(scopes: &[String], fallback: &[String]) -> Vec<String> {
+    if scopes.is_empty() {
+        fallback.to_vec()
+    } else {
+        scopes.to_vec()
+    }
+}

@@ -1,0 +1,201 @@
+//! Writing a token: what its fields must be, the policy check, and the
+//! record and secret put in one commit.
+//!
+//! Every path that stores a secret comes through here: the protocol's
+//! `store`, `add`, `import`, `migrate` and the Hub's `create` and `rotate`.
+//! A new secret is written to its store before the record refers to it; a
+//! secret that changed drops what was known of the old one (its expiry,
+//! its Hub link), since a different secret is a different token.
+
+use chrono::{DateTime, Utc};
+
+use super::Service;
+use crate::error::{Result, ServiceError};
+use crate::index::{HubLink, TokenRecord};
+use crate::ledger::Edit;
+use crate::names::TokenName;
+use crate::policy::{self, SecretKind};
+use crate::registry::Registry;
+use crate::secret::Secret;
+use crate::store::BackendKind;
+
+const MAX_USERNAME_LEN: usize = 1024;
+const MAX_DESCRIPTION_LEN: usize = 200;
+
+/// What a new or replaced token should look like.
+pub struct TokenSpec<'a> {
+    pub name: TokenName,
+    pub username: &'a str,
+    pub server_url: String,
+    pub secret: &'a Secret,
+    /// `Some` replaces the description; `None` keeps the current one.
+    pub description: Option<String>,
+    pub make_default: bool,
+}
+
+/// What is known of a secret beyond itself: when it expires, which Hub token it is.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFacts {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub hub: Option<HubLink>,
+}
+
+/// What `put_token_with` does with a token's facts.
+pub enum Facts {
+    /// Keeps them while the secret is the one already stored, and drops them
+    /// for a different one (a different secret is a different token);
+    /// `expires_at`, when given, replaces the expiry either way.
+    Carry { expires_at: Option<DateTime<Utc>> },
+    /// The new secret's own facts, as Hub has just described it.
+    Replace(TokenFacts),
+}
+
+/// What `put_token` did, for the caller to report.
+pub struct PutOutcome {
+    pub replaced: bool,
+    pub reactivated: bool,
+    pub backend: BackendKind,
+    /// The secret changed, so the expiry and Hub link known for the old one were dropped.
+    pub dropped_facts: bool,
+}
+
+impl Service {
+    /// Refuses a password where the account requires tokens; returns what the secret is.
+    pub fn check_policy(
+        &self,
+        registry: &Registry,
+        username: &str,
+        secret: &Secret,
+    ) -> Result<SecretKind> {
+        let kind = policy::classify(registry, username, secret.expose(), &self.config);
+        policy::check_store(registry, username, kind, &self.config)?;
+        Ok(kind)
+    }
+
+    /// Writes a token and its secret, and commits. The caller has checked the policy.
+    pub(crate) fn put_token(&self, edit: &mut dyn Edit, spec: TokenSpec<'_>) -> Result<PutOutcome> {
+        self.put_token_with(edit, spec, Facts::Carry { expires_at: None })
+    }
+
+    /// [`Service::put_token`], saying what becomes of the token's expiry and Hub link.
+    pub(crate) fn put_token_with(
+        &self,
+        edit: &mut dyn Edit,
+        spec: TokenSpec<'_>,
+        facts: Facts,
+    ) -> Result<PutOutcome> {
+        let kind = policy::classify(
+            &spec.name.registry,
+            spec.username,
+            spec.secret.expose(),
+            &self.config,
+        );
+        let existing = edit.token(&spec.name)?;
+        let (facts, dropped_facts) = match facts {
+            Facts::Replace(facts) => (facts, false),
+            Facts::Carry { expires_at } => {
+                let (mut kept, dropped) =
+                    carried_facts(edit, &spec.name, existing.as_ref(), spec.secret)?;
+                kept.expires_at = expires_at.or(kept.expires_at);
+                (kept, dropped)
+            }
+        };
+        let now = Utc::now();
+        let record = match existing.clone() {
+            Some(old) => TokenRecord {
+                username: spec.username.to_owned(),
+                server_url: spec.server_url,
+                description: spec.description.or(old.description.clone()),
+                rotated_at: now,
+                active: true,
+                kind,
+                expires_at: facts.expires_at,
+                hub: facts.hub,
+                ..old
+            },
+            None => TokenRecord {
+                id: crate::ids::new_id(),
+                secret: crate::index::SecretRef::new(BackendKind::Keychain),
+                username: spec.username.to_owned(),
+                server_url: spec.server_url,
+                description: spec.description,
+                created_at: now,
+                rotated_at: now,
+                active: true,
+                kind,
+                expires_at: facts.expires_at,
+                hub: facts.hub,
+            },
+        };
+        let backend = edit.put(&spec.name, record, spec.secret)?;
+        if spec.make_default {
+            edit.set_default(&spec.name)?;
+        }
+        edit.commit()?;
+        Ok(PutOutcome {
+            replaced: existing.is_some(),
+            reactivated: existing.as_ref().is_some_and(|t| !t.active),
+            backend,
+            dropped_facts,
+        })
+    }
+}
+
+/// What is known of `existing` beyond its secret, kept when `secret` is the
+/// one it holds; else none, and whether there were any to drop. The old
+/// secret is read only when there is something to keep.
+fn carried_facts(
+    edit: &mut dyn Edit,
+    name: &TokenName,
+    existing: Option<&TokenRecord>,
+    secret: &Secret,
+) -> Result<(TokenFacts, bool)> {
+    let Some(existing) = existing.filter(|t| t.expires_at.is_some() || t.hub.is_some()) else {
+        return Ok((TokenFacts::default(), false));
+    };
+    // An old secret that cannot be read counts as a different one: nothing wrong is kept.
+    let same = edit
+        .secret(name)
+        .ok()
+        .flatten()
+        .is_some_and(|old| old == *secret);
+    Ok(if same {
+        let facts = TokenFacts {
+            expires_at: existing.expires_at,
+            hub: existing.hub.clone(),
+        };
+        (facts, false)
+    } else {
+        (TokenFacts::default(), true)
+    })
+}
+
+/// Usernames go into JSON and onto terminals; keep them to one printable line.
+pub fn check_username(username: &str) -> Result<()> {
+    if username.len() > MAX_USERNAME_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "username is longer than {MAX_USERNAME_LEN} bytes"
+        )));
+    }
+    if crate::text::has_control(username) {
+        return Err(ServiceError::Invalid(
+            "username contains a control character".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn clean_description(text: &str) -> Result<Option<String>> {
+    if text.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "description is longer than {MAX_DESCRIPTION_LEN} characters"
+        )));
+    }
+    if crate::text::has_control(text) {
+        return Err(ServiceError::Invalid(
+            "description contains a control character".into(),
+        ));
+    }
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
