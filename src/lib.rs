@@ -20,6 +20,7 @@
 //! - [`expiry`]: when tokens end, and the once-a-day note when one has.
 //! - `openbao`: the client of a team's OpenBao or HashiCorp Vault server.
 //! - [`config`]: config.toml and the environment, resolved once per run.
+//! - [`select`]: which token a protocol verb uses here (the `[[select]]` rules).
 //! - [`store`]: the OS keychain and the encrypted vault behind one trait.
 
 #![deny(unsafe_code)]
@@ -57,6 +58,7 @@ pub mod protocol;
 pub mod registry;
 mod remote;
 pub mod secret;
+pub mod select;
 pub mod service;
 mod stdio;
 pub mod store;

@@ -13,7 +13,7 @@ use super::{BackendChoice, Config, ConfigError, check_hub_url};
 use crate::fsutil;
 
 pub const ENV_HOME: &str = "DOCKER_PAT_HOME";
-pub const ENV_INTEGRATION: &str = "DOCKER_PAT_INTEGRATION";
+pub const ENV_INTEGRATION: &str = crate::select::ENV_INTEGRATION;
 pub const ENV_BACKEND: &str = "DOCKER_PAT_BACKEND";
 pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
 pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
