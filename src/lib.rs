@@ -30,6 +30,7 @@ mod budget;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod containers_auth;
 #[cfg(test)]
 mod corpus;
 pub mod docker_config;
@@ -80,6 +81,14 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(dispatch(args))
 }
 
+/// True when the command is `exec` (after any `-q`/`--quiet`).
+fn runs_exec(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .find(|a| !matches!(a.to_str(), Some("-q" | "--quiet")))
+        .is_some_and(|a| a == "exec")
+}
+
 fn dispatch(args: Vec<OsString>) -> u8 {
     let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
     // Protocol verbs come first and never reach clap: this is the `get` hot path.
@@ -100,8 +109,12 @@ fn dispatch(args: Vec<OsString>) -> u8 {
     }
     match first.as_deref() {
         Some(word) if word.starts_with('-') || cli::is_command(word) => {
-            hardening::forbid_core_dumps();
-            hardening::report_file_size_limits();
+            // `exec` holds no secret, and its child would inherit the core
+            // limit and the ignored SIGXFSZ.
+            if !runs_exec(&args) {
+                hardening::forbid_core_dumps();
+                hardening::report_file_size_limits();
+            }
             commands::run(args)
         }
         Some(word) if args.len() == 2 => {

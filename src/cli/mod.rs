@@ -18,7 +18,7 @@ pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
 pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
 
 pub use help::EXIT_CODES;
-use help::{ABOUT, DOCTOR_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT};
+use help::{ABOUT, DOCTOR_ABOUT, EXEC_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT, WHICH_ABOUT};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,7 +63,7 @@ pub enum Command {
         /// The new integration name
         new_integration: String,
     },
-    /// Make a token the one used when DOCKER_PAT_INTEGRATION is unset
+    /// Make a token the one used when neither DOCKER_PAT_INTEGRATION nor a rule chooses another
     Default {
         /// The token, as INTEGRATION@REGISTRY
         token: String,
@@ -81,6 +81,31 @@ pub enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Show the token `get` would return here, and why
+    #[command(long_about = WHICH_ABOUT, after_help = EXIT_CODES)]
+    Which {
+        /// The registry (any spelling Docker uses); without it, every registry with tokens
+        registry: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command with every protocol verb using one integration's tokens
+    #[command(long_about = EXEC_ABOUT)]
+    Exec {
+        /// The integration whose tokens the command's clients use
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+        /// The command and its arguments (after `--`)
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND",
+            value_parser = clap::value_parser!(std::ffi::OsString)
+        )]
+        command: Vec<std::ffi::OsString>,
     },
     /// Set a token's description (an empty text clears it)
     Describe {
@@ -117,6 +142,21 @@ pub enum Command {
         /// Show what would be imported, change nothing
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Point podman's, buildah's and skopeo's auth.json (credHelpers) at this helper
+    #[command(long_about = help::PODMAN_ABOUT)]
+    ConfigurePodman {
+        /// A registry to send to this helper (repeatable); without it, docker.io and every
+        /// registry that has tokens
+        #[arg(long = "registry", value_name = "HOST")]
+        registries: Vec<String>,
+        /// Restore auth.json from the backup taken by the last configure-podman
+        #[arg(long, conflicts_with_all = ["registries", "remove"])]
+        undo: bool,
+        /// Stop podman from using this helper (with --registry: only for those registries);
+        /// the tokens stay stored
+        #[arg(long)]
+        remove: bool,
     },
     /// Point Docker's config.json at this helper
     ConfigureDocker {

@@ -148,6 +148,77 @@ impl Service {
     }
 }
 
+/// What `get` would answer for one registry here, and why: for `which`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub registry: Registry,
+    /// The token chosen, whether or not it exists; `None` when nothing is.
+    pub pick: Option<Pick>,
+    /// The chosen token's record, when it exists.
+    pub record: Option<crate::index::TokenRecord>,
+    /// "rule 1 in config.toml line 3: dir ~/work/**", and the like.
+    pub why: String,
+}
+
+impl Answer {
+    /// The token's name, when one is chosen.
+    pub fn token(&self) -> Option<TokenName> {
+        let pick = self.pick.as_ref()?;
+        Some(TokenName::new(
+            pick.integration.clone(),
+            self.registry.clone(),
+        ))
+    }
+
+    /// True when `get` returns a credential: the token exists and is active.
+    pub fn found(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.active)
+    }
+}
+
+impl Service {
+    /// `which`: what `get` would answer here for `registry`, or for every
+    /// registry that has tokens, chosen by the very code `get` runs.
+    pub fn which(&self, registry: Option<&Registry>) -> Result<Vec<Answer>> {
+        let selection = self.chosen_integration()?;
+        let entries = self.ledger()?.entries()?;
+        let mut registries: Vec<Registry> =
+            entries.iter().map(|e| e.name.registry.clone()).collect();
+        registries.dedup();
+        if let Some(asked) = registry {
+            registries = vec![asked.clone()];
+        }
+        let answers = registries.into_iter().map(|registry| {
+            let here: Vec<_> = entries
+                .iter()
+                .filter(|e| e.name.registry == registry)
+                .collect();
+            let default = here
+                .iter()
+                .find(|e| e.is_default)
+                .map(|e| e.name.integration.as_str());
+            let names = here.iter().map(|e| e.name.integration.as_str());
+            let pick = selection.pick_among(&registry, names, default);
+            let record = pick.as_ref().and_then(|pick| {
+                here.iter()
+                    .find(|e| e.name.integration == pick.integration)
+                    .map(|e| e.record.clone())
+            });
+            let why = match &pick {
+                Some(pick) => crate::select::explain(pick, &self.config.rules, &registry),
+                None => format!("{registry} has no default token and no rule chooses one here"),
+            };
+            Answer {
+                registry,
+                pick,
+                record,
+                why,
+            }
+        });
+        Ok(answers.collect())
+    }
+}
+
 /// The token `selection` picks for `registry` among those `edit` holds.
 fn pick_in(
     edit: &mut dyn Edit,
