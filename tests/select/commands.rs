@@ -1,0 +1,174 @@
+//! `which` and `exec` as people run them, and what `doctor` says of the rules.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A helper environment with alice's token for `work` and bob's as the default.
+fn two_accounts(keyring: &SecretService) -> Env {
+    let mut env = Env::new(keyring);
+    ok(&env.store("127.0.0.1:5000", "bob", "bob-secret"));
+    as_integration(&mut env, "work", |env| {
+        ok(&env.store("127.0.0.1:5000", "alice", "alice-secret"))
+    });
+    env
+}
+
+#[test]
+fn which_says_what_get_returns_here_and_why() {
+    let keyring = SecretService::start();
+    let mut env = two_accounts(&keyring);
+    env.write_config_toml(&format!("stale_after_days = 90\n\n{WORK_RULE}"));
+    let work = env.home_dir("work/app");
+    let oss = env.home_dir("oss/lib");
+    let which = |env: &Env, dir, args: &[&str]| {
+        let mut all = vec!["which"];
+        all.extend(args);
+        env.client_in(dir, BIN, &all, "")
+    };
+    assert_eq!(
+        ok(&which(&env, &work, &["http://127.0.0.1:5000/"])),
+        "work@127.0.0.1:5000 as alice: rule 1 in config.toml line 3: dir ~/work/**\n"
+    );
+    assert_eq!(
+        ok(&which(&env, &oss, &["127.0.0.1:5000"])),
+        "default@127.0.0.1:5000 as bob: the default token of 127.0.0.1:5000\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&which(&env, &work, &["127.0.0.1:5000", "--json"]))).unwrap();
+    assert_eq!(json["token"], "work@127.0.0.1:5000");
+    assert_eq!(json["chosen_by"], "rule 1");
+    assert_eq!(json["found"], true);
+    let all = ok(&which(&env, &work, &[]));
+    assert!(
+        all.starts_with("REGISTRY") && all.contains("work@127.0.0.1:5000"),
+        "{all}"
+    );
+    as_integration(&mut env, "ci", |env| {
+        let none = which(env, &work, &["127.0.0.1:5000"]);
+        assert_eq!(
+            fails(&none),
+            "ci@127.0.0.1:5000 (not stored: get finds nothing): DOCKER_PAT_INTEGRATION=ci\n"
+        );
+    });
+    // An inactive token chosen by a rule is "not found", never bob's token.
+    ok(&env.run(&["deactivate", "work@127.0.0.1:5000"], ""));
+    assert_eq!(
+        fails(&env.client_in(&work, BIN, &["get"], "127.0.0.1:5000")),
+        "credentials not found in native keychain\n"
+    );
+    assert!(
+        fails(&which(&env, &work, &["127.0.0.1:5000"])).contains("(inactive: get finds nothing)")
+    );
+    assert_eq!(
+        ok(&env.client_in(&work, BIN, &["list"], "")),
+        "{}\n",
+        "list shows exactly what get returns here"
+    );
+    assert_eq!(
+        ok(&env.client_in(&oss, BIN, &["list"], "")),
+        "{\"127.0.0.1:5000\":\"bob\"}\n"
+    );
+}
+
+#[test]
+fn a_symlinked_project_matches_as_the_user_sees_it() {
+    let keyring = SecretService::start();
+    let env = two_accounts(&keyring);
+    env.write_config_toml(WORK_RULE);
+    let real = env.root.path().join("elsewhere/app");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::create_dir_all(env.home().join("work")).unwrap();
+    let link = env.home().join("work/app");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let mut command = env.command(BIN);
+    command.arg("get").current_dir(&link).env("PWD", &link);
+    assert_eq!(
+        ok(&run_with_input(command, "127.0.0.1:5000", BIN)),
+        get_reply("127.0.0.1:5000", "alice", "alice-secret")
+    );
+    let mut command = env.command(BIN);
+    command.arg("get").current_dir(&link).env("PWD", env.home());
+    assert_eq!(
+        ok(&run_with_input(command, "127.0.0.1:5000", BIN)),
+        get_reply("127.0.0.1:5000", "bob", "bob-secret"),
+        "a $PWD that is another directory is not believed"
+    );
+}
+
+#[test]
+fn exec_passes_the_integration_the_exit_status_and_signals() {
+    let keyring = SecretService::start();
+    let env = two_accounts(&keyring);
+    let home = env.home();
+    let exec = |args: &[&str]| {
+        let mut all = vec!["exec", "--integration", "work", "--"];
+        all.extend(args);
+        env.client_in(&home, BIN, &all, "")
+    };
+    let out = exec(&[
+        "sh",
+        "-c",
+        "echo \"$DOCKER_PAT_INTEGRATION\"; docker-credential-pat get <<EOF\n127.0.0.1:5000\nEOF\nexit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "work\n{}",
+            get_reply("127.0.0.1:5000", "alice", "alice-secret")
+        )
+    );
+    assert_eq!(
+        exec(&["sh", "-c", "kill -TERM $$"]).status.code(),
+        Some(143)
+    );
+    assert_eq!(exec(&["/nonexistent/program"]).status.code(), Some(127));
+
+    // Nothing runs for an integration that has no token.
+    let marker = env.root.path().join("ran");
+    let refused = env.client_in(
+        &home,
+        BIN,
+        &[
+            "exec",
+            "--integration",
+            "nobody",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("no token belongs to integration nobody"));
+    assert!(!marker.exists());
+
+    // A signal sent to exec reaches the command, which reports it.
+    let trap = env.root.path().join("trapped");
+    let script = format!(
+        "trap 'echo term > {}; exit 5' TERM; touch {}.ready; while :; do sleep 0.05; done",
+        trap.display(),
+        trap.display()
+    );
+    let mut command = env.command(BIN);
+    command.args(["exec", "--integration", "work", "--", "sh", "-c", &script]);
+    let mut child = command.spawn().unwrap();
+    let ready = trap.with_extension("ready");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the command did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(5), "the command's own exit status");
+    assert_eq!(std::fs::read_to_string(&trap).unwrap(), "term\n");
+}
