@@ -55,6 +55,9 @@ impl Storage {
     }
 }
 
+/// One client's run, named for the message.
+type Client<'a> = Box<dyn Fn() -> std::process::Output + 'a>;
+
 /// Every client, run in `dir`, reaches the registry as `expected` only.
 fn every_client_is(
     env: &Env,
@@ -66,7 +69,7 @@ fn every_client_is(
 ) {
     let host = accounts.host();
     let layout = format!("oci:{}:latest", env.root.path().join("layout").display());
-    let clients: [(&str, Box<dyn Fn() -> std::process::Output + '_>); 5] = [
+    let clients: [(&str, Client<'_>); 5] = [
         (
             "skopeo copy",
             Box::new(|| {
