@@ -65,7 +65,9 @@ Checks: config.toml; that the OS keychain (and the vault, when used) answers; th
 the index and the secret store agree; that Docker's config.json sends logins to this \
 helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
 secrets; stale tokens; tokens that expire within warn_expiry_days (expired ones are \
-problems); passwords stored for accounts that require tokens; file and folder \
+problems); passwords stored for accounts that require tokens; the [[select]] rules (one that \
+can never match, names an integration without a token, or is shadowed by an earlier \
+one); containers' auth.json for podman, buildah and skopeo; file and folder \
 permissions; and, when a Docker Hub session is open (`hub login`), the audit of the \
 tokens linked to Hub (see `hub audit`). With backend = \"openbao\": every server \
 address reachable and unsealed, the login, the mount is KV version 2, and what the \

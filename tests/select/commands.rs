@@ -172,3 +172,87 @@ fn exec_passes_the_integration_the_exit_status_and_signals() {
     assert_eq!(status.code(), Some(5), "the command's own exit status");
     assert_eq!(std::fs::read_to_string(&trap).unwrap(), "term\n");
 }
+
+#[test]
+fn doctor_flags_rules_that_cannot_choose_and_a_malformed_one_names_its_line() {
+    let keyring = SecretService::start();
+    let mut env = two_accounts(&keyring);
+    env.home_dir("work/app");
+    env.write_config_toml(&format!(
+        "{WORK_RULE}
+[[select]]
+dir = \"~/nowhere/**\"
+integration = \"work\"
+
+[[select]]
+env = \"CI\"
+integration = \"ghost\"
+
+[[select]]
+dir = \"~/work/app/**\"
+integration = \"default\"
+
+[[select]]
+registry = \"ghcr.io\"
+integration = \"work\"
+"
+    ));
+    // A plaintext podman login would win over the helper.
+    let auth = env.root.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"Ym9iOng=\"}}}",
+    )
+    .unwrap();
+    env.set("REGISTRY_AUTH_FILE", auth.to_str().unwrap());
+    let report = env.run(&["doctor", "--json"], "");
+    let findings: serde_json::Value = serde_json::from_str(&stdout(&report)).unwrap();
+    let messages = |check: &str| -> Vec<String> {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == check && f["status"] != "ok")
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let select = messages("select");
+    assert_eq!(select.len(), 4, "{select:#?}");
+    assert!(
+        select[0].starts_with("rule 2 (config.toml line 5) can never match"),
+        "{select:#?}"
+    );
+    assert!(
+        select[1]
+            .contains("rule 3 (config.toml line 9) names integration ghost, which has no token"),
+        "{select:#?}"
+    );
+    assert!(
+        select[2].contains("rule 4 (config.toml line 13) is shadowed by rule 1 (line 1)"),
+        "{select:#?}"
+    );
+    assert!(
+        select[3].contains("chooses work@ghcr.io, which does not exist"),
+        "{select:#?}"
+    );
+    let podman = messages("podman");
+    assert!(
+        podman[0].contains("plaintext login for 127.0.0.1:5000"),
+        "{podman:#?}"
+    );
+    assert_eq!(report.status.code(), Some(3), "attention needed");
+
+    env.write_config_toml("[[select]]\nintegration = \"work\"\n\n[[select]]\ndir = \"work/**\"\nintegration = \"x\"\n");
+    let refused = env.run(&["which"], "");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("config.toml is invalid at line 5: [[select]] rule 2: dir \"work/**\" must start with / or ~/"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        fails(&env.get("127.0.0.1:5000")).lines().count(),
+        1,
+        "get refuses too, in one line"
+    );
+}
