@@ -147,7 +147,7 @@ fn exec_passes_the_integration_the_exit_status_and_signals() {
     // A signal sent to exec reaches the command, which reports it.
     let trap = env.root.path().join("trapped");
     let script = format!(
-        "trap 'echo term > {}; exit 5' TERM; touch {}.ready; while :; do sleep 0.05; done",
+        "trap 'echo term > {}; exit 5' TERM; touch {}.ready; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done",
         trap.display(),
         trap.display()
     );
@@ -168,7 +168,7 @@ fn exec_passes_the_integration_the_exit_status_and_signals() {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
+    let status = wait_with_timeout(child, Duration::from_secs(15), "exec after SIGTERM").status;
     assert_eq!(status.code(), Some(5), "the command's own exit status");
     assert_eq!(std::fs::read_to_string(&trap).unwrap(), "term\n");
 }

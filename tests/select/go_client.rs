@@ -180,6 +180,15 @@ fn the_go_client_passes_the_protocol_table_with_rules_present() {
             );
             checked += 1;
         }
+        // The rules matched, but chose nothing: every token is where the table put it.
+        let tokens = ok(&client.env.run(&["tokens", "--json"], ""));
+        for integration in ["elsewhere", "unset", "nobody", "mirror"] {
+            assert!(
+                !tokens.contains(&format!("\"integration\": \"{integration}\"")),
+                "{}: a rule chose {integration}: {tokens}",
+                scenario.name
+            );
+        }
     }
     assert!(
         checked > 40,
