@@ -153,7 +153,7 @@ fn exec_passes_the_integration_the_exit_status_and_signals() {
     );
     let mut command = env.command(BIN);
     command.args(["exec", "--integration", "work", "--", "sh", "-c", &script]);
-    let mut child = command.spawn().unwrap();
+    let child = command.spawn().unwrap();
     let ready = trap.with_extension("ready");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready.exists() {
