@@ -145,32 +145,9 @@ pub enum Command {
     },
     /// Point podman's, buildah's and skopeo's auth.json (credHelpers) at this helper
     #[command(long_about = help::PODMAN_ABOUT)]
-    ConfigurePodman {
-        /// A registry to send to this helper (repeatable); without it, docker.io and every
-        /// registry that has tokens
-        #[arg(long = "registry", value_name = "HOST")]
-        registries: Vec<String>,
-        /// Restore auth.json from the backup taken by the last configure-podman
-        #[arg(long, conflicts_with_all = ["registries", "remove"])]
-        undo: bool,
-        /// Stop podman from using this helper (with --registry: only for those registries);
-        /// the tokens stay stored
-        #[arg(long)]
-        remove: bool,
-    },
+    ConfigurePodman(ConfigureArgs),
     /// Point Docker's config.json at this helper
-    ConfigureDocker {
-        /// Use the helper only for this registry (repeatable); without it, for all registries
-        #[arg(long = "registry", value_name = "HOST")]
-        registries: Vec<String>,
-        /// Restore config.json from the backup taken by the last configure-docker
-        #[arg(long, conflicts_with_all = ["registries", "remove"])]
-        undo: bool,
-        /// Stop Docker from using this helper (with --registry: only for those registries);
-        /// the tokens stay stored
-        #[arg(long)]
-        remove: bool,
-    },
+    ConfigureDocker(ConfigureArgs),
     /// Manage access tokens on Docker Hub: create, rotate, deactivate, audit
     #[command(subcommand, long_about = HUB_ABOUT)]
     Hub(HubCommand),
@@ -183,6 +160,22 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
+}
+
+/// What `configure-docker` and `configure-podman` take.
+#[derive(Debug, clap::Args)]
+pub struct ConfigureArgs {
+    /// Use the helper only for this registry (repeatable); without it, for all registries
+    /// (for podman: docker.io and every registry that has tokens)
+    #[arg(long = "registry", value_name = "HOST")]
+    pub registries: Vec<String>,
+    /// Restore the file from the backup taken by the last run of this command
+    #[arg(long, conflicts_with_all = ["registries", "remove"])]
+    pub undo: bool,
+    /// Stop the clients from using this helper (with --registry: only for those
+    /// registries); the tokens stay stored
+    #[arg(long)]
+    pub remove: bool,
 }
 
 /// The clap command, for help, the man page and completions.

@@ -18,6 +18,16 @@ pub enum Action {
     Undo,
 }
 
+impl Action {
+    pub fn of(args: &crate::cli::ConfigureArgs) -> Self {
+        match (args.undo, args.remove) {
+            (true, _) => Self::Undo,
+            (_, true) => Self::Remove,
+            _ => Self::Configure,
+        }
+    }
+}
+
 pub fn run(env: &Environment, registries: &[String], action: Action) -> CommandResult {
     let dir = env.docker_config_dir()?;
     let mut config = DockerConfig::load(&dir).map_err(invalid)?;

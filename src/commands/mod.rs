@@ -85,29 +85,13 @@ fn dispatch(command: Command) -> CommandResult {
         Command::Migrate { to } => migrate::run(&open()?, to),
         Command::Doctor { json, repair } => doctor::run(Environment::capture(), json, repair),
         Command::Import { dry_run } => import::run(&open()?, dry_run),
-        Command::ConfigureDocker {
-            registries,
-            undo,
-            remove,
-        } => {
-            let action = match (undo, remove) {
-                (true, _) => configure::Action::Undo,
-                (_, true) => configure::Action::Remove,
-                _ => configure::Action::Configure,
-            };
-            configure::run(&Environment::capture(), &registries, action)
-        }
-        Command::ConfigurePodman {
-            registries,
-            undo,
-            remove,
-        } => {
-            let action = match (undo, remove) {
-                (true, _) => configure::Action::Undo,
-                (_, true) => configure::Action::Remove,
-                _ => configure::Action::Configure,
-            };
-            configure::podman(&open()?, &registries, action)
+        Command::ConfigureDocker(args) => configure::run(
+            &Environment::capture(),
+            &args.registries,
+            configure::Action::of(&args),
+        ),
+        Command::ConfigurePodman(args) => {
+            configure::podman(&open()?, &args.registries, configure::Action::of(&args))
         }
         Command::Hub(command) => hub::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),

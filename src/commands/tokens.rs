@@ -61,7 +61,7 @@ pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
         }
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
-                "* default: used when neither DOCKER_PAT_INTEGRATION nor a [[select]] rule chooses another",
+                "* default: used when no rule or DOCKER_PAT_INTEGRATION chooses another",
                 output::stdout_colour(),
             ));
         }
@@ -145,14 +145,14 @@ fn table(
             view.usage.use_count.to_string(),
             view.last_use.as_ref().map_or_else(
                 || "-".into(),
-                // Where, when it was another machine of the fleet; what
-                // chose the token, when it was not the registry's default.
+                // Where, when it was another machine of the fleet; which
+                // rule chose the token, when one did (`history` says more).
                 |u| {
                     let mut cell = u.client.clone();
                     if u.machine != here {
                         cell = format!("{cell} on {}", u.machine);
                     }
-                    if let Some(rule) = u.chosen_by.as_deref().filter(|c| *c != "default") {
+                    if let Some(rule) = u.chosen_by.as_deref().filter(|c| c.starts_with("rule ")) {
                         cell = format!("{cell} ({rule})");
                     }
                     cell

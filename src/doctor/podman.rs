@@ -1,6 +1,8 @@
-//! containers' auth.json, as podman, buildah and skopeo read it: does it send
-//! the registries we hold tokens for to this helper, and does a plaintext
-//! login in a file read earlier shadow it?
+//! containers' auth.json, as podman, buildah and skopeo read it: once it
+//! sends any registry to this helper (`configure-podman`), does it send every
+//! registry we hold tokens for, and does a plaintext login in a file read
+//! earlier shadow it? Until then podman is simply not wired, which is a
+//! person's choice, not a fault.
 
 use std::collections::BTreeSet;
 
@@ -19,8 +21,16 @@ pub fn check(service: &Service, index: &Index, findings: &mut Vec<Finding>) {
         .filter_map(|path| DockerConfig::load_file(&path).ok())
         .filter(DockerConfig::exists)
         .collect();
-    let installed = ["podman", "buildah", "skopeo"].into_iter().any(on_path);
-    if files.is_empty() && !installed {
+    let wired = files
+        .iter()
+        .any(|f| f.cred_helpers().iter().any(|(_, h)| h == HELPER_NAME));
+    if !wired {
+        if ["podman", "buildah", "skopeo"].into_iter().any(on_path) {
+            findings.push(Finding::ok(
+                "podman",
+                "podman, buildah and skopeo do not use docker-credential-pat (`docker-credential-pat configure-podman` wires them)",
+            ));
+        }
         return;
     }
     let held: BTreeSet<String> = index

@@ -197,11 +197,11 @@ registry = \"ghcr.io\"
 integration = \"work\"
 "
     ));
-    // A plaintext podman login would win over the helper.
+    // Wired for podman, but a plaintext podman login would win over the helper.
     let auth = env.root.path().join("auth.json");
     std::fs::write(
         &auth,
-        "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"Ym9iOng=\"}}}",
+        "{\"credHelpers\":{\"docker.io\":\"pat\"},\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"Ym9iOng=\"}}}",
     )
     .unwrap();
     env.set("REGISTRY_AUTH_FILE", auth.to_str().unwrap());
