@@ -634,7 +634,7 @@ impl Service {
         let mut edit = self.ledger()?.begin()?;
         let old = self.resolve(&mut *edit, from)?;
         let new = TokenName::new(integration, old.registry.clone());
-        if edit.token(&new)?.is_some() {
+        if edit.token(&new)?.is_some() && !edit.is_copy_of(&old, &new)? {
             return Err(ServiceError::Invalid(format!(
                 "{new} already exists; delete it first or choose another name"
             )));
