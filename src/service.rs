@@ -599,7 +599,17 @@ impl Service {
         let mut edit = self.ledger()?.begin()?;
         let resolved = names
             .iter()
-            .map(|n| self.resolve(&mut *edit, n))
+            .map(|n| match self.resolve(&mut *edit, n) {
+                // A delete cut off after the token went but before its registry's
+                // default stopped naming it: running it again finishes it.
+                Err(e @ ServiceError::UnknownToken { .. }) => {
+                    let name = TokenName::parse(n)?;
+                    let dangling = name.integration.as_str() != crate::names::DEFAULT_INTEGRATION
+                        && edit.default_of(&name.registry)?.as_ref() == Some(&name.integration);
+                    if dangling { Ok(name) } else { Err(e) }
+                }
+                other => other,
+            })
             .collect::<Result<Vec<_>>>()?;
         for name in &resolved {
             edit.remove(name)?;
@@ -647,8 +657,9 @@ impl Service {
     pub fn make_default(&self, text: &str) -> Result<(TokenName, bool)> {
         let mut edit = self.ledger()?.begin()?;
         let name = self.resolve(&mut *edit, text)?;
-        edit.set_default(&name)?;
+        // Read before the change: after it, nothing may fail and hide that it was made.
         let active = edit.token(&name)?.is_some_and(|t| t.active);
+        edit.set_default(&name)?;
         edit.commit()?;
         Ok((name, active))
     }

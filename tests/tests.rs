@@ -36,6 +36,8 @@ mod memory;
 #[cfg(target_os = "linux")]
 mod openbao;
 #[cfg(target_os = "linux")]
+mod openbao_faults;
+#[cfg(target_os = "linux")]
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;

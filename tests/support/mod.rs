@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 #[cfg(target_os = "linux")]
+pub mod faultproxy;
+#[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
 pub mod wine;

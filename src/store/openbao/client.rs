@@ -501,6 +501,8 @@ impl Client {
                         });
                     }
                     Err(e) if e.is_unreachable() => {
+                        // A connection cut mid-way is worth another try while time is left.
+                        electing |= repeatable && !e.is_timeout() && !e.nothing_sent();
                         unreachable = Some(self.transport_detail(&e));
                         continue;
                     }

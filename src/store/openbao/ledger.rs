@@ -746,7 +746,7 @@ impl Edit for ServerEdit<'_> {
                         name.registry
                     ),
                     format!(
-                        "choose another default with `docker-credential-pat default INTEGRATION@{}`",
+                        "run `docker-credential-pat delete {name}` again to finish, or choose another default with `docker-credential-pat default INTEGRATION@{}`",
                         name.registry
                     ),
                 ));
