@@ -21,7 +21,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::support::faultproxy::{Fault, FaultProxy};
-use crate::support::openbao::{DevServer, ROOT_TOKEN};
+use crate::support::openbao::{Cluster, DevServer, ROOT_TOKEN};
 use crate::support::*;
 
 /// The client's timeout in these tests; a delay holds a request past it.
@@ -512,4 +512,250 @@ matrix_tests! {
     every_fault_in_delete => 10,
     every_fault_in_migrate_to_the_server => 11,
     every_fault_in_migrate_from_the_server => 12,
+}
+
+/// Two addresses in front of one server: a write whose answer is lost on the
+/// first is not sent to the second (where its check-and-set would fail and be
+/// reported as someone else's change); it is read back and found done.
+#[test]
+fn a_write_that_landed_is_not_sent_again_to_the_next_address() {
+    let server = DevServer::start();
+    let first = FaultProxy::start(&server.address);
+    let second = FaultProxy::start(&server.address);
+    let mut env = machine(&format!("{},{}", first.url(), second.url()), "two", false);
+    ok(&env.store("ghcr.io", "octo", "pw-old"));
+    // GET pointer, GET token, then the POST of the new secret.
+    first.arm(3, Fault::DropAnswer);
+    let out = env.store("ghcr.io", "octo", "pw-new");
+    first.wait_idle(Duration::from_secs(5));
+    assert_eq!(
+        first.applied().len(),
+        1,
+        "the fault hit {:?}",
+        first.seen()
+    );
+    assert!(first.applied()[0].2.starts_with("POST "), "{:?}", first.applied());
+    assert_eq!(ok(&out), "", "{}", stderr(&out));
+    assert!(
+        second.seen().iter().all(|r| !r.starts_with("POST ")),
+        "the write was sent again: {:?}",
+        second.seen()
+    );
+    let state = snapshot(&server.address, "two");
+    assert_eq!(
+        state["ghcr.io/default"],
+        "octo:pw-new active=true description=null"
+    );
+    env.set("BAO_ADDR", &server.url());
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-new")
+    );
+}
+
+/// `bao kv delete` and `bao kv destroy` keep the metadata and its version
+/// count: storing again checks and sets against that version, and doctor
+/// says what happened and what to do.
+#[test]
+fn a_token_deleted_or_destroyed_by_hand_can_be_stored_again_and_doctor_says_so() {
+    let server = DevServer::start();
+    let mut env = machine(&server.url(), "docker-credential-pat", false);
+    env.set("DOCKER_PAT_BACKEND", "openbao");
+    let path = "secret/docker-credential-pat/ghcr.io/default";
+    ok(&env.store("ghcr.io", "octo", "pw-one"));
+    ok(&env.store("ghcr.io", "octo", "pw-two"));
+    server.ok(&["kv", "delete", path]);
+    assert_eq!(
+        fails(&env.get("ghcr.io")),
+        "credentials not found in native keychain\n"
+    );
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        report.contains("default@ghcr.io") && report.contains("deleted") && report.contains("bao kv undelete -versions=2"),
+        "{report}"
+    );
+    ok(&env.store("ghcr.io", "octo", "pw-three"));
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-three")
+    );
+    server.ok(&["kv", "destroy", "-versions=3", path]);
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        report.contains("destroyed") && report.contains("bao kv metadata delete"),
+        "{report}"
+    );
+    // docker login stores through the same path; add asks for a new name.
+    ok(&env.run(&["add", "ghcr.io", "--username", "octo", "-i", "default"], "pw-four\n"));
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-four")
+    );
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(!report.contains("destroyed"), "{report}");
+}
+
+/// A record written for an earlier secret (here by `bao kv put` by hand)
+/// keeps the token's state but not its expiry: doctor says so.
+#[test]
+fn a_secret_replaced_by_hand_sets_its_records_facts_aside() {
+    let server = DevServer::start();
+    let mut env = machine(&server.url(), "docker-credential-pat", false);
+    env.set("DOCKER_PAT_BACKEND", "openbao");
+    ok(&env.run(
+        &["add", "ghcr.io", "--username", "octo", "--expires", "2030-01-01"],
+        "pw-one\n",
+    ));
+    let tokens: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+    assert!(tokens[0]["expires_at"].is_string(), "{tokens}");
+    server.ok(&[
+        "kv",
+        "put",
+        "secret/docker-credential-pat/ghcr.io/default",
+        "username=octo",
+        "secret=pw-by-hand",
+    ]);
+    let tokens: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+    assert!(tokens[0]["expires_at"].is_null(), "{tokens}");
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(report.contains("written for another secret"), "{report}");
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-by-hand")
+    );
+}
+
+/// One fault proxy per node of a real three-node Raft cluster, listed as the
+/// addresses: the active node is cut off (its proxy swallows requests) while
+/// stores and gets run, then healed. No acknowledged store is lost, and every
+/// get answers within the deadline or fails with one line.
+#[test]
+fn cutting_the_active_node_off_loses_no_acknowledged_write() {
+    let cluster = Cluster::start();
+    let proxies: Vec<FaultProxy> = (0..3).map(|i| FaultProxy::start(cluster.api(i))).collect();
+    let addresses = proxies
+        .iter()
+        .map(FaultProxy::url)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut env = Env::without_keychain();
+    env.set("DOCKER_PAT_BACKEND", "openbao")
+        .set("BAO_ADDR", &addresses)
+        .set("BAO_TOKEN", &cluster.root_token);
+    env.write_config_toml("[openbao]\ntimeout_seconds = 3\n");
+    const WORKERS: usize = 3;
+    for w in 0..WORKERS {
+        ok(&env.store(&format!("reg{w}.example"), "u", "v0"));
+    }
+    let active = cluster.active().expect("an active node");
+    let started = Instant::now();
+    let stop_at = started + Duration::from_secs(18);
+    let vars: Vec<(String, String)> = env
+        .command(BIN)
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+        .collect();
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let vars = vars.clone();
+            std::thread::spawn(move || {
+                let host = format!("reg{w}.example");
+                let run = |args: &[&str], input: &str| {
+                    let mut command = std::process::Command::new(BIN);
+                    command.args(args).env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+                    let begun = Instant::now();
+                    let output = run_with_input(command, input, "helper");
+                    (begun.elapsed(), output)
+                };
+                // (version, acknowledged) of each store, and each get's time and outcome.
+                let mut stores = Vec::new();
+                let mut gets = Vec::new();
+                let mut version = 0;
+                while Instant::now() < stop_at {
+                    version += 1;
+                    let secret = format!("v{version}");
+                    let (took, out) = run(&["store"], &store_request(&host, "u", &secret));
+                    stores.push((version, out.status.success(), took, stdout(&out)));
+                    let (took, out) = run(&["get"], &host);
+                    gets.push((took, out.status.success(), stdout(&out)));
+                }
+                (host, stores, gets)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    proxies[active].cut();
+    let cut_at = started.elapsed();
+    std::thread::sleep(Duration::from_secs(5));
+    // Then the answers only are lost: the node acts, the client never hears.
+    proxies[active].heal();
+    proxies[active].lose_answers();
+    std::thread::sleep(Duration::from_secs(4));
+    proxies[active].heal();
+    let healed_at = started.elapsed();
+    let mut acknowledged = 0;
+    let mut failed_stores = 0;
+    let mut failed_gets = 0;
+    let mut total_gets = 0;
+    let mut slow = 0;
+    for worker in workers {
+        let (host, stores, gets) = worker.join().unwrap();
+        for (took, success, out) in &gets {
+            total_gets += 1;
+            assert!(*took < Duration::from_millis(4500), "a get took {took:?}");
+            if !success {
+                failed_gets += 1;
+                assert_eq!(out.lines().count(), 1, "{out}");
+            }
+        }
+        for (i, (version, success, took, out)) in stores.iter().enumerate() {
+            assert!(*took < Duration::from_secs(20), "a store took {took:?}");
+            slow += usize::from(*took >= Duration::from_millis(900));
+            if !success {
+                failed_stores += 1;
+                assert_eq!(out.lines().count(), 1, "{out}");
+                // A store that says nothing changed is not what the next get serves.
+                if out.contains("nothing was") {
+                    assert_ne!(
+                        gets[i].2,
+                        get_reply(&host, "u", &format!("v{version}")),
+                        "{out}"
+                    );
+                }
+            }
+        }
+        slow += gets
+            .iter()
+            .filter(|g| g.0 >= Duration::from_millis(900))
+            .count();
+        let last_acked = stores
+            .iter()
+            .filter(|s| s.1)
+            .map(|s| s.0)
+            .max()
+            .unwrap_or(0);
+        acknowledged += stores.iter().filter(|s| s.1).count();
+        // The server holds the last acknowledged secret, or a later one whose answer was lost.
+        let served = ok(&env.get(&host));
+        let possible: Vec<String> = stores
+            .iter()
+            .filter(|s| s.0 == last_acked || (s.0 > last_acked && !s.1))
+            .map(|s| get_reply(&host, "u", &format!("v{}", s.0)))
+            .collect();
+        assert!(
+            possible.contains(&served),
+            "{host}: the server serves {served}, last acknowledged v{last_acked}"
+        );
+    }
+    eprintln!(
+        "cut node {active} from {cut_at:?} to {healed_at:?}: {acknowledged} stores acknowledged, {failed_stores} failed; {total_gets} gets, {failed_gets} failed; {slow} took 0.9 s or more"
+    );
+    assert!(acknowledged > WORKERS * 2, "too few stores went through");
+    assert!(slow > 0, "no request waited on the node that was cut off");
+    assert!(
+        proxies[active].seen().len() > 0,
+        "no request went to the node that was cut off"
+    );
 }

@@ -12,8 +12,9 @@
 //! It reads requests (keep-alive, `Content-Length` bodies) and answers
 //! (`Content-Length`, chunked, or to the end) well enough to count them:
 //! requests are numbered from 1 since the last [`FaultProxy::reset`]. It can
-//! also cut the server off entirely ([`FaultProxy::cut`]): connections are
-//! accepted and requests read, but nothing is forwarded or answered.
+//! also cut the server off entirely ([`FaultProxy::cut`]: connections are
+//! accepted and requests read, but nothing is forwarded or answered), or
+//! lose the answer to every write ([`FaultProxy::lose_answers`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -57,6 +58,7 @@ struct Shared {
     state: Mutex<State>,
     idle: Condvar,
     cut: AtomicBool,
+    lose: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -76,6 +78,7 @@ impl FaultProxy {
             state: Mutex::new(State::default()),
             idle: Condvar::new(),
             cut: AtomicBool::new(false),
+            lose: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
         let accepting = Arc::clone(&shared);
@@ -136,9 +139,17 @@ impl FaultProxy {
         self.shared.cut.store(true, Ordering::SeqCst);
     }
 
-    /// Forwards again; connections held while cut stay unanswered until the client gives up.
+    /// Forwards every request; drops the answer to each write (POST, PUT,
+    /// PATCH, DELETE): the server acts, the client never hears. Reads pass,
+    /// so the client keeps coming back.
+    pub fn lose_answers(&self) {
+        self.shared.lose.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards and answers again; connections held while cut stay unanswered until the client gives up.
     pub fn heal(&self) {
         self.shared.cut.store(false, Ordering::SeqCst);
+        self.shared.lose.store(false, Ordering::SeqCst);
     }
 }
 
@@ -365,7 +376,8 @@ fn serve(shared: &Shared, client: TcpStream) {
             let _ = writer.shutdown(Shutdown::Both);
             return;
         };
-        if fault == Some(Fault::DropAnswer) {
+        let writes = !matches!(method.as_str(), "GET" | "LIST" | "HEAD");
+        if fault == Some(Fault::DropAnswer) || (writes && shared.lose.load(Ordering::SeqCst)) {
             // The server has acted; the client hears nothing but the end.
             let _ = writer.shutdown(Shutdown::Both);
             return;

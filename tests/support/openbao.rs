@@ -306,6 +306,11 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Node `i`'s API address, `127.0.0.1:PORT`.
+    pub fn api(&self, i: usize) -> &str {
+        &self.nodes[i].api
+    }
+
     /// Every node's address, comma-separated, for BAO_ADDR.
     pub fn addresses(&self) -> String {
         self.nodes
