@@ -420,6 +420,20 @@ fn classify(
         via.map_or(text.clone(), |p| p.scrub(&text))
     };
     match error {
+        // The handshake's own failure, carried inside an I/O error.
+        ureq::Error::Io(ref e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            HttpError::Tls {
+                url,
+                cause: text(e.get_ref().expect("checked above")),
+            }
+        }
+        // The resolver's failure, as the standard library words it.
+        ureq::Error::Io(ref e) if e.to_string().contains("failed to lookup address") => {
+            HttpError::Connect {
+                url,
+                cause: format!("host not found{through}"),
+            }
+        }
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
             HttpError::ConnectTimedOut {
                 url,
@@ -445,7 +459,11 @@ fn classify(
         },
         ureq::Error::ConnectProxyFailed(ref why) => HttpError::Connect {
             url,
-            cause: format!("the proxy refused to connect{through} ({})", text(why)),
+            cause: format!(
+                "the proxy {} refused to connect ({})",
+                via.map_or("", |p| p.shown.as_str()),
+                text(why)
+            ),
         },
         ureq::Error::Io(e)
             if matches!(

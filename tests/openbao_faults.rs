@@ -528,13 +528,12 @@ fn a_write_that_landed_is_not_sent_again_to_the_next_address() {
     first.arm(3, Fault::DropAnswer);
     let out = env.store("ghcr.io", "octo", "pw-new");
     first.wait_idle(Duration::from_secs(5));
-    assert_eq!(
-        first.applied().len(),
-        1,
-        "the fault hit {:?}",
-        first.seen()
+    assert_eq!(first.applied().len(), 1, "the fault hit {:?}", first.seen());
+    assert!(
+        first.applied()[0].2.starts_with("POST "),
+        "{:?}",
+        first.applied()
     );
-    assert!(first.applied()[0].2.starts_with("POST "), "{:?}", first.applied());
     assert_eq!(ok(&out), "", "{}", stderr(&out));
     assert!(
         second.seen().iter().all(|r| !r.starts_with("POST ")),
@@ -571,7 +570,9 @@ fn a_token_deleted_or_destroyed_by_hand_can_be_stored_again_and_doctor_says_so()
     );
     let report = stdout(&env.run(&["doctor"], ""));
     assert!(
-        report.contains("default@ghcr.io") && report.contains("deleted") && report.contains("bao kv undelete -versions=2"),
+        report.contains("default@ghcr.io")
+            && report.contains("deleted")
+            && report.contains("bao kv undelete -versions=2"),
         "{report}"
     );
     ok(&env.store("ghcr.io", "octo", "pw-three"));
@@ -586,7 +587,10 @@ fn a_token_deleted_or_destroyed_by_hand_can_be_stored_again_and_doctor_says_so()
         "{report}"
     );
     // docker login stores through the same path; add asks for a new name.
-    ok(&env.run(&["add", "ghcr.io", "--username", "octo", "-i", "default"], "pw-four\n"));
+    ok(&env.run(
+        &["add", "ghcr.io", "--username", "octo", "-i", "default"],
+        "pw-four\n",
+    ));
     assert_eq!(
         ok(&env.get("ghcr.io")),
         get_reply("ghcr.io", "octo", "pw-four")
@@ -603,7 +607,14 @@ fn a_secret_replaced_by_hand_sets_its_records_facts_aside() {
     let mut env = machine(&server.url(), "docker-credential-pat", false);
     env.set("DOCKER_PAT_BACKEND", "openbao");
     ok(&env.run(
-        &["add", "ghcr.io", "--username", "octo", "--expires", "2030-01-01"],
+        &[
+            "add",
+            "ghcr.io",
+            "--username",
+            "octo",
+            "--expires",
+            "2030-01-01",
+        ],
         "pw-one\n",
     ));
     let tokens: serde_json::Value =
@@ -664,7 +675,10 @@ fn cutting_the_active_node_off_loses_no_acknowledged_write() {
                 let host = format!("reg{w}.example");
                 let run = |args: &[&str], input: &str| {
                     let mut command = std::process::Command::new(BIN);
-                    command.args(args).env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+                    command
+                        .args(args)
+                        .env_clear()
+                        .envs(vars.iter().map(|(k, v)| (k, v)));
                     let begun = Instant::now();
                     let output = run_with_input(command, input, "helper");
                     (begun.elapsed(), output)

@@ -51,3 +51,5 @@ mod two_factor;
 mod vault;
 #[cfg(target_os = "linux")]
 mod wine;
+#[cfg(target_os = "linux")]
+mod wire;
