@@ -769,7 +769,7 @@ fn cutting_the_active_node_off_loses_no_acknowledged_write() {
     assert!(acknowledged > WORKERS * 2, "too few stores went through");
     assert!(slow > 0, "no request waited on the node that was cut off");
     assert!(
-        proxies[active].seen().len() > 0,
+        !proxies[active].seen().is_empty(),
         "no request went to the node that was cut off"
     );
 }
