@@ -390,12 +390,24 @@ impl Client {
             }
         };
         let path = format!("auth/{mount}/login");
-        let answer = self.send(
-            Method::Post,
-            &path,
-            None,
-            Some(("application/json", &body[..])),
-        )?;
+        let answer = self
+            .send(
+                Method::Post,
+                &path,
+                None,
+                Some(("application/json", &body[..])),
+            )
+            // A login is not sent twice (a secret id may be good for one use only).
+            .map_err(|e| match e {
+                OpenBaoError::Unknown {
+                    address, detail, ..
+                } => OpenBaoError::Auth {
+                    method,
+                    detail: format!("the answer to the login at {address} was lost ({detail})"),
+                    fix: "run the command again".into(),
+                },
+                e => e,
+            })?;
         match answer.status {
             200 => {}
             400 | 401 | 403 => {
