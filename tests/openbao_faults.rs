@@ -773,3 +773,32 @@ fn cutting_the_active_node_off_loses_no_acknowledged_write() {
         "no request went to the node that was cut off"
     );
 }
+
+/// Custom metadata an admin keeps on a token (an owner, a ticket) survives
+/// a new secret stored over it.
+#[test]
+fn a_new_secret_keeps_the_admins_own_metadata() {
+    let server = DevServer::start();
+    let mut env = machine(&server.url(), "docker-credential-pat", false);
+    env.set("DOCKER_PAT_BACKEND", "openbao");
+    let path = "secret/docker-credential-pat/ghcr.io/default";
+    ok(&env.store("ghcr.io", "octo", "pw-one"));
+    server.ok(&[
+        "kv",
+        "metadata",
+        "patch",
+        "-custom-metadata=owner=team-x",
+        path,
+    ]);
+    ok(&env.store("ghcr.io", "octo", "pw-two"));
+    let metadata: serde_json::Value =
+        serde_json::from_str(&server.ok(&["kv", "metadata", "get", "-format=json", path])).unwrap();
+    assert_eq!(
+        metadata["data"]["custom_metadata"]["owner"], "team-x",
+        "{metadata}"
+    );
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-two")
+    );
+}

@@ -714,6 +714,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_node_that_says_it_did_nothing_may_be_asked_the_same_change_again() {
+        for (status, body) in [
+            (503, &b"{\"errors\":[\"Vault is sealed\"]}"[..]),
+            (
+                500,
+                b"{\"errors\":[\"local node not active but active cluster node not found\"]}",
+            ),
+            (429, b"{}"),
+            (412, b"{}"),
+        ] {
+            assert!(not_acted(status, body), "{status}");
+        }
+        for (status, body) in [
+            (500, &b"{\"errors\":[\"internal error\"]}"[..]),
+            (502, b""),
+            (503, b"{\"errors\":[\"injected 503\"]}"),
+            (504, b"{}"),
+        ] {
+            assert!(!not_acted(status, body), "{status}");
+        }
+    }
+
+    #[test]
     fn token_text_drops_one_line_break_and_refuses_odd_bytes() {
         assert_eq!(
             token_text(Zeroizing::new(b"s.abc\n".to_vec()))

@@ -518,7 +518,7 @@ impl ServerEdit<'_> {
         old: &BTreeMap<String, String>,
         new: &BTreeMap<String, String>,
     ) -> Result<(), OpenBaoError> {
-        let changes = record::custom_changes(old, new);
+        let changes = record::record_changes(old, new);
         self.kv().patch_custom(&token_rel(name), &changes)
     }
 

@@ -132,6 +132,17 @@ pub(crate) fn from_server(
         .map_err(|e| format!("its metadata does not read as a token ({e})"))
 }
 
+/// The metadata changes that make the record `new` over what the server
+/// holds (`old`), leaving keys that are not the record's (an admin's own) alone.
+pub(crate) fn record_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeMap<String, Option<String>> {
+    let mut changes = custom_changes(old, new);
+    changes.retain(|key, value| value.is_some() || ABOUT_THE_SECRET.contains(&key.as_str()));
+    changes
+}
+
 /// The metadata changes that turn `old` into `new`: changed keys, and removed ones as `None`.
 pub(crate) fn custom_changes(
     old: &BTreeMap<String, String>,
@@ -357,6 +368,23 @@ mod tests {
         assert!(
             legacy.hub.is_some(),
             "a record from before generations is taken as it is"
+        );
+    }
+
+    #[test]
+    fn a_new_record_leaves_keys_that_are_not_the_records_alone() {
+        let old = BTreeMap::from([
+            ("owner".to_owned(), "team-x".to_owned()),
+            ("hub".to_owned(), "{}".to_owned()),
+            ("active".to_owned(), "true".to_owned()),
+        ]);
+        let new = BTreeMap::from([("active".to_owned(), "false".to_owned())]);
+        assert_eq!(
+            record_changes(&old, &new),
+            BTreeMap::from([
+                ("active".to_owned(), Some("false".to_owned())),
+                ("hub".to_owned(), None),
+            ])
         );
     }
 
