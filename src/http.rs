@@ -291,6 +291,11 @@ impl HttpClient {
             .allow_non_standard_methods(true)
             .user_agent(USER_AGENT)
             .accept_encoding("identity")
+            // Every answer here is small. ureq's 128 KiB buffers are fresh pages
+            // for every connection, all touched again when freed and wiped.
+            .input_buffer_size(BUFFER)
+            .output_buffer_size(BUFFER)
+            .max_response_header_size(BUFFER)
             // Chosen per request by `proxy`, never by ureq's own reading of the environment.
             .proxy(None)
             .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
@@ -393,6 +398,10 @@ impl ureq::unversioned::resolver::Resolver for Literal {
         self.0.resolve(uri, config, timeout)
     }
 }
+
+/// The size of each connection's read and write buffers, and the most an
+/// answer's headers may take.
+const BUFFER: usize = 16 * 1024;
 
 /// How much longer than the connect timeout a whole exchange may take.
 const CONNECT_MARGIN: Duration = Duration::from_millis(20);
