@@ -802,3 +802,67 @@ fn a_new_secret_keeps_the_admins_own_metadata() {
         get_reply("ghcr.io", "octo", "pw-two")
     );
 }
+
+const NO_PATCH_POLICY: &str = r#"
+path "secret/data/docker-credential-pat/*" { capabilities = ["create", "read", "update", "delete"] }
+path "secret/metadata/docker-credential-pat/*" { capabilities = ["create", "read", "update", "list", "delete"] }
+"#;
+
+/// A new secret is written before its record. When the record cannot follow
+/// (here the policy refuses to patch it), the message says the secret is
+/// stored and the record is not, `get` serves the new secret, doctor reports
+/// the record, and the same command run again (once allowed) finishes.
+#[test]
+fn a_secret_stored_without_its_record_is_said_served_and_finished_by_a_rerun() {
+    let server = DevServer::start();
+    let out = server.bao(&["policy", "write", "no-patch", "-"], NO_PATCH_POLICY);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token: serde_json::Value =
+        serde_json::from_str(&server.ok(&["token", "create", "-format=json", "-policy=no-patch"]))
+            .unwrap();
+    let mut env = machine(&server.url(), "docker-credential-pat", false);
+    env.set("DOCKER_PAT_BACKEND", "openbao");
+    ok(&env.run(
+        &[
+            "add",
+            "ghcr.io",
+            "--username",
+            "octo",
+            "--expires",
+            "2030-01-01",
+        ],
+        "pw-one\n",
+    ));
+    env.set("BAO_TOKEN", token["auth"]["client_token"].as_str().unwrap());
+    let out = env.store("ghcr.io", "octo", "pw-two");
+    let line = fails(&out);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.contains("new secret of default@ghcr.io is stored")
+            && line.contains("record was not updated")
+            && line.contains("run the same command again"),
+        "{line}"
+    );
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-two"),
+        "get serves the new secret, as the message says"
+    );
+    let tokens: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+    assert!(
+        tokens[0]["expires_at"].is_null(),
+        "the old secret's expiry is not the new one's: {tokens}"
+    );
+    env.set("BAO_TOKEN", ROOT_TOKEN);
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(report.contains("written for another secret"), "{report}");
+    ok(&env.store("ghcr.io", "octo", "pw-two"));
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(!report.contains("written for another secret"), "{report}");
+    let state = snapshot(&server.address, "docker-credential-pat");
+    assert_eq!(
+        state["ghcr.io/default"],
+        "octo:pw-two active=true description=null"
+    );
+}
