@@ -118,17 +118,19 @@ impl Kv<'_> {
         let answer = self.client.call(Method::Get, &path, None)?;
         match answer.status {
             200 => {}
-            // A deleted or destroyed version answers 404 with its metadata.
+            // A deleted or destroyed version answers 404 with its metadata;
+            // nothing there answers `{"errors":[]}`, told apart without a failed parse.
             404 => {
-                return Ok(
-                    match serde_json::from_slice::<Body<serde_json::Value>>(&answer.body) {
-                        Ok(body) if body.data.metadata.version > 0 => Slot::Deleted {
-                            version: body.data.metadata.version,
-                            destroyed: body.data.metadata.destroyed,
-                        },
-                        _ => Slot::Absent,
+                let body: serde_json::Value =
+                    serde_json::from_slice(&answer.body).unwrap_or_default();
+                let metadata = &body["data"]["metadata"];
+                return Ok(match metadata["version"].as_u64() {
+                    Some(version) if version > 0 => Slot::Deleted {
+                        version,
+                        destroyed: metadata["destroyed"].as_bool().unwrap_or(false),
                     },
-                );
+                    _ => Slot::Absent,
+                });
             }
             403 => {
                 return Err(OpenBaoError::Refused {

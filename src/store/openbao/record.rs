@@ -161,13 +161,27 @@ pub(crate) fn custom_changes(
 
 fn encode(value: Value) -> String {
     match value {
-        Value::String(text) if serde_json::from_str::<Value>(&text).is_err() => text,
+        Value::String(text) if parse_json(&text).is_none() => text,
         other => other.to_string(),
     }
 }
 
 fn decode(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    parse_json(text).unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// `text` as a JSON value, if it is one. Most metadata values are plain
+/// words and dates; they are told apart without a failed parse, whose error
+/// costs `get` more than the parse itself (its position is computed).
+fn parse_json(text: &str) -> Option<Value> {
+    let could_be = match text.as_bytes().first() {
+        Some(b'{' | b'[' | b'"') => true,
+        Some(b'-' | b'0'..=b'9') => text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')),
+        _ => matches!(text, "true" | "false" | "null"),
+    };
+    could_be.then(|| serde_json::from_str(text).ok()).flatten()
 }
 
 #[cfg(test)]
@@ -386,6 +400,32 @@ mod tests {
                 ("hub".to_owned(), None),
             ])
         );
+    }
+
+    #[test]
+    fn words_dates_and_json_values_round_trip() {
+        for text in [
+            "password",
+            "2027-03-01T00:00:00Z",
+            "0b2f9c1e-1d2a",
+            "12abc",
+            "-",
+            "",
+        ] {
+            assert_eq!(decode(text), Value::String(text.to_owned()), "{text}");
+            assert_eq!(encode(Value::String(text.to_owned())), text);
+        }
+        for (text, value) in [
+            ("true", Value::Bool(true)),
+            ("12", serde_json::json!(12)),
+            ("-1.5e3", serde_json::json!(-1500.0)),
+            ("{\"uuid\":\"x\"}", serde_json::json!({"uuid": "x"})),
+            ("\"12\"", Value::String("12".into())),
+        ] {
+            assert_eq!(decode(text), value, "{text}");
+        }
+        assert_eq!(encode(Value::String("12".into())), "\"12\"");
+        assert_eq!(encode(Value::String("null".into())), "\"null\"");
     }
 
     #[test]
