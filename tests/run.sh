@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 #   mount (a tmpfs for the full-disk test) set up hostile conditions.
 # - tmux: a real terminal for the hidden prompts; openssl signs the tokens the
 #   Docker Hub double hands out and makes the private CAs of the TLS tests;
-#   tinyproxy is the real HTTP proxy of the proxy tests.
+#   tinyproxy is the real HTTP proxy of the proxy tests, with an /etc/hosts of
+#   its own in a mount namespace (unshare).
 # - Wine and mingw build and run the Windows executable (tests/wine.sh); curl,
 #   gpgv, xz and the Debian keyring fetch and verify the std source
 #   (tests/rust-src.sh); dpkg-deb unpacks it and builds the .deb.
@@ -43,6 +44,7 @@ needs=(
     setpriv:util-linux
     prlimit:util-linux
     setsid:util-linux
+    unshare:util-linux
     mount:mount
     gzip:gzip
     tmux:tmux

@@ -38,6 +38,8 @@ mod memory;
 #[cfg(target_os = "linux")]
 mod openbao;
 #[cfg(target_os = "linux")]
+mod openbao_faults;
+#[cfg(target_os = "linux")]
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
@@ -51,3 +53,5 @@ mod two_factor;
 mod vault;
 #[cfg(target_os = "linux")]
 mod wine;
+#[cfg(target_os = "linux")]
+mod wire;

@@ -10,6 +10,13 @@
 //! check-and-set refusal are final at once; a 404 or 400 stands only when no
 //! other address knows better.
 //!
+//! That holds for reads. A write (POST, PATCH, DELETE) goes to the next
+//! address only when it cannot have reached the first: the connection was
+//! refused or not made in time, the node is sealed, or it said it is not the
+//! active node. When it may have been carried out (a timeout after sending, a
+//! connection cut, another 5xx), sending it again could do it twice, so the
+//! caller gets [`OpenBaoError::Unknown`] and reads the state back to decide.
+//!
 //! The client token comes from `BAO_TOKEN`, `VAULT_TOKEN` or a token file, or
 //! from an AppRole or JWT login. A login's token is kept in the kernel keyring
 //! until shortly before it expires, never on disk; when the server refuses it
@@ -92,6 +99,28 @@ fn judge(status: u16, body: &[u8]) -> Verdict {
     }
 }
 
+/// True when an answer says the node did not carry the request out: it is
+/// sealed, a standby that could not forward it, or not ready. Any other 5xx
+/// may come after the work was done.
+fn not_acted(status: u16, body: &[u8]) -> bool {
+    if matches!(status, 412 | 429) {
+        return true;
+    }
+    if !(status == 400 || (500..=599).contains(&status)) {
+        return false;
+    }
+    let text = errors_of(body);
+    [
+        "sealed",
+        "local node not active",
+        "active cluster node not found",
+        "will resume service",
+        "standby",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 /// Where the client token in use came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -144,10 +173,6 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .saturating_duration_since(Instant::now())
-    }
-
-    fn seconds(&self) -> u64 {
-        self.settings.timeout.as_secs()
     }
 
     /// A request with the client token, logging in first when needed.
@@ -365,12 +390,24 @@ impl Client {
             }
         };
         let path = format!("auth/{mount}/login");
-        let answer = self.send(
-            Method::Post,
-            &path,
-            None,
-            Some(("application/json", &body[..])),
-        )?;
+        let answer = self
+            .send(
+                Method::Post,
+                &path,
+                None,
+                Some(("application/json", &body[..])),
+            )
+            // A login is not sent twice (a secret id may be good for one use only).
+            .map_err(|e| match e {
+                OpenBaoError::Unknown {
+                    address, detail, ..
+                } => OpenBaoError::Auth {
+                    method,
+                    detail: format!("the answer to the login at {address} was lost ({detail})"),
+                    fix: "run the command again".into(),
+                },
+                e => e,
+            })?;
         match answer.status {
             200 => {}
             400 | 401 | 403 => {
@@ -435,6 +472,8 @@ impl Client {
     ) -> Result<Answer, OpenBaoError> {
         let addresses = &self.settings.addresses;
         let count = addresses.len();
+        // A read may be asked again anywhere; a write only where it cannot have landed.
+        let repeatable = matches!(method, Method::Get | Method::List);
         let mut unreachable: Option<String> = None;
         let mut busy: Option<Answer> = None;
         let mut not_yet: Option<Answer> = None;
@@ -466,8 +505,17 @@ impl Client {
                 }
                 let response = match self.http.send(request) {
                     Ok(response) => response,
+                    Err(e) if !repeatable && e.is_unreachable() && !e.nothing_sent() => {
+                        return Err(OpenBaoError::Unknown {
+                            address: addresses[i].clone(),
+                            path: path.to_owned(),
+                            detail: self.transport_detail(&e),
+                        });
+                    }
                     Err(e) if e.is_unreachable() => {
-                        unreachable = Some(e.to_string());
+                        // A connection cut mid-way is worth another try while time is left.
+                        electing |= repeatable && !e.is_timeout() && !e.nothing_sent();
+                        unreachable = Some(self.transport_detail(&e));
                         continue;
                     }
                     Err(e) => return Err(e.into()),
@@ -480,7 +528,18 @@ impl Client {
                 if answered.is_none() {
                     answered = Some(i);
                 }
-                match judge(answer.status, &answer.body) {
+                let verdict = judge(answer.status, &answer.body);
+                if !repeatable
+                    && matches!(verdict, Verdict::Busy)
+                    && !not_acted(answer.status, &answer.body)
+                {
+                    return Err(OpenBaoError::Unknown {
+                        address: answer.address.clone(),
+                        path: path.to_owned(),
+                        detail: format!("it answered {} ({})", answer.status, answer.message()),
+                    });
+                }
+                match verdict {
                     Verdict::Final => {
                         self.preferred.store(i, Ordering::Relaxed);
                         return Ok(answer);
@@ -524,9 +583,20 @@ impl Client {
         }
         Err(OpenBaoError::Unreachable {
             addresses: addresses.join(", "),
-            seconds: self.seconds(),
+            timeout: crate::http::shown_duration(self.settings.timeout),
             detail: unreachable.unwrap_or_else(|| "no time left".into()),
         })
+    }
+
+    /// A transport failure in a few words; a timeout is the operation's, as configured.
+    fn transport_detail(&self, e: &crate::http::HttpError) -> String {
+        match e {
+            crate::http::HttpError::TimedOut { url, .. } => format!("{url} did not answer in time"),
+            crate::http::HttpError::ConnectTimedOut { url, via, .. } => {
+                format!("no connection to {url}{via} in time")
+            }
+            e => e.to_string(),
+        }
     }
 }
 
@@ -641,6 +711,29 @@ mod tests {
             judge(403, b"{\"errors\":[\"permission denied\"]}"),
             Verdict::Final
         ));
+    }
+
+    #[test]
+    fn only_a_node_that_says_it_did_nothing_may_be_asked_the_same_change_again() {
+        for (status, body) in [
+            (503, &b"{\"errors\":[\"Vault is sealed\"]}"[..]),
+            (
+                500,
+                b"{\"errors\":[\"local node not active but active cluster node not found\"]}",
+            ),
+            (429, b"{}"),
+            (412, b"{}"),
+        ] {
+            assert!(not_acted(status, body), "{status}");
+        }
+        for (status, body) in [
+            (500, &b"{\"errors\":[\"internal error\"]}"[..]),
+            (502, b""),
+            (503, b"{\"errors\":[\"injected 503\"]}"),
+            (504, b"{}"),
+        ] {
+            assert!(!not_acted(status, body), "{status}");
+        }
     }
 
     #[test]

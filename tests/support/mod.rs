@@ -28,9 +28,13 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 #[cfg(target_os = "linux")]
+pub mod faultproxy;
+#[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
 pub mod wine;
+#[cfg(target_os = "linux")]
+pub mod wire;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
 pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";

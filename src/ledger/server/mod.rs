@@ -12,6 +12,26 @@
 //! `@` appears in no registry and no integration name, so these never clash.
 //! Writers that may race use check-and-set on the data, and metadata changes
 //! are merge patches of the changed keys only, so no writer undoes another's.
+//!
+//! A change takes several requests, and any of them may fail or go
+//! unanswered, so each is ordered for a safe state in between:
+//!
+//! - A new token's record is written before its secret: until the secret is
+//!   there the token cannot be read, and once it is, it is whole.
+//! - A replaced secret is written before its record. In between, the
+//!   record's generation does not match the data's, so readers set aside
+//!   what the record says about the secret (its expiry, its Docker Hub link)
+//!   and keep the rest (whether it is active); the next write brings it up
+//!   to date.
+//! - A rename copies (record, then secret, keeping the token's id), moves
+//!   the registry's default, and only then removes the old name; run again,
+//!   it recognises its copy by the id and finishes.
+//! - A removal removes the token before the default that names it, so `get`
+//!   never falls back to another token half-way.
+//!
+//! A token removed with `bao kv delete` or `bao kv destroy` keeps its
+//! metadata, and so its version count: the next write checks and sets
+//! against that version rather than against "new".
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -26,9 +46,9 @@ use crate::error::{Result, ServiceError};
 use crate::index::{SecretRef, TokenRecord};
 use crate::openbao::OpenBaoError;
 use crate::openbao::client::Client;
-use crate::openbao::kv::{Kv, Raced, Read};
+use crate::openbao::kv::{Kv, Raced, Read, Slot};
 use crate::openbao::settings::Resolved;
-use record::{Defaults, TokenData};
+use record::{Defaults, GENERATION, TokenData};
 
 mod health;
 mod record;
@@ -219,6 +239,64 @@ impl ServerLedger {
         crate::fsutil::write_atomic(&self.reports, &bytes).is_ok()
     }
 
+    /// What doctor says of each token that is not as this helper leaves it.
+    pub(super) fn token_findings(&self) -> Vec<crate::finding::Finding> {
+        use crate::finding::Finding;
+        const CHECK: &str = "openbao";
+        let mut findings = Vec::new();
+        self.client.start();
+        let Ok(names) = self.walk() else {
+            return findings;
+        };
+        for name in names {
+            self.client.start();
+            let rel = token_rel(&name);
+            let path = self.kv().data_path(&rel);
+            match self.kv().read_slot::<TokenData>(&rel) {
+                Ok(Slot::Deleted { version, destroyed }) => {
+                    let (what, fix) = if destroyed {
+                        (
+                            "destroyed (`bao kv destroy`)",
+                            format!(
+                                "store it again (`docker login` or `docker-credential-pat add {}`), or remove what is left with `bao kv metadata delete {path}`",
+                                name.registry
+                            ),
+                        )
+                    } else {
+                        (
+                            "deleted (`bao kv delete`)",
+                            format!(
+                                "store it again (`docker login` or `docker-credential-pat add {}`), bring it back with `bao kv undelete -versions={version} {path}`, or remove what is left with `bao kv metadata delete {path}`",
+                                name.registry
+                            ),
+                        )
+                    };
+                    findings.push(Finding::problem(
+                        CHECK,
+                        format!("the secret of {name} (version {version}) was {what}, so `get` finds no token there"),
+                        fix,
+                    ));
+                }
+                Ok(Slot::Live(read))
+                    if record::describes_another_secret(&read.data, &read.custom) =>
+                {
+                    findings.push(Finding::warn(
+                        CHECK,
+                        format!(
+                            "the record of {name} was written for another secret than the one stored (a change cut off half-way, or `bao kv put` by hand), so its expiry and Docker Hub link are set aside"
+                        ),
+                        format!(
+                            "store the token again (`docker login` or `docker-credential-pat add {}`); `docker-credential-pat hub link {name}` links it to Docker Hub again",
+                            name.registry
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        findings
+    }
+
     fn read_uses(&self, id: &str) -> Result<Option<Read<BTreeMap<String, Reported>>>> {
         Ok(self.kv().read(&uses_rel(id))?)
     }
@@ -370,7 +448,23 @@ impl Ledger for ServerLedger {
 /// against the version this edit read.
 struct ServerEdit<'a> {
     ledger: &'a ServerLedger,
-    seen: HashMap<TokenName, (u64, TokenRecord)>,
+    seen: HashMap<TokenName, Known>,
+}
+
+/// A token as this edit last read or wrote it.
+#[derive(Clone)]
+struct Known {
+    version: u64,
+    record: TokenRecord,
+    /// The custom metadata on the server, as it is (generation included).
+    custom: BTreeMap<String, String>,
+}
+
+/// What a put writes over: the version to check against, and whether a token is there now.
+struct Over {
+    cas: u64,
+    custom: BTreeMap<String, String>,
+    live: bool,
 }
 
 impl ServerEdit<'_> {
@@ -385,19 +479,26 @@ impl ServerEdit<'_> {
         .into()
     }
 
-    /// Writes the token's data (secret included, in wiped memory) with check-and-set.
+    /// Writes the token's data (secret included, in wiped memory) with
+    /// check-and-set; returns the version written.
     fn write_data(
         &self,
         name: &TokenName,
         record: &TokenRecord,
         secret: &Secret,
         cas: u64,
-    ) -> Result<()> {
+        generation: Option<&str>,
+    ) -> Result<u64> {
         let fields = record::to_server(record);
         let mut body = Zeroizing::new(Vec::with_capacity(512 + secret.len()));
         body.extend_from_slice(b"{\"secret\":");
         serde_json::to_writer(&mut *body, secret.expose()).expect("a string serialises");
-        for (key, value) in &fields.data {
+        let generation = generation.map(|g| (GENERATION.to_owned(), serde_json::json!(g)));
+        for (key, value) in fields
+            .data
+            .iter()
+            .chain(generation.iter().map(|(k, v)| (k, v)))
+        {
             body.push(b',');
             serde_json::to_writer(&mut *body, key).expect("a string serialises");
             body.push(b':');
@@ -405,7 +506,7 @@ impl ServerEdit<'_> {
         }
         body.push(b'}');
         match self.kv().write(&token_rel(name), &body, Some(cas))? {
-            Ok(_) => Ok(()),
+            Ok(version) => Ok(version),
             Err(Raced) => Err(self.conflict(name)),
         }
     }
@@ -414,10 +515,10 @@ impl ServerEdit<'_> {
         &self,
         name: &TokenName,
         old: &BTreeMap<String, String>,
-        new: &TokenRecord,
-    ) -> Result<()> {
-        let changes = record::custom_changes(old, &record::to_server(new).custom);
-        Ok(self.kv().patch_custom(&token_rel(name), &changes)?)
+        new: &BTreeMap<String, String>,
+    ) -> Result<(), OpenBaoError> {
+        let changes = record::record_changes(old, new);
+        self.kv().patch_custom(&token_rel(name), &changes)
     }
 
     fn set_pointer(&self, registry: &Registry, integration: &Integration) -> Result<()> {
@@ -437,6 +538,48 @@ impl ServerEdit<'_> {
         })?;
         Ok(())
     }
+
+    /// What `put` writes over at `name`: what this edit read, else the server's state now.
+    fn over(&self, name: &TokenName) -> Result<Over> {
+        if let Some(known) = self.seen.get(name) {
+            return Ok(Over {
+                cas: known.version,
+                custom: known.custom.clone(),
+                live: true,
+            });
+        }
+        Ok(match self.kv().read_slot::<TokenData>(&token_rel(name))? {
+            Slot::Live(read) => Over {
+                cas: read.version,
+                custom: read.custom,
+                live: true,
+            },
+            // Deleted by hand: its metadata, and version count, are still there.
+            Slot::Deleted { version, .. } => Over {
+                cas: version,
+                custom: BTreeMap::new(),
+                live: false,
+            },
+            Slot::Absent => Over {
+                cas: 0,
+                custom: BTreeMap::new(),
+                live: false,
+            },
+        })
+    }
+}
+
+/// The one line for a change of which only the first part was made.
+fn unfinished(done: String, missing: String, fix: String) -> ServiceError {
+    OpenBaoError::Unfinished { done, missing, fix }.into()
+}
+
+/// What went wrong, in words to follow "but".
+fn cause(e: &OpenBaoError) -> String {
+    match e {
+        OpenBaoError::Unknown { detail, .. } => format!("its outcome is not known ({detail})"),
+        e => e.to_string(),
+    }
 }
 
 impl Edit for ServerEdit<'_> {
@@ -449,8 +592,14 @@ impl Edit for ServerEdit<'_> {
         self.ledger.client.start();
         let seen = self.ledger.read_token(name)?;
         Ok(seen.map(|seen| {
-            self.seen
-                .insert(name.clone(), (seen.read.version, seen.record.clone()));
+            self.seen.insert(
+                name.clone(),
+                Known {
+                    version: seen.read.version,
+                    record: seen.record.clone(),
+                    custom: seen.read.custom,
+                },
+            );
             seen.record
         }))
     }
@@ -475,32 +624,63 @@ impl Edit for ServerEdit<'_> {
         secret: &Secret,
     ) -> Result<BackendKind> {
         self.ledger.client.start();
-        let (cas, old_custom) = match self.seen.get(name) {
-            Some((version, old)) => (*version, record::to_server(old).custom),
-            None => match self.ledger.read_token(name)? {
-                Some(seen) => (seen.read.version, seen.read.custom),
-                None => (0, BTreeMap::new()),
-            },
-        };
+        let over = self.over(name)?;
         record.secret = SecretRef {
             backend: BackendKind::OpenBao,
             item: token_rel(name),
             hint: None,
         };
-        self.write_data(name, &record, secret, cas)?;
-        self.patch(name, &old_custom, &record)?;
-        self.seen.insert(name.clone(), (cas + 1, record));
+        let generation = crate::ids::new_id();
+        let mut custom = record::to_server(&record).custom;
+        custom.insert(GENERATION.to_owned(), generation.clone());
+        let version = if over.live {
+            // The secret first: until the record follows, readers see a record
+            // of another generation and set its facts aside.
+            let version = self.write_data(name, &record, secret, over.cas, Some(&generation))?;
+            self.ledger.client.start();
+            if let Err(e) = self.patch(name, &over.custom, &custom) {
+                return Err(unfinished(
+                    format!("the new secret of {name} is stored on the server"),
+                    format!(
+                        "its record was not updated: {}; `get` serves the new secret{}, without the old one's expiry or Docker Hub link",
+                        cause(&e),
+                        if self.seen.get(name).is_some_and(|k| !k.record.active) {
+                            " once the token is active again"
+                        } else {
+                            ""
+                        }
+                    ),
+                    "run the same command again to finish".into(),
+                ));
+            }
+            version
+        } else {
+            // A new token: its record first, then the secret, whose write makes it appear whole.
+            self.kv().set_custom(&token_rel(name), &custom)?;
+            self.ledger.client.start();
+            self.write_data(name, &record, secret, over.cas, Some(&generation))?
+        };
+        self.seen.insert(
+            name.clone(),
+            Known {
+                version,
+                record,
+                custom,
+            },
+        );
         Ok(BackendKind::OpenBao)
     }
 
     fn update(&mut self, name: &TokenName, record: TokenRecord) -> Result<()> {
         self.ledger.client.start();
-        let Some((version, old)) = self.seen.get(name).cloned() else {
+        let Some(known) = self.seen.get(name).cloned() else {
             return Err(ServiceError::Invalid(format!(
                 "{name} was changed without being read first"
             )));
         };
-        let (old_fields, new_fields) = (record::to_server(&old), record::to_server(&record));
+        let (old_fields, new_fields) =
+            (record::to_server(&known.record), record::to_server(&record));
+        let mut version = known.version;
         if old_fields.data != new_fields.data {
             // The data carries the secret: read it again, and write only over the version seen.
             let seen = self
@@ -508,26 +688,72 @@ impl Edit for ServerEdit<'_> {
                 .read_token(name)?
                 .ok_or_else(|| self.conflict(name))?;
             let secret = seen.read.data.secret.ok_or_else(|| self.conflict(name))?;
-            if seen.read.version != version {
+            if seen.read.version != known.version {
                 return Err(self.conflict(name));
             }
-            self.write_data(name, &record, &secret, version)?;
+            let generation = seen.read.data.generation.as_deref();
+            version = self.write_data(name, &record, &secret, known.version, generation)?;
+            self.ledger.client.start();
         }
-        self.patch(name, &old_fields.custom, &record)?;
-        self.seen.insert(name.clone(), (version, record));
+        // Only what this change changed: keys it did not touch stay as they are.
+        let changes = record::custom_changes(&old_fields.custom, &new_fields.custom);
+        if let Err(e) = self.kv().patch_custom(&token_rel(name), &changes) {
+            if version == known.version {
+                return Err(e.into());
+            }
+            return Err(unfinished(
+                format!("the description and username of {name} are updated on the server"),
+                format!("the rest of its record is not: {}", cause(&e)),
+                "run the same command again to finish".into(),
+            ));
+        }
+        let mut custom = known.custom;
+        for (key, value) in changes {
+            match value {
+                Some(value) => custom.insert(key, value),
+                None => custom.remove(&key),
+            };
+        }
+        self.seen.insert(
+            name.clone(),
+            Known {
+                version,
+                record,
+                custom,
+            },
+        );
         Ok(())
     }
 
     fn remove(&mut self, name: &TokenName) -> Result<bool> {
         self.ledger.client.start();
         let was_default = self.ledger.default_integration(&name.registry)? == name.integration;
-        let id = self.seen.get(name).map(|(_, r)| r.id.clone());
+        let id = self.seen.get(name).map(|k| k.record.id.clone());
+        self.ledger.client.start();
+        // The token before the default that names it: in between, `get` finds
+        // nothing for the registry rather than falling back to another token.
         let removed = self.kv().delete(&token_rel(name))?;
         if was_default && name.integration.as_str() != crate::names::DEFAULT_INTEGRATION {
-            self.kv().delete(&pointer_rel(&name.registry))?;
+            self.ledger.client.start();
+            if let Err(e) = self.kv().delete(&pointer_rel(&name.registry)) {
+                return Err(unfinished(
+                    format!("{name} is deleted from the server"),
+                    format!(
+                        "the default of {} still names it: {}; until it is changed, `get` finds no token for {}",
+                        name.registry,
+                        cause(&e),
+                        name.registry
+                    ),
+                    format!(
+                        "run `docker-credential-pat delete {name}` again to finish, or choose another default with `docker-credential-pat default INTEGRATION@{}`",
+                        name.registry
+                    ),
+                ));
+            }
         }
         if let Some(id) = id {
             // The uses of a token that is gone are of no more use; keeping them harms nothing.
+            self.ledger.client.start();
             let _ = self.kv().delete(&uses_rel(&id));
         }
         self.seen.remove(name);
@@ -548,15 +774,76 @@ impl Edit for ServerEdit<'_> {
             .ok_or_else(|| self.conflict(from))?;
         let mut record = seen.record.clone();
         record.secret.item = token_rel(to);
-        self.write_data(to, &record, secret, 0)?;
         // Everything the old path carried moves along, its id (and so its uses) included.
-        self.patch(to, &BTreeMap::new(), &record)?;
-        if self.ledger.default_integration(&from.registry)? == from.integration {
-            self.set_pointer(&to.registry, &to.integration)?;
+        let mut custom = seen.read.custom.clone();
+        custom.extend(record::to_server(&record).custom);
+        self.ledger.client.start();
+        match self.kv().read_slot::<TokenData>(&token_rel(to))? {
+            // Copied by an earlier run that stopped before it finished.
+            Slot::Live(there)
+                if there.custom.get("id") == custom.get("id")
+                    && there.data.secret.as_ref() == Some(secret) => {}
+            Slot::Live(_) => return Err(self.conflict(to)),
+            slot => {
+                let cas = match slot {
+                    Slot::Deleted { version, .. } => version,
+                    _ => 0,
+                };
+                self.kv().set_custom(&token_rel(to), &custom)?;
+                self.ledger.client.start();
+                self.write_data(
+                    to,
+                    &record,
+                    secret,
+                    cas,
+                    seen.read.data.generation.as_deref(),
+                )?;
+            }
         }
-        self.kv().delete(&token_rel(from))?;
+        let again = format!(
+            "run `docker-credential-pat rename {from} {}` again to finish",
+            to.integration
+        );
+        self.ledger.client.start();
+        let finish = || -> Result<(), OpenBaoError> {
+            if self
+                .ledger
+                .default_integration(&from.registry)
+                .map_err(|e| match e {
+                    ServiceError::Server(e) => e,
+                    e => OpenBaoError::Setup(e.to_string()),
+                })?
+                == from.integration
+            {
+                self.ledger.client.start();
+                self.set_pointer(&to.registry, &to.integration)
+                    .map_err(|e| match e {
+                        ServiceError::Server(e) => e,
+                        e => OpenBaoError::Setup(e.to_string()),
+                    })?;
+            }
+            self.ledger.client.start();
+            self.kv().delete(&token_rel(from))?;
+            Ok(())
+        };
+        if let Err(e) = finish() {
+            return Err(unfinished(
+                format!("{to} holds the token now"),
+                format!("{from} is still there too: {}", cause(&e)),
+                again,
+            ));
+        }
         self.seen.remove(from);
         Ok(())
+    }
+
+    fn is_copy_of(&mut self, from: &TokenName, to: &TokenName) -> Result<bool> {
+        self.ledger.client.start();
+        let (Some(from), Some(to)) = (self.ledger.read_token(from)?, self.ledger.read_token(to)?)
+        else {
+            return Ok(false);
+        };
+        Ok(from.record.id == to.record.id && from.read.data.secret == to.read.data.secret)
     }
 
     fn set_default(&mut self, name: &TokenName) -> Result<()> {
