@@ -16,6 +16,7 @@
 pub(crate) mod client;
 pub(crate) mod kv;
 pub(crate) mod settings;
+mod token;
 
 use crate::http::HttpError;
 
