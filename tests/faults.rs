@@ -975,8 +975,9 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    fn mount(path: &std::path::Path, size: &str) -> Option<Self> {
-        let status = Command::new("mount")
+    /// The mounted disk, or what `mount` said when it could not mount one.
+    fn mount(path: &std::path::Path, size: &str) -> Result<Self, String> {
+        let output = Command::new("mount")
             .args([
                 "-t",
                 "tmpfs",
@@ -985,10 +986,13 @@ impl SmallDisk {
                 "tmpfs",
             ])
             .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| Self {
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("mount: {}", stderr(&output).trim()));
+        }
+        Ok(Self {
             path: path.to_owned(),
         })
     }
@@ -1016,9 +1020,9 @@ impl Drop for SmallDisk {
 fn full_disk_is_a_clear_error_and_keeps_the_old_state() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
-    let Some(disk) = SmallDisk::mount(&env.pat_home(), "256k") else {
-        eprintln!("cannot mount a tmpfs here (not root?); the file-size limit test covers this");
-        return;
+    let disk = match SmallDisk::mount(&env.pat_home(), "256k") {
+        Ok(disk) => disk,
+        Err(why) => return cannot_run(&format!("cannot mount a tmpfs here (not root?): {why}")),
     };
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.get("ghcr.io"));

@@ -1,7 +1,7 @@
 //! The Windows build under Wine, against Wine's real Credential Manager: the
 //! protocol table, the management commands, and where the secret ends up.
-//! tests/wine.sh builds the executable and runs these; without it they say so
-//! loudly (and fail under `CI`).
+//! tests/wine.sh builds the executable and runs these; without it each is
+//! recorded as not run (and fails under `CI`).
 
 use std::process::Output;
 
