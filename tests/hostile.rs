@@ -18,7 +18,8 @@ fn snapshot(env: &Env, keyring: &SecretService) -> Snapshot {
     let mut files: Vec<(PathBuf, Vec<u8>)> = files_under(env.root.path())
         .into_iter()
         .map(|p| {
-            let bytes = std::fs::read(&p).unwrap_or_default();
+            let bytes = std::fs::read(&p)
+                .unwrap_or_else(|e| panic!("cannot read {} for the snapshot: {e}", p.display()));
             (p, bytes)
         })
         .collect();

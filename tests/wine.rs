@@ -90,14 +90,7 @@ fn the_credential_is_named_for_the_helper_and_never_in_clear() {
             "the Credential Manager's registry holds the secret in clear ({form})"
         );
     }
-    for file in files_under(&env.pat_home()) {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "{} holds the secret",
-            file.display()
-        );
-    }
+    assert_not_on_disk(&env.pat_home(), secret);
     ok(&env.run(&["erase"], "docker.io"));
     assert!(
         !credential_targets(&wine)

@@ -101,6 +101,12 @@ pub(crate) fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The item every keyring here starts with, beside ours (its own `service`, so the
+/// helper never sees it): a search that cannot find it cannot be trusted to say
+/// that something is not there.
+const CONTROL_SERVICE: &str = "docker-credential-pat-test-control";
+const CONTROL_SECRET: &str = "test-control-secret-Qm4Zr8";
+
 /// A private D-Bus session bus running GNOME Keyring's Secret Service, unlocked.
 pub struct SecretService {
     pub dir: TempDir,
@@ -185,6 +191,7 @@ impl SecretService {
         wait_until("the Secret Service", Duration::from_secs(20), || {
             secrets_name_owned(&address)
         });
+        self.plant_control();
     }
 
     /// Stops the keyring daemon (the bus stays).
@@ -237,47 +244,71 @@ impl SecretService {
         exited
     }
 
-    /// Every item's attributes and secret, as `secret-tool search --all` prints them.
+    /// Every item of ours, as `secret-tool search --all` shows it, one `key = value`
+    /// line each (attributes prefixed `attribute.`), for messages and snapshots.
     pub fn dump(&self) -> String {
-        require_tool("secret-tool", "libsecret-tools");
-        let output = Command::new("secret-tool")
-            .args([
-                "search",
-                "--all",
-                "--unlock",
-                "service",
-                "docker-credential-pat",
-            ])
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
+        let mut text = String::new();
+        for item in self.items() {
+            text.push_str("[item]\n");
+            for (key, value) in item {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        text
     }
 
     /// True when the Secret Service holds `secret` in any of our items.
+    ///
+    /// `false` is proven, not assumed: the search must succeed and must see the
+    /// control item every keyring here starts with (see [`SecretService::items`]).
     pub fn holds(&self, secret: &str) -> bool {
-        self.dump()
-            .lines()
-            .any(|l| l.trim() == format!("secret = {secret}"))
+        self.items()
+            .iter()
+            .any(|item| item.get("secret").map(String::as_str) == Some(secret))
     }
 
     /// Every item of ours: its attributes, plus `secret` and `label`, as `secret-tool` shows them.
+    ///
+    /// A search that fails (no bus, no keyring, a locked collection) fails the test,
+    /// and so does one that does not find the control item planted when the keyring
+    /// started (same tool, same collection, same parsing): an empty answer then
+    /// really means that nothing of ours is there.
     pub fn items(&self) -> Vec<std::collections::BTreeMap<String, String>> {
-        let mut items = Vec::new();
-        let mut current: Option<std::collections::BTreeMap<String, String>> = None;
+        let control = self.search(CONTROL_SERVICE);
+        assert!(
+            control
+                .iter()
+                .any(|item| item.get("secret").map(String::as_str) == Some(CONTROL_SECRET)),
+            "the keyring search does not see the control item the keyring started with, \
+             so it cannot say what the keyring does not hold: {control:?}"
+        );
+        self.search("docker-credential-pat")
+    }
+
+    /// The items whose `service` attribute is `service`, through `secret-tool`;
+    /// fails the test when secret-tool fails.
+    fn search(&self, service: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        require_tool("secret-tool", "libsecret-tools");
         // secret-tool prints attributes on stderr; one pipe for both keeps each item together.
         let output = Command::new("sh")
             .args([
                 "-c",
-                "secret-tool search --all --unlock service docker-credential-pat 2>&1",
+                "secret-tool search --all --unlock service \"$1\" 2>&1",
+                "sh",
+                service,
             ])
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::null())
             .output()
             .unwrap();
+        assert!(
+            output.status.success(),
+            "secret-tool search failed ({:?}), so nothing can be said about what the keyring holds: {}",
+            output.status.code(),
+            stdout(&output)
+        );
+        let mut items = Vec::new();
+        let mut current: Option<std::collections::BTreeMap<String, String>> = None;
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             if line.starts_with('[') {
                 items.extend(current.take());
@@ -293,6 +324,27 @@ impl SecretService {
         items
     }
 
+    /// Plants the control item [`SecretService::items`] must see.
+    fn plant_control(&self) {
+        let mut command = Command::new("secret-tool");
+        command
+            .args([
+                "store",
+                "--label=test control",
+                "service",
+                CONTROL_SERVICE,
+                "username",
+                "control",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+        let output = run_with_input(command, CONTROL_SECRET, "secret-tool store");
+        assert!(
+            output.status.success(),
+            "secret-tool could not plant the control item: {}",
+            stderr(&output)
+        );
+    }
+
     /// Suspends (`STOP`) or resumes (`CONT`) the keyring daemon, to make it stop answering.
     pub fn signal_keyring(&self, signal: &str) {
         let pid = self.keyring_pid().expect("the keyring is running");
@@ -304,10 +356,7 @@ impl SecretService {
     }
 
     pub fn item_count(&self) -> usize {
-        self.dump()
-            .lines()
-            .filter(|l| l.starts_with("secret = "))
-            .count()
+        self.items().len()
     }
 }
 
@@ -532,18 +581,27 @@ impl Env {
             name.strip_suffix(".json")
                 .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()))
         };
-        if let Ok(entries) = std::fs::read_dir(self.pat_home().join("index")) {
-            files.extend(
+        // A file or folder that is not there is not part of the index; one that
+        // cannot be read fails the test rather than being left out of the comparison.
+        let absent = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        match std::fs::read_dir(self.pat_home().join("index")) {
+            Ok(entries) => files.extend(
                 entries
-                    .flatten()
+                    .map(|e| e.expect("list the index folder"))
                     .filter(|e| bucket(&e.file_name().to_string_lossy()))
                     .map(|e| e.path()),
-            );
+            ),
+            Err(e) if absent(&e) => {}
+            Err(e) => panic!("cannot list the index folder: {e}"),
         }
         files.sort();
         files
             .into_iter()
-            .filter_map(|path| Some((path.clone(), std::fs::read(&path).ok()?)))
+            .filter_map(|path| match std::fs::read(&path) {
+                Ok(bytes) => Some((path, bytes)),
+                Err(e) if absent(&e) => None,
+                Err(e) => panic!("cannot read {}: {e}", path.display()),
+            })
             .collect()
     }
 
@@ -616,8 +674,11 @@ impl Env {
         self.run(&["get"], server)
     }
 
+    /// Docker's config.json as it is now; a missing or unreadable file fails the test.
     pub fn config_json(&self) -> String {
-        std::fs::read_to_string(self.docker_config().join("config.json")).unwrap_or_default()
+        let path = self.docker_config().join("config.json");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 
     pub fn write_config_toml(&self, text: &str) {
@@ -733,34 +794,75 @@ pub fn get_reply(server: &str, user: &str, secret: &str) -> String {
     format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
 }
 
-/// Every regular file under `dir`, for searching for secrets.
+/// Every file under `dir` (a link counts as a file; links to folders are not
+/// followed), for searching for secrets. A folder or entry that cannot be read
+/// fails the test: passing over it would hide what it holds.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        let entries = std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("cannot list {} to search it: {e}", d.display()));
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
             let path = entry.path();
-            if path.is_dir() {
+            let kind = entry
+                .file_type()
+                .unwrap_or_else(|e| panic!("cannot tell what {} is: {e}", path.display()));
+            if kind.is_dir() {
                 stack.push(path);
-            } else {
+            } else if kind.is_file() || kind.is_symlink() {
                 files.push(path);
+            } else {
+                panic!(
+                    "{} is neither a file nor a folder; cannot search it",
+                    path.display()
+                );
             }
         }
     }
     files
 }
 
+/// The files under `dir` whose bytes contain `needle`; a file that cannot be read fails the test.
+pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|file| {
+            let bytes = std::fs::read(file)
+                .unwrap_or_else(|e| panic!("cannot read {} to search it: {e}", file.display()));
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
 /// Asserts that no file under `dir` contains `secret`.
+///
+/// First a control: a marker planted in `dir` must be found by the same search, so
+/// a search that sees nothing cannot pass for a clean disk.
 #[track_caller]
 pub fn assert_not_on_disk(dir: &Path, secret: &str) {
-    for file in files_under(dir) {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "{} contains the secret",
-            file.display()
-        );
-    }
+    let control = dir.join(".not-on-disk-control");
+    let marker = format!("not-on-disk control marker for {}", secret.len());
+    std::fs::write(&control, &marker).unwrap();
+    let found = files_holding(dir, marker.as_bytes());
+    std::fs::remove_file(&control).unwrap();
+    assert_eq!(
+        found,
+        std::slice::from_ref(&control),
+        "the search of {} does not find exactly the marker planted in it",
+        dir.display()
+    );
+    let found = files_holding(dir, secret.as_bytes());
+    assert!(
+        found.is_empty(),
+        "the secret is on disk in: {}",
+        found
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 /// The folder holding the built helper, to put first on PATH for Docker and skopeo.
