@@ -323,7 +323,7 @@ fn garbage_config_toml_is_a_clear_error_and_repair_sets_it_aside() {
         line.starts_with("repaired") && line.contains("two-factor"),
         "{line}"
     );
-    assert!(!env.pat_home().join("config.toml").exists());
+    assert!(absent(&env.pat_home().join("config.toml")));
     ok(&env.run(&["tokens"], ""));
     assert_eq!(ok(&env.get("ghcr.io")), get_reply("ghcr.io", "octo", "pw"));
 }

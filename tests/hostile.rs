@@ -527,6 +527,8 @@ fn hint_of(env: &Env, registry: &str) -> serde_json::Value {
 }
 
 /// Runs `verb` with `input`; true when it searched the Secret Service (seen with strace).
+/// `false` counts only when the same trace shows the verb's other calls to the
+/// Secret Service: a trace that shows none could not have shown a search either.
 fn searched(env: &Env, verb: &str, input: &[u8], expected: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("trace");
@@ -539,9 +541,13 @@ fn searched(env: &Env, verb: &str, input: &[u8], expected: &str) -> bool {
         .arg(verb);
     let output = run_command(command, &[], input, "a verb under strace");
     assert_eq!(ok(&output), expected);
-    std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("SearchItems")
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("org.freedesktop.Secret.Service")
+            && trace.contains("org.freedesktop.Secret.Item"),
+        "the trace of `{verb}` shows its calls to the Secret Service and its items"
+    );
+    trace.contains("SearchItems")
 }
 
 /// True when a `get` of `registry` searched the Secret Service.

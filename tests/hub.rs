@@ -64,10 +64,17 @@ fn json(output: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(output)).unwrap()
 }
 
-/// What `get` serves for Docker Hub now (with `DOCKER_PAT_INTEGRATION` as set in `env`).
+/// What `get` serves for Docker Hub now (with `DOCKER_PAT_INTEGRATION` as set in `env`);
+/// `None` only for the protocol's "not found", any other failure fails the test.
 pub(crate) fn served(env: &Env) -> Option<String> {
     let output = env.get("docker.io");
     if !output.status.success() {
+        assert_eq!(
+            fails(&output),
+            "credentials not found in native keychain\n",
+            "{}",
+            stderr(&output)
+        );
         return None;
     }
     let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -111,6 +118,10 @@ fn login_keeps_the_session_in_the_kernel_keyring_only_and_logout_ends_it() {
     );
     assert!(error_line(&token).contains("an access token cannot manage tokens"));
     assert!(!hub.saw(PAT), "an access token is never sent as a password");
+    assert!(
+        hub.saw("not the password"),
+        "the double records what was sent, so it would have seen the token"
+    );
 
     let out = login(&env);
     assert!(
@@ -1307,8 +1318,8 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
         "{custom}"
     );
     assert!(
-        !laptop.pat_home().join("index.json").exists()
-            && !runner.pat_home().join("index.json").exists(),
+        absent(&laptop.pat_home().join("index.json"))
+            && absent(&runner.pat_home().join("index.json")),
         "nothing in a local index"
     );
 

@@ -200,7 +200,7 @@ fn dry_run_changes_nothing() {
     assert_eq!(env.config_json(), original);
     assert!(backups(&env).is_empty());
     assert_eq!(keyring.item_count(), 0);
-    assert!(!env.pat_home().join("index.json").exists());
+    assert!(absent(&env.pat_home().join("index.json")));
 }
 
 #[test]

@@ -297,6 +297,9 @@ fn scan(mem: &File, markers: &[Vec<u8>]) -> Vec<Vec<String>> {
     found
 }
 
+/// In the helper's environment, where it stays to the end: the core's positive control.
+const CORE_CONTROL: &str = "PAT_CORE_CONTROL=core-control-Wd3Xs9Lq";
+
 /// Takes a core of the real helper as it exits, under gdb; returns its bytes.
 fn core_at_exit(env: &Env, dir: &Path, args: &[&str], input: &str) -> Vec<u8> {
     let input_file = dir.join("input");
@@ -304,7 +307,9 @@ fn core_at_exit(env: &Env, dir: &Path, args: &[&str], input: &str) -> Vec<u8> {
     let core = dir.join("core");
     let _ = std::fs::remove_file(&core);
     let mut command = env.command("gdb");
+    let (key, value) = CORE_CONTROL.split_once('=').unwrap();
     command
+        .env(key, value)
         .args(["-batch", "-nx", "--readnever", "-ex", "set pagination off"])
         .args(["-ex", "catch syscall exit_group"])
         // `run` with arguments replaces those given with --args.
@@ -369,6 +374,10 @@ fn a_core_taken_as_the_helper_exits_holds_no_copy_of_the_secret() {
         for (args, input) in [(&["store"][..], request.as_str()), (&["get"], "ghcr.io")] {
             let core = core_at_exit(env, dir.path(), args, input);
             assert!(core.len() > 100_000, "a real core ({} bytes)", core.len());
+            assert!(
+                copies(&core, CORE_CONTROL) >= 1,
+                "the core holds the helper's environment, so the search finds what is there"
+            );
             for marker in [STORED, PASSPHRASE] {
                 assert_eq!(
                     copies(&core, marker),

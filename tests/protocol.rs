@@ -135,7 +135,7 @@ fn no_secret_service_is_a_clear_error_and_writes_nothing() {
         out.contains("Secret Service") && out.contains("vault init"),
         "{out}"
     );
-    assert!(!env.pat_home().join("index.json").exists());
+    assert!(absent(&env.pat_home().join("index.json")));
 }
 
 #[test]

@@ -602,8 +602,9 @@ fn deactivating_makes_the_registry_refuse_docker_and_activating_restores_it() {
     ok(&env.run(&["deactivate", &format!("default@{host}")], ""));
     let refused = env.docker_inspect(&format!("{host}/demo/small:1"));
     assert!(
-        !refused.status.success(),
-        "docker has no credentials while the token is inactive"
+        !refused.status.success() && stderr(&refused).contains("no basic auth credentials"),
+        "docker has no credentials while the token is inactive: {}",
+        stderr(&refused)
     );
     ok(&env.run(&["activate", &format!("default@{host}")], ""));
     ok(&env.docker_inspect(&format!("{host}/demo/small:1")));

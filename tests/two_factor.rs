@@ -51,6 +51,11 @@ fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
     let index = env.index_bytes();
     let login = env.docker_login(&host, REGISTRY_USER, PASSWORD);
     assert!(!login.status.success());
+    assert!(
+        stderr(&login).contains(&refusal(REGISTRY_USER, &host)),
+        "refused by the two-factor rule: {}",
+        stderr(&login)
+    );
     assert_eq!(ok(&env.get(&host)), get_reply(&host, REGISTRY_USER, PAT));
     assert_eq!(env.index_bytes(), index);
     assert!(!keyring.holds(PASSWORD));

@@ -427,12 +427,15 @@ fn concurrent_writers_lose_no_update() {
     }
     let listed: serde_json::Value = serde_json::from_str(&ok(&env.run(&["list"], ""))).unwrap();
     assert_eq!(listed.as_object().unwrap().len(), 17);
-    let leftovers: Vec<_> = std::fs::read_dir(env.pat_home())
+    let names: Vec<_> = std::fs::read_dir(env.pat_home())
         .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains(".tmp-"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    assert!(
+        names.iter().any(|name| name == "vault"),
+        "the listing shows the data folder's files: {names:?}"
+    );
+    let leftovers: Vec<_> = names.iter().filter(|name| name.contains(".tmp-")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -571,7 +574,7 @@ fn migrate_to_file_and_back_keeps_every_token_and_leaves_no_orphan() {
     let gets = |env: &Env| -> Vec<String> { hosts.iter().map(|h| ok(&env.get(h))).collect() };
     let before = gets(&env);
     assert_eq!(keyring.item_count(), 4);
-    assert!(!vault(&env).exists());
+    assert!(absent(&vault(&env)));
 
     let moved = ok(&env.run(&["migrate", "--to", "file"], ""));
     assert_eq!(moved.matches("Moved ").count(), 4, "{moved}");
@@ -642,8 +645,8 @@ fn auto_with_neither_keychain_nor_vault_names_both_ways_out() {
     for needle in ["Secret Service", "vault init", "DOCKER_PAT_PASSPHRASE_FILE"] {
         assert!(out.contains(needle), "{needle}: {out}");
     }
-    assert!(!vault(&env).exists());
-    assert!(!index(&env).exists());
+    assert!(absent(&vault(&env)));
+    assert!(absent(&index(&env)));
 }
 
 #[test]
@@ -652,8 +655,8 @@ fn file_backend_without_a_vault_or_passphrase_says_how_to_create_one() {
     env.set("DOCKER_PAT_BACKEND", "file");
     let out = fails(&env.store("docker.io", "alice", PAT));
     assert!(out.contains("vault init"), "{out}");
-    assert!(!vault(&env).exists());
-    assert!(!index(&env).exists());
+    assert!(absent(&vault(&env)));
+    assert!(absent(&index(&env)));
     let init = env.run_program("setsid", &["-w", BIN, "vault", "init"], "");
     assert_eq!(init.status.code(), Some(1));
     assert!(
@@ -661,7 +664,7 @@ fn file_backend_without_a_vault_or_passphrase_says_how_to_create_one() {
         "{}",
         stderr(&init)
     );
-    assert!(!vault(&env).exists());
+    assert!(absent(&vault(&env)));
 }
 
 #[test]
@@ -733,11 +736,11 @@ fn bad_vault_settings_are_one_line_errors() {
         out.contains("cannot read the passphrase file /nonexistent/passphrase"),
         "{out}"
     );
-    assert!(!vault(&env).exists());
+    assert!(absent(&vault(&env)));
     let empty = write_passphrase(&env, "empty", "");
     env.set("DOCKER_PAT_PASSPHRASE_FILE", empty.to_str().unwrap());
     assert!(fails(&env.store("docker.io", "alice", PAT)).contains("is empty"));
-    assert!(!vault(&env).exists());
+    assert!(absent(&vault(&env)));
 }
 
 #[test]

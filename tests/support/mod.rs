@@ -865,6 +865,27 @@ pub fn assert_not_on_disk(dir: &Path, secret: &str) {
     );
 }
 
+/// Whether nothing is at `path`. Only the file system's own "not found" counts as
+/// absence (where `!path.exists()` takes any error for it), and `path`'s folder must
+/// be there: a path in a folder that does not exist proves nothing.
+#[track_caller]
+pub fn absent(path: &Path) -> bool {
+    let folder = path.parent().expect("a path with a folder");
+    match std::fs::metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        other => panic!(
+            "{} is not a folder ({other:?}), so whether {} is in it says nothing",
+            folder.display(),
+            path.display()
+        ),
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => panic!("cannot tell whether {} exists: {e}", path.display()),
+    }
+}
+
 /// The folder holding the built helper, to put first on PATH for Docker and skopeo.
 pub fn bin_dir() -> PathBuf {
     Path::new(BIN).parent().unwrap().to_path_buf()
