@@ -84,6 +84,17 @@ fn the_credential_is_named_for_the_helper_and_never_in_clear() {
         "no credential docker-credential-pat:{item} in {targets:?}"
     );
     let reg = joined(&wine.credential_registry()).to_lowercase();
+    // The control: the export holds this credential's user name in clear and its
+    // password as a hex blob, so the search below looks where the secret would be.
+    let key = format!("docker-credential-pat:{item}]").to_lowercase();
+    let section = reg
+        .split("\n[")
+        .find(|s| s.lines().next().is_some_and(|l| l.ends_with(&key)))
+        .unwrap_or_else(|| panic!("no key for the credential in the export:\n{reg}"));
+    assert!(
+        section.contains("\"username\"=\"alice\"") && section.contains("\"password\"=hex:"),
+        "the export shows the credential's user name and password blob:\n{section}"
+    );
     for form in encodings(secret) {
         assert!(
             !reg.contains(&form.to_lowercase()),
