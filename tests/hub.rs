@@ -1160,11 +1160,19 @@ fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
     ok(&run_hub(&env, &["tokens"]));
 }
 
-/// The session in the README's "Managing Docker Hub tokens", run for real
-/// against the double: `cargo test --test integration readme_hub_session -- --ignored --nocapture`.
+/// The session in the README's "Managing Docker Hub tokens", run against the
+/// double and a registry that takes its tokens: every `$` line of its console
+/// blocks runs as written, and prints what the README shows, but for token ids,
+/// dates and times (each replaced by a placeholder of the same width, so the
+/// tables' columns are compared too). The prose between the blocks is done here:
+/// CI pushes with `ci@docker.io`, then 25 minutes later the laptop token is used
+/// somewhere else.
 #[test]
-#[ignore = "prints the README's Docker Hub session"]
 fn readme_hub_session_runs_as_shown() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks = console_blocks(readme_section(&readme, "## Managing Docker Hub tokens"));
+    assert_eq!(blocks.len(), 3, "the session is in three console blocks");
     let Setup {
         mut env,
         hub,
@@ -1173,84 +1181,158 @@ fn readme_hub_session_runs_as_shown() {
     let registry = hub.start_registry();
     let bridge = bridge(&env);
     let reference = format!("{}/alice/app:1", registry.host);
+    // The README's terminal is 80 columns wide, on a machine named vm.
     env.set("COLUMNS", "80");
+    env.write_config_toml("machine_name = \"vm\"\n");
     let (laptop_uuid, laptop_secret) = hub.add_token(USER, "laptop", &["repo:read"]);
-    let show = |shown: &str, output: &Output| {
-        println!("$ {shown}");
-        print!("{}{}", stdout(output), stderr(output));
+    let mut commands = 0;
+    for (part, block) in blocks.iter().enumerate() {
+        match part {
+            1 => push_through_bridge(&env, &bridge, &registry, &reference),
+            2 => {
+                hub.advance_clock(chrono::Duration::minutes(25));
+                hub.use_directly(USER, &laptop_secret);
+            }
+            _ => {}
+        }
+        for (shown, expected) in block {
+            let (words, from) = shell_words(shown);
+            assert_eq!(words[0], "docker-credential-pat", "{shown}");
+            let input = match from.as_deref() {
+                None => String::new(),
+                Some("password.txt") => PASSWORD.to_owned(),
+                Some("laptop-token.txt") => format!("{laptop_secret}\n"),
+                Some(other) => panic!("the README reads {other}, which this test does not know"),
+            };
+            // A short Hub id in the README's command is the laptop token's id here.
+            let args: Vec<&str> = words[1..]
+                .iter()
+                .map(|w| {
+                    if is_hub_id(w) {
+                        &laptop_uuid[..8]
+                    } else {
+                        w.as_str()
+                    }
+                })
+                .collect();
+            let output = env.run(&args, &input);
+            // Exit status 3, attention needed: `hub audit` finds a suspicious use here,
+            // and `tokens --expiring` lists a token (README, "Exit status").
+            let attention =
+                args.starts_with(&["hub", "audit"]) || args.starts_with(&["tokens", "--expiring"]);
+            let code = if attention { 3 } else { 0 };
+            let printed = format!("{}{}", stdout(&output), stderr(&output));
+            assert_eq!(output.status.code(), Some(code), "$ {shown}\n{printed}");
+            assert_eq!(
+                placeholders(&printed),
+                placeholders(expected),
+                "$ {shown}: the output differs from the README's"
+            );
+            commands += 1;
+        }
+    }
+    assert_eq!(commands, 10, "the README's session has ten commands");
+}
+
+/// The text of the README's section that starts with `heading`, up to the next `## `.
+fn readme_section<'a>(readme: &'a str, heading: &str) -> &'a str {
+    let start = readme
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("the README has no {heading:?}"));
+    let rest = &readme[start + 1..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| i + heading.len());
+    &rest[..end]
+}
+
+/// Each ```console block as its commands (the `$ ` lines), each with the text shown under it.
+fn console_blocks(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines();
+    while lines.any(|l| l == "```console") {
+        let mut block: Vec<(String, String)> = Vec::new();
+        for line in lines.by_ref().take_while(|l| *l != "```") {
+            if let Some(command) = line.strip_prefix("$ ") {
+                block.push((command.to_owned(), String::new()));
+            } else {
+                let (_, shown) = block.last_mut().expect("a console block starts with `$ `");
+                shown.push_str(line);
+                shown.push('\n');
+            }
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// A command line split as a shell would (double quotes only), and the file of a `< FILE`.
+fn shell_words(line: &str) -> (Vec<String>, Option<String>) {
+    let (command, from) = match line.split_once(" < ") {
+        Some((command, file)) => (command, Some(file.trim().to_owned())),
+        None => (line, None),
     };
-    let run = |args: &[&str], input: &str| env.run(args, input);
-    show(
-        "docker-credential-pat hub login --username alice --password-stdin < password.txt",
-        &run(
-            &["hub", "login", "--username", USER, "--password-stdin"],
-            PASSWORD,
-        ),
-    );
-    show(
-        "docker-credential-pat hub create --integration ci --scopes write --expires 90 --description \"GitHub Actions\" --default",
-        &run(
-            &[
-                "hub",
-                "create",
-                "--integration",
-                "ci",
-                "--scopes",
-                "write",
-                "--expires",
-                "90",
-                "--description",
-                "GitHub Actions",
-                "--default",
-            ],
-            "",
-        ),
-    );
-    push_through_bridge(&env, &bridge, &registry, &reference);
-    show(
-        "docker-credential-pat add docker.io --username alice --integration laptop < laptop-token.txt",
-        &run(
-            &[
-                "add",
-                "docker.io",
-                "--username",
-                USER,
-                "--integration",
-                "laptop",
-            ],
-            &format!("{laptop_secret}\n"),
-        ),
-    );
-    show(
-        &format!(
-            "docker-credential-pat hub link laptop@docker.io {}",
-            &laptop_uuid[..8]
-        ),
-        &run(&["hub", "link", "laptop@docker.io", &laptop_uuid[..8]], ""),
-    );
-    show("docker-credential-pat tokens", &run(&["tokens"], ""));
-    show(
-        "docker-credential-pat hub tokens",
-        &run(&["hub", "tokens"], ""),
-    );
-    hub.advance_clock(chrono::Duration::minutes(25));
-    hub.use_directly(USER, &laptop_secret);
-    show(
-        "docker-credential-pat hub audit",
-        &run(&["hub", "audit"], ""),
-    );
-    show(
-        "docker-credential-pat hub deactivate laptop@docker.io",
-        &run(&["hub", "deactivate", "laptop@docker.io"], ""),
-    );
-    show(
-        "docker-credential-pat hub rotate ci@docker.io",
-        &run(&["hub", "rotate", "ci@docker.io"], ""),
-    );
-    show(
-        "docker-credential-pat tokens --expiring 100",
-        &run(&["tokens", "--expiring", "100"], ""),
-    );
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in command.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => words.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+            _ => word.push(c),
+        }
+    }
+    assert!(!quoted, "unbalanced quotes in {line:?}");
+    words.extend((!word.is_empty()).then_some(word));
+    (words, from)
+}
+
+fn is_hub_id(word: &str) -> bool {
+    word.len() == 8
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `text` with token ids, dates and times each replaced by a placeholder of the
+/// same width, the rest untouched.
+fn placeholders(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let digit = |b: u8| b.is_ascii_digit();
+    // Shapes, longest first: a Hub id (UUID), a time, a date, a short Hub id.
+    // In a shape, `h` is a hex digit, `d` a decimal one; anything else stands for itself.
+    const SHAPES: [(&str, &str); 4] = [
+        ("hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh", "<uuid>"),
+        ("dddd-dd-ddTdd:dd:ddZ", "<time>"),
+        ("dddd-dd-dd", "<date>"),
+        ("hhhhhhhh", "<id>"),
+    ];
+    // A shape is matched only as a whole word.
+    let edge = |i: usize| i >= bytes.len() || !bytes[i].is_ascii_alphanumeric();
+    let fits = |at: usize, shape: &str| {
+        at + shape.len() <= bytes.len()
+            && (at == 0 || edge(at - 1))
+            && edge(at + shape.len())
+            && shape.bytes().zip(&bytes[at..]).all(|(s, &b)| match s {
+                b'h' => hex(b),
+                b'd' => digit(b),
+                _ => s == b,
+            })
+    };
+    let mut out = String::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some((shape, name)) = SHAPES.iter().find(|(shape, _)| fits(at, shape)) {
+            out.push_str(&format!("{name:-<width$}", width = shape.len()));
+            at += shape.len();
+        } else {
+            let c = text[at..].chars().next().unwrap();
+            out.push(c);
+            at += c.len_utf8();
+        }
+    }
+    out
 }
 
 /// A machine whose tokens are on the OpenBao dev server, pointed at `hub`.
