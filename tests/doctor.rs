@@ -273,7 +273,7 @@ fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
     );
     let kept = std::fs::read_dir(index.parent().unwrap())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| {
             e.file_name()
                 .to_string_lossy()
@@ -361,7 +361,7 @@ fn unwired_config_json_is_reported_and_wired_by_repair() {
     );
     let backups = std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| e.file_name().to_string_lossy().contains(".pat-backup-"))
         .count();
     assert_eq!(backups, 1);

@@ -178,16 +178,28 @@ fn count_syscalls_of(
         .arg(BIN);
     ok(&run(command, args, input));
     let text = std::fs::read_to_string(&summary).unwrap();
-    text.lines()
+    // Every syscall not counted here is a kill point never tried: a line that
+    // names one must give its count.
+    let counts: BTreeMap<String, usize> = text
+        .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let name = *fields.last()?;
             if !syscalls.contains(&name) {
                 return None;
             }
-            Some((name.to_owned(), fields.get(3)?.parse().ok()?))
+            let calls = fields.get(3).and_then(|n| n.parse().ok());
+            Some((
+                name.to_owned(),
+                calls.unwrap_or_else(|| panic!("no count of {name} in strace's summary: {line}")),
+            ))
         })
-        .collect()
+        .collect();
+    assert!(
+        !counts.is_empty(),
+        "strace counted none of {syscalls:?} in {args:?}:\n{text}"
+    );
+    counts
 }
 
 /// Runs the helper under strace, killed at the `n`-th `syscall`. Returns true if it was killed.

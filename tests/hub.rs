@@ -742,6 +742,13 @@ pub(crate) fn registry_accepts(
         &format!("docker://{reference}"),
     ]);
     std::fs::remove_file(&path).unwrap();
+    // A refusal is the registry's "unauthorized"; any other failure says nothing about the token.
+    let refused = stderr(&output).contains("unauthorized");
+    assert!(
+        output.status.success() || refused,
+        "skopeo failed for another reason than a refused token: {}",
+        stderr(&output)
+    );
     output.status.success()
 }
 

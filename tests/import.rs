@@ -10,8 +10,7 @@ use crate::support::*;
 fn backups(env: &Env) -> Vec<PathBuf> {
     std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
-        .map(|e| e.path())
+        .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().contains("config.json.pat-backup-"))
         .collect()
 }

@@ -153,7 +153,7 @@ fn install_then_import_then_uninstall() {
     );
     let backups = std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| e.file_name().to_string_lossy().contains(".pat-backup-"))
         .count();
     assert!(backups >= 1, "a backup exists");
