@@ -10,9 +10,11 @@
 # Usage: tests/bench/secret-service.sh NAME=BINARY [NAME=BINARY...]
 #   e.g. tests/bench/secret-service.sh before=/tmp/old/docker-credential-pat \
 #          after=target/release/docker-credential-pat
-# Needs: hyperfine, gnome-keyring, dbus, python3.
+# Needs: hyperfine, gnome-keyring, dbus, python3 (installed with apt-get as root).
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
+. "$(dirname "$0")/needs.sh"
+needs hyperfine:hyperfine gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus-daemon dbus-send:dbus-bin python3:python3
 
 WORK=$(mktemp -d /tmp/pat-ss-bench.XXXXXX)
 PIDS=()
