@@ -36,17 +36,7 @@ fn populated() -> (SecretService, Env) {
     env.write_config_toml("stale_after_days = 30\n");
     env.write_config_json("{\"credsStore\":\"pat\"}\n");
     ok(&env.store("https://index.docker.io/v1/", "alice", PAT));
-    ok(&env.run(
-        &[
-            "add",
-            "ghcr.io",
-            "--username",
-            "octo",
-            "--integration",
-            "ci",
-        ],
-        "ghp_secretvalue\n",
-    ));
+    ok(&env.run(&add_args("ghcr.io", "octo", "ci"), "ghp_secretvalue\n"));
     (keyring, env)
 }
 
@@ -309,26 +299,12 @@ fn command_cases() -> Vec<Case> {
         add("alice", &[], b"\n".to_vec(), "add: only a newline"),
         case(
             "add: bad integration",
-            &[
-                "add",
-                "docker.io",
-                "--username",
-                "alice",
-                "--integration",
-                "bad name",
-            ],
+            &add_args("docker.io", "alice", "bad name"),
             token.clone(),
         ),
         case(
             "add: escape in integration",
-            &[
-                "add",
-                "docker.io",
-                "--username",
-                "alice",
-                "--integration",
-                "c\u{1b}i",
-            ],
+            &add_args("docker.io", "alice", "c\u{1b}i"),
             token.clone(),
         ),
         case(

@@ -2,38 +2,13 @@
 //! GNOME Keyring, and for the rotation and the audit a real registry that
 //! takes its tokens from the double, reached through Docker and skopeo.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use crate::support::hub::HubDouble;
+use crate::support::hub_setup::*;
 use crate::support::openbao::{DevServer, ROOT_TOKEN};
 use crate::support::*;
-
-const PASSWORD: &str = "correct horse battery staple";
-const USER: &str = "alice";
-
-/// A keyring, a private environment pointed at a fresh Hub double with `alice` on it.
-pub(crate) struct Setup {
-    pub keyring: SecretService,
-    pub env: Env,
-    pub hub: HubDouble,
-}
-
-pub(crate) fn setup() -> Setup {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    let hub = HubDouble::start();
-    hub.add_user(USER, PASSWORD);
-    env.set("DOCKER_PAT_HUB_URL", &hub.url);
-    Setup { keyring, env, hub }
-}
-
-pub(crate) fn login(env: &Env) -> String {
-    ok(&env.run(
-        &["hub", "login", "--username", USER, "--password-stdin"],
-        PASSWORD,
-    ))
-}
 
 fn run_hub(env: &Env, args: &[&str]) -> Output {
     let mut all = vec!["hub"];
@@ -44,13 +19,7 @@ fn run_hub(env: &Env, args: &[&str]) -> Output {
 /// The one error line of a failed command (exit 1), without the prefix.
 #[track_caller]
 fn error_line(output: &Output) -> String {
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "expected exit 1\nstdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
+    fails(output);
     let text = stderr(output);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {text}");
@@ -62,23 +31,6 @@ fn error_line(output: &Output) -> String {
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(output)).unwrap()
-}
-
-/// What `get` serves for Docker Hub now (with `DOCKER_PAT_INTEGRATION` as set in `env`);
-/// `None` only for the protocol's "not found", any other failure fails the test.
-pub(crate) fn served(env: &Env) -> Option<String> {
-    let output = env.get("docker.io");
-    if !output.status.success() {
-        assert_eq!(
-            fails(&output),
-            "credentials not found in native keychain\n",
-            "{}",
-            stderr(&output)
-        );
-        return None;
-    }
-    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    Some(reply["Secret"].as_str().unwrap().to_owned())
 }
 
 fn tokens_json(env: &Env) -> serde_json::Value {
@@ -677,132 +629,21 @@ fn the_double_holds_requests_to_the_documented_shapes() {
     assert!(body["token"].is_string());
 }
 
-/// A credential helper standing between a client and the helper: it serves
-/// the token the helper holds for Docker Hub to the local registry, which
-/// plays Docker Hub's registry here. The helper itself answers, so each use
-/// is recorded as Docker's (or skopeo's) own.
-pub(crate) fn bridge(env: &Env) -> PathBuf {
-    let dir = env.root.path().join("bridge");
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("docker-credential-hubpat");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\n[ \"$1\" = get ] || exit 1\nexec '{BIN}' get <<EOF\ndocker.io\nEOF\n"),
-    )
-    .unwrap();
-    set_mode(&script, 0o755);
-    dir
-}
-
-/// Runs `program` (docker, skopeo) with the bridge and the helper on PATH.
-pub(crate) fn client(env: &Env, bridge: &Path, program: &str, args: &[&str]) -> Output {
-    let path = std::env::join_paths([bridge.to_path_buf(), bin_dir()].into_iter().chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .unwrap();
-    let mut command = env.command(program);
-    command.env("PATH", path).args(args);
-    run_with_input(command, "", program)
-}
-
-/// An authfile that sends the registry's logins through the bridge.
-pub(crate) fn bridged_authfile(env: &Env, registry: &Registry) -> String {
-    let path = env.root.path().join("bridged-auth.json");
-    std::fs::write(
-        &path,
-        format!("{{\"credHelpers\":{{\"{}\":\"hubpat\"}}}}", registry.host),
-    )
-    .unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-/// True when the registry lets `secret` (as alice) read `reference`, asked by
-/// skopeo with the secret in an authfile of its own: no helper involved.
-pub(crate) fn registry_accepts(
-    env: &Env,
-    registry: &Registry,
-    secret: &str,
-    reference: &str,
-) -> bool {
-    let path = env.root.path().join("direct-auth.json");
-    let auth = base64(format!("{USER}:{secret}").as_bytes());
-    std::fs::write(
-        &path,
-        format!(
-            "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
-            registry.host
-        ),
-    )
-    .unwrap();
-    let output = env.skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--authfile",
-        path.to_str().unwrap(),
-        &format!("docker://{reference}"),
-    ]);
-    std::fs::remove_file(&path).unwrap();
-    // A refusal is the registry's "unauthorized"; any other failure says nothing about the token.
-    let refused = stderr(&output).contains("unauthorized");
-    assert!(
-        output.status.success() || refused,
-        "skopeo failed for another reason than a refused token: {}",
-        stderr(&output)
-    );
-    output.status.success()
-}
-
-/// Pushes a small image through the bridge.
-pub(crate) fn push_through_bridge(env: &Env, bridge: &Path, registry: &Registry, reference: &str) {
-    let layout = env.root.path().join("image");
-    make_oci_layout(&layout);
-    let authfile = bridged_authfile(env, registry);
-    let source = format!("oci:{}:latest", layout.display());
-    ok(&client(
-        env,
-        bridge,
-        "skopeo",
-        &[
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-authfile",
-            &authfile,
-            &source,
-            &format!("docker://{reference}"),
-        ],
-    ));
-}
-
 #[test]
 fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_off() {
     let Setup { env, hub, keyring } = setup();
-    let registry = hub.start_registry();
+    let registry = HubRegistry::start(&hub);
     let bridge = bridge(&env);
-    let reference = format!("{}/alice/app:1", registry.host);
     login(&env);
     ok(&run_hub(
         &env,
-        &[
-            "create",
-            "--integration",
-            "ci",
-            "--scopes",
-            "write",
-            "--expires",
-            "90",
-            "--default",
-        ],
+        &words("create --integration ci --scopes write --expires 90 --default"),
     ));
     let old = served(&env).unwrap();
     let old_token = hub.token_with_secret(&old).unwrap();
-    push_through_bridge(&env, &bridge, &registry, &reference);
-    assert!(registry_accepts(&env, &registry, &old, &reference));
-    assert!(!registry_accepts(
-        &env,
-        &registry,
-        "dckr_pat_notatokenatallnotatokenat",
-        &reference
-    ));
+    registry.push(&env);
+    assert!(registry.accepts(&env, &old));
+    assert!(!registry.accepts(&env, "dckr_pat_notatokenatallnotatokenat"));
 
     let out = ok(&run_hub(&env, &["rotate", "ci@docker.io"]));
     let new = served(&env).unwrap();
@@ -832,24 +673,24 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
     );
 
     // The registry takes the new token (Docker and skopeo get it from the helper) and refuses the old.
-    assert!(!registry_accepts(&env, &registry, &old, &reference));
-    assert!(registry_accepts(&env, &registry, &new, &reference));
+    assert!(!registry.accepts(&env, &old));
+    assert!(registry.accepts(&env, &new));
     env.write_config_json(&format!(
         "{{\"credHelpers\":{{\"{}\":\"hubpat\"}}}}",
-        registry.host
+        registry.registry.host
     ));
     let inspected = client(
         &env,
         &bridge,
         "docker",
-        &["manifest", "inspect", "--insecure", &reference],
+        &["manifest", "inspect", "--insecure", &registry.reference],
     );
     assert!(
         stdout(&inspected).contains("schemaVersion"),
         "{}",
         stderr(&inspected)
     );
-    let authfile = bridged_authfile(&env, &registry);
+    let authfile = bridged_authfile(&env, &registry.registry);
     ok(&client(
         &env,
         &bridge,
@@ -859,7 +700,7 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
             "--tls-verify=false",
             "--authfile",
             &authfile,
-            &format!("docker://{reference}"),
+            &format!("docker://{}", registry.reference),
         ],
     ));
     let history = ok(&env.run(&["history", "ci@docker.io"], ""));
@@ -872,7 +713,7 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
     ok(&run_hub(&env, &["rotate", "ci@docker.io", "--delete-old"]));
     assert!(hub.token(&new_token.uuid).is_none());
     let newest = served(&env).unwrap();
-    assert!(registry_accepts(&env, &registry, &newest, &reference));
+    assert!(registry.accepts(&env, &newest));
 
     // A token without a link cannot be rotated; one that fails its check is taken back.
     ok(&env.store("ghcr.io", "octo", "x"));
@@ -969,9 +810,7 @@ fn audit_finds_a_use_made_directly_against_hub() {
         hub,
         keyring: _keyring,
     } = setup();
-    let registry = hub.start_registry();
-    let bridge = bridge(&env);
-    let reference = format!("{}/alice/app:1", registry.host);
+    let registry = HubRegistry::start(&hub);
     env.write_config_toml("audit_tolerance_minutes = 5\n");
     login(&env);
     assert!(stderr(&run_hub(&env, &["audit"])).contains("no stored token is linked"));
@@ -986,7 +825,7 @@ fn audit_finds_a_use_made_directly_against_hub() {
     );
 
     // Docker's own use: the helper serves the token, the registry asks Hub.
-    push_through_bridge(&env, &bridge, &registry, &reference);
+    registry.push(&env);
     let secret = served(&env).unwrap();
     let uuid = hub.token_with_secret(&secret).unwrap().uuid;
     assert!(hub.token(&uuid).unwrap().last_used.is_some());
@@ -1185,9 +1024,7 @@ fn readme_hub_session_runs_as_shown() {
         hub,
         keyring: _keyring,
     } = setup();
-    let registry = hub.start_registry();
-    let bridge = bridge(&env);
-    let reference = format!("{}/alice/app:1", registry.host);
+    let registry = HubRegistry::start(&hub);
     // The README's terminal is 80 columns wide, on a machine named vm.
     env.set("COLUMNS", "80");
     env.write_config_toml("machine_name = \"vm\"\n");
@@ -1195,7 +1032,7 @@ fn readme_hub_session_runs_as_shown() {
     let mut commands = 0;
     for (part, block) in blocks.iter().enumerate() {
         match part {
-            1 => push_through_bridge(&env, &bridge, &registry, &reference),
+            1 => registry.push(&env),
             2 => {
                 hub.advance_clock(chrono::Duration::minutes(25));
                 hub.use_directly(USER, &laptop_secret);
@@ -1355,13 +1192,9 @@ fn team_machine(server: &DevServer, hub: &HubDouble, name: &str) -> Env {
 
 /// The custom metadata the server keeps for `ci@docker.io`.
 fn server_metadata(server: &DevServer) -> serde_json::Value {
-    let read: serde_json::Value = serde_json::from_str(&server.ok(&[
-        "kv",
-        "metadata",
-        "get",
-        "-format=json",
-        "secret/docker-credential-pat/docker.io/ci",
-    ]))
+    let read: serde_json::Value = serde_json::from_str(&server.ok(&words(
+        "kv metadata get -format=json secret/docker-credential-pat/docker.io/ci",
+    )))
     .unwrap();
     read["data"]["custom_metadata"].clone()
 }
@@ -1373,24 +1206,14 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
     let server = DevServer::start();
     let hub = HubDouble::start();
     hub.add_user(USER, PASSWORD);
-    let registry = hub.start_registry();
-    let reference = format!("{}/alice/app:1", registry.host);
+    let registry = HubRegistry::start(&hub);
     let laptop = team_machine(&server, &hub, "laptop");
     let runner = team_machine(&server, &hub, "runner-7");
-    let bridge = bridge(&runner);
     login(&laptop);
 
     let out = ok(&run_hub(
         &laptop,
-        &[
-            "create",
-            "--integration",
-            "ci",
-            "--scopes",
-            "write",
-            "--expires",
-            "90",
-        ],
+        &words("create --integration ci --scopes write --expires 90"),
     ));
     assert!(
         out.contains("Stored it in the OpenBao server; it is Docker Hub's default token here"),
@@ -1413,7 +1236,7 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
     );
 
     // Docker on the runner pushes with it; only the runner has used it.
-    push_through_bridge(&runner, &bridge, &registry, &reference);
+    registry.push(&runner);
     assert!(hub.token(&old_token.uuid).unwrap().last_used.is_some());
     let listed = json(&run_hub(&laptop, &["tokens", "--json"]));
     let row = listed
@@ -1446,8 +1269,8 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
         link.get("retiring").is_none(),
         "the old one is switched off: {link}"
     );
-    assert!(registry_accepts(&runner, &registry, &new, &reference));
-    assert!(!registry_accepts(&runner, &registry, &old, &reference));
+    assert!(registry.accepts(&runner, &new));
+    assert!(!registry.accepts(&runner, &old));
     let out = ok(&run_hub(&laptop, &["audit"]));
     assert!(out.starts_with("ok         ci@docker.io: "), "{out}");
 
@@ -1471,13 +1294,7 @@ fn create_serve_rotate_and_audit_work_on_the_team_server() {
     );
 
     // Expiry travels too: once it has passed, `get` says so, once a day.
-    server.ok(&[
-        "kv",
-        "metadata",
-        "patch",
-        "-custom-metadata=expires_at=2020-01-01T00:00:00Z",
-        "secret/docker-credential-pat/docker.io/ci",
-    ]);
+    server.ok(&words("kv metadata patch -custom-metadata=expires_at=2020-01-01T00:00:00Z secret/docker-credential-pat/docker.io/ci"));
     let first = runner.get("docker.io");
     assert_eq!(ok(&first), get_reply("docker.io", USER, &new));
     assert!(

@@ -141,14 +141,7 @@ fn secret_crosses_only_the_bus_and_the_reply_under_strace() {
     let (output, trace) = traced(
         &env,
         dir.path(),
-        &[
-            "add",
-            "docker.io",
-            "--username",
-            "alice",
-            "--integration",
-            "ci",
-        ],
+        &add_args("docker.io", "alice", "ci"),
         &format!("{SECRET}\n"),
     );
     ok(&output);

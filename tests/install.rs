@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::import::push_with_plaintext;
 use crate::support::*;
 
 fn source_dir() -> PathBuf {
@@ -104,7 +103,7 @@ fn install_then_import_then_uninstall() {
     let registry = Registry::start(password);
     let host = registry.host.clone();
     let image = format!("{host}/demo/installed:1");
-    push_with_plaintext(&registry, REGISTRY_USER, password, &image);
+    registry.push_with_plaintext(REGISTRY_USER, password, &image);
 
     let env = Env::new(&keyring);
     let prefix = env.root.path().join("prefix");

@@ -144,14 +144,7 @@ fn keychain_verbs_leave_no_copy_of_the_secret_in_memory() {
     assert!(stdout(&get).contains(&get_reply("ghcr.io", "octo", STORED)));
     check(
         &env,
-        &[
-            "add",
-            "docker.io",
-            "--username",
-            "alice",
-            "--integration",
-            "ci",
-        ],
+        &add_args("docker.io", "alice", "ci"),
         &format!("{ADDED}\n"),
         &[ADDED],
     );

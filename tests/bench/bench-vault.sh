@@ -7,7 +7,7 @@ set -euo pipefail
 
 BIN=${BIN:-"$(cd "$(dirname "$0")/.." && pwd)/target/release/docker-credential-pat"}
 RUNS=${RUNS:-200}
-. "$(dirname "$0")/needs.sh"
+. "$(dirname "$0")/common.sh"
 needs hyperfine:hyperfine pass:pass gpg:gnupg docker-credential-pass:golang-docker-credential-helpers
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 

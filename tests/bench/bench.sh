@@ -68,7 +68,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-. tests/bench/needs.sh
+. tests/bench/common.sh
 needs hyperfine:hyperfine gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus-daemon \
   dbus-send:dbus-bin secret-tool:libsecret-tools pass:pass gpg:gnupg gpgconf:gpgconf \
   docker-credential-secretservice:golang-docker-credential-helpers \
@@ -101,27 +101,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- private D-Bus session + GNOME Keyring ----
-mkdir -p "$WORK/home" "$WORK/run" "$WORK/in"
-chmod 700 "$WORK/home" "$WORK/run"
-export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
-cat >"$WORK/session.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-EOF
-dbus-daemon --config-file="$WORK/session.conf" --nofork --print-address=1 >"$WORK/bus.address" 2>/dev/null &
-PIDS+=("$!")
-for _ in $(seq 100); do [ -s "$WORK/bus.address" ] && break; sleep 0.05; done
-DBUS_SESSION_BUS_ADDRESS=$(head -1 "$WORK/bus.address")
-export DBUS_SESSION_BUS_ADDRESS
-printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 200); do
-  if timeout 2 dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
-    break
-  fi
-  sleep 0.05
-done
+mkdir -p "$WORK/in"
+private_keyring
 # Every helper stores into the keyring's default collection. Here that is GNOME
 # Keyring's in-memory session collection: the on-disk one re-encrypts and
 # rewrites its whole file on every change (about 100 ms at 2,000 items, seconds

@@ -13,7 +13,7 @@
 # Needs: hyperfine, gnome-keyring, dbus, python3 (installed with apt-get as root).
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
-. "$(dirname "$0")/needs.sh"
+. "$(dirname "$0")/common.sh"
 needs hyperfine:hyperfine gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus-daemon dbus-send:dbus-bin python3:python3
 
 WORK=$(mktemp -d /tmp/pat-ss-bench.XXXXXX)
@@ -25,24 +25,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$WORK/home" "$WORK/run"
-chmod 700 "$WORK/home" "$WORK/run"
-export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
-cat >"$WORK/session.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-EOF
-dbus-daemon --config-file="$WORK/session.conf" --nofork >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus"
-printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 200); do
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true' && break
-  sleep 0.05
-done
+private_keyring
 
 printf 'registry0000.example.com:5000' >"$WORK/addr"
 printf '{"ServerURL":"registry0000.example.com:5000","Username":"user","Secret":"dckr_pat_BENCHSTOREDSECRETVALUE_0000"}\n' >"$WORK/store"

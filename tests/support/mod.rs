@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 #[cfg(target_os = "linux")]
+pub mod hub_setup;
+#[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
 pub mod wine;
@@ -467,6 +469,39 @@ impl Registry {
         }
     }
 
+    /// Writes `path`: an authfile (Docker's config.json format) holding the login
+    /// `user:secret` for this registry in clear, for a client to use with no helper.
+    pub fn plaintext_authfile(&self, path: &Path, user: &str, secret: &str) {
+        let auth = base64(format!("{user}:{secret}").as_bytes());
+        std::fs::write(
+            path,
+            format!(
+                "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
+                self.host
+            ),
+        )
+        .unwrap();
+    }
+
+    /// Pushes a small image to `reference` with skopeo, logged in by a plaintext
+    /// authfile of its own: no helper involved.
+    pub fn push_with_plaintext(&self, user: &str, password: &str, reference: &str) {
+        let scratch = tempfile::tempdir().unwrap();
+        let authfile = scratch.path().join("auth.json");
+        self.plaintext_authfile(&authfile, user, password);
+        let layout = scratch.path().join("image");
+        make_oci_layout(&layout);
+        let env = Env::without_keychain();
+        ok(&env.skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-authfile",
+            authfile.to_str().unwrap(),
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{reference}"),
+        ]));
+    }
+
     /// The HTTP status of `GET /v2/` with basic auth `user:secret`.
     pub fn status_with(&self, user: &str, secret: &str) -> u16 {
         let mut stream = TcpStream::connect(&self.host).unwrap();
@@ -519,6 +554,12 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Sets `key` to `value` in a list of environment variables, in place of any earlier value.
+pub fn set_var(vars: &mut Vec<(String, String)>, key: &str, value: &str) {
+    vars.retain(|(k, _)| k != key);
+    vars.push((key.into(), value.into()));
+}
+
 /// A clean environment for the helper: private data folder, Docker config and HOME.
 pub struct Env {
     pub root: TempDir,
@@ -551,13 +592,19 @@ impl Env {
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
-        self.vars.retain(|(k, _)| k != key);
-        self.vars.push((key.into(), value.into()));
+        set_var(&mut self.vars, key, value);
         self
     }
 
     pub fn pat_home(&self) -> PathBuf {
         self.root.path().join("pat")
+    }
+
+    /// `2fa enable --username USER [--registry REGISTRY]`.
+    pub fn enable_two_factor(&self, user: &str, registry: Option<&str>) {
+        let mut args = vec!["2fa", "enable", "--username", user];
+        args.extend(registry.iter().flat_map(|r| ["--registry", r]));
+        ok(&self.run(&args, ""));
     }
 
     fn paths(&self) -> docker_credential_pat::config::Paths {
@@ -785,6 +832,52 @@ pub fn fails(output: &Output) -> String {
     stdout(output)
 }
 
+/// What the protocol's `get` and `erase` answer on stdout for a registry with no token.
+pub const NOT_FOUND: &str = "credentials not found in native keychain\n";
+
+/// Asserts the protocol's "not found": exit status 1 and [`NOT_FOUND`] on stdout.
+#[track_caller]
+pub fn not_found(output: &Output) {
+    assert_eq!(fails(output), NOT_FOUND, "{}", stderr(output));
+}
+
+/// The first line of stdout that contains `needle`; fails the test when none does.
+#[track_caller]
+pub fn line_with(output: &Output, needle: &str) -> String {
+    let text = stdout(output);
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}{}", stderr(output)))
+        .to_owned()
+}
+
+/// The keys of a JSON object, in their order.
+pub fn keys_of(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// A command line's words, split at spaces: `&words("hub create --integration ci")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `add REGISTRY --username USER --integration INTEGRATION`, the secret on stdin.
+pub fn add_args<'a>(registry: &'a str, user: &'a str, integration: &'a str) -> [&'a str; 6] {
+    [
+        "add",
+        registry,
+        "--username",
+        user,
+        "--integration",
+        integration,
+    ]
+}
+
 /// The JSON `store` reads.
 pub fn store_request(server: &str, user: &str, secret: &str) -> String {
     format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
@@ -899,7 +992,19 @@ impl Env {
 
     /// Runs a client program (docker, skopeo…) that finds the helper on PATH.
     pub fn client(&self, program: &str, args: &[&str], input: &str) -> Output {
-        let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+        self.client_with(&[], program, args, input)
+    }
+
+    /// [`Env::client`] with the folders `first` on PATH ahead of the helper's.
+    pub fn client_with(
+        &self,
+        first: &[&Path],
+        program: &str,
+        args: &[&str],
+        input: &str,
+    ) -> Output {
+        let dirs = first.iter().map(|d| d.to_path_buf()).chain([bin_dir()]);
+        let path = std::env::join_paths(dirs.chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
         )))
         .unwrap();
@@ -948,6 +1053,42 @@ impl Env {
             &destination,
         ])
     }
+}
+
+/// A keyring, a registry where alice logs in with `password`, and an environment
+/// whose Docker keeps every login with the helper (`credsStore`).
+pub fn docker_setup(password: &str) -> (SecretService, Registry, Env) {
+    let keyring = SecretService::start();
+    let registry = Registry::start(password);
+    let env = Env::new(&keyring);
+    env.write_config_json("{\"credsStore\":\"pat\"}");
+    (keyring, registry, env)
+}
+
+/// A keyring, and a data folder `doctor` finds healthy: private, Docker wired, the
+/// helper on PATH.
+pub fn healthy() -> (SecretService, Env) {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    make_healthy(&mut env);
+    (keyring, env)
+}
+
+/// Makes `env` a setup doctor finds healthy: private data folder, Docker wired, helper on PATH.
+pub fn make_healthy(env: &mut Env) {
+    #[cfg(unix)]
+    set_mode(&env.pat_home(), 0o700);
+    env.write_config_json("{\n\t\"credsStore\": \"pat\"\n}");
+    put_helper_on_path(env);
+}
+
+/// Docker finds helpers on PATH; so does doctor's check.
+pub fn put_helper_on_path(env: &mut Env) {
+    let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    env.set("PATH", path.to_str().unwrap());
 }
 
 /// Writes a minimal OCI image layout (one empty layer) under `dir`.

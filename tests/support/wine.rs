@@ -96,8 +96,7 @@ pub struct WineEnv<'a> {
 
 impl WineEnv<'_> {
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
-        self.vars.retain(|(k, _)| k != key);
-        self.vars.push((key.into(), value.into()));
+        super::set_var(&mut self.vars, key, value);
         self
     }
 
