@@ -667,12 +667,24 @@ fn vault_holds_no_token_or_username_in_clear() {
     ok(&env.get("docker.io"));
     assert_not_on_disk(env.root.path(), PAT);
     assert_not_on_disk(env.root.path(), PAT2);
-    let bytes = std::fs::read(vault(&env)).unwrap();
+    // The vault is its header file and one sealed file per token.
+    let mut files = vec![vault(&env)];
+    files.extend(files_under(&env.pat_home().join("vault.d")));
+    assert!(
+        files.len() >= 3,
+        "the header and a file per token: {files:?}"
+    );
+    // The control: the same search finds the registries where they are kept in clear, the index.
+    assert!(!files_holding(&env.pat_home().join("index"), b"ghcr.io").is_empty());
     for clear in [user, "ghcr.io", "docker.io"] {
-        assert!(
-            !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
-            "the vault shows {clear}"
-        );
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(
+                !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                "the vault shows {clear} in {}",
+                file.display()
+            );
+        }
     }
     assert!(!stdout(&env.run(&["vault", "status"], "")).contains(PAT));
 }
