@@ -6,6 +6,10 @@
       RESULTS_DIR) into one file: every run time of every measurement, and the run's
       settings. tests/bench/results/NAME.json is where bench.sh keeps it.
 
+  report.py collect-side RESULTS_DIR OUT.json NAME COMMAND MACHINE VERSIONS BUILD...
+      the same for one secret-service.sh run (builds side by side): every round's
+      run times pooled per build, operation and session.
+
   report.py render [--check] RESULTS.json... -- BENCHMARKS.md README.md
       writes, from those files only, every figure of the two documents: the blocks
       between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->`. Nothing else in them
@@ -65,11 +69,38 @@ def collect(results, out, name, command, sizes, helpers, machine, versions):
         f.write("\n")
 
 
+def collect_side(results, out, name, command, machine, versions, *builds):
+    times = {}
+    for file in sorted(os.listdir(results)):
+        if not file.endswith(".json"):
+            continue
+        build, op, session, _round = file[: -len(".json")].rsplit(".", 3)
+        with open(os.path.join(results, file)) as f:
+            run = json.load(f)["results"][0]
+        times.setdefault(f"{build}.{op}.{session}", []).extend(round(t * 1000, 4) for t in run["times"])
+    if not times:
+        sys.exit(f"report.py: no measurements in {results}")
+    record = {
+        "kind": "side-by-side",
+        "name": name,
+        "command": command,
+        "builds": list(builds),
+        "machine": machine,
+        "versions": versions,
+        "times_ms": times,
+    }
+    with open(out, "w") as f:
+        json.dump(record, f, indent=0, sort_keys=True)
+        f.write("\n")
+
+
 # ---------------------------------------------------------------- figures
 
 
 class Run:
     def __init__(self, path):
+        self.kind = "bench"
+        self.sizes, self.helpers, self.rss_kib = [], [], {}
         with open(path) as f:
             self.__dict__.update(json.load(f))
         self.ours = [h for h in self.helpers if h.startswith("pat-")]
@@ -322,6 +353,47 @@ def run_section(run):
     return out, targets
 
 
+def side_by_side(runs):
+    """Each secret-service.sh run kept: every build's figures, and each build against
+    the first as a ratio of medians with its 95% interval. "slower" or "faster" only
+    where the whole interval says so."""
+    out = []
+    for run in runs:
+        first = run.builds[0]
+        out += [
+            f"### Run `{run.name}`",
+            "",
+            f"`{run.command}`  ",
+            f"Machine: {run.machine}  ",
+            f"Versions: {run.versions}",
+            "",
+            f"Whole-process wall time in milliseconds: median (min–max); each build against `{first}`.",
+            "",
+            "| operation | session | build | time | runs | against the first | difference |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for session in ["plain", "encrypted"]:
+            for op in ["get", "store"]:
+                base = run.usable(f"{first}.{op}.{session}")
+                for build in run.builds:
+                    key = f"{build}.{op}.{session}"
+                    xs = run.times(key)
+                    if not xs:
+                        continue
+                    against, differs = "–", "–"
+                    if build != first and base and run.usable(key):
+                        r, lo, hi = interval(div, run.usable(key), base, seed=len(out))
+                        against = shown(r, lo, hi, "×")
+                        differs = "not measurable" if lo != lo else "slower" if lo > 1 else "faster" if hi < 1 else "none measured"
+                    elif build != first:
+                        against, differs = "not measurable: a figure marked †", "not measurable"
+                    out.append(f"| `{op}` | {session} | {build} | {run.cell(key)} | {len(xs)} | {against} | {differs} |")
+        if any("†" in line for line in out):
+            out += ["", DAGGER]
+        out.append("")
+    return out[:-1]
+
+
 def summary(per_run):
     """One row a target, over every run that measured it: met only where all say yes."""
     rows = {}
@@ -385,14 +457,18 @@ NO_RESULTS = [
 
 
 def blocks(runs):
+    sides = [r for r in runs if r.kind == "side-by-side"]
+    runs = [r for r in runs if r.kind != "side-by-side"]
+    side = side_by_side(sides) if sides else NO_RESULTS
     runs_md, per_run = [], []
     for run in runs:
         section, targets = run_section(run)
         runs_md += section + [""]
         per_run.append((run.name, targets))
     if not runs:
-        return {"runs": NO_RESULTS, "targets": NO_RESULTS, "speed": NO_RESULTS}
+        return {"runs": NO_RESULTS, "targets": NO_RESULTS, "speed": NO_RESULTS, "side-by-side": side}
     return {
+        "side-by-side": side,
         "runs": runs_md[:-1],
         "targets": summary(per_run),
         "speed": speed_table(runs),
@@ -401,7 +477,7 @@ def blocks(runs):
 
 # ---------------------------------------------------------------- documents
 
-BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
+BLOCK = re.compile(r"(<!-- bench:([\w-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 # A measured figure: a number with a unit of time, size or ratio.
 FIGURE = re.compile(r"\d(?:[\d,.]*\d)?\s?(?:ms|×|MiB|KiB|GiB|seconds?|minutes?|hours?|s\b)")
 
@@ -437,7 +513,7 @@ def render(args):
     runs = [Run(p) for p in args[:split]]
     runs.sort(key=lambda r: (ORDER.index(r.name) if r.name in ORDER else len(ORDER), r.name))
     generated = blocks(runs)
-    wanted = {"BENCHMARKS.md": {"runs", "targets"}, "README.md": {"speed"}}
+    wanted = {"BENCHMARKS.md": {"runs", "targets", "side-by-side"}, "README.md": {"speed"}}
     problems = []
     for path in args[split + 1 :]:
         with open(path) as f:
@@ -464,6 +540,8 @@ def main():
         sys.exit(__doc__)
     if sys.argv[1] == "collect" and len(sys.argv) == 10:
         collect(*sys.argv[2:])
+    elif sys.argv[1] == "collect-side" and len(sys.argv) >= 9:
+        collect_side(*sys.argv[2:])
     elif sys.argv[1] == "render" and "--" in sys.argv:
         render(sys.argv[2:])
     else:
