@@ -7,6 +7,8 @@
 
 mod support;
 
+#[cfg(target_os = "linux")]
+mod benchmarks;
 mod closed_stdout;
 #[cfg(target_os = "linux")]
 mod configure;
@@ -38,6 +40,8 @@ mod memory;
 #[cfg(target_os = "linux")]
 mod openbao;
 #[cfg(target_os = "linux")]
+mod openbao_faults;
+#[cfg(target_os = "linux")]
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
@@ -53,3 +57,5 @@ mod two_factor;
 mod vault;
 #[cfg(target_os = "linux")]
 mod wine;
+#[cfg(target_os = "linux")]
+mod wire;

@@ -324,13 +324,12 @@ pub fn check_hub_url(url: &str) -> Result<(), String> {
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
+    if !valid {
+        return Err(format!(
             "{url:?} must be a scheme and host[:port], with no path"
-        ))
+        ));
     }
+    crate::http::check_cleartext(url).map_err(|rule| format!("{url:?} is refused: {rule}"))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -163,5 +163,5 @@ pub(crate) fn check_address(address: &str) -> Result<(), String> {
             "{address:?} must be a server address such as https://bao.example:8200"
         ));
     }
-    Ok(())
+    crate::http::check_cleartext(address).map_err(|rule| format!("{address:?} is refused: {rule}"))
 }

@@ -139,6 +139,13 @@ pub(crate) trait Edit {
     /// Moves a token to a new name in the same registry, default and all.
     fn rename(&mut self, from: &TokenName, to: &TokenName) -> Result<()>;
 
+    /// True when `to` is `from`'s copy left by a rename that stopped half-way,
+    /// which running the rename again finishes.
+    fn is_copy_of(&mut self, from: &TokenName, to: &TokenName) -> Result<bool> {
+        let _ = (from, to);
+        Ok(false)
+    }
+
     fn set_default(&mut self, name: &TokenName) -> Result<()>;
 
     /// Makes what was changed so far durable.

