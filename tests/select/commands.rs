@@ -256,3 +256,76 @@ integration = \"work\"
         "get refuses too, in one line"
     );
 }
+
+#[test]
+fn configure_podman_writes_the_keys_podman_looks_up_and_undoes_them() {
+    let keyring = SecretService::start();
+    let mut env = two_accounts(&keyring);
+    let primary = env.root.path().join("run/containers/auth.json");
+    std::fs::create_dir_all(primary.parent().unwrap()).unwrap();
+    std::fs::write(
+        &primary,
+        "{\"auths\":{\"example.org\":{}},\"credHelpers\":{\"gcr.io\":\"gcloud\"}}",
+    )
+    .unwrap();
+    env.set(
+        "XDG_RUNTIME_DIR",
+        env.root.path().join("run").to_str().unwrap(),
+    );
+    let persistent = env.home().join(".config/containers/auth.json");
+    let read = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+
+    // Without --registry: Docker Hub, and every registry with tokens, in both files.
+    let done = ok(&env.run(&["configure-podman"], ""));
+    assert!(done.contains("Backup:"), "{done}");
+    for path in [&primary, &persistent] {
+        let helpers = read(path)["credHelpers"].clone();
+        assert_eq!(helpers["docker.io"], "pat", "{}", path.display());
+        assert_eq!(helpers["127.0.0.1:5000"], "pat", "{}", path.display());
+    }
+    assert_eq!(
+        read(&primary)["credHelpers"]["gcr.io"],
+        "gcloud",
+        "other helpers stay"
+    );
+    assert_eq!(
+        read(&primary)["auths"]["example.org"],
+        serde_json::json!({})
+    );
+
+    // A namespace is looked up by its host; Hub's spellings are docker.io.
+    ok(&env.run(
+        &[
+            "configure-podman",
+            "--registry",
+            "quay.io/org",
+            "--registry",
+            "https://index.docker.io/v1/",
+        ],
+        "",
+    ));
+    assert_eq!(read(&primary)["credHelpers"]["quay.io"], "pat");
+    assert!(read(&primary)["credHelpers"].get("quay.io/org").is_none());
+    assert!(
+        read(&primary)["credHelpers"]
+            .get("index.docker.io")
+            .is_none()
+    );
+
+    ok(&env.run(
+        &["configure-podman", "--remove", "--registry", "quay.io"],
+        "",
+    ));
+    assert!(read(&primary)["credHelpers"].get("quay.io").is_none());
+    assert_eq!(read(&primary)["credHelpers"]["docker.io"], "pat");
+
+    ok(&env.run(&["configure-podman", "--undo"], ""));
+    assert_eq!(
+        read(&primary)["credHelpers"]["quay.io"],
+        "pat",
+        "the last backup is back"
+    );
+    env.vars.retain(|(k, _)| k != "XDG_RUNTIME_DIR");
+}
