@@ -48,6 +48,22 @@ impl Storage {
         env.client_in(dir, "podman", &all, "")
     }
 
+    /// `podman push` or `buildah push` of the image to `reference`.
+    fn push(&self, env: &Env, dir: &Path, tool: &str, reference: &str) -> std::process::Output {
+        let destination = format!("docker://{reference}");
+        let args = [
+            "push",
+            "-q",
+            "--tls-verify=false",
+            &self.image,
+            &destination,
+        ];
+        match tool {
+            "podman" => self.podman(env, dir, &args),
+            _ => self.buildah(env, dir, &args),
+        }
+    }
+
     fn buildah(&self, env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
         let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
         all.extend(args);
@@ -104,19 +120,7 @@ fn every_client_is(
         ),
         (
             "podman push",
-            Box::new(|| {
-                storage.podman(
-                    env,
-                    dir,
-                    &[
-                        "push",
-                        "-q",
-                        "--tls-verify=false",
-                        &storage.image,
-                        &format!("docker://{host}/podman/small:{tag}"),
-                    ],
-                )
-            }),
+            Box::new(|| storage.push(env, dir, "podman", &format!("{host}/podman/small:{tag}"))),
         ),
         (
             "podman pull",
@@ -135,19 +139,7 @@ fn every_client_is(
         ),
         (
             "buildah push",
-            Box::new(|| {
-                storage.buildah(
-                    env,
-                    dir,
-                    &[
-                        "push",
-                        "-q",
-                        "--tls-verify=false",
-                        &storage.image,
-                        &format!("docker://{host}/buildah/small:{tag}"),
-                    ],
-                )
-            }),
+            Box::new(|| storage.push(env, dir, "buildah", &format!("{host}/buildah/small:{tag}"))),
         ),
     ];
     for (what, run) in clients {
