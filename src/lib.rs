@@ -22,6 +22,8 @@
 //! - [`config`]: config.toml and the environment, resolved once per run.
 //! - [`select`]: which token a protocol verb uses here (the `[[select]]` rules).
 //! - [`store`]: the OS keychain and the encrypted vault behind one trait.
+//! - [`docker_config`] and [`containers_auth`]: Docker's config.json, and where podman,
+//!   buildah and skopeo keep their auth.json.
 
 #![deny(unsafe_code)]
 
