@@ -50,13 +50,22 @@ cd "$HOME/work/app"
     { echo "the tenth rule did not choose alice's token" >&2; exit 1; }
 
 # Through a shell for the pipe; hyperfine subtracts the shell's own start-up.
-hyperfine --warmup 20 --runs "$RUNS" --export-json "$work/select.json" \
-    -n "get, no rules" "printf bench.example | DOCKER_PAT_HOME=$work/plain $BIN get" \
-    -n "get, ten rules" "printf bench.example | DOCKER_PAT_HOME=$work/rules $BIN get"
+# Twice, in both orders, so a change in the machine's load during one run does
+# not pass for a cost of the rules.
+plain="printf bench.example | DOCKER_PAT_HOME=$work/plain $BIN get"
+rules="printf bench.example | DOCKER_PAT_HOME=$work/rules $BIN get"
+hyperfine --warmup 20 --runs "$RUNS" --export-json "$work/first.json" \
+    -n "get, no rules" "$plain" -n "get, ten rules" "$rules"
+hyperfine --warmup 20 --runs "$RUNS" --export-json "$work/second.json" \
+    -n "get, ten rules" "$rules" -n "get, no rules" "$plain"
 python3 -c 'import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-print("| command | median | min | max |")
-print("|---|---|---|---|")
-for r in results:
-    print("| %s | %.2f ms | %.2f ms | %.2f ms |" % (r["command"], r["median"] * 1000, r["min"] * 1000, r["max"] * 1000))
-print("\nten rules / no rules (medians): %.3f" % (results[1]["median"] / results[0]["median"]))' "$work/select.json"
+ratios = []
+print("| run | command | median | min | max |")
+print("|---|---|---|---|---|")
+for n, path in enumerate(sys.argv[1:], 1):
+    results = {r["command"]: r for r in json.load(open(path))["results"]}
+    for name in ("get, no rules", "get, ten rules"):
+        r = results[name]
+        print("| %d | %s | %.2f ms | %.2f ms | %.2f ms |" % (n, name, r["median"] * 1000, r["min"] * 1000, r["max"] * 1000))
+    ratios.append(results["get, ten rules"]["median"] / results["get, no rules"]["median"])
+print("\nten rules / no rules (medians): " + ", ".join("%.3f" % r for r in ratios))' "$work/first.json" "$work/second.json"
