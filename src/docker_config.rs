@@ -48,7 +48,13 @@ pub struct DockerConfig {
 
 impl DockerConfig {
     pub fn load(dir: &Path) -> Result<Self, DockerConfigError> {
-        let path = dir.join("config.json");
+        Self::load_file(&dir.join("config.json"))
+    }
+
+    /// Any file of config.json's shape: containers' auth.json has the same
+    /// `auths` and `credHelpers`, and is kept the same careful way.
+    pub fn load_file(path: &Path) -> Result<Self, DockerConfigError> {
+        let path = path.to_owned();
         let original = fsutil::read_optional(&path)?.map(Zeroizing::new);
         let root = match &original {
             None => Map::new(),

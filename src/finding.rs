@@ -20,7 +20,8 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// Which check: config, keychain, vault, index, secrets, docker-config, plaintext,
-    /// path, stale, expiry, two-factor, hub-audit, permissions.
+    /// path, stale, expiry, two-factor, hub-audit, permissions, select (the rules),
+    /// podman (containers' auth.json).
     pub check: &'static str,
     pub status: Status,
     /// What was found. Never holds a secret.

@@ -124,7 +124,7 @@ pub fn index_json(data: &[u8]) {
         let snapshot = Snapshot::from_bytes(data.to_vec(), path.to_owned(), Some(bucket));
         let one = snapshot.registry(registry);
         let mut listed = Vec::new();
-        let listing = snapshot.list(None, &mut listed);
+        let listing = snapshot.list(&crate::select::Selection::default(), &mut listed);
         // What the whole parse of the bucket accepts, the fast paths accept too.
         let Ok(index) = Index::parse_bucket(data, path, bucket) else {
             continue;

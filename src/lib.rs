@@ -20,7 +20,10 @@
 //! - [`expiry`]: when tokens end, and the once-a-day note when one has.
 //! - `openbao`: the client of a team's OpenBao or HashiCorp Vault server.
 //! - [`config`]: config.toml and the environment, resolved once per run.
+//! - [`select`]: which token a protocol verb uses here (the `[[select]]` rules).
 //! - [`store`]: the OS keychain and the encrypted vault behind one trait.
+//! - [`docker_config`] and [`containers_auth`]: Docker's config.json, and where podman,
+//!   buildah and skopeo keep their auth.json.
 
 #![deny(unsafe_code)]
 
@@ -29,6 +32,7 @@ mod budget;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod containers_auth;
 #[cfg(test)]
 mod corpus;
 pub mod docker_config;
@@ -57,6 +61,7 @@ pub mod protocol;
 pub mod registry;
 mod remote;
 pub mod secret;
+pub mod select;
 pub mod service;
 mod stdio;
 pub mod store;
@@ -76,6 +81,14 @@ use crate::service::Service;
 /// Runs the helper with the process arguments; returns the exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
     ExitCode::from(dispatch(args))
+}
+
+/// True when the command is `exec` (after any `-q`/`--quiet`).
+fn runs_exec(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .find(|a| !matches!(a.to_str(), Some("-q" | "--quiet")))
+        .is_some_and(|a| a == "exec")
 }
 
 fn dispatch(args: Vec<OsString>) -> u8 {
@@ -98,8 +111,12 @@ fn dispatch(args: Vec<OsString>) -> u8 {
     }
     match first.as_deref() {
         Some(word) if word.starts_with('-') || cli::is_command(word) => {
-            hardening::forbid_core_dumps();
-            hardening::report_file_size_limits();
+            // `exec` holds no secret, and its child would inherit the core
+            // limit and the ignored SIGXFSZ.
+            if !runs_exec(&args) {
+                hardening::forbid_core_dumps();
+                hardening::report_file_size_limits();
+            }
             commands::run(args)
         }
         Some(word) if args.len() == 2 => {

@@ -265,6 +265,28 @@ mod tests {
         }
     }
 
+    /// What podman, buildah, skopeo, nerdctl and BuildKit send for one registry
+    /// reaches the token `docker login` stored for it.
+    #[test]
+    fn every_client_spelling_reaches_the_right_token() {
+        for (address, expected) in [
+            ("index.docker.io", "docker.io"),
+            ("docker.io", "docker.io"),
+            ("https://index.docker.io/v1/", "docker.io"),
+            ("registry-1.docker.io", "docker.io"),
+            ("https://registry-1.docker.io/v2/", "docker.io"),
+            ("quay.io/org", "quay.io"),
+            ("quay.io/org/image", "quay.io"),
+            ("https://quay.io/v2/org/image", "quay.io"),
+            ("ghcr.io/owner", "ghcr.io"),
+            ("127.0.0.1:5000", "127.0.0.1:5000"),
+            ("http://127.0.0.1:5000/v2/", "127.0.0.1:5000"),
+            ("localhost:5000/team", "localhost:5000"),
+        ] {
+            assert_eq!(key(address), expected, "{address}");
+        }
+    }
+
     #[test]
     fn hub_web_login_entries_are_separate() {
         assert_eq!(

@@ -34,6 +34,9 @@ pub struct Usage {
     pub use_count: u64,
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_client: Option<String>,
+    /// What chose the token at its last use: `rule 2`, `DOCKER_PAT_INTEGRATION`, `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_chosen_by: Option<String>,
     #[serde(default)]
     pub history: VecDeque<Use>,
 }
@@ -42,18 +45,24 @@ pub struct Usage {
 pub struct Use {
     pub at: DateTime<Utc>,
     pub client: String,
+    /// Absent in uses recorded before rules existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_by: Option<String>,
 }
 
 impl Usage {
-    fn record(&mut self, at: DateTime<Utc>, client: &str) {
+    fn record(&mut self, at: DateTime<Utc>, client: &str, chosen_by: Option<&str>) {
         self.use_count += 1;
+        let chosen_by = chosen_by.map(str::to_owned);
         if self.last_used_at.is_none_or(|last| at >= last) {
             self.last_used_at = Some(at);
             self.last_client = Some(client.to_owned());
+            self.last_chosen_by.clone_from(&chosen_by);
         }
         self.history.push_back(Use {
             at,
             client: client.to_owned(),
+            chosen_by,
         });
         if self.history.len() > HISTORY_LEN {
             self.history.pop_front();
@@ -106,11 +115,11 @@ impl UsageTable {
             let Some(line) = line.strip_suffix(b"\n") else {
                 break;
             };
-            if let Some((id, at, client)) = parse_line(line) {
+            if let Some((id, at, client, chosen_by)) = parse_line(line) {
                 self.tokens
                     .entry(id.to_owned())
                     .or_default()
-                    .record(at, client);
+                    .record(at, client, chosen_by);
             }
         }
     }
@@ -139,14 +148,16 @@ fn header(log: &[u8]) -> (Option<&str>, usize) {
     (None, 0)
 }
 
-fn parse_line(line: &[u8]) -> Option<(&str, DateTime<Utc>, &str)> {
+/// `id`, time, client and, since rules exist, what chose the token.
+fn parse_line(line: &[u8]) -> Option<(&str, DateTime<Utc>, &str, Option<&str>)> {
     let line = std::str::from_utf8(line).ok()?;
-    let mut fields = line.splitn(3, '\t');
+    let mut fields = line.splitn(4, '\t');
     let id = fields.next()?;
     let millis: i64 = fields.next()?.parse().ok()?;
     let client = fields.next()?;
+    let chosen_by = fields.next().filter(|c| !c.is_empty());
     let at = Utc.timestamp_millis_opt(millis).single()?;
-    Some((id, at, client))
+    Some((id, at, client, chosen_by))
 }
 
 /// The name of the process that ran us (`docker`, `skopeo`, `docker-buildx`…).
@@ -209,12 +220,23 @@ fn clean_client(name: &str) -> String {
     }
 }
 
-/// Records one use of a token. Bookkeeping never fails a `get`: errors are returned
-/// for the caller to mention on stderr, and the credential is served regardless.
+/// What chose a token, as one field of a log line: printable, spaces kept.
+fn clean_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(MAX_CLIENT_LEN)
+        .collect()
+}
+
+/// Records one use of a token, and what chose it (`rule 2`, never the
+/// directory). Bookkeeping never fails a `get`: errors are returned for the
+/// caller to mention on stderr, and the credential is served regardless.
 pub fn record_use(
     paths: &Paths,
     token_id: &str,
     client: &str,
+    chosen_by: &str,
     at: DateTime<Utc>,
 ) -> Result<(), FsError> {
     let path = paths.usage_log();
@@ -231,9 +253,10 @@ pub fn record_use(
     let lock = LogLock::acquire(file, &path, APPEND_WAIT)?;
     start_log_if_empty(&lock.file).map_err(write_error)?;
     let line = format!(
-        "{token_id}\t{}\t{}\n",
+        "{token_id}\t{}\t{}\t{}\n",
         at.timestamp_millis(),
-        clean_client(client)
+        clean_client(client),
+        clean_reason(chosen_by)
     );
     // One write call per line, so a reader never sees half of a line as whole.
     (&lock.file)
@@ -362,11 +385,12 @@ mod tests {
                 &paths,
                 "t1",
                 if i % 2 == 0 { "docker" } else { "skopeo" },
+                "default",
                 now,
             )
             .unwrap();
         }
-        record_use(&paths, "t2", "docker", now).unwrap();
+        record_use(&paths, "t2", "docker", "rule 2", now).unwrap();
         let table = UsageTable::load(&paths);
         let usage = table.get("t1");
         assert_eq!(usage.use_count, 60);
@@ -381,12 +405,12 @@ mod tests {
         let (_dir, paths) = paths();
         let now = Utc::now();
         for _ in 0..10 {
-            record_use(&paths, "t1", "docker", now).unwrap();
+            record_use(&paths, "t1", "docker", "default", now).unwrap();
         }
         fold(&paths).unwrap();
         assert_eq!(UsageTable::load(&paths).get("t1").use_count, 10);
         for _ in 0..5 {
-            record_use(&paths, "t1", "docker", now).unwrap();
+            record_use(&paths, "t1", "docker", "default", now).unwrap();
         }
         assert_eq!(UsageTable::load(&paths).get("t1").use_count, 15);
         fold(&paths).unwrap();
@@ -401,14 +425,14 @@ mod tests {
         let (_dir, paths) = paths();
         let now = Utc::now();
         for _ in 0..3 {
-            record_use(&paths, "t1", "docker", now).unwrap();
+            record_use(&paths, "t1", "docker", "default", now).unwrap();
         }
         // Simulate a fold that wrote usage.json and died before truncating the log.
         let log = std::fs::read(paths.usage_log()).unwrap();
         let table = folded_table(&paths, &log);
         assert!(table.folded.as_ref().is_some_and(|f| !f.nonce.is_empty()));
         fsutil::write_atomic(&paths.usage_file(), &serde_json::to_vec(&table).unwrap()).unwrap();
-        record_use(&paths, "t1", "docker", now).unwrap();
+        record_use(&paths, "t1", "docker", "default", now).unwrap();
         assert_eq!(UsageTable::load(&paths).get("t1").use_count, 4);
         fold(&paths).unwrap();
         assert_eq!(UsageTable::load(&paths).get("t1").use_count, 4);
@@ -422,7 +446,7 @@ mod tests {
                 let paths = paths.clone();
                 std::thread::spawn(move || {
                     for _ in 0..25 {
-                        record_use(&paths, "t1", "docker", Utc::now()).unwrap();
+                        record_use(&paths, "t1", "docker", "default", Utc::now()).unwrap();
                     }
                 })
             })

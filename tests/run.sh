@@ -20,6 +20,9 @@ cd "$(dirname "$0")/.."
 # - D-Bus and GNOME Keyring: the real Secret Service every keychain test uses.
 # - docker-registry, htpasswd: the local registry the end-to-end tests log in to.
 # - skopeo, podman, buildah: the other clients that run the helper.
+# - go and the Go docker-credential-helpers client's source (with golang.org/x/sys,
+#   which it imports but does not depend on in Debian): the reference client
+#   runs the protocol table (tests/select/go_client.rs), built offline.
 # - keyctl: the kernel keyring (vault key cache, sessions); strace stages kill
 #   points and watches where secrets go; gdb takes a core of the helper as it
 #   exits, to search it for secrets; setpriv, prlimit, setsid (util-linux) and
@@ -43,6 +46,9 @@ needs=(
     skopeo:skopeo
     podman:podman
     buildah:buildah
+    go:golang-go
+    /usr/share/gocode/src/github.com/docker/docker-credential-helpers/client/client.go:golang-github-docker-docker-credential-helpers-dev
+    /usr/share/gocode/src/golang.org/x/sys/execabs/execabs.go:golang-golang-x-sys-dev
     keyctl:keyutils
     strace:strace
     gdb:gdb

@@ -46,6 +46,8 @@ mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
 #[cfg(target_os = "linux")]
+mod select;
+#[cfg(target_os = "linux")]
 mod tokens;
 #[cfg(target_os = "linux")]
 mod trust;

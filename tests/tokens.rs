@@ -182,6 +182,7 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "expires_at",
             "hub_id",
             "integration",
+            "last_chosen_by",
             "last_client",
             "last_machine",
             "last_used_at",

@@ -22,8 +22,41 @@ vault file on machines without one, or a team's OpenBao / HashiCorp Vault server
 per integration and registry, with the last use of each recorded.
 
 The protocol verbs choose a token by the DOCKER_PAT_INTEGRATION environment variable; \
-without it they use the registry's default token. Tokens are named INTEGRATION@REGISTRY, \
-for example ci@docker.io.";
+without it, by the first [[select]] rule of config.toml that matches where the client runs \
+(directory, variable, calling program, registry) and whose integration has a token there; \
+otherwise they use the registry's default token. `which` shows the choice and why. Tokens \
+are named INTEGRATION@REGISTRY, for example ci@docker.io.";
+
+pub(crate) const WHICH_ABOUT: &str = "\
+Show the token `get` would return here, and why.
+
+The choice is the one the protocol verbs make in this directory with this environment: \
+DOCKER_PAT_INTEGRATION when set, else the first [[select]] rule of config.toml that \
+matches and whose integration has a token for the registry (or that names the registry), \
+else the registry's default token. Without a registry, one line for every registry that \
+has tokens. Exits 1 when, for the registry asked about, `get` would find nothing.";
+
+pub(crate) const PODMAN_ABOUT: &str = "\
+Point podman's, buildah's and skopeo's auth.json at this helper.
+
+They read containers' auth.json, not Docker's credsStore, and look a registry up in its \
+credHelpers by host alone. This writes a credHelpers entry naming this helper for each \
+registry: those given with --registry (any spelling: index.docker.io and \
+https://index.docker.io/v1/ become docker.io, quay.io/org becomes quay.io), else docker.io \
+and every registry that has tokens. It writes the file podman login uses \
+($REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, else \
+/run/containers/UID/auth.json) and, unless REGISTRY_AUTH_FILE is set, \
+~/.config/containers/auth.json, which survives a reboot. Each file is backed up first and \
+written atomically; --undo restores the backups, --remove takes the entries out again.";
+
+pub(crate) const EXEC_ABOUT: &str = "\
+Run one command with the token selection fixed to an integration.
+
+The command runs with DOCKER_PAT_INTEGRATION=NAME in its environment (and nothing else \
+added: no secret), so every docker, skopeo, podman or buildah it starts uses NAME's token \
+for every registry, whatever the directory and the [[select]] rules say. Its exit status \
+is passed through (128+N when a signal N ended it), and SIGINT, SIGTERM and SIGHUP sent \
+to this process are passed on to it. NAME must have at least one token.";
 
 pub(crate) const DOCTOR_ABOUT: &str = "\
 Check the setup and the stored tokens, and repair what can be repaired.
@@ -32,7 +65,9 @@ Checks: config.toml; that the OS keychain (and the vault, when used) answers; th
 the index and the secret store agree; that Docker's config.json sends logins to this \
 helper, with no other helper shadowing it in credHelpers, and holds no plaintext \
 secrets; stale tokens; tokens that expire within warn_expiry_days (expired ones are \
-problems); passwords stored for accounts that require tokens; file and folder \
+problems); passwords stored for accounts that require tokens; the [[select]] rules (one that \
+can never match, names an integration without a token, or is shadowed by an earlier \
+one); containers' auth.json for podman, buildah and skopeo; file and folder \
 permissions; and, when a Docker Hub session is open (`hub login`), the audit of the \
 tokens linked to Hub (see `hub audit`). With backend = \"openbao\": every server \
 address reachable and unsealed, the login, the mount is KV version 2, and what the \

@@ -18,7 +18,7 @@ pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
 pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
 
 pub use help::EXIT_CODES;
-use help::{ABOUT, DOCTOR_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT};
+use help::{ABOUT, DOCTOR_ABOUT, EXEC_ABOUT, HUB_ABOUT, IMPORT_ABOUT, LONG_ABOUT, WHICH_ABOUT};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,7 +63,7 @@ pub enum Command {
         /// The new integration name
         new_integration: String,
     },
-    /// Make a token the one used when DOCKER_PAT_INTEGRATION is unset
+    /// Make a token the one used when neither DOCKER_PAT_INTEGRATION nor a rule chooses another
     Default {
         /// The token, as INTEGRATION@REGISTRY
         token: String,
@@ -81,6 +81,31 @@ pub enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Show the token `get` would return here, and why
+    #[command(long_about = WHICH_ABOUT, after_help = EXIT_CODES)]
+    Which {
+        /// The registry (any spelling Docker uses); without it, every registry with tokens
+        registry: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command with every protocol verb using one integration's tokens
+    #[command(long_about = EXEC_ABOUT)]
+    Exec {
+        /// The integration whose tokens the command's clients use
+        #[arg(long, value_name = "NAME")]
+        integration: String,
+        /// The command and its arguments (after `--`)
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND",
+            value_parser = clap::value_parser!(std::ffi::OsString)
+        )]
+        command: Vec<std::ffi::OsString>,
     },
     /// Set a token's description (an empty text clears it)
     Describe {
@@ -118,19 +143,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Point podman's, buildah's and skopeo's auth.json (credHelpers) at this helper
+    #[command(long_about = help::PODMAN_ABOUT)]
+    ConfigurePodman(ConfigureArgs),
     /// Point Docker's config.json at this helper
-    ConfigureDocker {
-        /// Use the helper only for this registry (repeatable); without it, for all registries
-        #[arg(long = "registry", value_name = "HOST")]
-        registries: Vec<String>,
-        /// Restore config.json from the backup taken by the last configure-docker
-        #[arg(long, conflicts_with_all = ["registries", "remove"])]
-        undo: bool,
-        /// Stop Docker from using this helper (with --registry: only for those registries);
-        /// the tokens stay stored
-        #[arg(long)]
-        remove: bool,
-    },
+    ConfigureDocker(ConfigureArgs),
     /// Manage access tokens on Docker Hub: create, rotate, deactivate, audit
     #[command(subcommand, long_about = HUB_ABOUT)]
     Hub(HubCommand),
@@ -143,6 +160,22 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
+}
+
+/// What `configure-docker` and `configure-podman` take.
+#[derive(Debug, clap::Args)]
+pub struct ConfigureArgs {
+    /// Use the helper only for this registry (repeatable); without it, for all registries
+    /// (for podman: docker.io and every registry that has tokens)
+    #[arg(long = "registry", value_name = "HOST")]
+    pub registries: Vec<String>,
+    /// Restore the file from the backup taken by the last run of this command
+    #[arg(long, conflicts_with_all = ["registries", "remove"])]
+    pub undo: bool,
+    /// Stop the clients from using this helper (with --registry: only for those
+    /// registries); the tokens stay stored
+    #[arg(long)]
+    pub remove: bool,
 }
 
 /// The clap command, for help, the man page and completions.

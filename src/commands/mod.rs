@@ -13,6 +13,7 @@ use exit::{CommandResult, Exit};
 
 mod configure;
 mod doctor;
+mod exec;
 mod exit;
 mod generate;
 mod hub;
@@ -22,6 +23,7 @@ mod migrate;
 mod tokens;
 mod two_factor;
 mod vault;
+mod which;
 
 /// Parses and runs a human-facing command; returns the exit status.
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -63,6 +65,11 @@ fn dispatch(command: Command) -> CommandResult {
         }
         Command::Tokens(args) => tokens::list(&open()?, args),
         Command::History { token, json } => tokens::history(&open()?, &token, json),
+        Command::Which { registry, json } => which::run(&open()?, registry.as_deref(), json),
+        Command::Exec {
+            integration,
+            command,
+        } => exec::run(&open()?, &integration, &command),
         Command::Add(args) => manage::add(&open()?, args),
         Command::Rename {
             token,
@@ -78,17 +85,13 @@ fn dispatch(command: Command) -> CommandResult {
         Command::Migrate { to } => migrate::run(&open()?, to),
         Command::Doctor { json, repair } => doctor::run(Environment::capture(), json, repair),
         Command::Import { dry_run } => import::run(&open()?, dry_run),
-        Command::ConfigureDocker {
-            registries,
-            undo,
-            remove,
-        } => {
-            let action = match (undo, remove) {
-                (true, _) => configure::Action::Undo,
-                (_, true) => configure::Action::Remove,
-                _ => configure::Action::Configure,
-            };
-            configure::run(&Environment::capture(), &registries, action)
+        Command::ConfigureDocker(args) => configure::run(
+            &Environment::capture(),
+            &args.registries,
+            configure::Action::of(&args),
+        ),
+        Command::ConfigurePodman(args) => {
+            configure::podman(&open()?, &args.registries, configure::Action::of(&args))
         }
         Command::Hub(command) => hub::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),

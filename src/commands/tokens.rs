@@ -61,7 +61,7 @@ pub fn list(service: &Service, args: TokensArgs) -> CommandResult {
         }
         if views.iter().any(|v| v.is_default) {
             output::say(&output::dim(
-                "* default: used when DOCKER_PAT_INTEGRATION is unset",
+                "* default: used when no rule or DOCKER_PAT_INTEGRATION chooses another",
                 output::stdout_colour(),
             ));
         }
@@ -93,6 +93,7 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "last_machine": view.last_use.as_ref().map(|u| &u.machine),
         "use_count": view.usage.use_count,
         "last_client": view.last_use.as_ref().map(|u| &u.client),
+        "last_chosen_by": view.last_use.as_ref().and_then(|u| u.chosen_by.as_ref()),
         "expires_at": view.record.expires_at.map(timestamp),
         "hub_id": view.record.hub.as_ref().map(|h| h.uuid.as_str()),
     })
@@ -144,10 +145,17 @@ fn table(
             view.usage.use_count.to_string(),
             view.last_use.as_ref().map_or_else(
                 || "-".into(),
-                // Where, when it was another machine of the fleet.
-                |u| match u.machine == here {
-                    true => u.client.clone(),
-                    false => format!("{} on {}", u.client, u.machine),
+                // Where, when it was another machine of the fleet; which
+                // rule chose the token, when one did (`history` says more).
+                |u| {
+                    let mut cell = u.client.clone();
+                    if u.machine != here {
+                        cell = format!("{cell} on {}", u.machine);
+                    }
+                    if let Some(rule) = u.chosen_by.as_deref().filter(|c| c.starts_with("rule ")) {
+                        cell = format!("{cell} ({rule})");
+                    }
+                    cell
                 },
             ),
             view.record.description.clone().unwrap_or_default(),
@@ -165,7 +173,8 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
             "use_count": view.usage.use_count,
             "last_used_at": view.usage.last_used_at.map(timestamp),
             "last_client": view.usage.last_client,
-            "history": uses.iter().map(|u| json!({"at": timestamp(u.at), "client": u.client})).collect::<Vec<_>>(),
+            "last_chosen_by": view.usage.last_chosen_by,
+            "history": uses.iter().map(|u| json!({"at": timestamp(u.at), "client": u.client, "chosen_by": u.chosen_by})).collect::<Vec<_>>(),
         });
         output::outln!(
             "{}",
@@ -178,9 +187,20 @@ pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {
         return Ok(Exit::Success);
     }
     let now = Utc::now();
-    let mut table = Table::new(&[("WHEN (UTC)", 20), ("AGO", 8), ("CLIENT", 6)]);
+    let mut table = Table::new(&[
+        ("WHEN (UTC)", 20),
+        ("AGO", 8),
+        ("CLIENT", 6),
+        ("CHOSEN BY", 9),
+    ]);
     for u in &uses {
-        table.row(vec![timestamp(u.at), relative(u.at, now), u.client.clone()]);
+        let chosen_by = u.chosen_by.clone().unwrap_or_else(|| "-".into());
+        table.row(vec![
+            timestamp(u.at),
+            relative(u.at, now),
+            u.client.clone(),
+            chosen_by,
+        ]);
     }
     output::out!("{}", table.render(output::table_width()));
     output::say(&format!(

@@ -13,7 +13,7 @@ use super::{BackendChoice, Config, ConfigError, check_hub_url};
 use crate::fsutil;
 
 pub const ENV_HOME: &str = "DOCKER_PAT_HOME";
-pub const ENV_INTEGRATION: &str = "DOCKER_PAT_INTEGRATION";
+pub const ENV_INTEGRATION: &str = crate::select::ENV_INTEGRATION;
 pub const ENV_BACKEND: &str = "DOCKER_PAT_BACKEND";
 pub const ENV_PASSPHRASE: &str = "DOCKER_PAT_PASSPHRASE";
 pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
@@ -93,6 +93,8 @@ pub struct Environment {
     pub bao_namespace: Option<String>,
     /// `DOCKER_PAT_HUB_URL`: where Docker Hub's API is, instead of `hub_url`.
     pub hub_url: Option<String>,
+    /// Where podman, buildah and skopeo keep their auth.json.
+    pub containers: crate::containers_auth::Places,
 }
 
 impl Environment {
@@ -117,6 +119,12 @@ impl Environment {
             bao_cacert: path("BAO_CACERT").or_else(|| path("VAULT_CACERT")),
             bao_namespace: text("BAO_NAMESPACE").or_else(|| text("VAULT_NAMESPACE")),
             hub_url: text(ENV_HUB_URL),
+            containers: crate::containers_auth::Places {
+                auth_file: path("REGISTRY_AUTH_FILE"),
+                runtime_dir: path("XDG_RUNTIME_DIR"),
+                config_home: path("XDG_CONFIG_HOME"),
+                home: dirs::home_dir(),
+            },
         }
     }
 

@@ -10,7 +10,8 @@
 //!
 //! - this file: config.toml's top-level settings, read, checked and edited;
 //! - `env`: the environment variables, and where the helper's files live;
-//! - [`openbao`]: the `[openbao]` table.
+//! - [`openbao`]: the `[openbao]` table;
+//! - `select`: the `[[select]]` rules, which choose a token by where the client runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::store::vault::{KdfParams, kdf};
 
 mod env;
 pub mod openbao;
+mod select;
 
 pub use env::{
     ENV_BACKEND, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
@@ -127,6 +129,11 @@ pub struct Config {
     pub audit_tolerance_minutes: u32,
     /// `doctor` and `tokens --expiring` warn this many days before a token expires.
     pub warn_expiry_days: u32,
+    /// The `[[select]]` tables as written.
+    pub(crate) select: Vec<toml::Spanned<select::RuleSpec>>,
+    /// The rules they make, checked, in order.
+    #[serde(skip)]
+    pub rules: Vec<crate::select::Rule>,
 }
 
 impl Default for Config {
@@ -152,6 +159,8 @@ impl Default for Config {
             hub_session_seconds: 300,
             audit_tolerance_minutes: 10,
             warn_expiry_days: 14,
+            select: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -185,7 +194,11 @@ impl Config {
         config.validate(text)
     }
 
-    fn validate(self, text: &str) -> Result<Self, (usize, String)> {
+    fn validate(mut self, text: &str) -> Result<Self, (usize, String)> {
+        // Rules are compiled only when there are some: `get` reads this file every time.
+        if !self.select.is_empty() {
+            self.rules = select::rules(&self.select, text)?;
+        }
         let line_of_key = |key: &str| {
             text.lines()
                 .position(|l| l.contains(key))

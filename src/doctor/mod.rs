@@ -18,6 +18,8 @@ use chrono::Utc;
 mod data;
 mod docker;
 mod permissions;
+mod podman;
+mod rules;
 
 /// Runs every check; with `repair`, fixes what it safely can along the way.
 ///
@@ -67,6 +69,8 @@ pub fn run(
         }
     }
     let plaintext = docker::check(service, &index, repair, &mut findings);
+    podman::check(service, &index, &mut findings);
+    rules::check(service, &mut findings);
     check_tokens(service, &mut findings);
     check_hub(service, &mut findings);
     if !permissions_checked {

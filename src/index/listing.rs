@@ -19,6 +19,8 @@ use super::check::{IndexError, check_version, damaged};
 use super::layout::check_placed_key;
 use super::record::Selectable;
 use crate::names::Integration;
+use crate::registry::Registry;
+use crate::select::Selection;
 
 /// A token as `list` sees it, borrowed from the file where it can be; every
 /// other field is skipped unparsed.
@@ -42,8 +44,8 @@ pub(super) struct Lister<'a> {
     /// The file read, and the bucket it holds (`None`: a first-format index).
     pub(super) path: &'a Path,
     pub(super) bucket: Option<u8>,
-    /// The integration asked for, else each registry's default.
-    pub(super) wanted: Option<&'a str>,
+    /// Which token each registry serves here.
+    pub(super) wanted: &'a Selection<'a>,
     pub(super) out: &'a mut Vec<(String, String)>,
     /// Why the index was refused, when it was for a reason of ours.
     pub(super) error: &'a mut Option<IndexError>,
@@ -79,7 +81,7 @@ impl<'de> Visitor<'de> for &mut Lister<'_> {
                 Err(e) => return Err(self.refuse(e)),
             };
             let record: Record<'de> = map.next_value()?;
-            match record.select(&key, self.wanted) {
+            match record.select(&key, &registry, self.wanted) {
                 Ok(Some(token)) => self.out.push((
                     registry.list_address(&token.server_url).to_owned(),
                     token.username.into_owned(),
@@ -100,7 +102,12 @@ struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// Checks the record as a whole index would, then picks the token `get` would use.
-    fn select(self, key: &str, wanted: Option<&str>) -> Result<Option<ListedToken<'a>>, String> {
+    fn select(
+        self,
+        key: &str,
+        registry: &Registry,
+        wanted: &Selection,
+    ) -> Result<Option<ListedToken<'a>>, String> {
         for (name, _) in &self.tokens {
             Integration::parse(name).map_err(|e| e.to_string())?;
         }
@@ -109,13 +116,17 @@ impl<'a> Record<'a> {
         {
             return Err(format!("default token {default:?} of {key} does not exist"));
         }
-        let Some(wanted) = wanted.or(self.default.as_deref()) else {
+        let Some(pick) = wanted.pick_among(
+            registry,
+            self.tokens.iter().map(|(name, _)| &**name),
+            self.default.as_deref(),
+        ) else {
             return Ok(None);
         };
         Ok(self
             .tokens
             .into_iter()
-            .find(|(name, _)| name == wanted)
+            .find(|(name, _)| name == pick.integration.as_str())
             .map(|(_, token)| token)
             .filter(Selectable::is_active))
     }

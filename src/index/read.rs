@@ -41,7 +41,7 @@ impl Index {
         // `list` reads the listing line on its own; a file it refuses is damaged
         // for every reader, not only for `list`.
         Snapshot::from_bytes(bytes.to_vec(), path.to_owned(), Some(bucket))
-            .list(None, &mut Vec::new())?;
+            .list(&crate::select::Selection::default(), &mut Vec::new())?;
         Ok(index)
     }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::names::{Integration, TokenName};
 use crate::policy::SecretKind;
 use crate::registry::Registry;
+use crate::select::{Pick, Selection};
 use crate::store::BackendKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -61,14 +62,18 @@ impl Selectable for TokenRecord {
 }
 
 impl<T: Selectable> RegistryRecord<T> {
-    /// The chosen integration, or else the default, and only while it is active.
-    pub fn select(&self, integration: Option<&Integration>) -> Option<(Integration, &T)> {
-        let name = match integration {
-            Some(integration) => integration.as_str(),
-            None => self.default.as_deref()?,
-        };
-        let token = self.tokens.get(name).filter(|t| t.is_active())?;
-        Some((Integration::parse(name).ok()?, token))
+    /// The token `selection` picks among this registry's, and only while it is active.
+    pub fn select(&self, registry: &Registry, selection: &Selection) -> Option<(Pick, &T)> {
+        let pick = selection.pick_among(
+            registry,
+            self.tokens.keys().map(String::as_str),
+            self.default.as_deref(),
+        )?;
+        let token = self
+            .tokens
+            .get(pick.integration.as_str())
+            .filter(|t| t.is_active())?;
+        Some((pick, token))
     }
 }
 
@@ -169,9 +174,9 @@ impl Index {
     pub fn select(
         &self,
         registry: &Registry,
-        integration: Option<&Integration>,
-    ) -> Option<(Integration, &TokenRecord)> {
-        self.registry(registry)?.select(integration)
+        selection: &Selection,
+    ) -> Option<(Pick, &TokenRecord)> {
+        self.registry(registry)?.select(registry, selection)
     }
 
     /// Every token, ordered by registry and integration.

@@ -12,8 +12,8 @@ use super::layout::{self, Layout, check_placed_key};
 use super::listing;
 use super::record::RegistryRecord;
 use crate::config::Paths;
-use crate::names::Integration;
 use crate::registry::Registry;
+use crate::select::Selection;
 
 /// An index file as read for the protocol's hot paths, which parse only what
 /// they use: `get` reads one bucket and parses one registry of it, `list` only
@@ -126,11 +126,11 @@ impl Snapshot {
     }
 
     /// Adds what `list` reports for this file to `out`: each registry's token
-    /// for `integration` (else its default) while it is active, as (address,
-    /// username). Checked as a whole index is.
+    /// that `selection` picks, while it is active, as (address, username).
+    /// Checked as a whole index is.
     pub fn list(
         &self,
-        integration: Option<&Integration>,
+        selection: &Selection,
         out: &mut Vec<(String, String)>,
     ) -> Result<(), IndexError> {
         fn run<'de, S: serde::de::DeserializeSeed<'de>>(
@@ -146,7 +146,7 @@ impl Snapshot {
         let mut lister = listing::Lister {
             path: &self.path,
             bucket: self.bucket,
-            wanted: integration.map(Integration::as_str),
+            wanted: selection,
             out,
             error: &mut refused,
         };

@@ -11,6 +11,7 @@ use crate::fsutil;
 use crate::names::{Integration, TokenName};
 use crate::policy::SecretKind;
 use crate::registry::Registry;
+use crate::select::Selection;
 use crate::store::BackendKind;
 
 fn token(item: &str, active: bool) -> TokenRecord {
@@ -44,13 +45,15 @@ fn select_uses_default_unless_an_integration_is_named() {
     index.insert(&name("laptop@docker.io"), token("a", true));
     index.insert(&name("ci@docker.io"), token("b", true));
     assert!(
-        index.select(&Registry::DockerHub, None).is_none(),
+        index
+            .select(&Registry::DockerHub, &Selection::default())
+            .is_none(),
         "no default chosen yet"
     );
     index.set_default(&name("laptop@docker.io"));
     assert_eq!(
         index
-            .select(&Registry::DockerHub, None)
+            .select(&Registry::DockerHub, &Selection::default())
             .unwrap()
             .1
             .secret
@@ -60,7 +63,7 @@ fn select_uses_default_unless_an_integration_is_named() {
     let ci = Integration::parse("ci").unwrap();
     assert_eq!(
         index
-            .select(&Registry::DockerHub, Some(&ci))
+            .select(&Registry::DockerHub, &Selection::forced(ci.clone()))
             .unwrap()
             .1
             .secret
@@ -69,7 +72,9 @@ fn select_uses_default_unless_an_integration_is_named() {
     );
     let other = Integration::parse("other").unwrap();
     assert!(
-        index.select(&Registry::DockerHub, Some(&other)).is_none(),
+        index
+            .select(&Registry::DockerHub, &Selection::forced(other.clone()))
+            .is_none(),
         "never falls back"
     );
 }
@@ -79,7 +84,11 @@ fn inactive_tokens_are_not_selected() {
     let mut index = Index::default();
     index.insert(&name("default@docker.io"), token("a", false));
     index.set_default(&name("default@docker.io"));
-    assert!(index.select(&Registry::DockerHub, None).is_none());
+    assert!(
+        index
+            .select(&Registry::DockerHub, &Selection::default())
+            .is_none()
+    );
 }
 
 #[test]
@@ -173,7 +182,14 @@ fn snapshot_reads_one_registry_and_the_listing() {
             .unwrap()
             .unwrap();
         let hub = snapshot.registry(&Registry::DockerHub).unwrap().unwrap();
-        assert_eq!(hub.select(None).unwrap().1.secret.item, "a");
+        assert_eq!(
+            hub.select(&Registry::DockerHub, &Selection::default())
+                .unwrap()
+                .1
+                .secret
+                .item,
+            "a"
+        );
         let quay = Registry::parse("quay.io").unwrap();
         assert!(
             Snapshot::of_registry(&paths, &quay)
@@ -182,7 +198,7 @@ fn snapshot_reads_one_registry_and_the_listing() {
         );
         let mut listed = Vec::new();
         for snapshot in Snapshot::all(&paths).unwrap() {
-            snapshot.list(None, &mut listed).unwrap();
+            snapshot.list(&Selection::default(), &mut listed).unwrap();
         }
         // ghcr.io has no default and an inactive token.
         assert_eq!(
@@ -192,7 +208,9 @@ fn snapshot_reads_one_registry_and_the_listing() {
         let ci = Integration::parse("ci").unwrap();
         let mut listed = Vec::new();
         for snapshot in Snapshot::all(&paths).unwrap() {
-            snapshot.list(Some(&ci), &mut listed).unwrap();
+            snapshot
+                .list(&Selection::forced(ci.clone()), &mut listed)
+                .unwrap();
         }
         assert_eq!(listed.len(), 1);
     }

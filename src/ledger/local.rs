@@ -18,6 +18,7 @@ use crate::index::{Index, IndexWriter, SecretRef, Snapshot, TokenRecord};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::select::Selection;
 use crate::store::{BackendKind, DynStore, ItemMeta, SecretStore, StoreError, StoredItem};
 
 /// Opens each secret store on first use, so `get` connects only to the one it needs.
@@ -168,7 +169,7 @@ impl LocalLedger {
 }
 
 impl Ledger for LocalLedger {
-    fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>> {
+    fn get(&self, registry: &Registry, selection: &Selection) -> Result<Option<Found>> {
         // One registry's record, read without parsing the rest of the index.
         let Some(snapshot) = Snapshot::of_registry(&self.paths, registry)? else {
             return Ok(None);
@@ -176,26 +177,27 @@ impl Ledger for LocalLedger {
         let Some(record) = snapshot.registry(registry)? else {
             return Ok(None);
         };
-        let Some((chosen, token)) = record.select(integration) else {
+        let Some((pick, token)) = record.select(registry, selection) else {
             return Ok(None);
         };
         let secret = self
             .secret_at(&token.secret)?
             .ok_or(ServiceError::SecretMissing)?;
         Ok(Some(Found {
-            name: TokenName::new(chosen, registry.clone()),
+            name: TokenName::new(pick.integration, registry.clone()),
             id: token.id.clone(),
             username: token.username.clone(),
             secret,
             expires_at: token.expires_at,
             hub_linked: token.hub.is_some(),
+            reason: pick.reason,
         }))
     }
 
-    fn list(&self, integration: Option<&Integration>) -> Result<Vec<(String, String)>> {
+    fn list(&self, selection: &Selection) -> Result<Vec<(String, String)>> {
         let mut listed = Vec::new();
         for snapshot in Snapshot::all(&self.paths)? {
-            snapshot.list(integration, &mut listed)?;
+            snapshot.list(selection, &mut listed)?;
         }
         Ok(listed)
     }

@@ -20,6 +20,7 @@ use crate::index::TokenRecord;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::select::{Reason, Selection};
 use crate::store::BackendKind;
 
 pub(crate) mod local;
@@ -36,6 +37,8 @@ pub struct Found {
     pub expires_at: Option<DateTime<Utc>>,
     /// Linked to a Docker Hub token, so `hub rotate` can replace it.
     pub hub_linked: bool,
+    /// Why this token: the environment, a rule, or the registry's default.
+    pub reason: Reason,
 }
 
 /// A token and its record, without its secret.
@@ -52,16 +55,19 @@ pub struct MachineUse {
     pub at: DateTime<Utc>,
     pub machine: String,
     pub client: String,
+    /// What chose the token: `rule 2`, `DOCKER_PAT_INTEGRATION`, `default`.
+    pub chosen_by: Option<String>,
 }
 
 pub(crate) trait Ledger {
-    /// `get`: the chosen integration's token, or else the registry's default,
-    /// and only while it is active; `None` when there is no such token.
-    fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>>;
+    /// `get`: the token `selection` picks for `registry` (see
+    /// [`Selection::pick`]), and only while it is active; `None` when there is
+    /// no such token.
+    fn get(&self, registry: &Registry, selection: &Selection) -> Result<Option<Found>>;
 
     /// `list`: for each registry where `get` would succeed, the address `list`
     /// reports and the username.
-    fn list(&self, integration: Option<&Integration>) -> Result<Vec<(String, String)>>;
+    fn list(&self, selection: &Selection) -> Result<Vec<(String, String)>>;
 
     /// Every token, ordered by registry and integration.
     fn entries(&self) -> Result<Vec<Entry>>;
@@ -78,8 +84,8 @@ pub(crate) trait Ledger {
 
     /// Tells the other machines that this one used a token. Bookkeeping: the
     /// caller drops the error rather than fail a `get`.
-    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {
-        let _ = (id, at, client);
+    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str, reason: &str) -> Result<()> {
+        let _ = (id, at, client, reason);
         Ok(())
     }
 

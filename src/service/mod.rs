@@ -26,6 +26,7 @@ use crate::ledger::local::{Backends, LocalLedger};
 use crate::ledger::server::ServerLedger;
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::select::{Facts, Here};
 use crate::store::keychain::KeychainStore;
 use crate::store::vault::{PassphraseSources, VaultStore};
 use crate::store::{BackendKind, DynStore, StoreError};
@@ -42,6 +43,8 @@ pub struct Service {
     pub paths: Paths,
     pub config: Config,
     pub env: Environment,
+    /// What the `[[select]]` rules ask of this run, looked up on first use.
+    pub(crate) here: Box<dyn Facts>,
     local: LocalLedger,
     server: OnceCell<ServerLedger>,
 }
@@ -99,6 +102,7 @@ impl Service {
         let choice = env.backend_choice(&config).unwrap_or(config.backend);
         Self {
             local: LocalLedger::new(paths.clone(), choice, backends),
+            here: Box::new(Here::new(env.home.clone(), usage::parent_client)),
             server: OnceCell::new(),
             paths,
             config,

@@ -1,10 +1,11 @@
 //! The credential-helper protocol's operations: `store`, `get`, `erase` and
 //! `list`, as the Docker CLI asks them.
 //!
-//! Each verb chooses its token the same way (the integration the run names,
-//! else the registry's default), through `Service::chosen_integration`, so a
-//! rule that chooses otherwise has one place to plug in. `get` is the hot
-//! path: one registry's record, one secret, one line of bookkeeping.
+//! Each verb chooses its token the same way, through
+//! `Service::chosen_integration`: the integration the run names, else the
+//! first `[[select]]` rule that matches here and has a token there (or names
+//! the registry), else the registry's default. `get` is the hot path: one
+//! registry's record, one secret, one line of bookkeeping.
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +16,7 @@ use crate::ledger::{Edit, Found};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::select::{Pick, Selection};
 use crate::usage;
 
 impl Service {
@@ -55,22 +57,19 @@ impl Service {
         Ok(())
     }
 
-    /// The token `store` writes for `registry`: the integration from the
-    /// environment, else the registry's default, else a new default token.
-    /// The flag says whether it becomes the registry's default.
+    /// The token `store` writes for `registry`: the one `get` would read
+    /// here, else a new default token. The flag says whether it becomes the
+    /// registry's default.
     pub(crate) fn protocol_target(
         &self,
         edit: &mut dyn Edit,
         registry: Registry,
     ) -> Result<(TokenName, bool)> {
-        let (integration, make_default) = match self.chosen_integration()? {
-            Some(integration) => (integration, false),
-            None => match edit.default_of(&registry)? {
-                Some(default) => (default, false),
-                None => (Integration::default_name(), true),
-            },
-        };
-        Ok((TokenName::new(integration, registry), make_default))
+        let selection = self.chosen_integration()?;
+        Ok(match pick_in(edit, &registry, &selection)? {
+            Some(pick) => (TokenName::new(pick.integration, registry), false),
+            None => (TokenName::new(Integration::default_name(), registry), true),
+        })
     }
 
     /// `get`: the username and secret for `address`, recording the use.
@@ -79,9 +78,9 @@ impl Service {
             return Err(ServiceError::MissingServerUrl);
         }
         let registry = Registry::parse(address)?;
-        let integration = self.chosen_integration()?;
+        let selection = self.chosen_integration()?;
         let ledger = self.ledger()?;
-        let found = match ledger.get(&registry, integration.as_ref()) {
+        let found = match ledger.get(&registry, &selection) {
             Ok(Some(found)) => found,
             Ok(None) => return Err(ServiceError::NotFound),
             Err(ServiceError::SecretMissing) => {
@@ -92,12 +91,13 @@ impl Service {
             }
             Err(e) => return Err(e),
         };
-        let (at, client) = (Utc::now(), usage::parent_client());
-        if let Err(e) = usage::record_use(&self.paths, &found.id, &client, at) {
+        let (at, client) = (Utc::now(), self.here.client());
+        let chosen_by = found.reason.record();
+        if let Err(e) = usage::record_use(&self.paths, &found.id, client, &chosen_by, at) {
             crate::output::note(&format!("could not record this use: {e}"));
         }
         // Other machines learn of it when they can; a failed report never fails a `get`.
-        let _ = ledger.report_use(&found.id, at, &client);
+        let _ = ledger.report_use(&found.id, at, client, &chosen_by);
         // Costs one comparison unless the token has expired.
         if let Some(expired) = found.expires_at.filter(|end| *end <= at)
             && crate::expiry::first_note_today(&self.paths, &found.id)
@@ -113,37 +113,127 @@ impl Service {
             return Err(ServiceError::MissingServerUrl);
         }
         let registry = Registry::parse(address)?;
-        let integration = self.chosen_integration()?;
+        let selection = self.chosen_integration()?;
         let ledger = self.ledger()?;
         let mut edit = ledger.begin_for(&registry)?;
-        let chosen = match integration {
-            Some(integration) => Some(integration),
-            None => edit.default_of(&registry)?,
-        };
-        let Some(chosen) = chosen else {
+        let Some(pick) = pick_in(&mut *edit, &registry, &selection)? else {
             return Err(ServiceError::NotFound);
         };
-        let name = TokenName::new(chosen, registry);
+        let why = crate::select::explain(&pick, &self.config.rules, &registry);
+        let name = TokenName::new(pick.integration, registry);
         if !edit.token(&name)?.is_some_and(|t| t.active) {
             return Err(ServiceError::NotFound);
         }
         edit.remove(&name)?;
-        edit.commit()
+        edit.commit()?;
+        // stdout stays the protocol's; people see which account was logged out.
+        crate::output::note(&format!("removed {name} ({why})"));
+        Ok(())
     }
 
     /// `list`: address → username for every registry where `get` would succeed.
     pub fn protocol_list(&self) -> Result<Vec<(String, String)>> {
-        let integration = self.chosen_integration()?;
-        let listed = self.ledger()?.list(integration.as_ref())?;
+        let selection = self.chosen_integration()?;
+        let listed = self.ledger()?.list(&selection)?;
         // Sorted, and any address listed once, where the reply is encoded.
         Ok(listed)
     }
 
-    /// The integration the protocol verbs act on, when the run names one
-    /// (`DOCKER_PAT_INTEGRATION`); `None` means the registry's default.
-    fn chosen_integration(&self) -> Result<Option<Integration>> {
-        Ok(self.env.integration()?)
+    /// What the protocol verbs ask for here: the integration the run names
+    /// (`DOCKER_PAT_INTEGRATION`), else the `[[select]]` rules that match;
+    /// each registry's tokens then settle it (see [`Selection::pick`]).
+    pub(crate) fn chosen_integration(&self) -> Result<Selection<'_>> {
+        let forced = self.env.integration()?;
+        Ok(Selection::new(&self.config.rules, forced, &*self.here))
     }
+}
+
+/// What `get` would answer for one registry here, and why: for `which`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub registry: Registry,
+    /// The token chosen, whether or not it exists; `None` when nothing is.
+    pub pick: Option<Pick>,
+    /// The chosen token's record, when it exists.
+    pub record: Option<crate::index::TokenRecord>,
+    /// "rule 1 in config.toml line 3: dir ~/work/**", and the like.
+    pub why: String,
+}
+
+impl Answer {
+    /// The token's name, when one is chosen.
+    pub fn token(&self) -> Option<TokenName> {
+        let pick = self.pick.as_ref()?;
+        Some(TokenName::new(
+            pick.integration.clone(),
+            self.registry.clone(),
+        ))
+    }
+
+    /// True when `get` returns a credential: the token exists and is active.
+    pub fn found(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.active)
+    }
+}
+
+impl Service {
+    /// `which`: what `get` would answer here for `registry`, or for every
+    /// registry that has tokens, chosen by the very code `get` runs.
+    pub fn which(&self, registry: Option<&Registry>) -> Result<Vec<Answer>> {
+        let selection = self.chosen_integration()?;
+        let entries = self.ledger()?.entries()?;
+        let mut registries: Vec<Registry> =
+            entries.iter().map(|e| e.name.registry.clone()).collect();
+        registries.dedup();
+        if let Some(asked) = registry {
+            registries = vec![asked.clone()];
+        }
+        let answers = registries.into_iter().map(|registry| {
+            let here: Vec<_> = entries
+                .iter()
+                .filter(|e| e.name.registry == registry)
+                .collect();
+            let default = here
+                .iter()
+                .find(|e| e.is_default)
+                .map(|e| e.name.integration.as_str());
+            let names = here.iter().map(|e| e.name.integration.as_str());
+            let pick = selection.pick_among(&registry, names, default);
+            let record = pick.as_ref().and_then(|pick| {
+                here.iter()
+                    .find(|e| e.name.integration == pick.integration)
+                    .map(|e| e.record.clone())
+            });
+            let why = match &pick {
+                Some(pick) => crate::select::explain(pick, &self.config.rules, &registry),
+                None => format!("{registry} has no default token and no rule chooses one here"),
+            };
+            Answer {
+                registry,
+                pick,
+                record,
+                why,
+            }
+        });
+        Ok(answers.collect())
+    }
+}
+
+/// The token `selection` picks for `registry` among those `edit` holds.
+fn pick_in(
+    edit: &mut dyn Edit,
+    registry: &Registry,
+    selection: &Selection,
+) -> Result<Option<Pick>> {
+    let default = edit.default_of(registry)?;
+    selection.pick(
+        registry,
+        |integration| {
+            let name = TokenName::new(integration.clone(), registry.clone());
+            Ok(edit.token(&name)?.is_some())
+        },
+        default,
+    )
 }
 
 /// The one line `get` adds for an expired token: what happened and what to do.

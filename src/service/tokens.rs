@@ -86,6 +86,7 @@ impl Service {
                         at,
                         machine: here.clone(),
                         client,
+                        chosen_by: local.last_chosen_by,
                     },
                 );
             }

@@ -25,6 +25,7 @@
 
 mod orgs;
 
+#[allow(unused_imports)]
 pub use orgs::{OatResource, OrgToken};
 
 use std::collections::BTreeMap;

@@ -12,6 +12,8 @@ pub mod gitlab;
 pub mod http_double;
 pub mod hub;
 pub mod registry_auth;
+// The registry with two accounts that the selection rules choose between.
+pub mod accounts;
 // Only the Linux-only test modules run programs in a terminal.
 #[cfg(target_os = "linux")]
 pub mod terminal;
@@ -449,22 +451,33 @@ impl Registry {
     }
 
     fn serve(dir: TempDir, auth: &str) -> Self {
+        Self::serve_with(dir, auth, None)
+    }
+
+    /// Serves with `log`, when given, receiving the registry's debug log,
+    /// which names the user of every authenticated request.
+    pub(crate) fn serve_with(dir: TempDir, auth: &str, log: Option<&Path>) -> Self {
         let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                "version: 0.1\nlog:\n  level: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                  http:\n  addr: 127.0.0.1:{port}\n{auth}",
+                if log.is_some() { "debug" } else { "error" },
                 dir.path().join("data").display(),
             ),
         )
         .unwrap();
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        };
         let child = Command::new("docker-registry")
             .args(["serve", config.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start docker-registry");
         wait_until("docker-registry", Duration::from_secs(20), || {

@@ -56,6 +56,7 @@ mod record;
 
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
+use crate::select::{Reason, Selection};
 use crate::store::BackendKind;
 
 const POINTER: &str = "@default";
@@ -80,6 +81,9 @@ struct Pointer {
 struct Reported {
     at: DateTime<Utc>,
     client: String,
+    /// What chose the token (`rule 2`, `default`…); absent in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chosen_by: Option<String>,
 }
 
 fn token_rel(name: &TokenName) -> String {
@@ -304,15 +308,34 @@ impl ServerLedger {
 }
 
 impl Ledger for ServerLedger {
-    fn get(&self, registry: &Registry, integration: Option<&Integration>) -> Result<Option<Found>> {
+    fn get(&self, registry: &Registry, selection: &Selection) -> Result<Option<Found>> {
         self.client.start();
-        let (name, seen) = match integration {
-            Some(integration) => {
+        // A rule's token is read to learn whether it exists; when it does, that read is the answer.
+        let mut read_ahead = None;
+        let pick = selection.pick(
+            registry,
+            |integration| {
                 let name = TokenName::new(integration.clone(), registry.clone());
                 let seen = self.read_token(&name)?;
-                (name, seen)
+                let exists = seen.is_some();
+                read_ahead = seen.map(|seen| (name, seen));
+                Ok::<_, ServiceError>(exists)
+            },
+            None,
+        )?;
+        let (name, seen, reason) = match pick {
+            Some(pick) => {
+                let name = TokenName::new(pick.integration, registry.clone());
+                let seen = match read_ahead {
+                    Some((read, seen)) if read == name => Some(seen),
+                    _ => self.read_token(&name)?,
+                };
+                (name, seen, pick.reason)
             }
-            None => self.read_registry_default(registry)?,
+            None => {
+                let (name, seen) = self.read_registry_default(registry)?;
+                (name, seen, Reason::Default)
+            }
         };
         let Some(seen) = seen else {
             return Ok(None);
@@ -335,10 +358,11 @@ impl Ledger for ServerLedger {
             secret,
             expires_at: seen.record.expires_at,
             hub_linked: seen.record.hub.is_some(),
+            reason,
         }))
     }
 
-    fn list(&self, integration: Option<&Integration>) -> Result<Vec<(String, String)>> {
+    fn list(&self, selection: &Selection) -> Result<Vec<(String, String)>> {
         self.client.start();
         let names = self.walk()?;
         let mut registries: Vec<&Registry> = names.iter().map(|n| &n.registry).collect();
@@ -346,11 +370,21 @@ impl Ledger for ServerLedger {
         let mut listed = Vec::new();
         for registry in registries {
             self.client.start();
-            let chosen = match integration {
-                Some(integration) => integration.clone(),
-                None => self.default_integration(registry)?,
+            let default = match selection.forced_integration() {
+                Some(_) => None,
+                None => Some(self.default_integration(registry)?),
             };
-            match self.read_token(&TokenName::new(chosen, registry.clone())) {
+            let exists = |integration: &Integration| {
+                Ok::<_, ServiceError>(
+                    names
+                        .binary_search(&TokenName::new(integration.clone(), registry.clone()))
+                        .is_ok(),
+                )
+            };
+            let Some(pick) = selection.pick(registry, exists, default)? else {
+                continue;
+            };
+            match self.read_token(&TokenName::new(pick.integration, registry.clone())) {
                 Ok(Some(seen)) if seen.record.active => listed.push((
                     registry.list_address(&seen.record.server_url).to_owned(),
                     seen.record.username,
@@ -392,7 +426,7 @@ impl Ledger for ServerLedger {
         Ok(Box::new(ServerEdit::new(self)))
     }
 
-    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str) -> Result<()> {
+    fn report_use(&self, id: &str, at: DateTime<Utc>, client: &str, reason: &str) -> Result<()> {
         if !self.report_due(id, at) {
             return Ok(());
         }
@@ -407,6 +441,7 @@ impl Ledger for ServerLedger {
                 Reported {
                     at,
                     client: client.to_owned(),
+                    chosen_by: (!reason.is_empty()).then(|| reason.to_owned()),
                 },
             );
             let body = serde_json::to_vec(&uses).expect("uses serialise");
@@ -434,6 +469,7 @@ impl Ledger for ServerLedger {
                         at: reported.at,
                         machine,
                         client: reported.client,
+                        chosen_by: reported.chosen_by,
                     },
                 );
             }

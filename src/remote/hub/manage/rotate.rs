@@ -115,9 +115,10 @@ impl Hub<'_> {
                 // Hub counts the check as a use; so does the audit, here and
                 // (through the team server, when there is one) on every machine.
                 let at = Utc::now();
-                let _ = crate::usage::record_use(&self.service.paths, &record.id, CHECK_CLIENT, at);
+                let _ =
+                    crate::usage::record_use(&self.service.paths, &record.id, CHECK_CLIENT, "", at);
                 if let Ok(ledger) = self.service.ledger() {
-                    let _ = ledger.report_use(&record.id, at, CHECK_CLIENT);
+                    let _ = ledger.report_use(&record.id, at, CHECK_CLIENT, "");
                 }
             }
             Ok(false) => {
