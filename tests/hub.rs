@@ -158,16 +158,18 @@ fn a_second_factor_is_asked_for_and_marks_the_account() {
         keyring: _keyring,
     } = setup();
     hub.add_user_with_second_factor("bob", "bob's password", "246810");
+    // The code comes on the line after the password, never on the command line.
     let login = |otp: Option<&str>| {
-        let mut args = vec!["hub", "login", "-u", "bob", "--password-stdin"];
-        if let Some(otp) = otp {
-            args.extend(["--otp", otp]);
-        }
-        env.run(&args, "bob's password\n")
+        let input = match otp {
+            Some(otp) => format!("bob's password\n{otp}\n"),
+            None => "bob's password\n".to_owned(),
+        };
+        env.run(&["hub", "login", "-u", "bob", "--password-stdin"], &input)
     };
     let line = error_line(&login(None));
     assert!(
-        line.contains("Docker Hub asks for a two-factor code") && line.contains("--otp"),
+        line.contains("Docker Hub asks for a two-factor code")
+            && line.contains("on the line after the password"),
         "{line}"
     );
     let line = error_line(&login(Some("111111")));
@@ -175,6 +177,18 @@ fn a_second_factor_is_asked_for_and_marks_the_account() {
         line.contains("Invalid two-factor authentication code"),
         "{line}"
     );
+    // --otp is refused in one line saying how to give the code, before anything is read or sent.
+    let calls = hub.requests().len();
+    for args in [&["--otp", "246810"][..], &["--otp=246810"], &["--otp"]] {
+        let mut all = vec!["hub", "login", "-u", "bob", "--password-stdin"];
+        all.extend_from_slice(args);
+        let line = error_line(&env.run(&all, "bob's password\n"));
+        assert_eq!(
+            line,
+            "--otp is no longer taken: a code on the command line is visible to every user of this machine; type it when asked, or give it on the second line of stdin after the password with --password-stdin"
+        );
+    }
+    assert_eq!(hub.requests().len(), calls, "nothing was sent to Hub");
     let out = ok(&login(Some("246810")));
     assert!(out.contains("Signed in to Docker Hub as bob"), "{out}");
     assert!(out.contains("now marked in config.toml"), "{out}");
@@ -1123,6 +1137,8 @@ fn hub_secrets_go_only_to_hub_the_keychain_and_the_kernel_keyring() {
 }
 
 /// As a person signs in: the password and the code typed at hidden prompts.
+/// While Hub takes its time over the code, no process on the machine has the
+/// code (or the password) in its command line.
 #[test]
 fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
     let Setup {
@@ -1131,11 +1147,39 @@ fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
         keyring: _keyring,
     } = setup();
     hub.add_user_with_second_factor("bob", "typed password", "135790");
+    hub.http().fault_route(
+        "POST",
+        "/v2/users/2fa-login",
+        crate::support::http_double::Fault::LateAnswer(std::time::Duration::from_secs(2)),
+    );
     let terminal = Terminal::start(&env, "login", &format!("'{BIN}' hub login -u bob"));
     terminal.wait_for("Docker Hub password for bob:", 1);
+    let helper = terminal.children();
+    assert!(
+        helper.len() == 1 && helper[0].1.contains("hub login -u bob"),
+        "the helper is seen waiting: {helper:?}"
+    );
     terminal.type_line("typed password");
     terminal.wait_for("Two-factor authentication code:", 1);
     terminal.type_line("135790");
+    // The code is on its way to Hub, which holds it for 2 s: the helper is still running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !hub.saw("135790") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the code never reached Hub"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(terminal.children(), helper, "still running");
+    assert!(
+        !command_lines_with("hub login -u bob").is_empty(),
+        "the scan sees the helper's own command line"
+    );
+    for secret in ["135790", "typed password"] {
+        let shown = command_lines_with(secret);
+        assert!(shown.is_empty(), "{secret:?} in a command line: {shown:?}");
+    }
     let (code, screen) = terminal.finish();
     assert_eq!(code, 0, "{screen}");
     assert!(
@@ -1147,6 +1191,17 @@ fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
         "{screen}"
     );
     ok(&run_hub(&env, &["tokens"]));
+}
+
+/// The command lines (as `/proc/PID/cmdline` shows them to every user) that contain `text`.
+fn command_lines_with(text: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|line| line.contains(text))
+        .collect()
 }
 
 /// The session in the README's "Managing Docker Hub tokens", run for real

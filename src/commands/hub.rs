@@ -18,7 +18,6 @@ use crate::remote::hub::manage::create::CreateRequest;
 use crate::remote::hub::manage::rotate::{RotateFailure, Step};
 use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
 use crate::remote::hub::spec;
-use crate::secret::Secret;
 use crate::service::Service;
 use crate::service::write::{check_username, clean_description};
 
@@ -85,6 +84,11 @@ pub(crate) fn explain(error: &ManageError) -> String {
 }
 
 fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
+    if args.otp.is_some() {
+        return Err(ManageError::Invalid(
+            "--otp is no longer taken: a code on the command line is visible to every user of this machine; type it when asked, or give it on the second line of stdin after the password with --password-stdin".into(),
+        ));
+    }
     let username = args.username.trim();
     check_username(username)?;
     if username.is_empty() {
@@ -94,13 +98,14 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
     if !crate::kernel_keyring::available() {
         return Err(HubError::NoKeyring.into());
     }
-    let password = if args.password_stdin {
-        crate::prompt::read_line_from(std::io::stdin().lock())
+    let (password, mut piped_code) = if args.password_stdin {
+        crate::prompt::read_secret_and_code_from(std::io::stdin().lock())
     } else {
         crate::prompt::ask_hidden(&format!(
             "Docker Hub password for {}: ",
             crate::text::printable(username, 64)
         ))
+        .map(|password| (password, None))
     }
     .map_err(|e| ManageError::Invalid(format!("{e}; or use --password-stdin")))?;
     if password.is_empty() {
@@ -108,11 +113,15 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
             "no password given; nothing was changed".into(),
         ));
     }
-    let mut otp = args.otp.map(|code| Secret::from_str_copy(code.expose()));
-    let mut code = || match otp.take() {
+    let mut code = || {
+        match piped_code.take() {
         Some(code) => Ok(code),
-        None => crate::prompt::ask_hidden("Two-factor authentication code: ")
-            .map_err(|e| format!("Docker Hub asks for a two-factor code: {e}; or use --otp")),
+        None => crate::prompt::ask_hidden("Two-factor authentication code: ").map_err(|e| {
+            format!(
+                "Docker Hub asks for a two-factor code: {e}; with --password-stdin, give it on the line after the password"
+            )
+        }),
+    }
     };
     let second_factor = hub.sign_in(username, &password, &mut code)?;
     drop(password);
