@@ -146,6 +146,104 @@ fn login_keeps_the_session_in_the_kernel_keyring_only_and_logout_ends_it() {
     assert!(error_line(&hub_tokens(&env)).starts_with("not signed in"));
 }
 
+/// Gives the calling thread (and the processes it starts) a new session
+/// keyring of its own, as pam_keyinit gives a login.
+fn join_new_session_keyring() {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a null name takes no pointer from us.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    assert!(id > 0, "keyctl join: {}", std::io::Error::last_os_error());
+}
+
+/// `keyctl ARGS`, run from this thread (so in its session keyring).
+fn keyctl(args: &[&str]) -> Output {
+    std::process::Command::new("keyctl")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The Hub session is kept in the session keyring of the login that signed
+/// in, with possessor permissions only: the same login session's processes
+/// read it, a process of the same user in another session keyring (another
+/// login, a cron job) cannot, not even by its id. In the user's default
+/// session keyring, `hub login` says who shares it.
+#[test]
+fn the_session_is_readable_only_by_the_login_session_that_signed_in() {
+    require_tool("keyctl", "keyutils");
+    let Setup {
+        env,
+        hub: _hub,
+        keyring: _keyring,
+    } = setup();
+    join_new_session_keyring();
+    let out = login(&env);
+    assert!(
+        out.contains("The session is kept in this login session's kernel keyring, readable only by the processes of this login session (and root)"),
+        "{out}"
+    );
+    ok(&hub_tokens(&env));
+    let shown = stdout(&keyctl(&["show", "@s"]));
+    let line = shown
+        .lines()
+        .find(|l| l.contains("docker-credential-pat:hub-session:"))
+        .unwrap_or_else(|| panic!("the session is in this session keyring: {shown}"));
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let description = line.split_whitespace().last().unwrap();
+    assert!(
+        !stdout(&keyctl(&["show", "@u"])).contains(description),
+        "nothing in the user keyring"
+    );
+    // Possessor: view, read, write, search, setattr; no user, group or other bits.
+    let described = stdout(&keyctl(&["rdescribe", &id]));
+    assert_eq!(described.split(';').nth(3), Some("2f000000"), "{described}");
+    // This session reads it (so the check below can see), another cannot.
+    let mine = keyctl(&["pipe", &id]);
+    assert!(stdout(&mine).starts_with("alice"), "{}", stderr(&mine));
+    let other = keyctl(&["session", "-", "keyctl", "pipe", &id]);
+    assert!(!other.status.success(), "{}", stdout(&other));
+    assert!(
+        stderr(&other).contains("Permission denied"),
+        "{}",
+        stderr(&other)
+    );
+    assert!(!stdout(&other).contains("alice"));
+    let mut elsewhere = env.command("keyctl");
+    elsewhere.args(["session", "-", BIN, "hub", "tokens", "--json"]);
+    let elsewhere = run_with_input(elsewhere, "", "hub tokens in another session");
+    assert!(
+        stderr(&elsewhere).contains("not signed in to Docker Hub"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    ok(&hub_tokens(&env));
+
+    // In the user's default session keyring, the message says who shares it.
+    let uid = stdout(&std::process::Command::new("id").arg("-u").output().unwrap());
+    let mut shared = env.command("keyctl");
+    shared.args([
+        "session",
+        &format!("_uid_ses.{}", uid.trim()),
+        BIN,
+        "hub",
+        "login",
+        "--username",
+        USER,
+        "--password-stdin",
+    ]);
+    let out = ok(&run_with_input(shared, PASSWORD, "hub login"));
+    assert!(
+        out.contains("The session is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one"),
+        "{out}"
+    );
+}
+
 fn hub_tokens(env: &Env) -> Output {
     run_hub(env, &["tokens", "--json"])
 }

@@ -9,6 +9,7 @@ use super::exit::{CommandResult, Exit};
 use super::tokens::{relative, timestamp};
 use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
+use crate::kernel_keyring::Reach;
 use crate::names::Integration;
 use crate::output::{self, Table};
 use crate::registry::Registry;
@@ -123,13 +124,14 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
         }),
     }
     };
-    let second_factor = hub.sign_in(username, &password, &mut code)?;
+    let (second_factor, reach) = hub.sign_in(username, &password, &mut code)?;
     drop(password);
     let service = hub.service;
     output::say(&format!(
         "Signed in to Docker Hub as {username} for {}; `docker-credential-pat hub logout` ends the session now",
         duration_words(service.config.hub_session_seconds)
     ));
+    output::say(&format!("The session {}", reach_words(reach)));
     if second_factor && !service.config.two_factor_on(&Registry::DockerHub, username) {
         let _lock = service.begin()?;
         super::two_factor::mark(service, &Registry::DockerHub, username)?;
@@ -138,6 +140,19 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
         ));
     }
     Ok(Exit::Success)
+}
+
+/// Where a private kernel-keyring entry is kept and who can read it, after "The session ".
+pub(crate) fn reach_words(reach: Reach) -> &'static str {
+    match reach {
+        Reach::ThisSession => {
+            "is kept in this login session's kernel keyring, readable only by the processes of this login session (and root)"
+        }
+        Reach::UserDefault => {
+            "is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one (cron jobs, logins without pam_keyinit, `docker exec`) can read it; to keep it to one terminal, sign in from a shell started with `keyctl session`"
+        }
+        Reach::Nowhere => "is not kept: this system has no kernel keyring",
+    }
 }
 
 fn duration_words(seconds: u32) -> String {
