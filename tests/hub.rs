@@ -223,6 +223,11 @@ fn the_session_is_readable_only_by_the_login_session_that_signed_in() {
         stderr(&elsewhere)
     );
     ok(&hub_tokens(&env));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("ok       caches: the Docker Hub session of alice is kept in this login session's kernel keyring with possessor-only permissions: only processes of this login session (and root) can read it"),
+        "{doctor}"
+    );
 
     // In the user's default session keyring, the message says who shares it.
     let uid = stdout(&std::process::Command::new("id").arg("-u").output().unwrap());
@@ -241,6 +246,26 @@ fn the_session_is_readable_only_by_the_login_session_that_signed_in() {
     assert!(
         out.contains("The session is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one"),
         "{out}"
+    );
+    let mut doctor = env.command("keyctl");
+    doctor.args([
+        "session",
+        &format!("_uid_ses.{}", uid.trim()),
+        BIN,
+        "doctor",
+    ]);
+    let doctor = stdout(&run_with_input(doctor, "", "doctor"));
+    assert!(
+        doctor.contains("warning  caches: the Docker Hub session of alice is kept in this user's default session keyring")
+            && doctor.contains("sign in from a shell started with `keyctl session`"),
+        "{doctor}"
+    );
+    // Signed out, doctor says where a session would be kept.
+    ok(&env.run(&["hub", "logout"], ""));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("ok       caches: a Docker Hub session, once signed in, is kept in this login session's kernel keyring"),
+        "{doctor}"
     );
 }
 

@@ -15,6 +15,7 @@ use crate::service::Service;
 use crate::service::tokens::TokenView;
 use chrono::Utc;
 
+mod caches;
 mod data;
 mod docker;
 mod permissions;
@@ -69,6 +70,7 @@ pub fn run(
     let plaintext = docker::check(service, &index, repair, &mut findings);
     check_tokens(service, &mut findings);
     check_hub(service, &mut findings);
+    caches::check(service, &mut findings);
     if !permissions_checked {
         permissions::check(service, plaintext, repair, &mut findings);
     }
