@@ -642,7 +642,8 @@ fn hub_errors_are_one_line_saying_what_to_do() {
         assert!(seen.1.contains(header), "{header} in {}", seen.1);
     }
 
-    hub.fail_next(400, r#"{"fields": {"token_label": ["Ensure this field has no more than 100 characters."]}, "text": "Invalid request"}"#);
+    // The listing first, then the create.
+    hub.fail_after(1, 400, r#"{"fields": {"token_label": ["Ensure this field has no more than 100 characters."]}, "text": "Invalid request"}"#);
     let line = error_line(&run_hub(&env, &["create", "--integration", "ci"]));
     assert_eq!(
         line,
@@ -1002,7 +1003,7 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
     let line = error_line(&run_hub(&env, &["rotate", "ci@docker.io"]));
     assert_eq!(
         line,
-        "rotating ci@docker.io stopped while reading the token: Docker Hub answered the request to read the token with status 500: Docker Hub has a problem of its own; try again later"
+        "rotating ci@docker.io stopped while reading the token: Docker Hub answered the request to list the tokens with status 500: Docker Hub has a problem of its own; try again later"
     );
     assert_eq!(hub.tokens().len(), before);
     assert_eq!(served(&env).as_deref(), Some(newest.as_str()));
@@ -1035,8 +1036,14 @@ fn rotate_says_which_step_failed_and_what_is_left() {
     assert_eq!(hub.tokens().len(), count);
     assert_eq!(served(&env).as_deref(), Some(old.as_str()));
 
-    // Switching the old token off fails: the new one is in use, and the line says how to finish.
-    let line = error_line(&rotate_failing_at(&env, &hub, 4, 503, ""));
+    // Switching the old token off is refused: the new one is in use, and the line says how to finish.
+    let line = error_line(&rotate_failing_at(
+        &env,
+        &hub,
+        4,
+        403,
+        r#"{"detail": "Not allowed right now"}"#,
+    ));
     let new = served(&env).unwrap();
     assert_ne!(new, old);
     assert!(hub.token(&old_uuid).unwrap().is_active);
@@ -1068,7 +1075,7 @@ fn rotate_says_which_step_failed_and_what_is_left() {
 }
 
 /// `hub rotate ci@docker.io` with Hub's answer to its `call`-th request
-/// (1 read, 2 create, 3 check, 4 switch off) replaced by `status` and `body`.
+/// (1 list, 2 create, 3 check, 4 switch off) replaced by `status` and `body`.
 fn rotate_failing_at(env: &Env, hub: &HubDouble, call: usize, status: u16, body: &str) -> Output {
     hub.fail_after(call - 1, status, body);
     let output = run_hub(env, &["rotate", "ci@docker.io"]);

@@ -15,7 +15,8 @@ use crate::output::{self, Table};
 use crate::registry::Registry;
 use crate::remote::hub::HubError;
 use crate::remote::hub::audit::Level;
-use crate::remote::hub::manage::create::CreateRequest;
+use crate::remote::hub::manage::StoreOutcome;
+use crate::remote::hub::manage::create::{CreateFailure, CreateRequest};
 use crate::remote::hub::manage::rotate::{RotateFailure, Step};
 use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
 use crate::remote::hub::spec;
@@ -47,6 +48,9 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
 pub(crate) fn explain(error: &ManageError) -> String {
     let hub = match error {
         ManageError::Hub(hub) => hub,
+        ManageError::Partial { head, cause, tail } => {
+            return format!("{head}{}{tail}", explain(cause));
+        }
         other => return other.to_string(),
     };
     match hub {
@@ -198,6 +202,7 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
         Some(text) => clean_description(text)?,
         None => None,
     };
+    let name = format!("{integration}@docker.io");
     let request = CreateRequest {
         integration,
         username: args.username,
@@ -208,15 +213,19 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     };
     let created = match hub.create(request) {
         Ok(created) => created,
-        Err(failure) => {
-            return Err(ManageError::Invalid(format!(
-                "{}{}",
-                explain(&failure.error),
-                abandoned_words(failure.abandoned.as_ref())
-            )));
-        }
+        Err(failure) => return Err(ManageError::Invalid(create_failure(&name, &failure))),
     };
     let name = &created.name;
+    if created.resumed {
+        output::say(&format!(
+            "Finished creating {name}: Docker Hub token {}, made by an earlier run that stopped before it knew, is stored in {}, scope {}, {}",
+            short(&created.uuid),
+            created.backend.place(),
+            spec::short_scopes(&created.scopes),
+            expiry_words(created.expires_at)
+        ));
+        return Ok(Exit::Success);
+    }
     output::say(&format!(
         "Created {name} on Docker Hub as token {}: label \"{}\", scope {} ({}), {}",
         short(&created.uuid),
@@ -240,19 +249,32 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// What became of a new token that could not be kept.
-fn abandoned_words(abandoned: Option<&Abandoned>) -> String {
-    match abandoned {
-        None => String::new(),
-        Some(Abandoned { deleted: true, .. }) => {
-            "; the new token was deleted from Docker Hub again".into()
+/// Why `hub create` stopped, and what became of the token Hub made: one line.
+fn create_failure(name: &str, failure: &CreateFailure) -> String {
+    let why = explain(&failure.error);
+    match &failure.new {
+        None => why,
+        Some((_, StoreOutcome::NotStored(abandoned))) => {
+            format!("{why}; {name} was not stored{}", abandoned_words(abandoned))
         }
-        Some(Abandoned {
-            uuid,
-            deleted: false,
-        }) => format!(
-            "; the new token {uuid} is left on Docker Hub: `docker-credential-pat hub delete {uuid}` removes it"
+        Some((uuid, StoreOutcome::Incomplete)) => format!(
+            "Docker Hub token {uuid} was created and stored as {name}, but not all of its record was: {why}; run the same command again to finish"
         ),
+        Some((uuid, StoreOutcome::Unknown)) => format!(
+            "Docker Hub token {uuid} was created, but whether it was stored as {name} is not known: {why}; run the same command again to finish (it keeps the token if it was stored, and deletes it from Docker Hub if not)"
+        ),
+    }
+}
+
+/// What became of a new token that nothing holds.
+fn abandoned_words(abandoned: &Abandoned) -> String {
+    if abandoned.deleted {
+        "; the new token was deleted from Docker Hub again".into()
+    } else {
+        format!(
+            "; the new token {}, which nothing here holds, could not be deleted from Docker Hub: `docker-credential-pat hub delete {}` removes it",
+            abandoned.uuid, abandoned.uuid
+        )
     }
 }
 
@@ -377,6 +399,25 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
         .rotate(token, delete_old)
         .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure)))?;
     let name = &rotated.name;
+    if rotated.resumed {
+        output::say(&format!(
+            "Finished rotating {name}: the new token {}, made by an earlier run that stopped before it knew, is stored and in use; it {}",
+            short(&rotated.new_uuid),
+            expiry_words(rotated.expires_at)
+        ));
+        if !rotated.old_uuid.is_empty() {
+            output::say(&format!(
+                "The old token {} was {}",
+                short(&rotated.old_uuid),
+                if delete_old {
+                    "deleted from Docker Hub"
+                } else {
+                    "switched off on Docker Hub"
+                }
+            ));
+        }
+        return Ok(Exit::Success);
+    }
     if let Some(finished) = &rotated.finished {
         output::say(&format!(
             "First {} Docker Hub token {}, which an earlier rotation of {name} had left active",
@@ -420,22 +461,29 @@ fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
         Step::Retire => "switching off the old token",
     };
     let shown = crate::text::printable(token, 80);
-    let left = match (failure.step, &failure.still_active) {
-        (Step::Retire, Some(old)) => format!(
+    let left = match (failure.step, &failure.still_active, &failure.new) {
+        (Step::Retire, Some(old), _) => format!(
             "; {shown} now holds the new token, which is in use, but the old token {} is still active on Docker Hub: `docker-credential-pat hub {} {}` switches it off",
             old.uuid,
             if old.delete { "delete" } else { "deactivate" },
             old.uuid
         ),
-        (Step::Finish, Some(old)) => format!(
+        (Step::Finish, Some(old), _) => format!(
             "; nothing else was changed, and Docker Hub token {} is still active: run this again later, or `docker-credential-pat hub deactivate {}`",
             old.uuid, old.uuid
         ),
-        (Step::Read, _) => String::new(),
-        _ => format!(
-            "; {shown} still holds the old token, which stays active and in use{}",
-            abandoned_words(failure.abandoned.as_ref())
+        (Step::Read, ..) => String::new(),
+        (_, _, Some((uuid, StoreOutcome::Incomplete))) => format!(
+            "; {shown} holds the new token {uuid}, which is in use, but its record is not finished and the old token is still active on Docker Hub: run the same command again to finish"
         ),
+        (_, _, Some((uuid, StoreOutcome::Unknown))) => format!(
+            "; whether {shown} holds the new token {uuid} or still the old one is not known, and neither was switched off on Docker Hub: run the same command again to finish"
+        ),
+        (_, _, Some((_, StoreOutcome::NotStored(abandoned)))) => format!(
+            "; {shown} still holds the old token, which stays active and in use{}",
+            abandoned_words(abandoned)
+        ),
+        _ => format!("; {shown} still holds the old token, which stays active and in use"),
     };
     format!(
         "rotating {shown} stopped while {step}: {}{left}",

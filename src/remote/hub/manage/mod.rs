@@ -38,8 +38,12 @@ use crate::service::Service;
 use crate::service::tokens::find_entry;
 
 pub(crate) mod create;
+mod keep;
+pub(crate) use keep::StoreOutcome;
 pub(crate) mod listing;
+pub(crate) mod pending;
 pub(crate) mod rotate;
+pub(crate) mod settle;
 pub(crate) mod sign_in;
 pub(crate) mod state;
 
@@ -54,6 +58,13 @@ pub(crate) enum ManageError {
     Local(#[from] ServiceError),
     #[error("{0}")]
     Invalid(String),
+    /// Part of a change was made: what was, why the rest was not, and how to finish.
+    #[error("{head}{cause}{tail}")]
+    Partial {
+        head: String,
+        cause: Box<ManageError>,
+        tail: String,
+    },
 }
 
 impl From<crate::config::ConfigError> for ManageError {
@@ -260,9 +271,9 @@ impl<'a> Hub<'a> {
         Ok(())
     }
 
-    /// Takes a new token that could not be kept back off Hub, if it can.
+    /// Takes a new token that nothing holds back off Hub, if it can.
     fn abandon(&self, session: &Session, uuid: &str) -> Abandoned {
-        let deleted = self.with_session(session, |c, s| c.delete(s, uuid)).is_ok();
+        let deleted = self.remove(session, uuid).is_ok();
         Abandoned {
             uuid: uuid.to_owned(),
             deleted,
