@@ -21,6 +21,8 @@
 //!   the clean run leaves.
 
 use std::process::Output;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::faultproxy::{Fault, FaultProxy};
@@ -261,31 +263,65 @@ fn failed(kind: Kind, line: &str, before: &State, now: &State) -> Option<String>
     None
 }
 
-/// Runs one flow on one backend through every fault at every request index;
-/// returns the fault points covered.
-fn matrix(kind: Kind, backend: Backend) -> usize {
-    let keyring = (backend == Backend::Keychain).then(SecretService::start);
-    let hub = HubDouble::start();
-    hub.set_rate_limit(100_000);
-    let hub_proxy = FaultProxy::start(&hub.url.trim_start_matches("http://"));
-    let bao = (backend == Backend::OpenBao).then(DevServer::start);
-    let bao_proxy = bao.as_ref().map(|b| FaultProxy::start(&b.address));
-    let mut serial = 0;
-    let mut case = |label: &str| {
-        serial += 1;
-        let user = format!("u{serial}");
-        if kind == Kind::Login {
-            hub.add_user_with_second_factor(&user, PASSWORD, CODE);
-        } else {
-            hub.add_user(&user, PASSWORD);
+/// Cases run side by side, each lane with proxies of its own: most of a
+/// case is waiting for a timeout.
+const LANES: usize = 4;
+
+/// What every case of a matrix shares: the Hub double, the keychain or the
+/// OpenBao server, and a counter that gives each case its own account.
+struct World<'a> {
+    kind: Kind,
+    hub: &'a HubDouble,
+    keyring: Option<&'a SecretService>,
+    bao: Option<&'a DevServer>,
+    serial: AtomicUsize,
+}
+
+/// A fault proxy in front of Hub and one in front of OpenBao (on that backend).
+struct Lane {
+    proxies: Vec<(&'static str, FaultProxy)>,
+}
+
+impl Lane {
+    fn new(world: &World<'_>) -> Self {
+        let mut proxies = vec![(
+            "hub",
+            FaultProxy::start(world.hub.url.trim_start_matches("http://")),
+        )];
+        if let Some(bao) = world.bao {
+            proxies.push(("openbao", FaultProxy::start(&bao.address)));
         }
-        let mut env = match &keyring {
+        Self { proxies }
+    }
+
+    fn reset(&self) {
+        for (_, proxy) in &self.proxies {
+            proxy.reset();
+        }
+    }
+
+    fn wait_idle(&self) {
+        for (_, proxy) in &self.proxies {
+            proxy.wait_idle(Duration::from_secs(10));
+        }
+    }
+
+    /// A new account, its machine pointed at this lane's proxies, in the flow's starting state.
+    fn case<'w>(&self, world: &'w World<'w>, label: &str) -> Case<'w> {
+        let serial = world.serial.fetch_add(1, Ordering::SeqCst);
+        let user = format!("u{serial}");
+        if world.kind == Kind::Login {
+            world.hub.add_user_with_second_factor(&user, PASSWORD, CODE);
+        } else {
+            world.hub.add_user(&user, PASSWORD);
+        }
+        let mut env = match world.keyring {
             Some(keyring) => Env::new(keyring),
             None => Env::without_keychain(),
         };
-        env.set("DOCKER_PAT_HUB_URL", &hub_proxy.url());
+        env.set("DOCKER_PAT_HUB_URL", &self.proxies[0].1.url());
         let mut config = format!("hub_timeout_seconds = {TIMEOUT_SECONDS}\n");
-        if let Some(proxy) = &bao_proxy {
+        if let Some((_, proxy)) = self.proxies.get(1) {
             env.set("DOCKER_PAT_BACKEND", "openbao")
                 .set("BAO_ADDR", &proxy.url())
                 .set("BAO_TOKEN", ROOT_TOKEN);
@@ -295,90 +331,112 @@ fn matrix(kind: Kind, backend: Backend) -> usize {
         }
         env.write_config_toml(&config);
         let mut case = Case {
-            hub: &hub,
+            hub: world.hub,
             env,
             user,
-            kind,
+            kind: world.kind,
             link: None,
         };
         case.setup();
         case
-    };
-    let proxies: Vec<(&str, &FaultProxy)> = std::iter::once(("hub", &hub_proxy))
-        .chain(bao_proxy.iter().map(|p| ("openbao", p)))
-        .collect();
-    let idle = || {
-        for (_, proxy) in &proxies {
-            proxy.wait_idle(Duration::from_secs(10));
-        }
+    }
+}
+
+const FAULTS: [Fault; 5] = [
+    Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
+    Fault::DropAnswer,
+    Fault::Reset,
+    Fault::Status(500),
+    Fault::Status(503),
+];
+
+/// Runs one flow on one backend through every fault at every request index;
+/// returns the fault points covered.
+fn matrix(kind: Kind, backend: Backend) -> usize {
+    let keyring = (backend == Backend::Keychain).then(SecretService::start);
+    let hub = HubDouble::start();
+    hub.set_rate_limit(100_000);
+    let bao = (backend == Backend::OpenBao).then(DevServer::start);
+    let world = World {
+        kind,
+        hub: &hub,
+        keyring: keyring.as_ref(),
+        bao: bao.as_ref(),
+        serial: AtomicUsize::new(1),
     };
 
     // The clean run: how many requests to each, and what it leaves.
-    let clean = case("clean");
+    let lane = Lane::new(&world);
+    let clean = lane.case(&world, "clean");
     let before = clean.state();
-    for (_, proxy) in &proxies {
-        proxy.reset();
-    }
+    lane.reset();
     ok(&clean.flow());
-    let counts: Vec<usize> = proxies.iter().map(|(_, p)| p.seen().len()).collect();
-    for ((what, proxy), count) in proxies.iter().zip(&counts) {
+    let counts: Vec<usize> = lane.proxies.iter().map(|(_, p)| p.seen().len()).collect();
+    for ((what, proxy), count) in lane.proxies.iter().zip(&counts) {
         eprintln!("{kind:?} on {backend:?}: {count} requests to {what}: {:?}", proxy.seen());
     }
     let after = clean.state();
     if let Some(problem) = finished(kind, &before, &after, false) {
         panic!("{kind:?}: the clean run: {problem}");
     }
+    drop(lane);
 
-    let faults = [
-        Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
-        Fault::DropAnswer,
-        Fault::Reset,
-        Fault::Status(500),
-        Fault::Status(503),
-    ];
-    let mut covered = 0;
-    let mut problems = Vec::new();
-    for (p, (what, proxy)) in proxies.iter().enumerate() {
-        for n in 1..=counts[p] {
-            for fault in faults {
-                let case = case(what);
-                let before = case.state();
-                for (_, other) in &proxies {
-                    other.reset();
+    let jobs: Vec<(usize, usize, Fault)> = counts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, &count)| (1..=count).flat_map(move |n| FAULTS.map(|f| (p, n, f))))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let problems = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..LANES {
+            scope.spawn(|| {
+                let lane = Lane::new(&world);
+                while let Some(&(p, n, fault)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if let Some(problem) = one_point(&world, &lane, p, n, fault) {
+                        problems.lock().unwrap().push(problem);
+                    }
                 }
-                proxy.arm(n, fault);
-                let started = Instant::now();
-                let out = case.flow();
-                let took = started.elapsed();
-                idle();
-                let applied = proxy.applied();
-                let label = format!(
-                    "{kind:?} on {backend:?}, {fault} at {what} request {n} ({:?})",
-                    applied.first().map(|a| &a.2)
-                );
-                assert_eq!(applied.len(), 1, "{label}: the fault was not applied");
-                for (_, other) in &proxies {
-                    other.reset();
-                }
-                covered += 1;
-                assert!(took < Duration::from_secs(30), "{label}: took {took:?}");
-                if let Some(problem) = check(&case, &out, &before) {
-                    problems.push(format!("{label}: {problem}"));
-                }
-            }
+            });
         }
-    }
+    });
+    let problems = problems.into_inner().unwrap();
     assert!(
         problems.is_empty(),
-        "{} of {covered} fault points went wrong:\n{}",
+        "{} of {} fault points went wrong:\n{}",
         problems.len(),
+        jobs.len(),
         problems.join("\n")
     );
     eprintln!(
-        "{kind:?} on {backend:?}: {counts:?} requests x {} faults = {covered} fault points",
-        faults.len()
+        "{kind:?} on {backend:?}: {counts:?} requests x {} faults = {} fault points",
+        FAULTS.len(),
+        jobs.len()
     );
-    covered
+    jobs.len()
+}
+
+/// One fault point: `fault` at request `n` to the lane's proxy `p`.
+fn one_point(world: &World<'_>, lane: &Lane, p: usize, n: usize, fault: Fault) -> Option<String> {
+    let (what, proxy) = &lane.proxies[p];
+    let case = lane.case(world, what);
+    let before = case.state();
+    lane.reset();
+    proxy.arm(n, fault);
+    let started = Instant::now();
+    let out = case.flow();
+    let took = started.elapsed();
+    lane.wait_idle();
+    let applied = proxy.applied();
+    lane.reset();
+    let label = format!(
+        "{:?}, {fault} at {what} request {n} ({:?})",
+        world.kind,
+        applied.first().map(|a| &a.2)
+    );
+    assert_eq!(applied.len(), 1, "{label}: the fault was not applied");
+    assert!(took < Duration::from_secs(30), "{label}: took {took:?}");
+    check(&case, &out, &before).map(|problem| format!("{label}: {problem}"))
 }
 
 /// What is wrong with one faulted run, if anything; a failure is run again.
