@@ -112,7 +112,9 @@ impl Case<'_> {
         ok(&self.login());
         match self.kind {
             Kind::Link => {
-                let (uuid, secret) = self.hub.add_token(&self.user, "made on Hub", &["repo:read"]);
+                let (uuid, secret) = self
+                    .hub
+                    .add_token(&self.user, "made on Hub", &["repo:read"]);
                 self.link = Some(uuid);
                 ok(&self.run(
                     &["add", "docker.io", "-u", &self.user, "-i", "ci"],
@@ -150,12 +152,17 @@ impl Case<'_> {
         });
         let listed: serde_json::Value =
             serde_json::from_str(&ok(&self.run(&["tokens", "--json"], ""))).unwrap();
-        let local = listed.as_array().unwrap().iter().find(|t| t["token"] == NAME).map(|t| {
-            (
-                t["active"].as_bool().unwrap(),
-                t["hub_id"].as_str().map(str::to_owned),
-            )
-        });
+        let local = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["token"] == NAME)
+            .map(|t| {
+                (
+                    t["active"].as_bool().unwrap(),
+                    t["hub_id"].as_str().map(str::to_owned),
+                )
+            });
         let hub = self
             .hub
             .tokens()
@@ -233,11 +240,17 @@ fn failed(kind: Kind, line: &str, before: &State, now: &State) -> Option<String>
         return Some(format!("get serves nothing any more: {now:?}"));
     }
     if line.contains("still holds the old token") && now.served != before.served {
-        return Some(format!("says the old token, but get serves {:?}", now.served));
+        return Some(format!(
+            "says the old token, but get serves {:?}",
+            now.served
+        ));
     }
     if line.contains("holds the new token") && !line.contains("whether") {
         if now.served.is_none() || now.served == before.served {
-            return Some(format!("says the new token, but get serves {:?}", now.served));
+            return Some(format!(
+                "says the new token, but get serves {:?}",
+                now.served
+            ));
         }
     }
     if line.contains("was deleted from Docker Hub again") || line.contains("was deleted again") {
@@ -256,8 +269,15 @@ fn failed(kind: Kind, line: &str, before: &State, now: &State) -> Option<String>
     for (uuid, secret, _) in now.active_on_hub() {
         let new = !before.hub.iter().any(|b| &b.0 == uuid);
         let served = now.served.as_deref() == Some(secret.as_str());
-        if new && !held(uuid) && !served && !line.contains(uuid.as_str()) && !line.contains("nobody holds its secret") {
-            return Some(format!("Hub token {uuid} is active, nothing holds it, and the line does not say so"));
+        if new
+            && !held(uuid)
+            && !served
+            && !line.contains(uuid.as_str())
+            && !line.contains("nobody holds its secret")
+        {
+            return Some(format!(
+                "Hub token {uuid} is active, nothing holds it, and the line does not say so"
+            ));
         }
     }
     None
@@ -373,7 +393,10 @@ fn matrix(kind: Kind, backend: Backend) -> usize {
     ok(&clean.flow());
     let counts: Vec<usize> = lane.proxies.iter().map(|(_, p)| p.seen().len()).collect();
     for ((what, proxy), count) in lane.proxies.iter().zip(&counts) {
-        eprintln!("{kind:?} on {backend:?}: {count} requests to {what}: {:?}", proxy.seen());
+        eprintln!(
+            "{kind:?} on {backend:?}: {count} requests to {what}: {:?}",
+            proxy.seen()
+        );
     }
     let after = clean.state();
     if let Some(problem) = finished(kind, &before, &after, false) {
@@ -494,4 +517,80 @@ matrix_tests! {
     every_fault_in_hub_delete_on_openbao => Delete, OpenBao,
     every_fault_in_hub_rotate => Rotate, Keychain,
     every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao,
+}
+
+/// The reported failure, made to last: `hub rotate` on a team server whose
+/// policy lets the new secret be stored but not its record. The new token
+/// stays on Hub (it is what `get` serves), the old one stays active, the line
+/// says so, doctor points at the unfinished rotation, and the same command,
+/// run again once the record can be written, finishes it without another
+/// new token.
+#[test]
+fn a_rotation_whose_record_cannot_follow_keeps_the_new_token_and_a_rerun_finishes() {
+    let server = DevServer::start();
+    let hub = HubDouble::start();
+    hub.add_user("alice", PASSWORD);
+    let mut env = Env::without_keychain();
+    env.set("DOCKER_PAT_BACKEND", "openbao")
+        .set("BAO_ADDR", &server.url())
+        .set("BAO_TOKEN", ROOT_TOKEN)
+        .set("DOCKER_PAT_HUB_URL", &hub.url);
+    ok(&env.run(
+        &["hub", "login", "--username", "alice", "--password-stdin"],
+        PASSWORD,
+    ));
+    ok(&env.run(&["hub", "create", "-i", "ci"], ""));
+    let served = |env: &Env| {
+        let reply: serde_json::Value = serde_json::from_str(&ok(&env.get("docker.io"))).unwrap();
+        reply["Secret"].as_str().unwrap().to_owned()
+    };
+    let old = served(&env);
+    let old_uuid = hub.token_with_secret(&old).unwrap().uuid;
+
+    env.set("BAO_TOKEN", &crate::openbao_faults::no_patch_token(&server));
+    let out = env.run(&["hub", "rotate", NAME], "");
+    let line = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let new = served(&env);
+    assert_ne!(new, old, "get serves the new token");
+    let new_uuid = hub.token_with_secret(&new).unwrap().uuid;
+    assert!(
+        hub.accepts(&new),
+        "the new token was not taken back off Hub"
+    );
+    assert!(
+        hub.token(&old_uuid).unwrap().is_active,
+        "nor the old one switched off"
+    );
+    assert!(
+        line.contains("stopped while storing the new token")
+            && line.contains(&format!(
+                "ci@docker.io holds the new token {new_uuid}, which is in use"
+            ))
+            && line.contains(
+                "the old token is still active on Docker Hub: run the same command again to finish"
+            ),
+        "{line}"
+    );
+    assert!(env.pat_home().join("hub-pending.json").exists());
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains(&format!("a `hub rotate` of ci@docker.io stopped before it knew whether the new Docker Hub token {new_uuid} was stored")),
+        "{doctor}"
+    );
+
+    env.set("BAO_TOKEN", ROOT_TOKEN);
+    let out = ok(&env.run(&["hub", "rotate", NAME], ""));
+    assert!(out.starts_with("Finished rotating ci@docker.io"), "{out}");
+    assert_eq!(served(&env), new, "no other new token");
+    assert!(!hub.token(&old_uuid).unwrap().is_active);
+    assert_eq!(hub.tokens().iter().filter(|t| t.is_active).count(), 1);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
+    assert_eq!(listed[0]["hub_id"], new_uuid.as_str(), "{listed}");
+    assert!(!env.pat_home().join("hub-pending.json").exists());
+    // Rotating again is an ordinary rotation.
+    ok(&env.run(&["hub", "rotate", NAME], ""));
+    assert_ne!(served(&env), new);
 }
