@@ -245,13 +245,14 @@ fn failed(kind: Kind, line: &str, before: &State, now: &State) -> Option<String>
             now.served
         ));
     }
-    if line.contains("holds the new token") && !line.contains("whether") {
-        if now.served.is_none() || now.served == before.served {
-            return Some(format!(
-                "says the new token, but get serves {:?}",
-                now.served
-            ));
-        }
+    if line.contains("holds the new token")
+        && !line.contains("whether")
+        && (now.served.is_none() || now.served == before.served)
+    {
+        return Some(format!(
+            "says the new token, but get serves {:?}",
+            now.served
+        ));
     }
     if line.contains("was deleted from Docker Hub again") || line.contains("was deleted again") {
         let new: Vec<_> = now
