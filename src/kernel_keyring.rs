@@ -41,6 +41,7 @@ enum Scope {
 
 /// Who can read a private entry kept now, from the session keyring this process has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) enum Reach {
     /// A session keyring of the login's own (pam_keyinit, `keyctl session`):
     /// the processes of this login session, and root.
