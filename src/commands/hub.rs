@@ -405,16 +405,8 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
             short(&rotated.new_uuid),
             expiry_words(rotated.expires_at)
         ));
-        if !rotated.old_uuid.is_empty() {
-            output::say(&format!(
-                "The old token {} was {}",
-                short(&rotated.old_uuid),
-                if delete_old {
-                    "deleted from Docker Hub"
-                } else {
-                    "switched off on Docker Hub"
-                }
-            ));
+        if let Some(old) = &rotated.finished {
+            output::say(&old_token_line(&old.uuid, old.delete));
         }
         return Ok(Exit::Success);
     }
@@ -434,16 +426,20 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
         short(&rotated.new_uuid),
         expiry_words(rotated.expires_at)
     ));
-    output::say(&format!(
+    output::say(&old_token_line(&rotated.old_uuid, delete_old));
+    Ok(Exit::Success)
+}
+
+fn old_token_line(uuid: &str, deleted: bool) -> String {
+    format!(
         "The old token {} was {}",
-        short(&rotated.old_uuid),
-        if delete_old {
+        short(uuid),
+        if deleted {
             "deleted from Docker Hub"
         } else {
             "deactivated on Docker Hub"
         }
-    ));
-    Ok(Exit::Success)
+    )
 }
 
 fn short(uuid: &str) -> String {

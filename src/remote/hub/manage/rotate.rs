@@ -63,7 +63,8 @@ pub(crate) struct Rotated {
     pub old_uuid: String,
     pub new_uuid: String,
     pub expires_at: Option<DateTime<Utc>>,
-    /// A replaced token an earlier, interrupted rotation left active, now switched off.
+    /// A replaced token an earlier, interrupted rotation left active, now switched off
+    /// (for a resumed rotation, the token it replaced).
     pub finished: Option<Retiring>,
     /// The new token was made by an earlier run, which stopped before it knew it was stored.
     pub resumed: bool,
@@ -108,10 +109,10 @@ impl Hub<'_> {
         if let Some(pending) = resumed {
             return Ok(Rotated {
                 name,
-                old_uuid: finished.map_or_else(String::new, |r| r.uuid),
+                old_uuid: pending.replaces.map_or_else(String::new, |r| r.uuid),
                 new_uuid: pending.uuid,
                 expires_at: pending.expires_at,
-                finished: None,
+                finished,
                 resumed: true,
             });
         }
