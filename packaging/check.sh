@@ -9,10 +9,13 @@
 # --binary packages an already built binary instead of running
 # `cargo build --release --locked`. As root it installs missing tools
 # (rpm, ruby, shellcheck) with apt-get. Ends with "N passed, M failed".
+# A check this machine cannot run is recorded as not run (tests/not-run.sh),
+# which fails under CI.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. tests/not-run.sh
 name=docker-credential-pat
 binary=""
 while [ $# -gt 0 ]; do
@@ -27,7 +30,10 @@ passed=0
 failed=0
 pass() { printf 'ok    %s\n' "$*"; passed=$((passed + 1)); }
 fail() { printf 'FAIL  %s\n' "$*"; failed=$((failed + 1)); }
-skip() { printf 'skip  %s\n' "$*"; }
+skip() { # CHECK WHY: a check this machine cannot run
+    printf 'NOT RUN  %s: %s\n' "$1" "$2"
+    not_run "packaging/check.sh: $1" "$2"
+}
 check() { # DESCRIPTION COMMAND...: passes when the command succeeds
     local what=$1 log
     shift
@@ -50,7 +56,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
     if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
         apt-get update -qq >/dev/null 2>&1 || true
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-            printf 'check.sh: could not install %s; those checks are skipped\n' "${missing[*]}"
+            printf 'check.sh: could not install %s; those checks cannot run\n' "${missing[*]}"
     fi
 fi
 
@@ -73,18 +79,19 @@ for script in install.sh packaging/*.sh packaging/arch/PKGBUILD; do
     check "bash -n $script" bash -n "$script"
 done
 if command -v shellcheck >/dev/null 2>&1; then
-    check "shellcheck install.sh packaging/*.sh" shellcheck install.sh packaging/*.sh
+    # -x: check.sh sources tests/not-run.sh, which is checked with it.
+    check "shellcheck install.sh packaging/*.sh" shellcheck -x install.sh packaging/*.sh
     # Variables a PKGBUILD sets are read by makepkg, and makepkg sets pkgdir/srcdir.
     check "shellcheck PKGBUILD" shellcheck -s bash -e SC2034,SC2154,SC2164 packaging/arch/PKGBUILD
 else
-    skip "shellcheck (not installed: apt-get install shellcheck)"
+    skip "shellcheck" "shellcheck is not installed (apt-get install shellcheck)"
 fi
 check "PKGBUILD defines prepare, build, check and package" \
     bash -c 'source packaging/arch/PKGBUILD && declare -F prepare build check package >/dev/null'
 if command -v ruby >/dev/null 2>&1; then
     check "ruby -c Homebrew formula" ruby -c packaging/homebrew/$name.rb
 else
-    skip "ruby -c (not installed: apt-get install ruby)"
+    skip "ruby -c" "ruby is not installed (apt-get install ruby)"
 fi
 check "Homebrew sha256 is 64 hex digits" grep -Eq '^  sha256 "[0-9a-f]{64}"$' packaging/homebrew/$name.rb
 check "PKGBUILD sha256sums is 64 hex digits" grep -Eq "^sha256sums=\('[0-9a-f]{64}'\)$" packaging/arch/PKGBUILD
@@ -92,7 +99,7 @@ if command -v rpmspec >/dev/null 2>&1; then
     check "rpmspec -P parses the spec" rpmspec -P packaging/$name.spec
     same "rpmspec query Version" "$(rpmspec -q --srpm --qf '%{VERSION}' packaging/$name.spec 2>/dev/null)" "$version"
 else
-    skip "rpmspec (not installed: apt-get install rpm)"
+    skip "rpmspec" "rpmspec is not installed (apt-get install rpm)"
 fi
 
 # ---- Debian package ----
@@ -137,9 +144,9 @@ if [ "$(id -u)" = 0 ] && ! dpkg -s "$name" >/dev/null 2>&1; then
     check "dpkg -r removed the man page" test ! -e "/usr/share/man/man1/$name.1.gz"
 else
     if [ "$(id -u)" = 0 ]; then
-        skip "dpkg -i (a $name package is installed already; remove it to run this part)"
+        skip "dpkg -i" "a $name package is installed already (remove it to run this part); the unpacked package runs instead"
     else
-        skip "dpkg -i (needs root); running the unpacked package instead"
+        skip "dpkg -i" "it needs root; the unpacked package runs instead"
     fi
     dpkg-deb -x "$deb" "$work/unpacked"
     run_installed "$work/unpacked/usr/bin/$name"

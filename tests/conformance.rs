@@ -29,7 +29,6 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-const NOT_FOUND: &str = "credentials not found in native keychain\n";
 const USAGE: &str = "Usage: docker-credential-pat <store|get|erase|list|version>\n";
 const CI: &[(&str, &str)] = &[("DOCKER_PAT_INTEGRATION", "ci")];
 const DEPLOY: &[(&str, &str)] = &[("DOCKER_PAT_INTEGRATION", "deploy")];

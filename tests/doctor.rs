@@ -6,22 +6,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// A setup doctor should find healthy: private data folder, Docker wired, helper on PATH.
-pub fn make_healthy(env: &mut Env) {
-    set_mode(&env.pat_home(), 0o700);
-    env.write_config_json("{\n\t\"credsStore\": \"pat\"\n}");
-    put_helper_on_path(env);
-}
-
-/// Docker finds helpers on PATH; so does doctor's check.
-pub fn put_helper_on_path(env: &mut Env) {
-    let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
-    env.set("PATH", path.to_str().unwrap());
-}
-
 fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
@@ -69,9 +53,7 @@ fn assert_green(env: &Env) {
 
 #[test]
 fn doctor_is_green_on_a_fresh_healthy_setup() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("docker.io", "alice", PAT));
     let output = env.run(&["doctor"], "");
     let text = ok(&output);
@@ -101,12 +83,7 @@ fn doctor_is_green_on_a_fresh_healthy_setup() {
     let (exit, findings) = doctor_json(&env, false);
     assert_eq!(exit, 0);
     for finding in &findings {
-        let fields: Vec<&str> = finding
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let fields: Vec<&str> = keys_of(finding);
         assert_eq!(
             fields,
             [
@@ -128,11 +105,7 @@ fn missing_keychain_is_a_problem_with_the_remedy() {
     make_healthy(&mut env);
     let output = env.run(&["doctor"], "");
     assert_eq!(code(&output), 3, "{}", stdout(&output));
-    let line = stdout(&output)
-        .lines()
-        .find(|l| l.contains("keychain:"))
-        .unwrap()
-        .to_owned();
+    let line = line_with(&output, "keychain:");
     assert!(line.starts_with("problem"), "{line}");
     assert!(
         line.contains("Secret Service") && line.contains("vault init"),
@@ -143,9 +116,7 @@ fn missing_keychain_is_a_problem_with_the_remedy() {
 
 #[test]
 fn entry_whose_secret_vanished_is_removed_by_repair() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw-1"));
     // Someone deleted the item in their keyring manager.
     let cleared = std::process::Command::new("secret-tool")
@@ -183,9 +154,7 @@ fn entry_whose_secret_vanished_is_removed_by_repair() {
 
 #[test]
 fn orphan_item_is_adopted_and_its_secret_kept() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     ok(&env.store("docker.io", "alice", PAT));
     // As if the index commit had been lost after the secret was written.
     std::fs::write(env.pat_home().join("index.json"), "{\"version\":1}\n").unwrap();
@@ -230,9 +199,7 @@ fn orphan_item_is_adopted_and_its_secret_kept() {
 
 #[test]
 fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("127.0.0.1:5000", "bob", "pw-bob"));
     let index = env.index_file_of("127.0.0.1:5000");
     let file = index.file_name().unwrap().to_string_lossy().into_owned();
@@ -273,7 +240,7 @@ fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
     );
     let kept = std::fs::read_dir(index.parent().unwrap())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| {
             e.file_name()
                 .to_string_lossy()
@@ -286,9 +253,7 @@ fn garbage_index_is_a_clear_error_and_repair_rebuilds_it() {
 
 #[test]
 fn garbage_config_toml_is_a_clear_error_and_repair_sets_it_aside() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw"));
     env.write_config_toml("stale_after_days = 30\n[two_factor\n\"docker.io\" = [\"alice\"]\n");
 
@@ -302,11 +267,7 @@ fn garbage_config_toml_is_a_clear_error_and_repair_sets_it_aside() {
 
     let output = env.run(&["doctor"], "");
     assert_eq!(code(&output), 3);
-    let line = stdout(&output)
-        .lines()
-        .find(|l| l.contains("config:"))
-        .unwrap()
-        .to_owned();
+    let line = line_with(&output, "config:");
     assert!(
         line.contains("config.toml") && line.contains("line 2"),
         "{line}"
@@ -314,35 +275,25 @@ fn garbage_config_toml_is_a_clear_error_and_repair_sets_it_aside() {
 
     let output = env.run(&["doctor", "--repair"], "");
     assert_eq!(code(&output), 0, "{}", stdout(&output));
-    let line = stdout(&output)
-        .lines()
-        .find(|l| l.contains("config:"))
-        .unwrap()
-        .to_owned();
+    let line = line_with(&output, "config:");
     assert!(
         line.starts_with("repaired") && line.contains("two-factor"),
         "{line}"
     );
-    assert!(!env.pat_home().join("config.toml").exists());
+    assert!(absent(&env.pat_home().join("config.toml")));
     ok(&env.run(&["tokens"], ""));
     assert_eq!(ok(&env.get("ghcr.io")), get_reply("ghcr.io", "octo", "pw"));
 }
 
 #[test]
 fn unwired_config_json_is_reported_and_wired_by_repair() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw"));
     env.write_config_json("{\n\t\"detachKeys\": \"ctrl-q\"\n}");
 
     let output = env.run(&["doctor"], "");
     assert_eq!(code(&output), 3);
-    let line = stdout(&output)
-        .lines()
-        .find(|l| l.contains("docker-config:"))
-        .unwrap()
-        .to_owned();
+    let line = line_with(&output, "docker-config:");
     assert!(
         line.starts_with("problem")
             && line.contains("ghcr.io")
@@ -361,7 +312,7 @@ fn unwired_config_json_is_reported_and_wired_by_repair() {
     );
     let backups = std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| e.file_name().to_string_lossy().contains(".pat-backup-"))
         .count();
     assert_eq!(backups, 1);
@@ -369,9 +320,7 @@ fn unwired_config_json_is_reported_and_wired_by_repair() {
 
 #[test]
 fn other_helper_shadowing_a_registry_is_reported() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw"));
     env.write_config_json("{\"credsStore\":\"pat\",\"credHelpers\":{\"ghcr.io\":\"desktop\"}}");
 
@@ -398,9 +347,7 @@ fn other_helper_shadowing_a_registry_is_reported() {
 
 #[test]
 fn plaintext_logins_are_reported_without_their_secret() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     let auth = base64(b"alice:hunter2-secret");
     env.write_config_json(&format!(
         "{{\"credsStore\":\"pat\",\"auths\":{{\"127.0.0.1:5000\":{{\"auth\":\"{auth}\"}},\"ghcr.io\":{{}}}}}}"
@@ -432,9 +379,7 @@ fn plaintext_logins_are_reported_without_their_secret() {
 
 #[test]
 fn stale_token_and_password_on_a_two_factor_account_are_warnings() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "plain-password"));
     env.write_config_toml("stale_after_days = 0\n[two_factor]\n\"ghcr.io\" = [\"octo\"]\n");
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -472,9 +417,7 @@ fn stale_token_and_password_on_a_two_factor_account_are_warnings() {
 
 #[test]
 fn loose_permissions_are_tightened_by_repair() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw"));
     let index = env.pat_home().join("index.json");
     let bucket = env.index_file_of("ghcr.io");

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::support::hub_setup::{self, HubRegistry};
 use crate::support::*;
 
 /// Syscalls at which a writer is killed: file writes and their commit
@@ -52,7 +53,7 @@ fn current(env: &Env, name: &str) -> Option<(String, String)> {
     let (registry, integration) = split(name);
     let output = run(helper(env, Some(integration)), &["get"], registry);
     let out = stdout(&output);
-    if output.status.code() == Some(1) && out == "credentials not found in native keychain\n" {
+    if output.status.code() == Some(1) && out == NOT_FOUND {
         return None;
     }
     assert!(
@@ -178,16 +179,28 @@ fn count_syscalls_of(
         .arg(BIN);
     ok(&run(command, args, input));
     let text = std::fs::read_to_string(&summary).unwrap();
-    text.lines()
+    // Every syscall not counted here is a kill point never tried: a line that
+    // names one must give its count.
+    let counts: BTreeMap<String, usize> = text
+        .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let name = *fields.last()?;
             if !syscalls.contains(&name) {
                 return None;
             }
-            Some((name.to_owned(), fields.get(3)?.parse().ok()?))
+            let calls = fields.get(3).and_then(|n| n.parse().ok());
+            Some((
+                name.to_owned(),
+                calls.unwrap_or_else(|| panic!("no count of {name} in strace's summary: {line}")),
+            ))
         })
-        .collect()
+        .collect();
+    assert!(
+        !counts.is_empty(),
+        "strace counted none of {syscalls:?} in {args:?}:\n{text}"
+    );
+    counts
 }
 
 /// Runs the helper under strace, killed at the `n`-th `syscall`. Returns true if it was killed.
@@ -237,7 +250,7 @@ fn killed_at(
 #[track_caller]
 fn repair_leaves_doctor_green(env: &mut Env, keyring: &SecretService, model: &Model) {
     keyring.revive_if_crashed();
-    crate::doctor::make_healthy(env);
+    make_healthy(env);
     // GNOME Keyring may still abort over what a killed client left queued (see
     // `revive_if_crashed`); a run it took down is run again once it is back.
     let doctor = |env: &Env, args: &[&str]| {
@@ -791,40 +804,30 @@ const ROTATE_KILL_SYSCALLS: &[&str] = &[
 #[test]
 fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() {
     require_tool("strace", "strace");
-    let crate::hub::Setup {
+    let hub_setup::Setup {
         keyring,
         mut env,
         hub,
-    } = crate::hub::setup();
+    } = hub_setup::setup();
     env.write_config_toml(PATIENT);
     hub.set_rate_limit(100_000);
-    let registry = hub.start_registry();
-    let bridge = crate::hub::bridge(&env);
-    let reference = format!("{}/alice/app:1", registry.host);
-    crate::hub::login(&env);
+    let registry = HubRegistry::start(&hub);
+    hub_setup::login(&env);
     ok(&env.run(
-        &[
-            "hub",
-            "create",
-            "--integration",
-            "ci",
-            "--scopes",
-            "write",
-            "--default",
-        ],
+        &words("hub create --integration ci --scopes write --default"),
         "",
     ));
-    crate::hub::push_through_bridge(&env, &bridge, &registry, &reference);
+    registry.push(&env);
     let rotate = ["hub", "rotate", "ci@docker.io"];
     let rotate_counts = count_syscalls_of(ROTATE_KILL_SYSCALLS, &env, None, &rotate, "");
     let mut tally = Tally::default();
     let mut checked_at_registry = String::new();
     for (syscall, &count) in &rotate_counts {
         for n in 1..=count {
-            let before = crate::hub::served(&env).expect("a token is stored");
+            let before = hub_setup::served(&env).expect("a token is stored");
             let killed = killed_at(Some(&keyring), &env, None, &rotate, "", syscall, n);
             tally.points += 1;
-            let now = crate::hub::served(&env)
+            let now = hub_setup::served(&env)
                 .unwrap_or_else(|| panic!("killed at {syscall} #{n}: a token is always stored"));
             let on_hub = hub
                 .token_with_secret(&now)
@@ -855,7 +858,7 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
             }
             if now != checked_at_registry {
                 assert!(
-                    crate::hub::registry_accepts(&env, &registry, &now, &reference),
+                    registry.accepts(&env, &now),
                     "killed at {syscall} #{n}: the registry takes the stored token"
                 );
                 checked_at_registry = now;
@@ -870,7 +873,7 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
     // tokens that were never stored (created just before a kill) stay active
     // beside the one in use, and `hub tokens` shows them unlinked.
     ok(&env.run(&rotate, ""));
-    let now = crate::hub::served(&env).unwrap();
+    let now = hub_setup::served(&env).unwrap();
     let hub_rows: serde_json::Value =
         serde_json::from_str(&ok(&env.run(&["hub", "tokens", "--json"], ""))).unwrap();
     let active_linked: Vec<&serde_json::Value> = hub_rows
@@ -975,8 +978,9 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    fn mount(path: &std::path::Path, size: &str) -> Option<Self> {
-        let status = Command::new("mount")
+    /// The mounted disk, or what `mount` said when it could not mount one.
+    fn mount(path: &std::path::Path, size: &str) -> Result<Self, String> {
+        let output = Command::new("mount")
             .args([
                 "-t",
                 "tmpfs",
@@ -985,10 +989,13 @@ impl SmallDisk {
                 "tmpfs",
             ])
             .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| Self {
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("mount: {}", stderr(&output).trim()));
+        }
+        Ok(Self {
             path: path.to_owned(),
         })
     }
@@ -1016,9 +1023,9 @@ impl Drop for SmallDisk {
 fn full_disk_is_a_clear_error_and_keeps_the_old_state() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
-    let Some(disk) = SmallDisk::mount(&env.pat_home(), "256k") else {
-        eprintln!("cannot mount a tmpfs here (not root?); the file-size limit test covers this");
-        return;
+    let disk = match SmallDisk::mount(&env.pat_home(), "256k") {
+        Ok(disk) => disk,
+        Err(why) => return cannot_run(&format!("cannot mount a tmpfs here (not root?): {why}")),
     };
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.get("ghcr.io"));
@@ -1201,7 +1208,7 @@ fn damaged_index_is_a_clear_error_everywhere_and_is_left_alone() {
     );
     // doctor --repair sets each damaged index aside and rebuilds it from the Secret Service.
     let mut env = env;
-    crate::doctor::make_healthy(&mut env);
+    make_healthy(&mut env);
     for (what, bytes) in &damaged {
         std::fs::write(&path, bytes).unwrap();
         let repair = env.run(&["doctor", "--repair"], "");
@@ -1358,7 +1365,7 @@ fn damage_in_another_record_leaves_intact_ones_working_and_its_own_writers_refus
 fn damaged_index_marker_is_a_clear_error_and_repair_keeps_every_name() {
     let keyring = SecretService::start();
     let mut env = Env::new(&keyring);
-    crate::doctor::make_healthy(&mut env);
+    make_healthy(&mut env);
     ok(&env.store("ghcr.io", "octo", "kept-secret"));
     ok(&env.run(&["rename", "default@ghcr.io", "ci"], ""));
     ok(&env.run(&["default", "ci@ghcr.io"], ""));

@@ -18,7 +18,8 @@ fn snapshot(env: &Env, keyring: &SecretService) -> Snapshot {
     let mut files: Vec<(PathBuf, Vec<u8>)> = files_under(env.root.path())
         .into_iter()
         .map(|p| {
-            let bytes = std::fs::read(&p).unwrap_or_default();
+            let bytes = std::fs::read(&p)
+                .unwrap_or_else(|e| panic!("cannot read {} for the snapshot: {e}", p.display()));
             (p, bytes)
         })
         .collect();
@@ -35,17 +36,7 @@ fn populated() -> (SecretService, Env) {
     env.write_config_toml("stale_after_days = 30\n");
     env.write_config_json("{\"credsStore\":\"pat\"}\n");
     ok(&env.store("https://index.docker.io/v1/", "alice", PAT));
-    ok(&env.run(
-        &[
-            "add",
-            "ghcr.io",
-            "--username",
-            "octo",
-            "--integration",
-            "ci",
-        ],
-        "ghp_secretvalue\n",
-    ));
+    ok(&env.run(&add_args("ghcr.io", "octo", "ci"), "ghp_secretvalue\n"));
     (keyring, env)
 }
 
@@ -308,26 +299,12 @@ fn command_cases() -> Vec<Case> {
         add("alice", &[], b"\n".to_vec(), "add: only a newline"),
         case(
             "add: bad integration",
-            &[
-                "add",
-                "docker.io",
-                "--username",
-                "alice",
-                "--integration",
-                "bad name",
-            ],
+            &add_args("docker.io", "alice", "bad name"),
             token.clone(),
         ),
         case(
             "add: escape in integration",
-            &[
-                "add",
-                "docker.io",
-                "--username",
-                "alice",
-                "--integration",
-                "c\u{1b}i",
-            ],
+            &add_args("docker.io", "alice", "c\u{1b}i"),
             token.clone(),
         ),
         case(
@@ -526,6 +503,8 @@ fn hint_of(env: &Env, registry: &str) -> serde_json::Value {
 }
 
 /// Runs `verb` with `input`; true when it searched the Secret Service (seen with strace).
+/// `false` counts only when the same trace shows the verb's other calls to the
+/// Secret Service: a trace that shows none could not have shown a search either.
 fn searched(env: &Env, verb: &str, input: &[u8], expected: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("trace");
@@ -538,9 +517,13 @@ fn searched(env: &Env, verb: &str, input: &[u8], expected: &str) -> bool {
         .arg(verb);
     let output = run_command(command, &[], input, "a verb under strace");
     assert_eq!(ok(&output), expected);
-    std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("SearchItems")
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("org.freedesktop.Secret.Service")
+            && trace.contains("org.freedesktop.Secret.Item"),
+        "the trace of `{verb}` shows its calls to the Secret Service and its items"
+    );
+    trace.contains("SearchItems")
 }
 
 /// True when a `get` of `registry` searched the Secret Service.

@@ -15,13 +15,21 @@ use crate::support::*;
 /// A distinctive token, so any copy of it is found.
 const SECRET: &str = "dckr_pat_HYGIENEzq7Xw3Kp9Lm2Rt5Vb8Nc1";
 
-/// The syscalls that can carry bytes out of a process, or start a program.
+/// The syscalls that can carry bytes out of a process, or start a program; and
+/// `read`, to see the secret come in (the trace's positive control).
 const WATCHED: &str =
-    "trace=write,pwrite64,writev,pwritev,pwritev2,sendto,sendmsg,sendmmsg,execve,execveat";
+    "trace=write,pwrite64,writev,pwritev,pwritev2,sendto,sendmsg,sendmmsg,execve,execveat,read";
+
+/// In the helper's environment, so its own exec shows that argv and environment are traced.
+const EXEC_CONTROL: &str = "PAT_TRACE_CONTROL=exec-control-Hv7Qn2";
 
 struct Trace {
-    /// Syscall lines that carry the secret, with the descriptor's target (`-yy`).
+    /// Syscall lines that carry the secret out, with the descriptor's target (`-yy`).
     hits: Vec<String>,
+    /// Reads of stdin that carried the secret in: the trace can see the secret.
+    read_in: usize,
+    /// Whether the helper's own exec, with its environment, is in the trace.
+    exec_seen: bool,
     lines: usize,
 }
 
@@ -29,18 +37,29 @@ fn traced(env: &Env, dir: &Path, args: &[&str], input: &str) -> (std::process::O
     require_tool("strace", "strace");
     let log = dir.join("strace.log");
     let mut command = env.command("strace");
+    let (key, value) = EXEC_CONTROL.split_once('=').unwrap();
     command
+        .env(key, value)
         .args(["-f", "-yy", "-v", "-s", "65536", "-e"])
         .arg(WATCHED);
     command.arg("-o").arg(&log).arg("--").arg(BIN).args(args);
     let output = run_with_input(command, input, "traced helper");
     let text = std::fs::read_to_string(&log).unwrap();
+    let carrying = || text.lines().filter(|l| l.contains(SECRET));
+    // A read's bytes show on its line, or on the `<... read resumed>` line of a read
+    // another thread's syscall interrupted in the log.
+    let is_read = |l: &str| syscall_of(l).0 == "read" || l.contains("<... read resumed>");
     let trace = Trace {
-        hits: text
-            .lines()
-            .filter(|l| l.contains(SECRET))
+        hits: carrying()
+            .filter(|l| !is_read(l))
             .map(str::to_owned)
             .collect(),
+        read_in: carrying()
+            .filter(|l| matches!(syscall_of(l), ("read", "0", _)))
+            .count(),
+        exec_seen: text
+            .lines()
+            .any(|l| syscall_of(l).0 == "execve" && l.contains(BIN) && l.contains(EXEC_CONTROL)),
         lines: text.lines().count(),
     };
     (output, trace)
@@ -58,11 +77,24 @@ fn syscall_of(line: &str) -> (&str, &str, &str) {
     (name, fd, target)
 }
 
-/// Asserts each line carrying the secret is a send on a Unix socket, or (for `get`)
-/// the reply on stdout; returns how many went to the bus and to stdout.
+/// Asserts each line carrying the secret out is a send on a Unix socket, or (for
+/// `get`) the reply on stdout; returns how many went to the bus and to stdout.
+/// Verbs that read the secret on stdin (`allow_stdout` false) must be seen reading
+/// it, and every trace must hold the helper's exec with its environment: a trace
+/// that could not see the secret, or an exec, cannot vouch for their absence.
 #[track_caller]
 fn check_hits(trace: &Trace, allow_stdout: bool) -> (usize, usize) {
     assert!(trace.lines >= 3, "strace recorded the run");
+    assert!(
+        trace.exec_seen,
+        "the trace holds the helper's exec with its environment ({EXEC_CONTROL})"
+    );
+    if !allow_stdout {
+        assert!(
+            trace.read_in >= 1,
+            "the trace saw the secret come in on stdin, so it can see the secret"
+        );
+    }
     let (mut bus, mut stdout) = (0, 0);
     for line in &trace.hits {
         let (name, fd, target) = syscall_of(line);
@@ -109,14 +141,7 @@ fn secret_crosses_only_the_bus_and_the_reply_under_strace() {
     let (output, trace) = traced(
         &env,
         dir.path(),
-        &[
-            "add",
-            "docker.io",
-            "--username",
-            "alice",
-            "--integration",
-            "ci",
-        ],
+        &add_args("docker.io", "alice", "ci"),
         &format!("{SECRET}\n"),
     );
     ok(&output);

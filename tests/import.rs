@@ -4,42 +4,14 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::doctor::make_healthy;
 use crate::support::*;
 
 fn backups(env: &Env) -> Vec<PathBuf> {
     std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
-        .map(|e| e.path())
+        .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().contains("config.json.pat-backup-"))
         .collect()
-}
-
-/// Pushes a small image with skopeo, logging in from a separate auth file.
-pub fn push_with_plaintext(registry: &Registry, user: &str, password: &str, reference: &str) {
-    let scratch = tempfile::tempdir().unwrap();
-    let authfile = scratch.path().join("auth.json");
-    let auth = base64(format!("{user}:{password}").as_bytes());
-    std::fs::write(
-        &authfile,
-        format!(
-            "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
-            registry.host
-        ),
-    )
-    .unwrap();
-    let layout = scratch.path().join("image");
-    make_oci_layout(&layout);
-    let env = Env::without_keychain();
-    ok(&env.skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-authfile",
-        authfile.to_str().unwrap(),
-        &format!("oci:{}:latest", layout.display()),
-        &format!("docker://{reference}"),
-    ]));
 }
 
 #[test]
@@ -49,7 +21,7 @@ fn import_moves_plaintext_into_the_keyring_and_docker_still_authenticates() {
     let registry = Registry::start(password);
     let host = registry.host.clone();
     let image = format!("{host}/demo/imported:1");
-    push_with_plaintext(&registry, REGISTRY_USER, password, &image);
+    registry.push_with_plaintext(REGISTRY_USER, password, &image);
 
     let mut env = Env::new(&keyring);
     make_healthy(&mut env);
@@ -76,12 +48,7 @@ fn import_moves_plaintext_into_the_keyring_and_docker_still_authenticates() {
         "{config}"
     );
     let parsed: Value = serde_json::from_str(&config).unwrap();
-    let keys: Vec<&str> = parsed
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = keys_of(&parsed);
     assert_eq!(
         keys,
         ["psFormat", "auths", "credsStore", "detachKeys"],
@@ -123,9 +90,7 @@ fn import_moves_plaintext_into_the_keyring_and_docker_still_authenticates() {
 
 #[test]
 fn refused_two_factor_entry_stays_and_the_rest_is_imported() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     env.write_config_toml("[two_factor]\n\"docker.io\" = [\"alice\"]\n");
     let github = format!("ghp_{}", "x".repeat(36));
     let refused = base64(b"alice:plain-password");
@@ -163,9 +128,7 @@ fn refused_two_factor_entry_stays_and_the_rest_is_imported() {
 
 #[test]
 fn identity_token_entry_is_stored_under_the_token_username() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (_keyring, env) = healthy();
     env.write_config_json(&format!(
         "{{\"auths\":{{\"https://index.docker.io/v1/\":{{\"auth\":\"{}\",\"identitytoken\":\"refresh-token-value\"}}}}}}",
         base64(b"alice:")
@@ -183,9 +146,7 @@ fn identity_token_entry_is_stored_under_the_token_username() {
 
 #[test]
 fn dry_run_changes_nothing() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     let original = format!(
         "{{\"auths\":{{\"ghcr.io\":{{\"auth\":\"{}\"}}}}}}",
         base64(b"octo:pw-dry")
@@ -200,14 +161,12 @@ fn dry_run_changes_nothing() {
     assert_eq!(env.config_json(), original);
     assert!(backups(&env).is_empty());
     assert_eq!(keyring.item_count(), 0);
-    assert!(!env.pat_home().join("index.json").exists());
+    assert!(absent(&env.pat_home().join("index.json")));
 }
 
 #[test]
 fn invalid_json_changes_nothing_and_says_why() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     let broken = "{\"auths\": {\"ghcr.io\": {\"auth\": \"b2N0bzpwdw==\"}},\n";
     env.write_config_json(broken);
     let output = env.run(&["import"], "");
@@ -226,9 +185,7 @@ fn invalid_json_changes_nothing_and_says_why() {
 
 #[test]
 fn interrupted_import_is_finished_by_the_next_run() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, env) = healthy();
     // The first run stored the login, then was killed before rewriting config.json.
     ok(&env.store("ghcr.io", "octo", "pw-once"));
     env.write_config_json(&format!(
@@ -243,9 +200,7 @@ fn interrupted_import_is_finished_by_the_next_run() {
 
 #[test]
 fn different_stored_token_is_never_overwritten() {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    make_healthy(&mut env);
+    let (keyring, mut env) = healthy();
     ok(&env.store("ghcr.io", "octo", "pw-in-keyring"));
     let original = format!(
         "{{\"auths\":{{\"ghcr.io\":{{\"auth\":\"{}\"}}}},\"credsStore\":\"pat\"}}",

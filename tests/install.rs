@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::import::push_with_plaintext;
 use crate::support::*;
 
 fn source_dir() -> PathBuf {
@@ -88,6 +87,15 @@ fn installed(env: &Env, prefix: &Path, program: &str, args: &[&str]) -> Output {
     wait_with_timeout(command.spawn().unwrap(), Duration::from_secs(120), program)
 }
 
+/// What install.sh puts under its prefix, and `--uninstall` takes away.
+const INSTALLED: [&str; 5] = [
+    "bin/docker-credential-pat",
+    "share/man/man1/docker-credential-pat.1",
+    "share/bash-completion/completions/docker-credential-pat",
+    "share/zsh/site-functions/_docker-credential-pat",
+    "share/fish/vendor_completions.d/docker-credential-pat.fish",
+];
+
 #[test]
 fn install_then_import_then_uninstall() {
     let password = "install-test-pass";
@@ -95,7 +103,7 @@ fn install_then_import_then_uninstall() {
     let registry = Registry::start(password);
     let host = registry.host.clone();
     let image = format!("{host}/demo/installed:1");
-    push_with_plaintext(&registry, REGISTRY_USER, password, &image);
+    registry.push_with_plaintext(REGISTRY_USER, password, &image);
 
     let env = Env::new(&keyring);
     let prefix = env.root.path().join("prefix");
@@ -106,13 +114,7 @@ fn install_then_import_then_uninstall() {
 
     let output = install_sh(&env, &prefix, &["--prefix", prefix.to_str().unwrap()]);
     let text = ok(&output);
-    for file in [
-        "bin/docker-credential-pat",
-        "share/man/man1/docker-credential-pat.1",
-        "share/bash-completion/completions/docker-credential-pat",
-        "share/zsh/site-functions/_docker-credential-pat",
-        "share/fish/vendor_completions.d/docker-credential-pat.fish",
-    ] {
+    for file in INSTALLED {
         let path = prefix.join(file);
         assert!(path.is_file(), "{file} is installed");
         assert!(
@@ -150,7 +152,7 @@ fn install_then_import_then_uninstall() {
     );
     let backups = std::fs::read_dir(env.docker_config())
         .unwrap()
-        .flatten()
+        .map(Result::unwrap)
         .filter(|e| e.file_name().to_string_lossy().contains(".pat-backup-"))
         .count();
     assert!(backups >= 1, "a backup exists");
@@ -191,14 +193,8 @@ fn install_then_import_then_uninstall() {
     );
     let text = ok(&output);
     assert!(text.contains("delete --all"), "{text}");
-    for file in [
-        "bin/docker-credential-pat",
-        "share/man/man1/docker-credential-pat.1",
-        "share/bash-completion/completions/docker-credential-pat",
-        "share/zsh/site-functions/_docker-credential-pat",
-        "share/fish/vendor_completions.d/docker-credential-pat.fish",
-    ] {
-        assert!(!prefix.join(file).exists(), "{file} is removed");
+    for file in INSTALLED {
+        assert!(absent(&prefix.join(file)), "{file} is removed");
     }
     let config: Value = serde_json::from_str(&env.config_json()).unwrap();
     assert!(config.get("credsStore").is_none(), "{config}");

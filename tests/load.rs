@@ -33,7 +33,6 @@ use crate::support::*;
 const REGISTRIES: usize = 16;
 const INTEGRATIONS: [&str; 4] = ["default", "ci", "laptop", "bot"];
 const DURATION: Duration = Duration::from_secs(30);
-const NOT_FOUND: &str = "credentials not found in native keychain\n";
 
 fn registry(r: usize) -> String {
     format!("reg{r:02}.load.test:5000")
@@ -181,7 +180,7 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The load, then every check; `keyring` is compared item for item when given.
 fn run_load(mut env: Env, keyring: Option<&SecretService>) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    crate::doctor::make_healthy(&mut env);
+    make_healthy(&mut env);
     // The load is about losing nothing, not about the deadline (tested in faults):
     // a call given up on a loaded machine would count as a failure.
     env.write_config_toml("keychain_timeout_seconds = 120\n");

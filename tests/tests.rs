@@ -7,6 +7,8 @@
 
 mod support;
 
+#[cfg(target_os = "linux")]
+mod benchmarks;
 mod closed_stdout;
 #[cfg(target_os = "linux")]
 mod configure;

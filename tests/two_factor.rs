@@ -12,22 +12,9 @@ fn refusal(user: &str, registry: &str) -> String {
 
 #[test]
 fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
-    let keyring = SecretService::start();
-    let registry = Registry::start(PASSWORD);
-    let env = Env::new(&keyring);
+    let (keyring, registry, env) = docker_setup(PASSWORD);
     let host = registry.host.clone();
-    env.write_config_json("{\"credsStore\":\"pat\"}");
-    ok(&env.run(
-        &[
-            "2fa",
-            "enable",
-            "--username",
-            REGISTRY_USER,
-            "--registry",
-            &host,
-        ],
-        "",
-    ));
+    env.enable_two_factor(REGISTRY_USER, Some(&host));
 
     let login = env.docker_login(&host, REGISTRY_USER, PASSWORD);
     assert!(!login.status.success());
@@ -37,10 +24,7 @@ fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
             && message.contains(&refusal(REGISTRY_USER, &host)),
         "{message}"
     );
-    assert_eq!(
-        fails(&env.get(&host)),
-        "credentials not found in native keychain\n"
-    );
+    not_found(&env.get(&host));
     assert!(
         !keyring.holds(PASSWORD),
         "the password never reached the keychain"
@@ -51,6 +35,11 @@ fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
     let index = env.index_bytes();
     let login = env.docker_login(&host, REGISTRY_USER, PASSWORD);
     assert!(!login.status.success());
+    assert!(
+        stderr(&login).contains(&refusal(REGISTRY_USER, &host)),
+        "refused by the two-factor rule: {}",
+        stderr(&login)
+    );
     assert_eq!(ok(&env.get(&host)), get_reply(&host, REGISTRY_USER, PAT));
     assert_eq!(env.index_bytes(), index);
     assert!(!keyring.holds(PASSWORD));
@@ -58,22 +47,9 @@ fn docker_login_with_a_password_is_refused_and_keeps_the_earlier_token() {
 
 #[test]
 fn docker_login_with_a_personal_access_token_works() {
-    let keyring = SecretService::start();
-    let registry = Registry::start(PAT);
-    let env = Env::new(&keyring);
+    let (_keyring, registry, env) = docker_setup(PAT);
     let host = registry.host.clone();
-    env.write_config_json("{\"credsStore\":\"pat\"}");
-    ok(&env.run(
-        &[
-            "2fa",
-            "enable",
-            "--username",
-            REGISTRY_USER,
-            "--registry",
-            &host,
-        ],
-        "",
-    ));
+    env.enable_two_factor(REGISTRY_USER, Some(&host));
     let login = env.docker_login(&host, REGISTRY_USER, PAT);
     assert!(ok(&login).contains("Login Succeeded"), "{}", stderr(&login));
     assert_eq!(ok(&env.get(&host)), get_reply(&host, REGISTRY_USER, PAT));
@@ -105,16 +81,9 @@ fn protocol_store_prints_the_refusal_on_stdout() {
 fn add_applies_the_rule_with_the_message_on_stderr() {
     let keyring = SecretService::start();
     let env = Env::new(&keyring);
-    ok(&env.run(&["2fa", "enable", "--username", "alice"], ""));
+    env.enable_two_factor("alice", None);
     let output = env.run(
-        &[
-            "add",
-            "docker.io",
-            "--username",
-            "alice",
-            "--integration",
-            "ci",
-        ],
+        &add_args("docker.io", "alice", "ci"),
         &format!("{PASSWORD}\n"),
     );
     assert_eq!(fails(&output), "");
@@ -123,17 +92,7 @@ fn add_applies_the_rule_with_the_message_on_stderr() {
         "{}",
         stderr(&output)
     );
-    ok(&env.run(
-        &[
-            "add",
-            "docker.io",
-            "--username",
-            "alice",
-            "--integration",
-            "ci",
-        ],
-        &format!("{PAT}\n"),
-    ));
+    ok(&env.run(&add_args("docker.io", "alice", "ci"), &format!("{PAT}\n")));
 }
 
 #[test]
@@ -178,8 +137,8 @@ fn enabling_2fa_over_a_stored_password_warns_and_marks_it() {
 fn enable_and_disable_edit_config_toml_and_keep_comments() {
     let env = Env::without_keychain();
     env.write_config_toml("# my settings\nstale_after_days = 30 # a month\n");
-    ok(&env.run(&["2fa", "enable", "--username", "alice"], ""));
-    ok(&env.run(&["2fa", "enable", "--username", "ALICE"], ""));
+    env.enable_two_factor("alice", None);
+    env.enable_two_factor("ALICE", None);
     ok(&env.run(
         &[
             "2fa",

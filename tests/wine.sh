@@ -7,14 +7,16 @@
 #
 #   tests/wine.sh
 #
-# When it cannot run (no Wine, no mingw, no std source) it says so loudly and
-# exits 0, or 1 under CI. Every step is bounded in time.
+# When this machine cannot run them (no Wine, no mingw, no std source, no Wine
+# prefix) it says so, records them as not run (tests/not-run.sh) and exits 0; under
+# CI it fails. A Windows build that does not start under Wine always fails. Every
+# step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/not-run.sh
 
 cannot_run() {
-    printf '\n*** THE WINDOWS TESTS DID NOT RUN: %s ***\n\n' "$*" >&2
-    [ -z "${CI:-}" ] || exit 1
+    not_run "tests/wine.sh (the Windows build under Wine)" "$*"
     exit 0
 }
 
@@ -54,8 +56,11 @@ wineserver -p >/dev/null 2>&1 </dev/null || cannot_run "wineserver does not star
 timeout 300 wine wineboot -i >/dev/null 2>&1 || cannot_run "Wine could not create a prefix (wineboot failed or took over 5 minutes)"
 # A crash ends the process at once instead of starting winedbg, which waits forever.
 timeout 60 wine reg delete 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /f >/dev/null 2>&1 || true
-timeout 60 wine "$work/bin/docker-credential-pat.exe" version >/dev/null 2>&1 ||
-    cannot_run "the Windows build does not start under Wine"
+# Wine is up, so a build that does not start is the build's fault: always a failure.
+if ! started=$(timeout 60 wine "$work/bin/docker-credential-pat.exe" version 2>&1); then
+    printf 'wine.sh: the Windows build does not start under Wine:\n%s\n' "$started" >&2
+    exit 1
+fi
 
 # One test at a time: Wine's CredEnumerateW sizes its buffer in one pass over the
 # registry and fills it in a second, so a credential written by another process
@@ -65,32 +70,52 @@ echo "== cargo test wine:: (the Windows build under Wine)"
 DOCKER_PAT_WINDOWS_EXE=$work/bin/docker-credential-pat.exe \
     timeout 900 cargo test --locked --test integration -- wine:: --test-threads=1
 
+# The search's positive control: two markers planted in the registry the way the
+# Credential Manager keeps its values, one as text and one as a binary value,
+# must be found by the same search as the secrets below.
+control_text=pat-control-text-Jq5Vw8
+control_binary=pat-control-binary-Nz2Rc6
+control_key='HKCU\Software\docker-credential-pat-test-control'
+timeout 60 wine reg add "$control_key" /v Text /t REG_SZ /d "$control_text" /f >/dev/null
+timeout 60 wine reg add "$control_key" /v Binary /t REG_BINARY /f >/dev/null \
+    /d "$(python3 -c 'import sys; print(sys.argv[1].encode("utf-16-le").hex())' "$control_binary")"
+
 # Stopping the wineserver writes its registry (the Credential Manager) to disk.
 stop_wine
 wineserver -w 2>/dev/null || true
 echo "== the prefix holds no test secret in clear"
 grep -q 'docker-credential-pat:' "$WINEPREFIX/user.reg" ||
     { echo "wine.sh: user.reg holds none of the helper's credentials; the check below would prove nothing" >&2; exit 1; }
-python3 - "$WINEPREFIX" <<'EOF'
+python3 - "$WINEPREFIX" "$control_text" "$control_binary" <<'EOF'
 import os, re, sys
+prefix, controls = sys.argv[1], sys.argv[2:]
 # The secrets tests/wine.rs stores and leaves behind.
 secrets = ["dckr_pat_abcdefghijklmnopqrstuvwxyz0", "second-secret", "orphan-secret", "laptop-secret", "t" * 2560]
-forms = []
-for s in secrets:
-    forms += [s.encode(), s.encode("utf-16-le")]
-    hexed = ",".join(f"{b:02x}" for b in s.encode())
-    forms += [hexed.encode(), ",".join(f"{b:02x}" for b in s.encode("utf-16-le")).encode()]
-found = []
-for root, _, files in os.walk(sys.argv[1]):
-    for name in files:
+
+def forms(s):
+    """s as UTF-8 and UTF-16 bytes, and as the hex lists a .reg file shows of each."""
+    raw = [s.encode(), s.encode("utf-16-le")]
+    return raw + [",".join(f"{b:02x}" for b in r).encode() for r in raw]
+
+files = []
+for root, _, names in os.walk(prefix):
+    for name in names:
         path = os.path.join(root, name)
         if os.path.islink(path) or not os.path.isfile(path):
             continue
         data = open(path, "rb").read()
         if name.endswith(".reg"):
             data = re.sub(rb"\\\r?\n\s*", b"", data)
-        found += [f"{path}: {f[:24]!r}" for f in forms if f in data]
-if found:
-    sys.exit("secrets in clear in the Wine prefix:\n" + "\n".join(found))
-print("none of the test secrets is in the prefix in clear")
+        files.append((path, data))
+
+def found(s):
+    return [f"{path}: {f[:24]!r}" for path, data in files for f in forms(s) if f in data]
+
+unseen = [c for c in controls if not found(c)]
+if unseen:
+    sys.exit(f"the search does not find the markers planted in the registry ({unseen}); it cannot vouch for the secrets")
+hits = [hit for s in secrets for hit in found(s)]
+if hits:
+    sys.exit("secrets in clear in the Wine prefix:\n" + "\n".join(hits))
+print(f"none of the test secrets is in the prefix in clear (the search found both markers planted in it, among {len(files)} files)")
 EOF

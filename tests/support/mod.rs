@@ -30,6 +30,8 @@ use tempfile::TempDir;
 #[cfg(target_os = "linux")]
 pub mod faultproxy;
 #[cfg(target_os = "linux")]
+pub mod hub_setup;
+#[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
 pub mod wine;
@@ -39,6 +41,48 @@ pub mod wire;
 pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-pat");
 pub const PAT: &str = "dckr_pat_abcdefghijklmnopqrstuvwxyz0";
 pub const PAT2: &str = "dckr_pat_ZYXWVUTSRQPONMLKJIHGFEDCBA9";
+
+/// The folder where tests and scripts that could not run say so, one file each
+/// (`<target>/not-run/`); tests/run.sh empties it first and lists it last.
+pub fn not_run_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target folder")
+        .join("not-run")
+}
+
+/// Says that the running test cannot run here, and why; the caller then returns.
+///
+/// Under CI (`CI` set) it fails the test instead: CI must run every test. Elsewhere
+/// it records the test's name and the reason in a file under [`not_run_dir`], so that
+/// tests/run.sh ends with "Passed, but K checks did not run" and names it; cargo alone
+/// hides what a passing test prints, so the record is what counts. Shell scripts
+/// record theirs the same way (tests/not-run.sh).
+#[track_caller]
+pub fn cannot_run(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("an unnamed test");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} cannot run here, and CI must run every test: {why}"
+    );
+    eprintln!("\n*** NOT RUN: {test}: {why} ***\n");
+    let dir = not_run_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // The name on the first line, why on the second (tests/run.sh reads them so).
+    let why = why.replace('\n', " ");
+    std::fs::write(dir.join(file), format!("test {test}\n{why}\n")).unwrap();
+}
 
 /// Fails the test with an installation hint when a tool is missing.
 pub fn require_tool(tool: &str, package: &str) {
@@ -66,6 +110,12 @@ pub(crate) fn kill(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The item every keyring here starts with, beside ours (its own `service`, so the
+/// helper never sees it): a search that cannot find it cannot be trusted to say
+/// that something is not there.
+const CONTROL_SERVICE: &str = "docker-credential-pat-test-control";
+const CONTROL_SECRET: &str = "test-control-secret-Qm4Zr8";
 
 /// A private D-Bus session bus running GNOME Keyring's Secret Service, unlocked.
 pub struct SecretService {
@@ -151,6 +201,7 @@ impl SecretService {
         wait_until("the Secret Service", Duration::from_secs(20), || {
             secrets_name_owned(&address)
         });
+        self.plant_control();
     }
 
     /// Stops the keyring daemon (the bus stays).
@@ -203,47 +254,71 @@ impl SecretService {
         exited
     }
 
-    /// Every item's attributes and secret, as `secret-tool search --all` prints them.
+    /// Every item of ours, as `secret-tool search --all` shows it, one `key = value`
+    /// line each (attributes prefixed `attribute.`), for messages and snapshots.
     pub fn dump(&self) -> String {
-        require_tool("secret-tool", "libsecret-tools");
-        let output = Command::new("secret-tool")
-            .args([
-                "search",
-                "--all",
-                "--unlock",
-                "service",
-                "docker-credential-pat",
-            ])
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
+        let mut text = String::new();
+        for item in self.items() {
+            text.push_str("[item]\n");
+            for (key, value) in item {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        text
     }
 
     /// True when the Secret Service holds `secret` in any of our items.
+    ///
+    /// `false` is proven, not assumed: the search must succeed and must see the
+    /// control item every keyring here starts with (see [`SecretService::items`]).
     pub fn holds(&self, secret: &str) -> bool {
-        self.dump()
-            .lines()
-            .any(|l| l.trim() == format!("secret = {secret}"))
+        self.items()
+            .iter()
+            .any(|item| item.get("secret").map(String::as_str) == Some(secret))
     }
 
     /// Every item of ours: its attributes, plus `secret` and `label`, as `secret-tool` shows them.
+    ///
+    /// A search that fails (no bus, no keyring, a locked collection) fails the test,
+    /// and so does one that does not find the control item planted when the keyring
+    /// started (same tool, same collection, same parsing): an empty answer then
+    /// really means that nothing of ours is there.
     pub fn items(&self) -> Vec<std::collections::BTreeMap<String, String>> {
-        let mut items = Vec::new();
-        let mut current: Option<std::collections::BTreeMap<String, String>> = None;
+        let control = self.search(CONTROL_SERVICE);
+        assert!(
+            control
+                .iter()
+                .any(|item| item.get("secret").map(String::as_str) == Some(CONTROL_SECRET)),
+            "the keyring search does not see the control item the keyring started with, \
+             so it cannot say what the keyring does not hold: {control:?}"
+        );
+        self.search("docker-credential-pat")
+    }
+
+    /// The items whose `service` attribute is `service`, through `secret-tool`;
+    /// fails the test when secret-tool fails.
+    fn search(&self, service: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        require_tool("secret-tool", "libsecret-tools");
         // secret-tool prints attributes on stderr; one pipe for both keeps each item together.
         let output = Command::new("sh")
             .args([
                 "-c",
-                "secret-tool search --all --unlock service docker-credential-pat 2>&1",
+                "secret-tool search --all --unlock service \"$1\" 2>&1",
+                "sh",
+                service,
             ])
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::null())
             .output()
             .unwrap();
+        assert!(
+            output.status.success(),
+            "secret-tool search failed ({:?}), so nothing can be said about what the keyring holds: {}",
+            output.status.code(),
+            stdout(&output)
+        );
+        let mut items = Vec::new();
+        let mut current: Option<std::collections::BTreeMap<String, String>> = None;
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             if line.starts_with('[') {
                 items.extend(current.take());
@@ -259,6 +334,27 @@ impl SecretService {
         items
     }
 
+    /// Plants the control item [`SecretService::items`] must see.
+    fn plant_control(&self) {
+        let mut command = Command::new("secret-tool");
+        command
+            .args([
+                "store",
+                "--label=test control",
+                "service",
+                CONTROL_SERVICE,
+                "username",
+                "control",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+        let output = run_with_input(command, CONTROL_SECRET, "secret-tool store");
+        assert!(
+            output.status.success(),
+            "secret-tool could not plant the control item: {}",
+            stderr(&output)
+        );
+    }
+
     /// Suspends (`STOP`) or resumes (`CONT`) the keyring daemon, to make it stop answering.
     pub fn signal_keyring(&self, signal: &str) {
         let pid = self.keyring_pid().expect("the keyring is running");
@@ -270,10 +366,7 @@ impl SecretService {
     }
 
     pub fn item_count(&self) -> usize {
-        self.dump()
-            .lines()
-            .filter(|l| l.starts_with("secret = "))
-            .count()
+        self.items().len()
     }
 }
 
@@ -384,6 +477,39 @@ impl Registry {
         }
     }
 
+    /// Writes `path`: an authfile (Docker's config.json format) holding the login
+    /// `user:secret` for this registry in clear, for a client to use with no helper.
+    pub fn plaintext_authfile(&self, path: &Path, user: &str, secret: &str) {
+        let auth = base64(format!("{user}:{secret}").as_bytes());
+        std::fs::write(
+            path,
+            format!(
+                "{{\"auths\":{{\"{}\":{{\"auth\":\"{auth}\"}}}}}}",
+                self.host
+            ),
+        )
+        .unwrap();
+    }
+
+    /// Pushes a small image to `reference` with skopeo, logged in by a plaintext
+    /// authfile of its own: no helper involved.
+    pub fn push_with_plaintext(&self, user: &str, password: &str, reference: &str) {
+        let scratch = tempfile::tempdir().unwrap();
+        let authfile = scratch.path().join("auth.json");
+        self.plaintext_authfile(&authfile, user, password);
+        let layout = scratch.path().join("image");
+        make_oci_layout(&layout);
+        let env = Env::without_keychain();
+        ok(&env.skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-authfile",
+            authfile.to_str().unwrap(),
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{reference}"),
+        ]));
+    }
+
     /// The HTTP status of `GET /v2/` with basic auth `user:secret`.
     pub fn status_with(&self, user: &str, secret: &str) -> u16 {
         let mut stream = TcpStream::connect(&self.host).unwrap();
@@ -436,6 +562,12 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Sets `key` to `value` in a list of environment variables, in place of any earlier value.
+pub fn set_var(vars: &mut Vec<(String, String)>, key: &str, value: &str) {
+    vars.retain(|(k, _)| k != key);
+    vars.push((key.into(), value.into()));
+}
+
 /// A clean environment for the helper: private data folder, Docker config and HOME.
 pub struct Env {
     pub root: TempDir,
@@ -468,13 +600,19 @@ impl Env {
     }
 
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
-        self.vars.retain(|(k, _)| k != key);
-        self.vars.push((key.into(), value.into()));
+        set_var(&mut self.vars, key, value);
         self
     }
 
     pub fn pat_home(&self) -> PathBuf {
         self.root.path().join("pat")
+    }
+
+    /// `2fa enable --username USER [--registry REGISTRY]`.
+    pub fn enable_two_factor(&self, user: &str, registry: Option<&str>) {
+        let mut args = vec!["2fa", "enable", "--username", user];
+        args.extend(registry.iter().flat_map(|r| ["--registry", r]));
+        ok(&self.run(&args, ""));
     }
 
     fn paths(&self) -> docker_credential_pat::config::Paths {
@@ -498,18 +636,27 @@ impl Env {
             name.strip_suffix(".json")
                 .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()))
         };
-        if let Ok(entries) = std::fs::read_dir(self.pat_home().join("index")) {
-            files.extend(
+        // A file or folder that is not there is not part of the index; one that
+        // cannot be read fails the test rather than being left out of the comparison.
+        let absent = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        match std::fs::read_dir(self.pat_home().join("index")) {
+            Ok(entries) => files.extend(
                 entries
-                    .flatten()
+                    .map(|e| e.expect("list the index folder"))
                     .filter(|e| bucket(&e.file_name().to_string_lossy()))
                     .map(|e| e.path()),
-            );
+            ),
+            Err(e) if absent(&e) => {}
+            Err(e) => panic!("cannot list the index folder: {e}"),
         }
         files.sort();
         files
             .into_iter()
-            .filter_map(|path| Some((path.clone(), std::fs::read(&path).ok()?)))
+            .filter_map(|path| match std::fs::read(&path) {
+                Ok(bytes) => Some((path, bytes)),
+                Err(e) if absent(&e) => None,
+                Err(e) => panic!("cannot read {}: {e}", path.display()),
+            })
             .collect()
     }
 
@@ -582,8 +729,11 @@ impl Env {
         self.run(&["get"], server)
     }
 
+    /// Docker's config.json as it is now; a missing or unreadable file fails the test.
     pub fn config_json(&self) -> String {
-        std::fs::read_to_string(self.docker_config().join("config.json")).unwrap_or_default()
+        let path = self.docker_config().join("config.json");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 
     pub fn write_config_toml(&self, text: &str) {
@@ -690,6 +840,52 @@ pub fn fails(output: &Output) -> String {
     stdout(output)
 }
 
+/// What the protocol's `get` and `erase` answer on stdout for a registry with no token.
+pub const NOT_FOUND: &str = "credentials not found in native keychain\n";
+
+/// Asserts the protocol's "not found": exit status 1 and [`NOT_FOUND`] on stdout.
+#[track_caller]
+pub fn not_found(output: &Output) {
+    assert_eq!(fails(output), NOT_FOUND, "{}", stderr(output));
+}
+
+/// The first line of stdout that contains `needle`; fails the test when none does.
+#[track_caller]
+pub fn line_with(output: &Output, needle: &str) -> String {
+    let text = stdout(output);
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}{}", stderr(output)))
+        .to_owned()
+}
+
+/// The keys of a JSON object, in their order.
+pub fn keys_of(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// A command line's words, split at spaces: `&words("hub create --integration ci")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `add REGISTRY --username USER --integration INTEGRATION`, the secret on stdin.
+pub fn add_args<'a>(registry: &'a str, user: &'a str, integration: &'a str) -> [&'a str; 6] {
+    [
+        "add",
+        registry,
+        "--username",
+        user,
+        "--integration",
+        integration,
+    ]
+}
+
 /// The JSON `store` reads.
 pub fn store_request(server: &str, user: &str, secret: &str) -> String {
     format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
@@ -699,33 +895,95 @@ pub fn get_reply(server: &str, user: &str, secret: &str) -> String {
     format!("{{\"ServerURL\":\"{server}\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\n")
 }
 
-/// Every regular file under `dir`, for searching for secrets.
+/// Every file under `dir` (a link counts as a file; links to folders are not
+/// followed), for searching for secrets. A folder or entry that cannot be read
+/// fails the test: passing over it would hide what it holds.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        let entries = std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("cannot list {} to search it: {e}", d.display()));
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
             let path = entry.path();
-            if path.is_dir() {
+            let kind = entry
+                .file_type()
+                .unwrap_or_else(|e| panic!("cannot tell what {} is: {e}", path.display()));
+            if kind.is_dir() {
                 stack.push(path);
-            } else {
+            } else if kind.is_file() || kind.is_symlink() {
                 files.push(path);
+            } else {
+                panic!(
+                    "{} is neither a file nor a folder; cannot search it",
+                    path.display()
+                );
             }
         }
     }
     files
 }
 
+/// The files under `dir` whose bytes contain `needle`; a file that cannot be read fails the test.
+pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|file| {
+            let bytes = std::fs::read(file)
+                .unwrap_or_else(|e| panic!("cannot read {} to search it: {e}", file.display()));
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
 /// Asserts that no file under `dir` contains `secret`.
+///
+/// First a control: a marker planted in `dir` must be found by the same search, so
+/// a search that sees nothing cannot pass for a clean disk.
 #[track_caller]
 pub fn assert_not_on_disk(dir: &Path, secret: &str) {
-    for file in files_under(dir) {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "{} contains the secret",
-            file.display()
-        );
+    let control = dir.join(".not-on-disk-control");
+    let marker = format!("not-on-disk control marker for {}", secret.len());
+    std::fs::write(&control, &marker).unwrap();
+    let found = files_holding(dir, marker.as_bytes());
+    std::fs::remove_file(&control).unwrap();
+    assert_eq!(
+        found,
+        std::slice::from_ref(&control),
+        "the search of {} does not find exactly the marker planted in it",
+        dir.display()
+    );
+    let found = files_holding(dir, secret.as_bytes());
+    assert!(
+        found.is_empty(),
+        "the secret is on disk in: {}",
+        found
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// Whether nothing is at `path`. Only the file system's own "not found" counts as
+/// absence (where `!path.exists()` takes any error for it), and `path`'s folder must
+/// be there: a path in a folder that does not exist proves nothing.
+#[track_caller]
+pub fn absent(path: &Path) -> bool {
+    let folder = path.parent().expect("a path with a folder");
+    match std::fs::metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        other => panic!(
+            "{} is not a folder ({other:?}), so whether {} is in it says nothing",
+            folder.display(),
+            path.display()
+        ),
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => panic!("cannot tell whether {} exists: {e}", path.display()),
     }
 }
 
@@ -742,7 +1000,19 @@ impl Env {
 
     /// Runs a client program (docker, skopeo…) that finds the helper on PATH.
     pub fn client(&self, program: &str, args: &[&str], input: &str) -> Output {
-        let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+        self.client_with(&[], program, args, input)
+    }
+
+    /// [`Env::client`] with the folders `first` on PATH ahead of the helper's.
+    pub fn client_with(
+        &self,
+        first: &[&Path],
+        program: &str,
+        args: &[&str],
+        input: &str,
+    ) -> Output {
+        let dirs = first.iter().map(|d| d.to_path_buf()).chain([bin_dir()]);
+        let path = std::env::join_paths(dirs.chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
         )))
         .unwrap();
@@ -791,6 +1061,42 @@ impl Env {
             &destination,
         ])
     }
+}
+
+/// A keyring, a registry where alice logs in with `password`, and an environment
+/// whose Docker keeps every login with the helper (`credsStore`).
+pub fn docker_setup(password: &str) -> (SecretService, Registry, Env) {
+    let keyring = SecretService::start();
+    let registry = Registry::start(password);
+    let env = Env::new(&keyring);
+    env.write_config_json("{\"credsStore\":\"pat\"}");
+    (keyring, registry, env)
+}
+
+/// A keyring, and a data folder `doctor` finds healthy: private, Docker wired, the
+/// helper on PATH.
+pub fn healthy() -> (SecretService, Env) {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    make_healthy(&mut env);
+    (keyring, env)
+}
+
+/// Makes `env` a setup doctor finds healthy: private data folder, Docker wired, helper on PATH.
+pub fn make_healthy(env: &mut Env) {
+    #[cfg(unix)]
+    set_mode(&env.pat_home(), 0o700);
+    env.write_config_json("{\n\t\"credsStore\": \"pat\"\n}");
+    put_helper_on_path(env);
+}
+
+/// Docker finds helpers on PATH; so does doctor's check.
+pub fn put_helper_on_path(env: &mut Env) {
+    let path = std::env::join_paths(std::iter::once(bin_dir()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    env.set("PATH", path.to_str().unwrap());
 }
 
 /// Writes a minimal OCI image layout (one empty layer) under `dir`.

@@ -128,6 +128,18 @@ impl DevServer {
         run_with_input(command, input, "bao")
     }
 
+    /// Puts a token at `PATH` under the helper's prefix (`REGISTRY/INTEGRATION`),
+    /// as an administrator would with `bao kv put`.
+    pub fn put_token(&self, path: &str, username: &str, secret: &str) {
+        self.ok(&[
+            "kv",
+            "put",
+            &format!("secret/docker-credential-pat/{path}"),
+            &format!("username={username}"),
+            &format!("secret={secret}"),
+        ]);
+    }
+
     /// Runs `bao` and asserts success; returns stdout.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::{spawn_with_input, wait_with_timeout};
+use super::{cannot_run, spawn_with_input, wait_with_timeout};
 
 /// The Windows executable and the prefix it runs in.
 pub struct Wine {
@@ -20,8 +20,8 @@ pub struct Wine {
 }
 
 impl Wine {
-    /// The build tests/wine.sh made; `None` (after saying so loudly) when the
-    /// tests run without it. Under `CI` a missing build fails the test.
+    /// The build tests/wine.sh made; `None` when the tests run without it, after
+    /// [`cannot_run`] has recorded the test as not run (under `CI` it fails it).
     pub fn from_env() -> Option<Self> {
         let exe = std::env::var_os("DOCKER_PAT_WINDOWS_EXE").map(PathBuf::from);
         let prefix = std::env::var_os("WINEPREFIX").map(PathBuf::from);
@@ -30,9 +30,9 @@ impl Wine {
                 Some(Self { exe, prefix })
             }
             _ => {
-                let message = "THE WINDOWS TESTS DID NOT RUN: no Windows build; run tests/wine.sh, which builds it and runs these tests under Wine";
-                assert!(std::env::var_os("CI").is_none(), "{message}");
-                eprintln!("{message}");
+                cannot_run(
+                    "no Windows build; tests/wine.sh builds it and runs these tests under Wine",
+                );
                 None
             }
         }
@@ -96,8 +96,7 @@ pub struct WineEnv<'a> {
 
 impl WineEnv<'_> {
     pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
-        self.vars.retain(|(k, _)| k != key);
-        self.vars.push((key.into(), value.into()));
+        super::set_var(&mut self.vars, key, value);
         self
     }
 
