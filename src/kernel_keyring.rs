@@ -312,6 +312,28 @@ mod tests {
     }
 
     #[test]
+    fn a_private_entry_is_in_the_session_keyring_for_its_possessors_only() {
+        use linux_keyutils::{KeyRing, KeyRingIdentifier};
+        let description = format!("docker-credential-pat:test:{}", crate::ids::random_hex(8));
+        let entry = Entry::private(&description, "test session");
+        entry.store(b"alice\njwt", 60).unwrap();
+        assert_eq!(&entry.load(64).unwrap()[..], b"alice\njwt");
+        assert!(
+            Entry::new(&description, "test").load(64).is_none(),
+            "not in the user keyring"
+        );
+        let key = KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+            .unwrap()
+            .search(&description)
+            .unwrap();
+        // Possessor: view, read, write, search, setattr; nothing for user, group or other.
+        assert_eq!(key.metadata().unwrap().get_perms().bits(), 0x2f00_0000);
+        assert!(entry.forget().unwrap());
+        assert!(entry.load(64).is_none());
+        assert_ne!(reach(), Reach::Nowhere);
+    }
+
+    #[test]
     fn an_entry_expires_after_its_timeout_and_a_new_store_replaces_it() {
         let description = format!("docker-credential-pat:test:{}", crate::ids::random_hex(8));
         let entry = Entry::new(&description, "test entry");
