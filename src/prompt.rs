@@ -19,6 +19,8 @@ pub enum PromptError {
     TooLong,
     #[error("the secret is not valid UTF-8")]
     NotUtf8,
+    #[error("stdin has more than the two lines expected (the password, then the code)")]
+    ExtraLines,
     #[error("cannot read the secret: {0}")]
     Io(#[from] io::Error),
 }
@@ -43,6 +45,27 @@ pub fn read_line_from(input: impl Read) -> Result<Secret, PromptError> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let text = text.strip_suffix('\r').unwrap_or(text);
     Ok(Secret::from_str_copy(text))
+}
+
+/// Reads a secret and, on a second line, an optional one-time code (the
+/// password and second-factor code of `hub login --password-stdin`). A
+/// missing or empty second line is `None`; anything after it is refused.
+pub fn read_secret_and_code_from(
+    input: impl Read,
+) -> Result<(Secret, Option<Secret>), PromptError> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_SECRET + 1));
+    input.take(MAX_SECRET as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > MAX_SECRET {
+        return Err(PromptError::TooLong);
+    }
+    let text = std::str::from_utf8(&buf).map_err(|_| PromptError::NotUtf8)?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let secret = Secret::from_str_copy(lines.next().unwrap_or_default());
+    let code = lines.next().map(str::trim).filter(|c| !c.is_empty());
+    if lines.any(|l| !l.trim().is_empty()) {
+        return Err(PromptError::ExtraLines);
+    }
+    Ok((secret, code.map(Secret::from_str_copy)))
 }
 
 /// Asks on `/dev/tty` with echo off.
@@ -109,6 +132,26 @@ mod tests {
         assert!(matches!(
             read_line_from(&[0xffu8][..]),
             Err(PromptError::NotUtf8)
+        ));
+    }
+
+    #[test]
+    fn a_code_may_follow_the_password_on_the_second_line() {
+        let (secret, code) = read_secret_and_code_from(&b"pass word\r\n 123456 \n"[..]).unwrap();
+        assert_eq!(secret.expose(), "pass word");
+        assert_eq!(code.unwrap().expose(), "123456");
+        let (secret, code) = read_secret_and_code_from(&b"pw"[..]).unwrap();
+        assert_eq!(secret.expose(), "pw");
+        assert!(code.is_none());
+        assert!(
+            read_secret_and_code_from(&b"pw\n\n"[..])
+                .unwrap()
+                .1
+                .is_none()
+        );
+        assert!(matches!(
+            read_secret_and_code_from(&b"pw\n1\nmore\n"[..]),
+            Err(PromptError::ExtraLines)
         ));
     }
 }

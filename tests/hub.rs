@@ -109,6 +109,129 @@ fn login_keeps_the_session_in_the_kernel_keyring_only_and_logout_ends_it() {
     assert!(error_line(&hub_tokens(&env)).starts_with("not signed in"));
 }
 
+/// Gives the calling thread (and the processes it starts) a new session
+/// keyring of its own, as pam_keyinit gives a login.
+fn join_new_session_keyring() {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a null name takes no pointer from us.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    assert!(id > 0, "keyctl join: {}", std::io::Error::last_os_error());
+}
+
+/// `keyctl ARGS`, run from this thread (so in its session keyring).
+fn keyctl(args: &[&str]) -> Output {
+    std::process::Command::new("keyctl")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The Hub session is kept in the session keyring of the login that signed
+/// in, with possessor permissions only: the same login session's processes
+/// read it, a process of the same user in another session keyring (another
+/// login, a cron job) cannot, not even by its id. In the user's default
+/// session keyring, `hub login` says who shares it.
+#[test]
+fn the_session_is_readable_only_by_the_login_session_that_signed_in() {
+    require_tool("keyctl", "keyutils");
+    let Setup {
+        env,
+        hub: _hub,
+        keyring: _keyring,
+    } = setup();
+    join_new_session_keyring();
+    let out = login(&env);
+    assert!(
+        out.contains("The session is kept in this login session's kernel keyring, readable only by the processes of this login session (and root)"),
+        "{out}"
+    );
+    ok(&hub_tokens(&env));
+    let shown = stdout(&keyctl(&["show", "@s"]));
+    let line = shown
+        .lines()
+        .find(|l| l.contains("docker-credential-pat:hub-session:"))
+        .unwrap_or_else(|| panic!("the session is in this session keyring: {shown}"));
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let description = line.split_whitespace().last().unwrap();
+    assert!(
+        !stdout(&keyctl(&["show", "@u"])).contains(description),
+        "nothing in the user keyring"
+    );
+    // Possessor: view, read, write, search, setattr; no user, group or other bits.
+    let described = stdout(&keyctl(&["rdescribe", &id]));
+    assert_eq!(described.split(';').nth(3), Some("2f000000"), "{described}");
+    // This session reads it (so the check below can see), another cannot.
+    let mine = keyctl(&["pipe", &id]);
+    assert!(stdout(&mine).starts_with("alice"), "{}", stderr(&mine));
+    let other = keyctl(&["session", "-", "keyctl", "pipe", &id]);
+    assert!(!other.status.success(), "{}", stdout(&other));
+    assert!(
+        stderr(&other).contains("Permission denied"),
+        "{}",
+        stderr(&other)
+    );
+    assert!(!stdout(&other).contains("alice"));
+    let mut elsewhere = env.command("keyctl");
+    elsewhere.args(["session", "-", BIN, "hub", "tokens", "--json"]);
+    let elsewhere = run_with_input(elsewhere, "", "hub tokens in another session");
+    assert!(
+        stderr(&elsewhere).contains("not signed in to Docker Hub"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    ok(&hub_tokens(&env));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("ok       caches: the Docker Hub session of alice is kept in this login session's kernel keyring with possessor-only permissions: only processes of this login session (and root) can read it"),
+        "{doctor}"
+    );
+
+    // In the user's default session keyring, the message says who shares it.
+    let uid = stdout(&std::process::Command::new("id").arg("-u").output().unwrap());
+    let mut shared = env.command("keyctl");
+    shared.args([
+        "session",
+        &format!("_uid_ses.{}", uid.trim()),
+        BIN,
+        "hub",
+        "login",
+        "--username",
+        USER,
+        "--password-stdin",
+    ]);
+    let out = ok(&run_with_input(shared, PASSWORD, "hub login"));
+    assert!(
+        out.contains("The session is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one"),
+        "{out}"
+    );
+    let mut doctor = env.command("keyctl");
+    doctor.args([
+        "session",
+        &format!("_uid_ses.{}", uid.trim()),
+        BIN,
+        "doctor",
+    ]);
+    let doctor = stdout(&run_with_input(doctor, "", "doctor"));
+    assert!(
+        doctor.contains("warning  caches: the Docker Hub session of alice is kept in this user's default session keyring")
+            && doctor.contains("sign in from a shell started with `keyctl session`"),
+        "{doctor}"
+    );
+    // Signed out, doctor says where a session would be kept.
+    ok(&env.run(&["hub", "logout"], ""));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("ok       caches: a Docker Hub session, once signed in, is kept in this login session's kernel keyring"),
+        "{doctor}"
+    );
+}
+
 fn hub_tokens(env: &Env) -> Output {
     run_hub(env, &["tokens", "--json"])
 }
@@ -121,16 +244,18 @@ fn a_second_factor_is_asked_for_and_marks_the_account() {
         keyring: _keyring,
     } = setup();
     hub.add_user_with_second_factor("bob", "bob's password", "246810");
+    // The code comes on the line after the password, never on the command line.
     let login = |otp: Option<&str>| {
-        let mut args = vec!["hub", "login", "-u", "bob", "--password-stdin"];
-        if let Some(otp) = otp {
-            args.extend(["--otp", otp]);
-        }
-        env.run(&args, "bob's password\n")
+        let input = match otp {
+            Some(otp) => format!("bob's password\n{otp}\n"),
+            None => "bob's password\n".to_owned(),
+        };
+        env.run(&["hub", "login", "-u", "bob", "--password-stdin"], &input)
     };
     let line = error_line(&login(None));
     assert!(
-        line.contains("Docker Hub asks for a two-factor code") && line.contains("--otp"),
+        line.contains("Docker Hub asks for a two-factor code")
+            && line.contains("on the line after the password"),
         "{line}"
     );
     let line = error_line(&login(Some("111111")));
@@ -138,6 +263,18 @@ fn a_second_factor_is_asked_for_and_marks_the_account() {
         line.contains("Invalid two-factor authentication code"),
         "{line}"
     );
+    // --otp is refused in one line saying how to give the code, before anything is read or sent.
+    let calls = hub.requests().len();
+    for args in [&["--otp", "246810"][..], &["--otp=246810"], &["--otp"]] {
+        let mut all = vec!["hub", "login", "-u", "bob", "--password-stdin"];
+        all.extend_from_slice(args);
+        let line = error_line(&env.run(&all, "bob's password\n"));
+        assert_eq!(
+            line,
+            "--otp is no longer taken: a code on the command line is visible to every user of this machine; type it when asked, or give it on the second line of stdin after the password with --password-stdin"
+        );
+    }
+    assert_eq!(hub.requests().len(), calls, "nothing was sent to Hub");
     let out = ok(&login(Some("246810")));
     assert!(out.contains("Signed in to Docker Hub as bob"), "{out}");
     assert!(out.contains("now marked in config.toml"), "{out}");
@@ -468,7 +605,8 @@ fn hub_errors_are_one_line_saying_what_to_do() {
         assert!(seen.1.contains(header), "{header} in {}", seen.1);
     }
 
-    hub.fail_next(400, r#"{"fields": {"token_label": ["Ensure this field has no more than 100 characters."]}, "text": "Invalid request"}"#);
+    // The listing first, then the create.
+    hub.fail_after(1, 400, r#"{"fields": {"token_label": ["Ensure this field has no more than 100 characters."]}, "text": "Invalid request"}"#);
     let line = error_line(&run_hub(&env, &["create", "--integration", "ci"]));
     assert_eq!(
         line,
@@ -724,7 +862,7 @@ fn rotate_stores_a_checked_token_the_registry_accepts_and_switches_the_old_one_o
     let line = error_line(&run_hub(&env, &["rotate", "ci@docker.io"]));
     assert_eq!(
         line,
-        "rotating ci@docker.io stopped while reading the token: Docker Hub answered the request to read the token with status 500: Docker Hub has a problem of its own; try again later"
+        "rotating ci@docker.io stopped while reading the token: Docker Hub answered the request to list the tokens with status 500: Docker Hub has a problem of its own; try again later"
     );
     assert_eq!(hub.tokens().len(), before);
     assert_eq!(served(&env).as_deref(), Some(newest.as_str()));
@@ -757,8 +895,14 @@ fn rotate_says_which_step_failed_and_what_is_left() {
     assert_eq!(hub.tokens().len(), count);
     assert_eq!(served(&env).as_deref(), Some(old.as_str()));
 
-    // Switching the old token off fails: the new one is in use, and the line says how to finish.
-    let line = error_line(&rotate_failing_at(&env, &hub, 4, 503, ""));
+    // Switching the old token off is refused: the new one is in use, and the line says how to finish.
+    let line = error_line(&rotate_failing_at(
+        &env,
+        &hub,
+        4,
+        403,
+        r#"{"detail": "Not allowed right now"}"#,
+    ));
     let new = served(&env).unwrap();
     assert_ne!(new, old);
     assert!(hub.token(&old_uuid).unwrap().is_active);
@@ -790,7 +934,7 @@ fn rotate_says_which_step_failed_and_what_is_left() {
 }
 
 /// `hub rotate ci@docker.io` with Hub's answer to its `call`-th request
-/// (1 read, 2 create, 3 check, 4 switch off) replaced by `status` and `body`.
+/// (1 list, 2 create, 3 check, 4 switch off) replaced by `status` and `body`.
 fn rotate_failing_at(env: &Env, hub: &HubDouble, call: usize, status: u16, body: &str) -> Output {
     hub.fail_after(call - 1, status, body);
     let output = run_hub(env, &["rotate", "ci@docker.io"]);
@@ -980,6 +1124,8 @@ fn hub_secrets_go_only_to_hub_the_keychain_and_the_kernel_keyring() {
 }
 
 /// As a person signs in: the password and the code typed at hidden prompts.
+/// While Hub takes its time over the code, no process on the machine has the
+/// code (or the password) in its command line.
 #[test]
 fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
     let Setup {
@@ -988,11 +1134,39 @@ fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
         keyring: _keyring,
     } = setup();
     hub.add_user_with_second_factor("bob", "typed password", "135790");
+    hub.http().fault_route(
+        "POST",
+        "/v2/users/2fa-login",
+        crate::support::http_double::Fault::LateAnswer(std::time::Duration::from_secs(2)),
+    );
     let terminal = Terminal::start(&env, "login", &format!("'{BIN}' hub login -u bob"));
     terminal.wait_for("Docker Hub password for bob:", 1);
+    let helper = terminal.children();
+    assert!(
+        helper.len() == 1 && helper[0].1.contains("hub login -u bob"),
+        "the helper is seen waiting: {helper:?}"
+    );
     terminal.type_line("typed password");
     terminal.wait_for("Two-factor authentication code:", 1);
     terminal.type_line("135790");
+    // The code is on its way to Hub, which holds it for 2 s: the helper is still running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !hub.saw("135790") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the code never reached Hub"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(terminal.children(), helper, "still running");
+    assert!(
+        !command_lines_with("hub login -u bob").is_empty(),
+        "the scan sees the helper's own command line"
+    );
+    for secret in ["135790", "typed password"] {
+        let shown = command_lines_with(secret);
+        assert!(shown.is_empty(), "{secret:?} in a command line: {shown:?}");
+    }
     let (code, screen) = terminal.finish();
     assert_eq!(code, 0, "{screen}");
     assert!(
@@ -1004,6 +1178,17 @@ fn login_asks_for_the_password_and_code_on_the_terminal_without_echo() {
         "{screen}"
     );
     ok(&run_hub(&env, &["tokens"]));
+}
+
+/// The command lines (as `/proc/PID/cmdline` shows them to every user) that contain `text`.
+fn command_lines_with(text: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|line| line.contains(text))
+        .collect()
 }
 
 /// The session in the README's "Managing Docker Hub tokens", run against the
@@ -1025,7 +1210,9 @@ fn readme_hub_session_runs_as_shown() {
         keyring: _keyring,
     } = setup();
     let registry = HubRegistry::start(&hub);
-    // The README's terminal is 80 columns wide, on a machine named vm.
+    // The README's terminal is 80 columns wide, on a machine named vm, in a
+    // login with a session keyring of its own.
+    join_new_session_keyring();
     env.set("COLUMNS", "80");
     env.write_config_toml("machine_name = \"vm\"\n");
     let (laptop_uuid, laptop_secret) = hub.add_token(USER, "laptop", &["repo:read"]);

@@ -313,6 +313,12 @@ fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
     env.set("DOCKER_PAT_INTEGRATION", "ci");
     ok(&env.get("ghcr.io"));
     assert_not_on_disk(env.root.path(), "ghp_ci");
+    // Doctor says who can read that cache.
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        report.contains("caches: the OpenBao client token from the approle login is cached for its lifetime in this user's kernel keyring, which every process of this user can read"),
+        "{report}"
+    );
     // A revoked token is dropped and replaced by a new login.
     std::fs::write(
         &secret_file,
@@ -690,6 +696,10 @@ fn doctor_checks_the_server_and_what_the_policy_allows() {
     let report = stdout(&runner.run(&["doctor"], ""));
     assert!(report.contains("reading 1 of the 2 token(s)"), "{report}");
     assert!(report.contains("reporting uses"), "{report}");
+    assert!(
+        report.contains("caches: the OpenBao token is given (BAO_TOKEN, VAULT_TOKEN or a token file) and is not cached"),
+        "{report}"
+    );
 }
 
 /// The Raft failover: 8 processes loop `get` while the active node is killed.

@@ -808,6 +808,17 @@ path "secret/data/docker-credential-pat/*" { capabilities = ["create", "read", "
 path "secret/metadata/docker-credential-pat/*" { capabilities = ["create", "read", "update", "list", "delete"] }
 "#;
 
+/// A client token whose policy lets it write secrets and metadata, but not
+/// patch a record's metadata: a new secret is stored and its record cannot follow.
+pub(crate) fn no_patch_token(server: &DevServer) -> String {
+    let out = server.bao(&["policy", "write", "no-patch", "-"], NO_PATCH_POLICY);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token: serde_json::Value =
+        serde_json::from_str(&server.ok(&["token", "create", "-format=json", "-policy=no-patch"]))
+            .unwrap();
+    token["auth"]["client_token"].as_str().unwrap().to_owned()
+}
+
 /// A new secret is written before its record. When the record cannot follow
 /// (here the policy refuses to patch it), the message says the secret is
 /// stored and the record is not, `get` serves the new secret, doctor reports
@@ -815,11 +826,7 @@ path "secret/metadata/docker-credential-pat/*" { capabilities = ["create", "read
 #[test]
 fn a_secret_stored_without_its_record_is_said_served_and_finished_by_a_rerun() {
     let server = DevServer::start();
-    let out = server.bao(&["policy", "write", "no-patch", "-"], NO_PATCH_POLICY);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let token: serde_json::Value =
-        serde_json::from_str(&server.ok(&["token", "create", "-format=json", "-policy=no-patch"]))
-            .unwrap();
+    let token = no_patch_token(&server);
     let mut env = machine(&server.url(), "docker-credential-pat", false);
     env.set("DOCKER_PAT_BACKEND", "openbao");
     ok(&env.run(
@@ -833,7 +840,7 @@ fn a_secret_stored_without_its_record_is_said_served_and_finished_by_a_rerun() {
         ],
         "pw-one\n",
     ));
-    env.set("BAO_TOKEN", token["auth"]["client_token"].as_str().unwrap());
+    env.set("BAO_TOKEN", &token);
     let out = env.store("ghcr.io", "octo", "pw-two");
     let line = fails(&out);
     assert_eq!(line.lines().count(), 1, "{line}");

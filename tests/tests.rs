@@ -28,6 +28,8 @@ mod hostile;
 #[cfg(target_os = "linux")]
 mod hub;
 #[cfg(target_os = "linux")]
+mod hub_faults;
+#[cfg(target_os = "linux")]
 mod hygiene;
 #[cfg(target_os = "linux")]
 mod import;

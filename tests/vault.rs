@@ -222,6 +222,47 @@ fn deleted_tokens_leave_the_vault() {
     assert_eq!(status(&env)["unlocked"], false);
 }
 
+/// Doctor says where the vault key is cached and who can read it, and how
+/// to stop it; with no cache, that it asks every time.
+#[test]
+fn doctor_says_who_can_read_the_cached_vault_key() {
+    let caches = |env: &Env| -> Vec<String> {
+        let report: serde_json::Value =
+            serde_json::from_str(&stdout(&env.run(&["doctor", "--json"], ""))).unwrap();
+        report
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["check"] == "caches" && f["message"].as_str().unwrap().contains("vault key")
+            })
+            .map(|f| {
+                format!(
+                    "{} — {}",
+                    f["message"].as_str().unwrap(),
+                    f["fix"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let env = file_env_with("vault_cache_seconds = 300\n");
+    ok(&env.run(&["add", "ghcr.io", "-u", "bob"], "ghp_secret"));
+    assert_eq!(
+        caches(&env),
+        [
+            "the vault key is cached after an unlock for up to 300 s in this user's kernel keyring, which every process of this user can read (other login sessions, cron jobs, containers sharing the uid without a user namespace) as well as root — so `docker pull` in any terminal skips the passphrase; vault_cache_seconds = 0 in config.toml asks every time, `docker-credential-pat vault lock` drops it now"
+        ]
+    );
+    let env = file_env_with("vault_cache_seconds = 0\n");
+    ok(&env.run(&["add", "ghcr.io", "-u", "bob"], "ghp_secret"));
+    assert_eq!(
+        caches(&env),
+        [
+            "the vault key is not cached (vault_cache_seconds = 0): each use asks for the passphrase — "
+        ]
+    );
+}
+
 #[test]
 fn refused_password_on_the_file_backend_keeps_the_token() {
     let env = file_env_with("vault_cache_seconds = 0\n[two_factor]\n\"docker.io\" = [\"alice\"]\n");

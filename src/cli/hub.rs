@@ -68,36 +68,25 @@ pub struct HubLoginArgs {
     /// The Docker Hub account
     #[arg(long, short)]
     pub username: String,
-    /// Read the password from stdin instead of asking on the terminal
+    /// Read the password from stdin instead of asking on the terminal; a
+    /// second line, when given, is the code of the second factor
     #[arg(long)]
     pub password_stdin: bool,
-    /// The code of the second factor, when two-factor authentication is on
-    /// (without it, it is asked for on the terminal)
-    #[arg(long, value_name = "CODE")]
-    pub otp: Option<Code>,
+    /// No longer taken: a code on the command line is visible to every user
+    /// of the machine. The value is dropped unread, and the command refuses.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub otp: Option<Refused>,
 }
 
-/// A one-time code from the command line: wiped on drop, and shown by `Debug` as `Code(..)`.
+/// An argument that is no longer taken: what was given is dropped unread,
+/// so not even `Debug` can show it.
+#[derive(Debug, Clone)]
+pub struct Refused;
 
-#[derive(Clone)]
-pub struct Code(zeroize::Zeroizing<String>);
-
-impl Code {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for Code {
+impl std::str::FromStr for Refused {
     type Err = std::convert::Infallible;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(Self(zeroize::Zeroizing::new(text.trim().to_owned())))
-    }
-}
-
-impl std::fmt::Debug for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Code(..)")
+    fn from_str(_: &str) -> Result<Self, Self::Err> {
+        Ok(Self)
     }
 }
 

@@ -13,7 +13,7 @@ pub mod hub;
 pub mod setup;
 pub mod tokens;
 
-pub use hub::{Code, HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
+pub use hub::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
 pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
 

@@ -9,16 +9,17 @@ use super::exit::{CommandResult, Exit};
 use super::tokens::{relative, timestamp};
 use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
+use crate::kernel_keyring::Reach;
 use crate::names::Integration;
 use crate::output::{self, Table};
 use crate::registry::Registry;
 use crate::remote::hub::HubError;
 use crate::remote::hub::audit::Level;
-use crate::remote::hub::manage::create::CreateRequest;
+use crate::remote::hub::manage::StoreOutcome;
+use crate::remote::hub::manage::create::{CreateFailure, CreateRequest};
 use crate::remote::hub::manage::rotate::{RotateFailure, Step};
 use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
 use crate::remote::hub::spec;
-use crate::secret::Secret;
 use crate::service::Service;
 use crate::service::write::{check_username, clean_description};
 
@@ -47,6 +48,9 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
 pub(crate) fn explain(error: &ManageError) -> String {
     let hub = match error {
         ManageError::Hub(hub) => hub,
+        ManageError::Partial { head, cause, tail } => {
+            return format!("{head}{}{tail}", explain(cause));
+        }
         other => return other.to_string(),
     };
     match hub {
@@ -85,6 +89,11 @@ pub(crate) fn explain(error: &ManageError) -> String {
 }
 
 fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
+    if args.otp.is_some() {
+        return Err(ManageError::Invalid(
+            "--otp is no longer taken: a code on the command line is visible to every user of this machine; type it when asked, or give it on the second line of stdin after the password with --password-stdin".into(),
+        ));
+    }
     let username = args.username.trim();
     check_username(username)?;
     if username.is_empty() {
@@ -94,13 +103,14 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
     if !crate::kernel_keyring::available() {
         return Err(HubError::NoKeyring.into());
     }
-    let password = if args.password_stdin {
-        crate::prompt::read_line_from(std::io::stdin().lock())
+    let (password, mut piped_code) = if args.password_stdin {
+        crate::prompt::read_secret_and_code_from(std::io::stdin().lock())
     } else {
         crate::prompt::ask_hidden(&format!(
             "Docker Hub password for {}: ",
             crate::text::printable(username, 64)
         ))
+        .map(|password| (password, None))
     }
     .map_err(|e| ManageError::Invalid(format!("{e}; or use --password-stdin")))?;
     if password.is_empty() {
@@ -108,19 +118,24 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
             "no password given; nothing was changed".into(),
         ));
     }
-    let mut otp = args.otp.map(|code| Secret::from_str_copy(code.expose()));
-    let mut code = || match otp.take() {
+    let mut code = || {
+        match piped_code.take() {
         Some(code) => Ok(code),
-        None => crate::prompt::ask_hidden("Two-factor authentication code: ")
-            .map_err(|e| format!("Docker Hub asks for a two-factor code: {e}; or use --otp")),
+        None => crate::prompt::ask_hidden("Two-factor authentication code: ").map_err(|e| {
+            format!(
+                "Docker Hub asks for a two-factor code: {e}; with --password-stdin, give it on the line after the password"
+            )
+        }),
+    }
     };
-    let second_factor = hub.sign_in(username, &password, &mut code)?;
+    let (second_factor, reach) = hub.sign_in(username, &password, &mut code)?;
     drop(password);
     let service = hub.service;
     output::say(&format!(
         "Signed in to Docker Hub as {username} for {}; `docker-credential-pat hub logout` ends the session now",
         duration_words(service.config.hub_session_seconds)
     ));
+    output::say(&format!("The session {}", reach_words(reach)));
     if second_factor && !service.config.two_factor_on(&Registry::DockerHub, username) {
         let _lock = service.begin()?;
         super::two_factor::mark(service, &Registry::DockerHub, username)?;
@@ -129,6 +144,19 @@ fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
         ));
     }
     Ok(Exit::Success)
+}
+
+/// Where a private kernel-keyring entry is kept and who can read it, after "The session ".
+pub(crate) fn reach_words(reach: Reach) -> &'static str {
+    match reach {
+        Reach::ThisSession => {
+            "is kept in this login session's kernel keyring, readable only by the processes of this login session (and root)"
+        }
+        Reach::UserDefault => {
+            "is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one (cron jobs, logins without pam_keyinit, `docker exec`) can read it; to keep it to one terminal, sign in from a shell started with `keyctl session`"
+        }
+        Reach::Nowhere => "is not kept: this system has no kernel keyring",
+    }
 }
 
 fn duration_words(seconds: u32) -> String {
@@ -174,6 +202,7 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
         Some(text) => clean_description(text)?,
         None => None,
     };
+    let name = format!("{integration}@docker.io");
     let request = CreateRequest {
         integration,
         username: args.username,
@@ -184,15 +213,19 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     };
     let created = match hub.create(request) {
         Ok(created) => created,
-        Err(failure) => {
-            return Err(ManageError::Invalid(format!(
-                "{}{}",
-                explain(&failure.error),
-                abandoned_words(failure.abandoned.as_ref())
-            )));
-        }
+        Err(failure) => return Err(ManageError::Invalid(create_failure(&name, &failure))),
     };
     let name = &created.name;
+    if created.resumed {
+        output::say(&format!(
+            "Finished creating {name}: Docker Hub token {}, made by an earlier run that stopped before it knew, is stored in {}, scope {}, {}",
+            short(&created.uuid),
+            created.backend.place(),
+            spec::short_scopes(&created.scopes),
+            expiry_words(created.expires_at)
+        ));
+        return Ok(Exit::Success);
+    }
     output::say(&format!(
         "Created {name} on Docker Hub as token {}: label \"{}\", scope {} ({}), {}",
         short(&created.uuid),
@@ -216,19 +249,32 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// What became of a new token that could not be kept.
-fn abandoned_words(abandoned: Option<&Abandoned>) -> String {
-    match abandoned {
-        None => String::new(),
-        Some(Abandoned { deleted: true, .. }) => {
-            "; the new token was deleted from Docker Hub again".into()
+/// Why `hub create` stopped, and what became of the token Hub made: one line.
+fn create_failure(name: &str, failure: &CreateFailure) -> String {
+    let why = explain(&failure.error);
+    match &failure.new {
+        None => why,
+        Some((_, StoreOutcome::NotStored(abandoned))) => {
+            format!("{why}; {name} was not stored{}", abandoned_words(abandoned))
         }
-        Some(Abandoned {
-            uuid,
-            deleted: false,
-        }) => format!(
-            "; the new token {uuid} is left on Docker Hub: `docker-credential-pat hub delete {uuid}` removes it"
+        Some((uuid, StoreOutcome::Incomplete)) => format!(
+            "Docker Hub token {uuid} was created and stored as {name}, but not all of its record was: {why}; run the same command again to finish"
         ),
+        Some((uuid, StoreOutcome::Unknown)) => format!(
+            "Docker Hub token {uuid} was created, but whether it was stored as {name} is not known: {why}; run the same command again to finish (it keeps the token if it was stored, and deletes it from Docker Hub if not)"
+        ),
+    }
+}
+
+/// What became of a new token that nothing holds.
+fn abandoned_words(abandoned: &Abandoned) -> String {
+    if abandoned.deleted {
+        "; the new token was deleted from Docker Hub again".into()
+    } else {
+        format!(
+            "; the new token {}, which nothing here holds, could not be deleted from Docker Hub: `docker-credential-pat hub delete {}` removes it",
+            abandoned.uuid, abandoned.uuid
+        )
     }
 }
 
@@ -353,6 +399,17 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
         .rotate(token, delete_old)
         .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure)))?;
     let name = &rotated.name;
+    if rotated.resumed {
+        output::say(&format!(
+            "Finished rotating {name}: the new token {}, made by an earlier run that stopped before it knew, is stored and in use; it {}",
+            short(&rotated.new_uuid),
+            expiry_words(rotated.expires_at)
+        ));
+        if let Some(old) = &rotated.finished {
+            output::say(&old_token_line(&old.uuid, old.delete));
+        }
+        return Ok(Exit::Success);
+    }
     if let Some(finished) = &rotated.finished {
         output::say(&format!(
             "First {} Docker Hub token {}, which an earlier rotation of {name} had left active",
@@ -369,16 +426,20 @@ fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
         short(&rotated.new_uuid),
         expiry_words(rotated.expires_at)
     ));
-    output::say(&format!(
+    output::say(&old_token_line(&rotated.old_uuid, delete_old));
+    Ok(Exit::Success)
+}
+
+fn old_token_line(uuid: &str, deleted: bool) -> String {
+    format!(
         "The old token {} was {}",
-        short(&rotated.old_uuid),
-        if delete_old {
+        short(uuid),
+        if deleted {
             "deleted from Docker Hub"
         } else {
             "deactivated on Docker Hub"
         }
-    ));
-    Ok(Exit::Success)
+    )
 }
 
 fn short(uuid: &str) -> String {
@@ -396,22 +457,29 @@ fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
         Step::Retire => "switching off the old token",
     };
     let shown = crate::text::printable(token, 80);
-    let left = match (failure.step, &failure.still_active) {
-        (Step::Retire, Some(old)) => format!(
+    let left = match (failure.step, &failure.still_active, &failure.new) {
+        (Step::Retire, Some(old), _) => format!(
             "; {shown} now holds the new token, which is in use, but the old token {} is still active on Docker Hub: `docker-credential-pat hub {} {}` switches it off",
             old.uuid,
             if old.delete { "delete" } else { "deactivate" },
             old.uuid
         ),
-        (Step::Finish, Some(old)) => format!(
+        (Step::Finish, Some(old), _) => format!(
             "; nothing else was changed, and Docker Hub token {} is still active: run this again later, or `docker-credential-pat hub deactivate {}`",
             old.uuid, old.uuid
         ),
-        (Step::Read, _) => String::new(),
-        _ => format!(
-            "; {shown} still holds the old token, which stays active and in use{}",
-            abandoned_words(failure.abandoned.as_ref())
+        (Step::Read, ..) => String::new(),
+        (_, _, Some((uuid, StoreOutcome::Incomplete))) => format!(
+            "; {shown} holds the new token {uuid}, which is in use, but its record is not finished and the old token is still active on Docker Hub: run the same command again to finish"
         ),
+        (_, _, Some((uuid, StoreOutcome::Unknown))) => format!(
+            "; whether {shown} holds the new token {uuid} or still the old one is not known, and neither was switched off on Docker Hub: run the same command again to finish"
+        ),
+        (_, _, Some((_, StoreOutcome::NotStored(abandoned)))) => format!(
+            "; {shown} still holds the old token, which stays active and in use{}",
+            abandoned_words(abandoned)
+        ),
+        _ => format!("; {shown} still holds the old token, which stays active and in use"),
     };
     format!(
         "rotating {shown} stopped while {step}: {}{left}",

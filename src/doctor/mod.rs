@@ -15,6 +15,7 @@ use crate::service::Service;
 use crate::service::tokens::TokenView;
 use chrono::Utc;
 
+mod caches;
 mod data;
 mod docker;
 mod permissions;
@@ -72,7 +73,9 @@ pub fn run(
     podman::check(service, &index, &mut findings);
     rules::check(service, &mut findings);
     check_tokens(service, &mut findings);
+    check_hub_pending(service, &mut findings);
     check_hub(service, &mut findings);
+    caches::check(service, &mut findings);
     if !permissions_checked {
         permissions::check(service, plaintext, repair, &mut findings);
     }
@@ -165,6 +168,29 @@ fn renew_fix(view: &TokenView) -> String {
             "create a new token at the registry and store it: `docker login {}`",
             name.registry.default_address()
         )
+    }
+}
+
+/// A `hub create` or `hub rotate` that stopped before it knew whether its new token was stored.
+fn check_hub_pending(service: &Service, findings: &mut Vec<Finding>) {
+    use crate::remote::hub::manage::pending::Pending;
+    for (name, pending) in Pending::all(&service.paths) {
+        let again = match &pending.replaces {
+            Some(_) => format!("docker-credential-pat hub rotate {name}"),
+            None => format!(
+                "docker-credential-pat hub create --integration {}",
+                name.split('@').next().unwrap_or_default()
+            ),
+        };
+        findings.push(Finding::warn(
+            "hub",
+            format!(
+                "a `hub {}` of {name} stopped before it knew whether the new Docker Hub token {} was stored",
+                if pending.replaces.is_some() { "rotate" } else { "create" },
+                pending.uuid
+            ),
+            format!("`{again}` finishes it: it keeps the token if it was stored, and deletes it from Docker Hub if not"),
+        ));
     }
 }
 

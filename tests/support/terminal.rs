@@ -81,6 +81,30 @@ impl Terminal {
         }
     }
 
+    /// The processes the script started (its children), as `(pid, command line)`.
+    pub fn children(&self) -> Vec<(u32, String)> {
+        let listed = self.tmux(&["list-panes", "-F", "#{pane_pid}"]);
+        let shell: u32 = stdout(&listed).trim().parse().unwrap();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|stat| {
+                        // The fields after the command name, which may hold spaces.
+                        let rest = &stat[stat.rfind(')')? + 2..];
+                        rest.split(' ').nth(1)?.parse::<u32>().ok()
+                    })
+                    == Some(shell)
+            })
+            .filter_map(|pid| {
+                let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                Some((pid, String::from_utf8_lossy(&raw).replace('\0', " ")))
+            })
+            .collect()
+    }
+
     pub fn type_line(&self, text: &str) {
         self.tmux(&["send-keys", "-l", text]);
         self.tmux(&["send-keys", "Enter"]);

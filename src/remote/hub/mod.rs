@@ -58,4 +58,52 @@ pub(crate) enum HubError {
         "this system has no kernel keyring to keep a Docker Hub session in (it is never written to disk)"
     )]
     NoKeyring,
+    /// A change whose outcome could not be read back: it may or may not have happened.
+    #[error("Docker Hub may or may not have {done} token {uuid} ({detail})")]
+    Unsure {
+        done: &'static str,
+        uuid: String,
+        detail: String,
+    },
+    /// A create whose answer never came: Hub may have made a token whose secret nobody holds.
+    #[error("{}", lost_words(.label, .lost, .detail))]
+    CreateLost {
+        label: String,
+        lost: manage::settle::Lost,
+        detail: String,
+    },
+}
+
+fn lost_words(label: &str, lost: &manage::settle::Lost, detail: &str) -> String {
+    use manage::settle::Lost;
+    let later = |how: &str| {
+        format!(
+            "Docker Hub did not say whether it created the token ({detail}) and {how}; if it did, nobody holds its secret: `docker-credential-pat hub tokens` shows it as \"{}\" with no local name, and `hub delete ID` removes it",
+            crate::text::printable(label, 100)
+        )
+    };
+    match lost {
+        Lost::Removed(uuid) => format!(
+            "Docker Hub's answer to creating the token was lost ({detail}); the token it made ({uuid}) was deleted again, as its secret never arrived"
+        ),
+        Lost::Left(uuid) => format!(
+            "Docker Hub's answer to creating the token was lost ({detail}); the token it made ({uuid}) never gave its secret and could not be deleted: `docker-credential-pat hub delete {uuid}` removes it"
+        ),
+        Lost::NoneListed => later("lists none new"),
+        Lost::Unchecked => later("could not be asked"),
+    }
+}
+
+impl HubError {
+    /// True when Hub may have carried the request out although no success
+    /// came back: the answer was lost or late, Hub failed after acting, or
+    /// the answer to a success could not be read.
+    pub(crate) fn may_have_acted(&self) -> bool {
+        match self {
+            HubError::Http(e) => !e.nothing_sent(),
+            HubError::Unexpected { status, .. } => *status >= 500,
+            HubError::BadBody { .. } => true,
+            _ => false,
+        }
+    }
 }

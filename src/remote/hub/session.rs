@@ -1,9 +1,11 @@
 //! The signed-in Docker Hub session: who, and the bearer token Hub gave.
 //!
 //! Managing tokens needs the account password, so the session it buys is
-//! worth protecting: it lives only in the kernel keyring (never on disk), for
-//! at most `hub_session_seconds`, under a description derived from Hub's URL
-//! and the helper's data folder. `hub logout` drops it, and so does a 401.
+//! worth protecting: it lives only in the kernel's *session* keyring (never
+//! on disk), readable only by the login session that signed in
+//! ([`Entry::private`]), for at most `hub_session_seconds`, under a
+//! description derived from Hub's URL and the helper's data folder.
+//! `hub logout` drops it, and so does a 401.
 
 use zeroize::Zeroizing;
 
@@ -40,15 +42,20 @@ impl Session {
 
     /// The session kept for Hub at `hub_url`, if one is open.
     pub(crate) fn open(hub_url: &str, paths: &Paths) -> Option<Self> {
-        let payload = Entry::new(&description(hub_url, paths), WHAT).load(MAX_LEN)?;
+        let payload = Entry::private(&description(hub_url, paths), WHAT).load(MAX_LEN)?;
         let split = payload.iter().position(|&b| b == b'\n')?;
         let username = std::str::from_utf8(&payload[..split]).ok()?;
         let token = Secret::from_utf8(Zeroizing::new(payload[split + 1..].to_vec()))?;
         (!username.is_empty() && !token.is_empty()).then(|| Self::new(username, token))
     }
 
-    /// Keeps the session for `seconds`, replacing any earlier one.
-    pub(crate) fn keep(&self, hub_url: &str, paths: &Paths, seconds: u32) -> Result<(), HubError> {
+    /// Keeps the session for `seconds`, replacing any earlier one; says who can read it.
+    pub(crate) fn keep(
+        &self,
+        hub_url: &str,
+        paths: &Paths,
+        seconds: u32,
+    ) -> Result<kernel_keyring::Reach, HubError> {
         if !kernel_keyring::available() {
             return Err(HubError::NoKeyring);
         }
@@ -62,13 +69,13 @@ impl Session {
             // Kept, it could never be read back.
             return Err(HubError::BadBody { what: "sign in" });
         }
-        Entry::new(&description(hub_url, paths), WHAT).store(&payload, seconds)?;
-        Ok(())
+        Entry::private(&description(hub_url, paths), WHAT).store(&payload, seconds)?;
+        Ok(kernel_keyring::reach())
     }
 
     /// Drops the session kept for Hub at `hub_url`; `false` when none was open.
     pub(crate) fn forget(hub_url: &str, paths: &Paths) -> Result<bool, HubError> {
-        Ok(Entry::new(&description(hub_url, paths), WHAT).forget()?)
+        Ok(Entry::private(&description(hub_url, paths), WHAT).forget()?)
     }
 }
 

@@ -1,22 +1,24 @@
 //! New tokens made on Docker Hub and stored at once (`hub create`), and
 //! tokens stored earlier linked to their Hub token (`hub link`).
 //!
-//! A token Hub made that cannot be stored here is taken back off Hub, so a
-//! failed `create` leaves nothing behind that nobody holds.
+//! A token Hub made that is known not to be stored here is taken back off
+//! Hub, so a failed `create` leaves nothing behind that nobody holds; one
+//! whose store cannot be read back is left alone, and running the command
+//! again settles it (see [`super::keep`]).
 
 use chrono::{DateTime, Utc};
 
-use super::{Abandoned, Hub, ManageError, Result, linked_to, not_hub, scopes_or};
+use super::keep::{NewSecret, Resumed, StoreOutcome};
+use super::pending::Pending;
+use super::{Hub, ManageError, Result, linked_to, not_hub, scopes_or};
 use crate::error::ServiceError;
 use crate::index::HubLink;
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::remote::hub::HubError;
-use crate::remote::hub::client::{CreatedToken, HubToken, NewToken, rfc3339};
-use crate::remote::hub::session::Session;
+use crate::remote::hub::client::{HubToken, NewToken, rfc3339};
 use crate::remote::hub::spec;
 use crate::service::tokens::find_entry;
-use crate::service::write::{Facts, TokenFacts, TokenSpec};
 use crate::store::BackendKind;
 
 /// What `hub create` should make.
@@ -38,30 +40,29 @@ pub(crate) struct Created {
     pub expires_at: Option<DateTime<Utc>>,
     pub backend: BackendKind,
     pub is_default: bool,
+    /// Made by an earlier run that stopped before it knew the token was stored.
+    pub resumed: bool,
 }
 
-/// Why `hub create` failed, and whether a token was left on Hub.
+/// Why `hub create` failed, and what became of the new Hub token, if one was made.
 pub(crate) struct CreateFailure {
     pub error: ManageError,
-    pub abandoned: Option<Abandoned>,
+    pub new: Option<(String, StoreOutcome)>,
 }
 
-impl From<ManageError> for CreateFailure {
+impl From<ManageError> for Box<CreateFailure> {
     fn from(error: ManageError) -> Self {
-        Self {
-            error,
-            abandoned: None,
-        }
+        Box::new(CreateFailure { error, new: None })
     }
 }
 
-impl From<HubError> for CreateFailure {
+impl From<HubError> for Box<CreateFailure> {
     fn from(e: HubError) -> Self {
         ManageError::from(e).into()
     }
 }
 
-impl From<ServiceError> for CreateFailure {
+impl From<ServiceError> for Box<CreateFailure> {
     fn from(e: ServiceError) -> Self {
         ManageError::from(e).into()
     }
@@ -69,7 +70,7 @@ impl From<ServiceError> for CreateFailure {
 
 impl Hub<'_> {
     /// Creates a token on Hub and stores it at once as `INTEGRATION@docker.io`.
-    pub(crate) fn create(&self, request: CreateRequest) -> Result<Created, CreateFailure> {
+    pub(crate) fn create(&self, request: CreateRequest) -> Result<Created, Box<CreateFailure>> {
         let session = self.session()?;
         if let Some(username) = &request.username
             && !username.eq_ignore_ascii_case(&session.username)
@@ -82,6 +83,19 @@ impl Hub<'_> {
             .into());
         }
         let name = TokenName::new(request.integration.clone(), Registry::DockerHub);
+        // What an earlier run of this command left under way is settled first.
+        if let Some(Resumed::Stored(pending)) = self.resume(&session, &name)? {
+            return Ok(Created {
+                uuid: pending.uuid.clone(),
+                label: String::new(),
+                scopes: pending.scopes.clone(),
+                expires_at: pending.expires_at,
+                backend: self.backend_of(&name),
+                is_default: self.is_default(&name).unwrap_or(false),
+                resumed: true,
+                name,
+            });
+        }
         if self.service.ledger()?.begin()?.token(&name)?.is_some() {
             return Err(ManageError::Invalid(format!(
                 "{name} already exists: `docker-credential-pat hub rotate {name}` replaces its token, or choose another --integration"
@@ -98,65 +112,49 @@ impl Hub<'_> {
             scopes: request.scopes.clone(),
             expires_at: request.expires_at.map(rfc3339),
         };
-        let created = self.with_session(&session, |c, s| c.create(s, &new))?;
-        let stored = self.store_created(&session, &name, &created, &request);
-        match stored {
+        let before = self.with_session(&session, |c, s| c.list(s))?;
+        let created = self.create_once(&session, &new, &before)?;
+        let mut pending = Pending::new(&created.uuid, &created.token);
+        pending.scopes = scopes_or(&created.scopes, &request.scopes);
+        pending.expires_at = request.expires_at;
+        pending.make_default = request.make_default;
+        pending.description = request.description.clone();
+        let failed = |error: ManageError, outcome: StoreOutcome| {
+            Box::new(CreateFailure {
+                error,
+                new: Some((created.uuid.clone(), outcome)),
+            })
+        };
+        if let Err(e) = pending.save(&self.service.paths, &name) {
+            let abandoned = self.abandon(&session, &created.uuid);
+            return Err(failed(
+                ServiceError::from(e).into(),
+                StoreOutcome::NotStored(abandoned),
+            ));
+        }
+        let kept = self.keep_new(
+            &session,
+            &NewSecret {
+                name: &name,
+                username: &session.username,
+                server_url: name.registry.default_address(),
+                secret: &created.token,
+                pending: &pending,
+            },
+        );
+        match kept {
             Ok((backend, is_default)) => Ok(Created {
-                name,
                 uuid: created.uuid.clone(),
                 label: created.token_label.clone(),
-                scopes: scopes_or(&created.scopes, &request.scopes),
+                scopes: pending.scopes.clone(),
                 expires_at: request.expires_at,
                 backend,
                 is_default,
+                resumed: false,
+                name,
             }),
-            Err(error) => Err(CreateFailure {
-                error,
-                abandoned: Some(self.abandon(&session, &created.uuid)),
-            }),
+            Err((error, outcome)) => Err(failed(error, outcome)),
         }
-    }
-
-    fn store_created(
-        &self,
-        session: &Session,
-        name: &TokenName,
-        created: &CreatedToken,
-        request: &CreateRequest,
-    ) -> Result<(BackendKind, bool)> {
-        self.service
-            .check_policy(&name.registry, &session.username, &created.token)?;
-        let mut edit = self.service.ledger()?.begin()?;
-        if edit.token(name)?.is_some() {
-            return Err(ManageError::Invalid(format!(
-                "{name} was stored by another process meanwhile"
-            )));
-        }
-        // The registry's default counts only while that token exists (a team
-        // server names `default` as the default even before it does).
-        let has_default = edit.has_default(&name.registry)?;
-        let spec = TokenSpec {
-            name: name.clone(),
-            username: &session.username,
-            server_url: name.registry.default_address().to_owned(),
-            secret: &created.token,
-            description: request.description.clone(),
-            make_default: request.make_default || !has_default,
-        };
-        let facts = TokenFacts {
-            expires_at: request.expires_at,
-            hub: Some(HubLink {
-                uuid: created.uuid.clone(),
-                scopes: scopes_or(&created.scopes, &request.scopes),
-                retiring: None,
-                used_before_link: None,
-            }),
-        };
-        let is_default = spec.make_default;
-        let outcome = self
-            .service
-            .put_token_with(&mut *edit, spec, Facts::Replace(facts))?;
-        Ok((outcome.backend, is_default))
     }
 
     /// Links a stored Docker Hub token to its Hub id, taking its scopes from Hub.

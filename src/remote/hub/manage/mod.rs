@@ -1,9 +1,12 @@
 //! What acts on Docker Hub and on the stored token together.
 //!
 //! The order of each operation is what keeps a token usable whatever
-//! happens: Hub first for anything that revokes (so a refusal changes
-//! nothing here), the store first for anything that replaces (so the old
-//! token stays stored and active until the new one is stored and checked).
+//! happens: a token is switched off here before Hub switches it off (so
+//! `get` never serves a token Hub refuses, and a refusal puts it back), and
+//! the store goes first for anything that replaces (so the old token stays
+//! stored and active until the new one is stored and checked). A Hub token
+//! is deleted or switched off by the helper only when nothing here stores
+//! or uses it, and a change whose outcome is unknown is read back first.
 //! `rotate` goes: create the new token, check it at Hub, store it (one
 //! ledger commit: from then on Docker gets it), then switch the old one off.
 //! A rotation interrupted after the commit leaves the old token's id on the
@@ -19,7 +22,14 @@
 //! - [`create`]: a new token made on Hub and stored, or a stored one linked;
 //! - [`state`]: activating, deactivating and deleting, on Hub and here;
 //! - [`rotate`]: a token replaced by a new one, in the order above;
-//! - [`listing`]: Hub's tokens beside the stored ones, and the audit.
+//! - [`listing`]: Hub's tokens beside the stored ones, and the audit;
+//! - [`settle`]: Hub changes whose answer was lost, read back before
+//!   anything is decided; a create sent once;
+//! - [`keep`]: a new token stored, and a failed store read back: the new
+//!   token is kept when it is stored, deleted from Hub when it is not, left
+//!   alone when that cannot be known;
+//! - [`pending`]: the note of a new token not yet known to be stored, which
+//!   the same command, run again, settles first.
 //!
 //! [`Ledger`]: crate::ledger::Ledger
 
@@ -38,8 +48,12 @@ use crate::service::Service;
 use crate::service::tokens::find_entry;
 
 pub(crate) mod create;
+mod keep;
+pub(crate) use keep::StoreOutcome;
 pub(crate) mod listing;
+pub(crate) mod pending;
 pub(crate) mod rotate;
+pub(crate) mod settle;
 pub(crate) mod sign_in;
 pub(crate) mod state;
 
@@ -54,6 +68,13 @@ pub(crate) enum ManageError {
     Local(#[from] ServiceError),
     #[error("{0}")]
     Invalid(String),
+    /// Part of a change was made: what was, why the rest was not, and how to finish.
+    #[error("{head}{cause}{tail}")]
+    Partial {
+        head: String,
+        cause: Box<ManageError>,
+        tail: String,
+    },
 }
 
 impl From<crate::config::ConfigError> for ManageError {
@@ -260,9 +281,9 @@ impl<'a> Hub<'a> {
         Ok(())
     }
 
-    /// Takes a new token that could not be kept back off Hub, if it can.
+    /// Takes a new token that nothing holds back off Hub, if it can.
     fn abandon(&self, session: &Session, uuid: &str) -> Abandoned {
-        let deleted = self.with_session(session, |c, s| c.delete(s, uuid)).is_ok();
+        let deleted = self.remove(session, uuid).is_ok();
         Abandoned {
             uuid: uuid.to_owned(),
             deleted,

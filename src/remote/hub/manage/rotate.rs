@@ -3,15 +3,16 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Abandoned, CHECK_CLIENT, Hub, ManageError, Result, hub_uuid, scopes_or};
-use crate::index::{HubLink, Retiring, TokenRecord};
+use super::keep::{NewSecret, Resumed, StoreOutcome};
+use super::pending::Pending;
+use super::{CHECK_CLIENT, Hub, ManageError, Result, hub_uuid, scopes_or};
+use crate::error::ServiceError;
+use crate::index::{Retiring, TokenRecord};
 use crate::names::TokenName;
 use crate::remote::hub::HubError;
 use crate::remote::hub::client::{HubToken, NewToken, rfc3339};
 use crate::remote::hub::session::Session;
 use crate::remote::hub::spec;
-use crate::secret::Secret;
-use crate::service::write::{Facts, TokenFacts, TokenSpec};
 
 /// The steps of a rotation, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +30,8 @@ pub(crate) enum Step {
 pub(crate) struct RotateFailure {
     pub step: Step,
     pub error: ManageError,
-    /// A new token created on Hub and not kept.
-    pub abandoned: Option<Abandoned>,
+    /// The new token created on Hub, and what became of it.
+    pub new: Option<(String, StoreOutcome)>,
     /// The token still active on Hub that should be switched off.
     pub still_active: Option<Retiring>,
 }
@@ -40,7 +41,7 @@ impl RotateFailure {
         Box::new(Self {
             step,
             error: error.into(),
-            abandoned: None,
+            new: None,
             still_active: None,
         })
     }
@@ -50,8 +51,8 @@ impl RotateFailure {
         self
     }
 
-    fn abandoning(mut self: Box<Self>, abandoned: Abandoned) -> Box<Self> {
-        self.abandoned = Some(abandoned);
+    fn leaving(mut self: Box<Self>, uuid: &str, outcome: StoreOutcome) -> Box<Self> {
+        self.new = Some((uuid.to_owned(), outcome));
         self
     }
 }
@@ -62,8 +63,11 @@ pub(crate) struct Rotated {
     pub old_uuid: String,
     pub new_uuid: String,
     pub expires_at: Option<DateTime<Utc>>,
-    /// A replaced token an earlier, interrupted rotation left active, now switched off.
+    /// A replaced token an earlier, interrupted rotation left active, now switched off
+    /// (for a resumed rotation, the token it replaced).
     pub finished: Option<Retiring>,
+    /// The new token was made by an earlier run, which stopped before it knew it was stored.
+    pub resumed: bool,
 }
 
 impl Hub<'_> {
@@ -76,23 +80,60 @@ impl Hub<'_> {
     ) -> Result<Rotated, Box<RotateFailure>> {
         let read = |e: ManageError| RotateFailure::at(Step::Read, e);
         let session = self.session().map_err(|e| read(e.into()))?;
-        let (name, record) = self.stored(text).map_err(|e| read(e.into()))?;
+        let (name, mut record) = self.stored(text).map_err(|e| read(e.into()))?;
+        // What an earlier run of this command left under way is settled first.
+        let resumed = match self.resume(&session, &name).map_err(read)? {
+            Some(Resumed::Stored(pending)) => Some(pending),
+            _ => None,
+        };
+        if resumed.is_some() {
+            record = self.stored(text).map_err(|e| read(e.into()))?.1;
+        }
         let old_uuid = hub_uuid(&name, &record).map_err(read)?;
         self.check_owner(&session, &name, &record).map_err(read)?;
         let link = record.hub.clone().expect("linked");
 
         let finished = match &link.retiring {
             Some(retiring) => {
+                let step = if resumed.is_some() {
+                    Step::Retire
+                } else {
+                    Step::Finish
+                };
                 self.retire(&session, retiring)
-                    .map_err(|e| RotateFailure::at(Step::Finish, e).leaving_active(retiring))?;
+                    .map_err(|e| RotateFailure::at(step, e).leaving_active(retiring))?;
                 Some(retiring.clone())
             }
             None => None,
         };
+        if let Some(pending) = resumed {
+            return Ok(Rotated {
+                name,
+                old_uuid: pending.replaces.map_or_else(String::new, |r| r.uuid),
+                new_uuid: pending.uuid,
+                expires_at: pending.expires_at,
+                finished,
+                resumed: true,
+            });
+        }
 
-        let old = self
-            .with_session(&session, |c, s| c.get(s, &old_uuid))
+        let listed = self
+            .with_session(&session, |c, s| c.list(s))
             .map_err(|e| read(e.into()))?;
+        let old = listed
+            .iter()
+            .find(|t| t.uuid == old_uuid)
+            .cloned()
+            .ok_or_else(|| {
+                read(
+                    HubError::Refused {
+                        status: 404,
+                        what: "read the token",
+                        detail: format!("Docker Hub has no token {old_uuid}"),
+                    }
+                    .into(),
+                )
+            })?;
         let expires_at = same_length(&record, &old, Utc::now());
         let new = NewToken {
             token_label: if old.token_label.is_empty() {
@@ -104,11 +145,27 @@ impl Hub<'_> {
             expires_at: expires_at.map(rfc3339),
         };
         let created = self
-            .with_session(&session, |c, s| c.create(s, &new))
+            .create_once(&session, &new, &listed)
             .map_err(|e| RotateFailure::at(Step::Create, e))?;
-        let give_up = |step: Step, error: ManageError| {
-            RotateFailure::at(step, error).abandoning(self.abandon(&session, &created.uuid))
+        let retiring = Retiring {
+            uuid: old_uuid.clone(),
+            delete: delete_old,
         };
+        let mut pending = Pending::new(&created.uuid, &created.token);
+        pending.scopes = scopes_or(&created.scopes, &new.scopes);
+        pending.expires_at = expires_at;
+        pending.replaces = Some(retiring.clone());
+        let give_up = |step: Step, error: ManageError| {
+            let abandoned = self.abandon(&session, &created.uuid);
+            if abandoned.deleted {
+                let _ = Pending::clear(&self.service.paths, &name);
+            }
+            RotateFailure::at(step, error)
+                .leaving(&created.uuid, StoreOutcome::NotStored(abandoned))
+        };
+        pending
+            .save(&self.service.paths, &name)
+            .map_err(|e| give_up(Step::Store, ServiceError::from(e).into()))?;
 
         match self.client.check_token(&session.username, &created.token) {
             Ok(true) => {
@@ -130,21 +187,19 @@ impl Hub<'_> {
             Err(e) => return Err(give_up(Step::Check, e.into())),
         }
 
-        let retiring = Retiring {
-            uuid: old_uuid.clone(),
-            delete: delete_old,
-        };
-        let facts = TokenFacts {
-            expires_at,
-            hub: Some(HubLink {
-                uuid: created.uuid.clone(),
-                scopes: scopes_or(&created.scopes, &new.scopes),
-                retiring: Some(retiring.clone()),
-                used_before_link: None,
-            }),
-        };
-        self.store_rotated(&name, &record, &created.token, facts)
-            .map_err(|e| give_up(Step::Store, e))?;
+        self.keep_new(
+            &session,
+            &NewSecret {
+                name: &name,
+                username: &record.username,
+                server_url: &record.server_url,
+                secret: &created.token,
+                pending: &pending,
+            },
+        )
+        .map_err(|(error, outcome)| {
+            RotateFailure::at(Step::Store, error).leaving(&created.uuid, outcome)
+        })?;
 
         // From here on Docker gets the new token; what is left is switching the old one off.
         self.retire(&session, &retiring)
@@ -155,49 +210,16 @@ impl Hub<'_> {
             new_uuid: created.uuid.clone(),
             expires_at,
             finished,
+            resumed: false,
         })
-    }
-
-    /// Stores the new secret in place of the old, in one ledger commit.
-    fn store_rotated(
-        &self,
-        name: &TokenName,
-        before: &TokenRecord,
-        secret: &Secret,
-        facts: TokenFacts,
-    ) -> Result<()> {
-        self.service
-            .check_policy(&name.registry, &before.username, secret)?;
-        let mut edit = self.service.ledger()?.begin()?;
-        let now = edit.token(name)?;
-        if now.as_ref().and_then(|t| t.hub.as_ref()).map(|h| &h.uuid)
-            != before.hub.as_ref().map(|h| &h.uuid)
-        {
-            return Err(ManageError::Invalid(format!(
-                "{name} was changed by another process meanwhile"
-            )));
-        }
-        let spec = TokenSpec {
-            name: name.clone(),
-            username: &before.username,
-            server_url: before.server_url.clone(),
-            secret,
-            description: None,
-            make_default: false,
-        };
-        self.service
-            .put_token_with(&mut *edit, spec, Facts::Replace(facts))?;
-        Ok(())
     }
 
     /// Switches a replaced token off on Hub (deactivates or deletes it), then forgets it.
     fn retire(&self, session: &Session, retiring: &Retiring) -> Result<()> {
         let result = if retiring.delete {
-            self.with_session(session, |c, s| c.delete(s, &retiring.uuid))
+            self.remove(session, &retiring.uuid)
         } else {
-            self.with_session(session, |c, s| {
-                c.set_active(s, &retiring.uuid, false).map(drop)
-            })
+            self.switch(session, &retiring.uuid, false)
         };
         match result {
             // Already gone from Hub: nothing is left to switch off.

@@ -1,9 +1,10 @@
 //! Signing in to Docker Hub and out again: `hub login`, `hub logout`.
 //!
-//! The session is kept only in the kernel keyring; nothing is asked of Hub
-//! until it is clear there is somewhere to keep what Hub gives back.
+//! The session is kept only in the kernel's session keyring; nothing is
+//! asked of Hub until it is clear there is somewhere to keep what Hub gives back.
 
 use super::{Hub, ManageError, Result};
+use crate::kernel_keyring::Reach;
 use crate::registry::Registry;
 use crate::remote::hub::HubError;
 use crate::remote::hub::client::SignIn;
@@ -13,13 +14,13 @@ use crate::secret::Secret;
 impl Hub<'_> {
     /// Signs in with the account password, asking `code` for the second
     /// factor when Hub wants one, and keeps the session. Returns whether a
-    /// second factor was needed.
+    /// second factor was needed, and who can read the session.
     pub(crate) fn sign_in(
         &self,
         username: &str,
         password: &Secret,
         code: &mut dyn FnMut() -> Result<Secret, String>,
-    ) -> Result<bool> {
+    ) -> Result<(bool, Reach)> {
         // Nowhere to keep the session: say so before the password goes anywhere.
         if !crate::kernel_keyring::available() {
             return Err(HubError::NoKeyring.into());
@@ -47,12 +48,12 @@ impl Hub<'_> {
                 (self.client.second_factor(&challenge, &code)?, true)
             }
         };
-        Session::new(username, token).keep(
+        let reach = Session::new(username, token).keep(
             &self.url,
             &self.service.paths,
             self.service.config.hub_session_seconds,
         )?;
-        Ok(second_factor)
+        Ok((second_factor, reach))
     }
 
     pub(crate) fn sign_out(&self) -> Result<bool> {
