@@ -20,6 +20,7 @@ pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
 pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
 pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
+pub const ENV_GITLAB_API: &str = "DOCKER_PAT_GITLAB_API";
 const APP_DIR: &str = "docker-credential-pat";
 
 /// Where the helper keeps its files.
@@ -93,6 +94,8 @@ pub struct Environment {
     pub bao_namespace: Option<String>,
     /// `DOCKER_PAT_HUB_URL`: where Docker Hub's API is, instead of `hub_url`.
     pub hub_url: Option<String>,
+    /// `DOCKER_PAT_GITLAB_API`: where every GitLab registry's API is, instead of config.toml.
+    pub gitlab_api: Option<String>,
 }
 
 impl Environment {
@@ -117,6 +120,7 @@ impl Environment {
             bao_cacert: path("BAO_CACERT").or_else(|| path("VAULT_CACERT")),
             bao_namespace: text("BAO_NAMESPACE").or_else(|| text("VAULT_NAMESPACE")),
             hub_url: text(ENV_HUB_URL),
+            gitlab_api: text(ENV_GITLAB_API),
         }
     }
 

@@ -10,7 +10,8 @@
 //!
 //! - this file: config.toml's top-level settings, read, checked and edited;
 //! - `env`: the environment variables, and where the helper's files live;
-//! - [`openbao`]: the `[openbao]` table.
+//! - [`openbao`]: the `[openbao]` table;
+//! - [`registries`]: the `[registries."HOST"]` tables, which token API a registry has.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,9 +25,10 @@ use crate::store::vault::{KdfParams, kdf};
 
 mod env;
 pub mod openbao;
+pub mod registries;
 
 pub use env::{
-    ENV_BACKEND, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
+    ENV_BACKEND, ENV_GITLAB_API, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
     ENV_NEW_PASSPHRASE_FILE, ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, Environment, Paths,
 };
 
@@ -127,6 +129,12 @@ pub struct Config {
     pub audit_tolerance_minutes: u32,
     /// `doctor` and `tokens --expiring` warn this many days before a token expires.
     pub warn_expiry_days: u32,
+    /// Every call to a registry's token API other than Docker Hub's (GitLab) is bounded by this.
+    pub registry_timeout_seconds: u32,
+    /// How long the credential given to `gitlab login` is kept in the kernel keyring.
+    pub gitlab_session_seconds: u32,
+    /// Registry → its token API, for registries not known without one.
+    pub registries: BTreeMap<String, registries::RegistryApi>,
 }
 
 impl Default for Config {
@@ -152,6 +160,9 @@ impl Default for Config {
             hub_session_seconds: 300,
             audit_tolerance_minutes: 10,
             warn_expiry_days: 14,
+            registry_timeout_seconds: 15,
+            gitlab_session_seconds: 8 * 3600,
+            registries: BTreeMap::new(),
         }
     }
 }
@@ -223,6 +234,16 @@ impl Config {
                 0..=10_080,
             ),
             ("warn_expiry_days", self.warn_expiry_days, 0..=3650),
+            (
+                "registry_timeout_seconds",
+                self.registry_timeout_seconds,
+                1..=300,
+            ),
+            (
+                "gitlab_session_seconds",
+                self.gitlab_session_seconds,
+                1..=MAX_HUB_SESSION_SECONDS,
+            ),
         ] {
             if !range.contains(&value) {
                 return Err((
@@ -241,6 +262,9 @@ impl Config {
                 "vault_kdf_iterations"
             };
             return Err((line_of_key(key), format!("{key}: {message}")));
+        }
+        if let Err((key, message)) = registries::check(&self.registries) {
+            return Err((line_of_key(&key), message));
         }
         if let Err((key, message)) = self.openbao.check() {
             return Err((line_of_key(key), format!("[openbao] {key}: {message}")));
@@ -271,6 +295,19 @@ impl Config {
         std::time::Duration::from_secs(u64::from(self.protocol_timeout_seconds))
     }
 
+    /// The bound on every call to a registry's token API (GitLab).
+    pub fn registry_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.registry_timeout_seconds))
+    }
+
+    /// The `[registries]` table for `registry`, if config.toml has one.
+    pub fn registry_api(&self, registry: &Registry) -> Option<&registries::RegistryApi> {
+        self.registries
+            .iter()
+            .find(|(key, _)| Registry::parse(key).is_ok_and(|r| &r == registry))
+            .map(|(_, table)| table)
+    }
+
     /// The Argon2id parameters for new or re-keyed vaults.
     pub fn vault_kdf(&self) -> KdfParams {
         KdfParams {
@@ -297,7 +334,7 @@ impl Config {
     }
 }
 
-/// The longest a Docker Hub session may be kept: one day.
+/// The longest a Docker Hub session (or a GitLab login) may be kept: one day.
 const MAX_HUB_SESSION_SECONDS: u32 = 24 * 3600;
 
 /// A Hub URL is `http(s)://host[:port]` with nothing after it but an optional `/`.

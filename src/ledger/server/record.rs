@@ -25,7 +25,7 @@ const DATA_FIELDS: [&str; 3] = ["username", "server_url", "description"];
 pub(crate) const GENERATION: &str = "generation";
 /// What a record says about its secret in particular, set aside when the
 /// record describes another one.
-const ABOUT_THE_SECRET: [&str; 3] = ["hub", "expires_at", "kind"];
+const ABOUT_THE_SECRET: [&str; 5] = ["hub", "remote", "seen", "expires_at", "kind"];
 /// Fields that say where the local index keeps a secret; meaningless on the server.
 const LOCAL_ONLY: [&str; 1] = ["secret"];
 
@@ -217,6 +217,8 @@ mod tests {
             kind: SecretKind::Password,
             expires_at: None,
             hub: None,
+            remote: None,
+            seen: None,
         };
         let fields = to_server(&record);
         assert_eq!(

@@ -151,6 +151,7 @@ impl Hub<'_> {
                 retiring: None,
                 used_before_link: None,
             }),
+            ..TokenFacts::default()
         };
         let is_default = spec.make_default;
         let outcome = self

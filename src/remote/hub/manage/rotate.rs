@@ -141,6 +141,7 @@ impl Hub<'_> {
                 retiring: Some(retiring.clone()),
                 used_before_link: None,
             }),
+            ..TokenFacts::default()
         };
         self.store_rotated(&name, &record, &created.token, facts)
             .map_err(|e| give_up(Step::Store, e))?;
