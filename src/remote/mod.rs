@@ -10,7 +10,9 @@
 //! - [`session`]: a management credential kept in the kernel keyring only;
 //! - [`audit`]: the rule that spots a use nobody here made, said in words;
 //! - [`view`]: what a registry said of each stored token, kept on its record
-//!   so `tokens` shows it without a call.
+//!   so `tokens` shows it without a call;
+//! - [`wire`]: JSON in wiped buffers, secrets read into `Secret`s, a
+//!   registry's words on one line, pages followed on one server only.
 //!
 //! Each registry with such an API is a room of its own, a client plus the
 //! rules of a token's lifecycle there: [`hub`] (Docker Hub's personal
@@ -27,6 +29,7 @@ pub(crate) mod gitlab;
 pub(crate) mod hub;
 pub(crate) mod session;
 pub(crate) mod view;
+pub(crate) mod wire;
 
 use chrono::{DateTime, Utc};
 
