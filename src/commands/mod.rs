@@ -15,6 +15,7 @@ mod configure;
 mod doctor;
 mod exit;
 mod generate;
+mod gitlab;
 mod hub;
 mod import;
 mod manage;
@@ -91,6 +92,7 @@ fn dispatch(command: Command) -> CommandResult {
             configure::run(&Environment::capture(), &registries, action)
         }
         Command::Hub(command) => hub::run(&open()?, command),
+        Command::Gitlab(command) => gitlab::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),
     }

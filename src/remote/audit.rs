@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use super::api::RemoteToken;
+use super::api::{RemoteToken, TokenApi};
 use crate::names::TokenName;
 
 /// What the comparison found for one token.
@@ -102,9 +102,16 @@ impl Audited {
         }
     }
 
-    /// What the audit found for this token, most serious first. `api` is the
-    /// registry in words, `command` the family of commands that manages it.
-    pub(crate) fn reports(&self, api: &str, command: &str) -> Vec<Report> {
+    /// What the audit found for this token at `registry`, most serious
+    /// first, with fixes among the verbs that registry has.
+    pub(crate) fn reports(&self, registry: &dyn TokenApi) -> Vec<Report> {
+        let api = &registry.name();
+        let command = registry.command();
+        let stop = if registry.capabilities().deactivate {
+            "deactivate"
+        } else {
+            "revoke"
+        };
         let name = &self.name;
         let mut reports = Vec::new();
         let Some(remote) = &self.remote else {
@@ -122,7 +129,7 @@ impl Audited {
                 .unwrap_or_default()
         };
         let suspicious_fix = format!(
-            "if that was not you, `docker-credential-pat {command} rotate {name}` replaces it, or `docker-credential-pat {command} revoke {name}` stops it now"
+            "if that was not you, `docker-credential-pat {command} rotate {name}` replaces it, or `docker-credential-pat {command} {stop} {name}` stops it now"
         );
         reports.push(match self.verdict {
             Some(Verdict::Unaccounted { after }) => Report {

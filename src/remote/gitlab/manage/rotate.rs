@@ -393,7 +393,10 @@ fn can_rotate_itself(token: &RemoteToken) -> bool {
 /// had from its creation (1 to 365); `None` when that is not known.
 pub(crate) fn same_length(old: &RemoteToken, now: DateTime<Utc>) -> Option<NaiveDate> {
     let length = old.expires_at? - old.created_at?;
-    let days = length.num_days().clamp(1, 365);
+    // Whole days, counting a part day as one: made today to die in 30 days is 30 days.
+    let days =
+        length.num_seconds().div_euclid(86_400) + i64::from(length.num_seconds() % 86_400 != 0);
+    let days = days.clamp(1, 365);
     Some(now.date_naive() + chrono::Duration::days(days))
 }
 

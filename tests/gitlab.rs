@@ -1,0 +1,601 @@
+//! `gitlab …` against the GitLab double (tests/support/gitlab.rs), with the
+//! real GNOME Keyring, and Debian's registry taking its tokens from the
+//! double, reached through Docker and skopeo: a token created or rotated is
+//! what `docker manifest inspect` then uses, a revoked one is refused.
+
+use std::process::Output;
+
+use crate::support::gitlab::GitlabDouble;
+use crate::support::http_double::Fault;
+use crate::support::*;
+
+pub(crate) const USER: &str = "alice";
+
+/// A keyring, a private environment, a GitLab double with alice (owner of
+/// `team/app`) and her `api` token, and the registry it feeds, configured in
+/// config.toml as a GitLab registry.
+pub(crate) struct Setup {
+    pub keyring: SecretService,
+    pub env: Env,
+    pub gitlab: GitlabDouble,
+    pub registry: Registry,
+    pub host: String,
+    pub project: u64,
+    pub manage: String,
+}
+
+pub(crate) fn setup() -> Setup {
+    setup_with("")
+}
+
+/// [`setup`], with more lines for config.toml.
+pub(crate) fn setup_with(config: &str) -> Setup {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    let gitlab = GitlabDouble::start();
+    let alice = gitlab.add_user(USER);
+    let project = gitlab.add_project("team/app", &[(alice, 50)]);
+    let (_, manage) = gitlab.add_personal_token(alice, "manage", &["api"]);
+    let registry = gitlab.start_registry();
+    let host = registry.host.clone();
+    env.write_config_toml(&format!(
+        "{config}\n[registries.\"{host}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
+        gitlab.api_url()
+    ));
+    env.write_config_json(&format!(
+        "{{\"credsStore\":\"pat\",\"credHelpers\":{{\"{host}\":\"pat\"}}}}"
+    ));
+    Setup {
+        keyring,
+        env,
+        gitlab,
+        registry,
+        host,
+        project,
+        manage,
+    }
+}
+
+pub(crate) fn run_gitlab(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["gitlab"];
+    all.extend_from_slice(args);
+    env.run(&all, "")
+}
+
+pub(crate) fn login(setup: &Setup) -> String {
+    ok(&setup.env.run(
+        &[
+            "gitlab",
+            "login",
+            "--registry",
+            &setup.host,
+            "--token-stdin",
+        ],
+        &setup.manage,
+    ))
+}
+
+/// The one error line of a failed command (exit 1), without the prefix.
+#[track_caller]
+pub(crate) fn error_line(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit 1\nstdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    let text = stderr(output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+    lines[0]
+        .strip_prefix("docker-credential-pat: error: ")
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned()
+}
+
+pub(crate) fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+/// What `get` serves for the registry now.
+pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
+    let output = env.get(host);
+    if !output.status.success() {
+        return None;
+    }
+    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some(reply["Secret"].as_str().unwrap().to_owned())
+}
+
+/// `gitlab create` of `ci` on team/app: reporter or developer, expiring in 30 days.
+pub(crate) fn create_ci(setup: &Setup, scopes: &str) -> String {
+    ok(&run_gitlab(
+        &setup.env,
+        &[
+            "create",
+            "--registry",
+            &setup.host,
+            "--integration",
+            "ci",
+            "--project",
+            "team/app",
+            "--scopes",
+            scopes,
+            "--role",
+            "developer",
+            "--expires",
+            "30",
+        ],
+    ))
+}
+
+pub(crate) fn reference(setup: &Setup) -> String {
+    format!("{}/team/app:1", setup.host)
+}
+
+/// Pushes a small image to team/app with the stored token (skopeo through the helper).
+pub(crate) fn push(setup: &Setup) {
+    ok(&setup.env.push_small_image(&reference(setup)));
+}
+
+/// True when Docker, through the helper, may read team/app.
+pub(crate) fn docker_reads(setup: &Setup) -> bool {
+    setup.env.docker_inspect(&reference(setup)).status.success()
+}
+
+#[test]
+fn login_keeps_the_api_token_in_the_kernel_keyring_only_and_logout_drops_it() {
+    let setup = setup();
+    let env = &setup.env;
+    let host = &setup.host;
+    let tokens = || run_gitlab(env, &["tokens", "--registry", host]);
+    assert_eq!(
+        error_line(&tokens()),
+        format!(
+            "not logged in to GitLab (127.0.0.1:{}) for {host}: run `docker-credential-pat gitlab login --registry {host} --token-stdin` with a token that has the api scope",
+            setup.gitlab.http().port()
+        )
+    );
+    let unknown = env.run(
+        &["gitlab", "login", "--registry", host, "--token-stdin"],
+        "glpat-notatokenatgitlab000",
+    );
+    assert!(error_line(&unknown).contains("refused that token"));
+    let alice = setup.gitlab.tokens()[0].user_id;
+    let (_, reader) = setup
+        .gitlab
+        .add_personal_token(alice, "reader", &["read_registry"]);
+    let weak = env.run(
+        &["gitlab", "login", "--registry", host, "--token-stdin"],
+        &reader,
+    );
+    assert!(
+        error_line(&weak).contains("managing tokens needs `api`"),
+        "{}",
+        stderr(&weak)
+    );
+
+    let out = login(&setup);
+    assert!(
+        out.starts_with(&format!(
+            "Logged in to GitLab (127.0.0.1:{}) for {host} with token 1 (manage) for 8 h;",
+            setup.gitlab.http().port()
+        )),
+        "{out}"
+    );
+    let listed = ok(&tokens());
+    assert!(
+        listed.contains("manage") && listed.contains("reader"),
+        "{listed}"
+    );
+    assert_not_on_disk(env.root.path(), &setup.manage);
+    assert!(
+        !setup.keyring.holds(&setup.manage),
+        "not in the keychain either"
+    );
+
+    assert!(ok(&run_gitlab(env, &["logout", "--registry", host])).starts_with("Logged out"));
+    assert!(error_line(&tokens()).starts_with("not logged in"));
+    // A login GitLab stops accepting is dropped at the first refusal.
+    login(&setup);
+    setup.gitlab.revoke(1);
+    assert!(error_line(&tokens()).starts_with("not logged in"));
+}
+
+#[test]
+fn create_stores_a_project_token_docker_uses_and_tokens_shows_gitlabs_view() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    let out = create_ci(&setup, "read_registry,write_registry");
+    assert!(
+        out.starts_with(&format!(
+            "Created ci@{} at GitLab (127.0.0.1:{}) as project team/app token 2",
+            setup.host,
+            setup.gitlab.http().port()
+        )),
+        "{out}"
+    );
+    let made = setup.gitlab.token(2).unwrap();
+    assert!(!out.contains(&made.secret), "the secret is never shown");
+    assert_eq!(made.access_level, Some(30));
+    assert_eq!(
+        made.expires_at,
+        Some(setup.gitlab.today() + chrono::Duration::days(30))
+    );
+    assert_eq!(
+        served(env, &setup.host).as_deref(),
+        Some(made.secret.as_str())
+    );
+    push(&setup);
+    assert!(docker_reads(&setup));
+
+    let listed = json(&run_gitlab(
+        env,
+        &[
+            "tokens",
+            "--registry",
+            &setup.host,
+            "--project",
+            "team/app",
+            "--json",
+        ],
+    ));
+    let row = &listed[0];
+    assert_eq!(row["id"], "2");
+    assert_eq!(row["local"], format!("ci@{}", setup.host));
+    assert_eq!(row["state"], "active");
+    assert!(row["last_used_at"].is_string(), "the push was a use: {row}");
+
+    // `tokens` shows GitLab's view, from what the last call recorded: no call of its own.
+    let calls = setup.gitlab.http().calls();
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(setup.gitlab.http().calls(), calls, "tokens calls nobody");
+    let seen = &mine[0]["registry_view"];
+    assert_eq!(seen["state"], "active", "{mine}");
+    assert_eq!(
+        seen["scopes"],
+        serde_json::json!(["read_registry", "write_registry"])
+    );
+    assert!(seen["last_used_at"].is_string(), "{seen}");
+    assert_eq!(mine[0]["remote_id"], "2");
+    let table = ok(&env.run(&["tokens"], ""));
+    assert!(table.contains("active"), "{table}");
+}
+
+#[test]
+fn rotate_with_the_login_stores_the_new_token_and_gitlab_refuses_the_old_one() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let old = served(env, &setup.host).unwrap();
+    let out = ok(&run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]));
+    assert!(
+        out.contains("GitLab revoked token 2 and issued token 3, which is stored and in use"),
+        "{out}"
+    );
+    let new = served(env, &setup.host).unwrap();
+    assert_ne!(new, old);
+    assert!(setup.gitlab.token(2).unwrap().revoked);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&old));
+    let fresh = setup.gitlab.token(3).unwrap();
+    assert_eq!(
+        fresh.expires_at,
+        Some(setup.gitlab.today() + chrono::Duration::days(30)),
+        "as long as the old one"
+    );
+    assert!(docker_reads(&setup), "Docker uses the new token");
+    assert!(setup.gitlab.reuse_detections().is_empty());
+    assert!(
+        setup
+            .gitlab
+            .http()
+            .events()
+            .iter()
+            .any(|e| e.method == "POST" && e.path().ends_with("/access_tokens/2/rotate")),
+        "rotated by id with the login"
+    );
+}
+
+#[test]
+fn a_token_with_self_rotate_rotates_itself_without_a_login() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    create_ci(&setup, "read_registry,write_registry,self_rotate");
+    push(&setup);
+    ok(&run_gitlab(env, &["logout", "--registry", &setup.host]));
+    let out = ok(&run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]));
+    assert!(
+        out.contains("Rotated ci@") && out.contains("with itself"),
+        "{out}"
+    );
+    let new = served(env, &setup.host).unwrap();
+    assert_eq!(setup.gitlab.token_with_secret(&new).unwrap().id, 3);
+    assert!(
+        setup
+            .gitlab
+            .http()
+            .events()
+            .iter()
+            .any(|e| e.path().ends_with("/access_tokens/self/rotate")),
+        "{:?}",
+        setup.gitlab.http().events()
+    );
+    assert!(docker_reads(&setup));
+    // Rotated elsewhere: the stored token is never presented to a rotate call again.
+    setup.gitlab.rotate_directly(3);
+    let refused = run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]);
+    assert!(
+        error_line(&refused).contains("so it was not presented to a rotate call"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}
+
+#[test]
+fn revoke_stops_the_token_at_gitlab_and_deletes_it_here() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let name = format!("ci@{}", setup.host);
+    let out = ok(&run_gitlab(env, &["revoke", &name]));
+    assert!(
+        out.starts_with(&format!("Revoked {name}'s token 2 at GitLab")),
+        "{out}"
+    );
+    assert!(setup.gitlab.token(2).unwrap().revoked);
+    assert!(served(env, &setup.host).is_none());
+    assert!(
+        !docker_reads(&setup),
+        "the registry refuses a revoked token"
+    );
+    // By id, of a token not stored here.
+    let (id, _) = setup
+        .gitlab
+        .add_project_token(setup.project, "other", &["read_registry"], 20);
+    let out = ok(&run_gitlab(
+        env,
+        &[
+            "revoke",
+            &id.to_string(),
+            "--registry",
+            &setup.host,
+            "--project",
+            "team/app",
+        ],
+    ));
+    assert!(out.contains("(not stored here)"), "{out}");
+    assert!(setup.gitlab.token(id).unwrap().revoked);
+}
+
+#[test]
+fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let audit = |json_out: bool| {
+        let mut args = vec!["audit", "--registry", setup.host.as_str()];
+        if json_out {
+            args.push("--json");
+        }
+        run_gitlab(env, &args)
+    };
+    let clean = audit(false);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).contains("matches a use known here"),
+        "{}",
+        stdout(&clean)
+    );
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    setup.gitlab.set_last_used(2, later, "203.0.113.9");
+    let flagged = audit(false);
+    assert_eq!(flagged.status.code(), Some(3), "{}", stdout(&flagged));
+    assert!(
+        stdout(&flagged).contains("suspicious"),
+        "{}",
+        stdout(&flagged)
+    );
+    assert!(
+        stdout(&flagged).contains("gitlab rotate ci@")
+            && stdout(&flagged).contains("gitlab revoke ci@"),
+        "{}",
+        stdout(&flagged)
+    );
+    let items: serde_json::Value = serde_json::from_str(&stdout(&audit(true))).unwrap();
+    assert_eq!(items[0]["status"], "suspicious", "{items}");
+}
+
+#[test]
+fn reads_wait_out_a_short_429_and_creates_are_never_sent_twice() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    let tokens = || run_gitlab(env, &["tokens", "--registry", &setup.host]);
+    setup.gitlab.throttle(1, 1);
+    ok(&tokens());
+    setup.gitlab.throttle(1, 3600);
+    let line = error_line(&tokens());
+    assert!(
+        line.contains("rate limit was reached: retry after") && line.contains(" UTC (in 59 min"),
+        "{line}"
+    );
+    setup.gitlab.throttle(1, 1);
+    let before = setup.gitlab.http().calls();
+    let line = error_line(&run_gitlab(
+        env,
+        &[
+            "create",
+            "--registry",
+            &setup.host,
+            "--integration",
+            "ci",
+            "--project",
+            "team/app",
+        ],
+    ));
+    assert!(line.contains("rate limit"), "{line}");
+    let creates = setup.gitlab.http().events()[before..]
+        .iter()
+        .filter(|e| e.method == "POST")
+        .count();
+    assert_eq!(creates, 1, "a create is never sent twice");
+    assert!(served(env, &setup.host).is_none());
+}
+
+#[test]
+fn every_page_of_a_listing_is_read() {
+    let setup = setup();
+    login(&setup);
+    for n in 0..230 {
+        setup
+            .gitlab
+            .add_project_token(setup.project, &format!("bot-{n}"), &["read_registry"], 20);
+    }
+    let listed = json(&run_gitlab(
+        &setup.env,
+        &[
+            "tokens",
+            "--registry",
+            &setup.host,
+            "--project",
+            "team/app",
+            "--json",
+        ],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 230);
+    let pages = setup
+        .gitlab
+        .http()
+        .events()
+        .iter()
+        .filter(|e| e.path().ends_with("/access_tokens"))
+        .count();
+    assert_eq!(pages, 3, "100 a page");
+}
+
+#[test]
+fn plain_http_is_refused_except_to_loopback_naming_the_setting() {
+    let setup = setup();
+    let mut env = Env::new(&setup.keyring);
+    env.write_config_toml(
+        "[registries.\"gitlab.example.com\"]\nkind = \"gitlab\"\napi = \"http://gitlab.example.com/api/v4\"\n",
+    );
+    let line = error_line(&env.run(
+        &["gitlab", "tokens", "--registry", "gitlab.example.com"],
+        "",
+    ));
+    assert!(
+        line.contains("[registries.\"gitlab.example.com\"]")
+            && line.contains("only for a loopback address"),
+        "{line}"
+    );
+    env.write_config_toml("");
+    env.set("DOCKER_PAT_GITLAB_API", "http://gitlab.example.com/api/v4");
+    let line = error_line(&env.run(&["gitlab", "tokens"], ""));
+    assert!(
+        line.starts_with("DOCKER_PAT_GITLAB_API") && line.contains("loopback"),
+        "{line}"
+    );
+    env.set("DOCKER_PAT_GITLAB_API", &setup.gitlab.api_url());
+    let line = error_line(&env.run(
+        &["gitlab", "tokens", "--registry", "gitlab.example.com"],
+        "",
+    ));
+    assert!(
+        line.starts_with("not logged in to GitLab (127.0.0.1:"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_token_expiring_soon_is_flagged_by_tokens_expiring_and_doctor() {
+    let setup = setup();
+    let env = &setup.env;
+    login(&setup);
+    ok(&run_gitlab(
+        env,
+        &[
+            "create",
+            "--registry",
+            &setup.host,
+            "--integration",
+            "ci",
+            "--project",
+            "team/app",
+            "--expires",
+            "5",
+        ],
+    ));
+    let soon = env.run(&["tokens", "--expiring"], "");
+    assert_eq!(soon.status.code(), Some(3), "{}", stdout(&soon));
+    assert!(stdout(&soon).contains(&format!("ci@{}", setup.host)));
+    let doctor = env.run(&["doctor"], "");
+    assert!(
+        stdout(&doctor).contains(&format!("ci@{}", setup.host))
+            && stdout(&doctor).contains("expires"),
+        "{}",
+        stdout(&doctor)
+    );
+}
+
+#[test]
+fn a_rotate_whose_answer_is_lost_is_finished_by_the_next_run_without_reuse() {
+    for fault in [
+        Fault::Drop,
+        Fault::Status(500),
+        Fault::LateAnswer(std::time::Duration::from_secs(3)),
+    ] {
+        let setup = setup_with("registry_timeout_seconds = 1");
+        let env = &setup.env;
+        login(&setup);
+        create_ci(&setup, "read_registry,write_registry");
+        push(&setup);
+        let name = format!("ci@{}", setup.host);
+        setup
+            .gitlab
+            .http()
+            .fault_route("POST", "/rotate", fault.clone());
+        let first = run_gitlab(env, &["rotate", &name]);
+        let line = error_line(&first);
+        assert!(
+            line.contains("rotating the token at GitLab"),
+            "{fault:?}: {line}"
+        );
+        let again = run_gitlab(env, &["rotate", &name]);
+        ok(&again);
+        let now = served(env, &setup.host).unwrap();
+        assert!(
+            setup.gitlab.accepts(&now),
+            "{fault:?}: a working token is stored"
+        );
+        assert!(docker_reads(&setup), "{fault:?}");
+        assert!(
+            setup.gitlab.reuse_detections().is_empty(),
+            "{fault:?}: {:?}",
+            setup.gitlab.reuse_detections()
+        );
+        let live: Vec<u64> = setup
+            .gitlab
+            .tokens()
+            .iter()
+            .filter(|t| t.active(setup.gitlab.today()) && t.name != "manage")
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            live.len(),
+            1,
+            "{fault:?}: no live token nobody holds: {live:?}"
+        );
+    }
+}
