@@ -24,6 +24,8 @@ mod faults;
 #[cfg(target_os = "linux")]
 mod gitlab;
 #[cfg(target_os = "linux")]
+mod gitlab_faults;
+#[cfg(target_os = "linux")]
 mod hostile;
 #[cfg(target_os = "linux")]
 mod hub;

@@ -122,6 +122,8 @@ impl Gitlab<'_> {
         let made = match self.managed(|api| api.create(&request.owner, &new)) {
             Ok(made) => made,
             Err(error) if may_have_acted(&error) => {
+                // A server slower than the timeout may still be making it.
+                self.wait_out(started);
                 let left = self.revoke_strays(&request.owner, &label, started);
                 return Err(CreateFailure {
                     error: error.into(),

@@ -144,6 +144,17 @@ impl<'a> Gitlab<'a> {
         Ok(())
     }
 
+    /// Waits while a call begun at `started` (by this run or a stopped one)
+    /// may still be under way at GitLab: its client gave up after the
+    /// timeout, and a slow server may act a little later.
+    pub(crate) fn wait_out(&self, started: chrono::DateTime<chrono::Utc>) {
+        let window = self.service.config.registry_timeout() + std::time::Duration::from_secs(1);
+        let until = started + chrono::Duration::from_std(window).unwrap_or_default();
+        if let Ok(wait) = (until - chrono::Utc::now()).to_std() {
+            std::thread::sleep(wait.min(window));
+        }
+    }
+
     /// Records a call the helper made with a stored token as a use of it, as
     /// GitLab counts it (here, and on the team server when there is one).
     fn record_own_use(&self, record: &TokenRecord) {

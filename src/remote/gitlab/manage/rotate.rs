@@ -93,7 +93,7 @@ impl Gitlab<'_> {
         let link = link_of(&name, &record).map_err(read)?;
         let secret = self.stored_secret(&name).map_err(read)?;
         if let Some(intent) = &link.rotating {
-            self.wait_out(intent);
+            self.wait_out(intent.started_at);
         }
         let in_flight = link
             .rotating
@@ -142,16 +142,6 @@ impl Gitlab<'_> {
                 "{name}'s secret is missing: `docker-credential-pat doctor` says why"
             ))
         })
-    }
-
-    /// Waits while a rotation begun by another run may still be under way at
-    /// GitLab (its call was bounded by the same timeout).
-    fn wait_out(&self, intent: &Rotating) {
-        let window = self.service.config.registry_timeout() + std::time::Duration::from_secs(1);
-        let until = intent.started_at + chrono::Duration::from_std(window).unwrap_or_default();
-        if let Ok(wait) = (until - Utc::now()).to_std() {
-            std::thread::sleep(wait.min(window));
-        }
     }
 
     /// The token `target` as GitLab has it now: read by id with the
