@@ -17,12 +17,16 @@ use crate::remote::api::{
 };
 use crate::service::Service;
 
-/// Hub's personal-token API, as the signed-in session sees it.
+/// Hub's personal-token API, as the signed-in session sees it. `hub …`
+/// speaks to [`HubClient`] directly; registry-neutral callers (organisation
+/// tokens next) reach Hub through this.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct HubApi<'a> {
     pub client: &'a HubClient,
     pub session: &'a Session,
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const CAPABILITIES: Capabilities = Capabilities {
     list: true,
     create: true,
@@ -105,6 +109,7 @@ impl TokenApi for HubApi<'_> {
 }
 
 /// Hub's personal-token API has only the account's own tokens.
+#[cfg_attr(not(test), allow(dead_code))]
 fn personal(owner: &RemoteOwner, api: &HubApi<'_>) -> Result<(), RemoteError> {
     match owner {
         RemoteOwner::Personal => Ok(()),
@@ -112,6 +117,7 @@ fn personal(owner: &RemoteOwner, api: &HubApi<'_>) -> Result<(), RemoteError> {
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
@@ -137,6 +143,7 @@ pub(crate) fn remote_token(token: &HubToken) -> RemoteToken {
 }
 
 /// A Hub failure in the shared vocabulary.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn from_hub(error: HubError) -> RemoteError {
     match error {
         HubError::Http(e) => RemoteError::Http(e),
@@ -183,4 +190,112 @@ pub(crate) fn remember(service: &Service, listed: &[HubToken]) {
         })
         .collect();
     let _ = crate::remote::view::remember(service, &entries, views);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::tests::serve_once;
+    use crate::secret::Secret;
+    use std::time::Duration;
+
+    /// A Hub at a one-answer server: (its client, the request it saw).
+    fn answering(status: &str, body: &str) -> (HubClient, std::thread::JoinHandle<String>) {
+        let reply = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+            body.len()
+        );
+        let (url, server) = serve_once(Box::leak(reply.into_bytes().into_boxed_slice()));
+        (
+            HubClient::new(&url, Duration::from_secs(5)).unwrap(),
+            server,
+        )
+    }
+
+    const UUID: &str = "0b2f9c1e-1d2a-4c3b-9e8f-1234567890ab";
+
+    #[test]
+    fn hubs_personal_tokens_answer_the_shared_verbs() {
+        let session = Session::new("alice", Secret::from_str_copy("jwt"));
+        let reference = TokenRef {
+            owner: RemoteOwner::Personal,
+            id: UUID.into(),
+        };
+        let page = format!(
+            r#"{{"count":1,"next":null,"results":[{{"uuid":"{UUID}","token_label":"ci@host","scopes":["repo:read"],"is_active":false,"created_at":"2026-01-01T00:00:00Z","last_used":"2026-02-01T00:00:00Z"}}]}}"#
+        );
+        let (client, server) = answering("200 OK", &page);
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        assert_eq!(api.capabilities().rotate, Rotation::Replace);
+        let listed = api.list(&RemoteOwner::Personal).unwrap();
+        assert_eq!(listed[0].state, TokenState::Inactive);
+        assert_eq!(listed[0].name, "ci@host");
+        assert!(listed[0].last_used_at.is_some());
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /v2/access-tokens?page=1")
+        );
+
+        let made = format!(
+            r#"{{"uuid":"{UUID}","token_label":"ci@host","scopes":["repo:read"],"token":"dckr_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAA"}}"#
+        );
+        let (client, server) = answering("201 Created", &made);
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        let new = NewToken {
+            name: "ci@host".into(),
+            description: None,
+            scopes: vec!["repo:read".into()],
+            expires_at: NaiveDate::from_ymd_opt(2027, 1, 1),
+            access_level: None,
+        };
+        let created = api.create(&RemoteOwner::Personal, &new).unwrap();
+        assert_eq!(
+            created.secret.expose(),
+            "dckr_pat_AAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        let sent = server.join().unwrap();
+        assert!(
+            sent.contains(r#""expires_at":"2027-01-01T00:00:00Z""#),
+            "{sent}"
+        );
+
+        let (client, server) = answering("204 No Content", "");
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        api.revoke(&reference).unwrap();
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with(&format!("DELETE /v2/access-tokens/{UUID}"))
+        );
+
+        let (client, _server) = answering("401 Unauthorized", "{}");
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        assert!(matches!(
+            api.get(&reference),
+            Err(RemoteError::Unauthorized { .. })
+        ));
+        let org = TokenRef {
+            owner: RemoteOwner::Org("team".into()),
+            id: UUID.into(),
+        };
+        assert!(matches!(
+            api.set_active(&org, false),
+            Err(RemoteError::Unsupported { .. })
+        ));
+    }
 }

@@ -61,8 +61,6 @@ pub(crate) struct Gitlab<'a> {
     pub service: &'a Service,
     pub endpoint: Endpoint,
     pub api: GitlabApi,
-    /// Who the kept management credential is, if one is kept.
-    pub login: Option<String>,
 }
 
 impl<'a> Gitlab<'a> {
@@ -71,7 +69,6 @@ impl<'a> Gitlab<'a> {
         let endpoint = endpoint::gitlab(registry, &service.config, &service.env)
             .map_err(ManageError::Invalid)?;
         let kept = place(&endpoint.api, &service.paths).open();
-        let login = kept.as_ref().map(|k| k.who.clone());
         let api = GitlabApi::new(
             &endpoint.api,
             service.config.registry_timeout(),
@@ -81,7 +78,6 @@ impl<'a> Gitlab<'a> {
             service,
             endpoint,
             api,
-            login,
         })
     }
 
