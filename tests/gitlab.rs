@@ -599,3 +599,111 @@ fn a_rotate_whose_answer_is_lost_is_finished_by_the_next_run_without_reuse() {
         );
     }
 }
+
+/// The GitLab flow with the team backend: created on a laptop, served to a
+/// runner through the protocol, audited with the runner's uses, rotated on
+/// the laptop and served by the runner at once.
+#[test]
+fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
+    use crate::support::openbao::{DevServer, ROOT_TOKEN};
+    let server = DevServer::start();
+    let setup = setup();
+    let machine = |name: &str| {
+        let mut env = Env::without_keychain();
+        env.set("DOCKER_PAT_BACKEND", "openbao")
+            .set("BAO_ADDR", &server.url())
+            .set("BAO_TOKEN", ROOT_TOKEN);
+        env.write_config_toml(&format!(
+            "machine_name = \"{name}\"\n[registries.\"{}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
+            setup.host,
+            setup.gitlab.api_url()
+        ));
+        env.write_config_json(&format!(
+            "{{\"credHelpers\":{{\"{}\":\"pat\"}}}}",
+            setup.host
+        ));
+        env
+    };
+    let laptop = machine("laptop");
+    let runner = machine("runner-7");
+    let name = format!("ci@{}", setup.host);
+    ok(&laptop.run(
+        &[
+            "gitlab",
+            "login",
+            "--registry",
+            &setup.host,
+            "--token-stdin",
+        ],
+        &setup.manage,
+    ));
+    ok(&run_gitlab(
+        &laptop,
+        &[
+            "create",
+            "--registry",
+            &setup.host,
+            "--integration",
+            "ci",
+            "--project",
+            "team/app",
+            "--scopes",
+            "read_registry,write_registry",
+            "--role",
+            "developer",
+        ],
+    ));
+    let old = served(&runner, &setup.host).expect("the runner serves it at once");
+    ok(&runner.push_small_image(&reference(&setup)));
+    let audit = run_gitlab(&laptop, &["audit", "--registry", &setup.host]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+    assert!(
+        stdout(&audit).contains("matches a use known here"),
+        "the runner's use, reported to the server, accounts for GitLab's: {}",
+        stdout(&audit)
+    );
+    ok(&run_gitlab(&laptop, &["rotate", &name]));
+    let new = served(&runner, &setup.host).unwrap();
+    assert_ne!(new, old);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&old));
+    ok(&runner.docker_inspect(&reference(&setup)));
+    let custom = server.ok(&[
+        "kv",
+        "metadata",
+        "get",
+        "-format=json",
+        &format!("secret/docker-credential-pat/{}/ci", setup.host),
+    ]);
+    let custom: serde_json::Value = serde_json::from_str(&custom).unwrap();
+    let link: serde_json::Value = serde_json::from_str(
+        custom["data"]["custom_metadata"]["remote"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        link["id"],
+        setup.gitlab.token_with_secret(&new).unwrap().id.to_string()
+    );
+    assert!(link.get("rotating").is_none(), "{link}");
+    // A use nobody in the fleet made is found from any machine.
+    ok(&runner.run(
+        &[
+            "gitlab",
+            "login",
+            "--registry",
+            &setup.host,
+            "--token-stdin",
+        ],
+        &setup.manage,
+    ));
+    let id = setup.gitlab.token_with_secret(&new).unwrap().id;
+    setup.gitlab.set_last_used(
+        id,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        "198.51.100.7",
+    );
+    let audit = run_gitlab(&runner, &["audit", "--registry", &setup.host]);
+    assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}
