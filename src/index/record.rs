@@ -102,6 +102,18 @@ pub struct TokenRecord {
     pub seen: Option<RemoteView>,
 }
 
+impl TokenRecord {
+    /// The command family whose `rotate` replaces this token (`hub`,
+    /// `gitlab`), when it is linked to its registry's token.
+    pub fn rotated_by(&self) -> Option<&'static str> {
+        match (&self.hub, &self.remote) {
+            (Some(_), _) => Some("hub"),
+            (None, Some(link)) if link.api == "gitlab" => Some("gitlab"),
+            _ => None,
+        }
+    }
+}
+
 /// Whose token it is in the registry's API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
