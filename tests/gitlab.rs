@@ -707,3 +707,4 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
     assert!(setup.gitlab.reuse_detections().is_empty());
 }
+
