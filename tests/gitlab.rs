@@ -18,7 +18,8 @@ pub(crate) struct Setup {
     pub keyring: SecretService,
     pub env: Env,
     pub gitlab: GitlabDouble,
-    pub registry: Registry,
+    /// Runs while the setup lives.
+    pub _registry: Registry,
     pub host: String,
     pub project: u64,
     pub manage: String,
@@ -49,7 +50,7 @@ pub(crate) fn setup_with(config: &str) -> Setup {
         keyring,
         env,
         gitlab,
-        registry,
+        _registry: registry,
         host,
         project,
         manage,
@@ -707,4 +708,3 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
     assert!(setup.gitlab.reuse_detections().is_empty());
 }
-

@@ -43,7 +43,9 @@ pub struct TokenFacts {
     pub seen: Option<RemoteView>,
 }
 
-/// What `put_token_with` does with a token's facts.
+/// What `put_token_with` does with a token's facts. Made once per write and
+/// consumed by it, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Facts {
     /// Keeps them while the secret is the one already stored, and drops them
     /// for a different one (a different secret is a different token);

@@ -10,7 +10,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{API, Gitlab, ManageError, Result};
-use crate::error::ServiceError;
 use crate::index::{RemoteLink, RemoteOwner};
 use crate::names::{Integration, TokenName};
 use crate::remote::RemoteError;
@@ -184,10 +183,9 @@ impl Gitlab<'_> {
             make_default: request.make_default || !has_default,
         };
         let is_default = spec.make_default;
-        let outcome = self
-            .service
-            .put_token_with(&mut *edit, spec, Facts::Replace(facts(token)))
-            .map_err(ServiceError::from)?;
+        let outcome =
+            self.service
+                .put_token_with(&mut *edit, spec, Facts::Replace(facts(token)))?;
         Ok((outcome.backend, is_default))
     }
 
