@@ -63,8 +63,20 @@ pub(crate) fn run_gitlab(env: &Env, args: &[&str]) -> Output {
     env.run(&all, "")
 }
 
+/// [`setup_with`] `config`, logged in.
+pub(crate) fn logged_in(config: &str) -> Setup {
+    let setup = setup_with(config);
+    login(&setup);
+    setup
+}
+
 pub(crate) fn login(setup: &Setup) -> String {
-    ok(&setup.env.run(
+    login_on(&setup.env, setup)
+}
+
+/// `gitlab login` with alice's api token, on another machine's `env`.
+pub(crate) fn login_on(env: &Env, setup: &Setup) -> String {
+    ok(&env.run(
         &[
             "gitlab",
             "login",
@@ -110,26 +122,63 @@ pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
     Some(reply["Secret"].as_str().unwrap().to_owned())
 }
 
-/// `gitlab create` of `ci` on team/app: reporter or developer, expiring in 30 days.
+/// `gitlab create --integration NAME --project team/app` on `env` for
+/// `host`, with more arguments.
+pub(crate) fn create(env: &Env, host: &str, integration: &str, more: &[&str]) -> Output {
+    let mut args = vec![
+        "create",
+        "--registry",
+        host,
+        "--integration",
+        integration,
+        "--project",
+        "team/app",
+    ];
+    args.extend_from_slice(more);
+    run_gitlab(env, &args)
+}
+
+/// `gitlab create` of `ci` on team/app: developer, expiring in 30 days.
 pub(crate) fn create_ci(setup: &Setup, scopes: &str) -> String {
-    ok(&run_gitlab(
+    ok(&create(
+        &setup.env,
+        &setup.host,
+        "ci",
+        &["--scopes", scopes, "--role", "developer", "--expires", "30"],
+    ))
+}
+
+/// The scopes and role of a token that pushes.
+pub(crate) const PUSHER: &[&str] = &[
+    "--scopes",
+    "read_registry,write_registry",
+    "--role",
+    "developer",
+];
+
+/// `gitlab tokens --project team/app --json`.
+pub(crate) fn project_tokens(setup: &Setup) -> serde_json::Value {
+    json(&run_gitlab(
         &setup.env,
         &[
-            "create",
+            "tokens",
             "--registry",
             &setup.host,
-            "--integration",
-            "ci",
             "--project",
             "team/app",
-            "--scopes",
-            scopes,
-            "--role",
-            "developer",
-            "--expires",
-            "30",
+            "--json",
         ],
     ))
+}
+
+/// True when the double saw a POST whose path ends with `suffix`.
+pub(crate) fn posted(setup: &Setup, suffix: &str) -> bool {
+    setup
+        .gitlab
+        .http()
+        .events()
+        .iter()
+        .any(|e| e.method == "POST" && e.path().ends_with(suffix))
 }
 
 pub(crate) fn reference(setup: &Setup) -> String {
@@ -207,9 +256,8 @@ fn login_keeps_the_api_token_in_the_kernel_keyring_only_and_logout_drops_it() {
 
 #[test]
 fn create_stores_a_project_token_docker_uses_and_tokens_shows_gitlabs_view() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     let out = create_ci(&setup, "read_registry,write_registry");
     assert!(
         out.starts_with(&format!(
@@ -233,17 +281,7 @@ fn create_stores_a_project_token_docker_uses_and_tokens_shows_gitlabs_view() {
     push(&setup);
     assert!(docker_reads(&setup));
 
-    let listed = json(&run_gitlab(
-        env,
-        &[
-            "tokens",
-            "--registry",
-            &setup.host,
-            "--project",
-            "team/app",
-            "--json",
-        ],
-    ));
+    let listed = project_tokens(&setup);
     let row = &listed[0];
     assert_eq!(row["id"], "2");
     assert_eq!(row["local"], format!("ci@{}", setup.host));
@@ -268,9 +306,8 @@ fn create_stores_a_project_token_docker_uses_and_tokens_shows_gitlabs_view() {
 
 #[test]
 fn rotate_with_the_login_stores_the_new_token_and_gitlab_refuses_the_old_one() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     create_ci(&setup, "read_registry,write_registry");
     push(&setup);
     let old = served(env, &setup.host).unwrap();
@@ -292,21 +329,15 @@ fn rotate_with_the_login_stores_the_new_token_and_gitlab_refuses_the_old_one() {
     assert!(docker_reads(&setup), "Docker uses the new token");
     assert!(setup.gitlab.reuse_detections().is_empty());
     assert!(
-        setup
-            .gitlab
-            .http()
-            .events()
-            .iter()
-            .any(|e| e.method == "POST" && e.path().ends_with("/access_tokens/2/rotate")),
+        posted(&setup, "/access_tokens/2/rotate"),
         "rotated by id with the login"
     );
 }
 
 #[test]
 fn a_token_with_self_rotate_rotates_itself_without_a_login() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     create_ci(&setup, "read_registry,write_registry,self_rotate");
     push(&setup);
     ok(&run_gitlab(env, &["logout", "--registry", &setup.host]));
@@ -317,16 +348,7 @@ fn a_token_with_self_rotate_rotates_itself_without_a_login() {
     );
     let new = served(env, &setup.host).unwrap();
     assert_eq!(setup.gitlab.token_with_secret(&new).unwrap().id, 3);
-    assert!(
-        setup
-            .gitlab
-            .http()
-            .events()
-            .iter()
-            .any(|e| e.path().ends_with("/access_tokens/self/rotate")),
-        "{:?}",
-        setup.gitlab.http().events()
-    );
+    assert!(posted(&setup, "/access_tokens/self/rotate"));
     assert!(docker_reads(&setup));
     // Rotated elsewhere: the stored token is never presented to a rotate call again.
     setup.gitlab.rotate_directly(3);
@@ -341,9 +363,8 @@ fn a_token_with_self_rotate_rotates_itself_without_a_login() {
 
 #[test]
 fn revoke_stops_the_token_at_gitlab_and_deletes_it_here() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     create_ci(&setup, "read_registry,write_registry");
     push(&setup);
     let name = format!("ci@{}", setup.host);
@@ -379,9 +400,8 @@ fn revoke_stops_the_token_at_gitlab_and_deletes_it_here() {
 
 #[test]
 fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     create_ci(&setup, "read_registry,write_registry");
     push(&setup);
     let audit = |json_out: bool| {
@@ -419,9 +439,8 @@ fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
 
 #[test]
 fn reads_wait_out_a_short_429_and_creates_are_never_sent_twice() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
     let tokens = || run_gitlab(env, &["tokens", "--registry", &setup.host]);
     setup.gitlab.throttle(1, 1);
     ok(&tokens());
@@ -433,18 +452,7 @@ fn reads_wait_out_a_short_429_and_creates_are_never_sent_twice() {
     );
     setup.gitlab.throttle(1, 1);
     let before = setup.gitlab.http().calls();
-    let line = error_line(&run_gitlab(
-        env,
-        &[
-            "create",
-            "--registry",
-            &setup.host,
-            "--integration",
-            "ci",
-            "--project",
-            "team/app",
-        ],
-    ));
+    let line = error_line(&create(env, &setup.host, "ci", &[]));
     assert!(line.contains("rate limit"), "{line}");
     let creates = setup.gitlab.http().events()[before..]
         .iter()
@@ -463,17 +471,7 @@ fn every_page_of_a_listing_is_read() {
             .gitlab
             .add_project_token(setup.project, &format!("bot-{n}"), &["read_registry"], 20);
     }
-    let listed = json(&run_gitlab(
-        &setup.env,
-        &[
-            "tokens",
-            "--registry",
-            &setup.host,
-            "--project",
-            "team/app",
-            "--json",
-        ],
-    ));
+    let listed = project_tokens(&setup);
     assert_eq!(listed.as_array().unwrap().len(), 230);
     let pages = setup
         .gitlab
@@ -521,23 +519,9 @@ fn plain_http_is_refused_except_to_loopback_naming_the_setting() {
 
 #[test]
 fn a_token_expiring_soon_is_flagged_by_tokens_expiring_and_doctor() {
-    let setup = setup();
+    let setup = logged_in("");
     let env = &setup.env;
-    login(&setup);
-    ok(&run_gitlab(
-        env,
-        &[
-            "create",
-            "--registry",
-            &setup.host,
-            "--integration",
-            "ci",
-            "--project",
-            "team/app",
-            "--expires",
-            "5",
-        ],
-    ));
+    ok(&create(env, &setup.host, "ci", &["--expires", "5"]));
     let soon = env.run(&["tokens", "--expiring"], "");
     assert_eq!(soon.status.code(), Some(3), "{}", stdout(&soon));
     assert!(stdout(&soon).contains(&format!("ci@{}", setup.host)));
@@ -628,32 +612,8 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     let laptop = machine("laptop");
     let runner = machine("runner-7");
     let name = format!("ci@{}", setup.host);
-    ok(&laptop.run(
-        &[
-            "gitlab",
-            "login",
-            "--registry",
-            &setup.host,
-            "--token-stdin",
-        ],
-        &setup.manage,
-    ));
-    ok(&run_gitlab(
-        &laptop,
-        &[
-            "create",
-            "--registry",
-            &setup.host,
-            "--integration",
-            "ci",
-            "--project",
-            "team/app",
-            "--scopes",
-            "read_registry,write_registry",
-            "--role",
-            "developer",
-        ],
-    ));
+    login_on(&laptop, &setup);
+    ok(&create(&laptop, &setup.host, "ci", PUSHER));
     let old = served(&runner, &setup.host).expect("the runner serves it at once");
     ok(&runner.push_small_image(&reference(&setup)));
     let audit = run_gitlab(&laptop, &["audit", "--registry", &setup.host]);
@@ -688,16 +648,7 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     );
     assert!(link.get("rotating").is_none(), "{link}");
     // A use nobody in the fleet made is found from any machine.
-    ok(&runner.run(
-        &[
-            "gitlab",
-            "login",
-            "--registry",
-            &setup.host,
-            "--token-stdin",
-        ],
-        &setup.manage,
-    ));
+    login_on(&runner, &setup);
     let id = setup.gitlab.token_with_secret(&new).unwrap().id;
     setup.gitlab.set_last_used(
         id,

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use crate::faults::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
-use crate::gitlab::{Setup, create_ci, docker_reads, login, push, run_gitlab, served, setup_with};
+use crate::gitlab::{
+    PUSHER, Setup, create, create_ci, docker_reads, logged_in, push, run_gitlab, served,
+};
 use crate::support::http_double::Fault;
 use crate::support::*;
 
@@ -62,8 +64,7 @@ fn check_one_working_token(setup: &Setup, what: &str) -> String {
 }
 
 fn ready() -> Setup {
-    let setup = setup_with(CONFIG);
-    login(&setup);
+    let setup = logged_in(CONFIG);
     create_ci(&setup, "read_registry,write_registry");
     push(&setup);
     setup
@@ -148,43 +149,17 @@ fn rotate_with_each_request_failing_in_turn_is_finished_by_the_next_run() {
 
 #[test]
 fn create_with_each_request_failing_in_turn_leaves_nothing_nobody_holds() {
-    let setup = setup_with(CONFIG);
-    login(&setup);
-    let calls = calls_of(
-        &setup,
-        &[
-            "create",
-            "--registry",
-            &setup.host,
-            "--integration",
-            "probe",
-            "--project",
-            "team/app",
-        ],
-    );
+    let setup = logged_in(CONFIG);
+    let before = setup.gitlab.http().calls();
+    ok(&create(&setup.env, &setup.host, "probe", &[]));
+    let calls = setup.gitlab.http().calls() - before;
     drop(setup);
     for call in 1..=calls {
         for fault in faults() {
-            let setup = setup_with(CONFIG);
-            login(&setup);
+            let setup = logged_in(CONFIG);
             let what = format!("{fault:?} at call {call} of {calls}");
             setup.gitlab.http().fault_call(call, fault.clone());
-            let first = run_gitlab(
-                &setup.env,
-                &[
-                    "create",
-                    "--registry",
-                    &setup.host,
-                    "--integration",
-                    "ci",
-                    "--project",
-                    "team/app",
-                    "--scopes",
-                    "read_registry,write_registry",
-                    "--role",
-                    "developer",
-                ],
-            );
+            let first = create(&setup.env, &setup.host, "ci", PUSHER);
             if !first.status.success() {
                 let line = stderr(&first);
                 assert_eq!(line.lines().count(), 1, "{what}: one line: {line}");
