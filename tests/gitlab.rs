@@ -5,6 +5,7 @@
 
 use std::process::Output;
 
+pub(crate) use crate::hub::error_line;
 use crate::support::gitlab::GitlabDouble;
 use crate::support::http_double::Fault;
 use crate::support::*;
@@ -86,26 +87,6 @@ pub(crate) fn login_on(env: &Env, setup: &Setup) -> String {
         ],
         &setup.manage,
     ))
-}
-
-/// The one error line of a failed command (exit 1), without the prefix.
-#[track_caller]
-pub(crate) fn error_line(output: &Output) -> String {
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "expected exit 1\nstdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    let text = stderr(output);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {text}");
-    assert!(!text.contains("panicked"), "{text}");
-    lines[0]
-        .strip_prefix("docker-credential-pat: error: ")
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_owned()
 }
 
 pub(crate) fn json(output: &Output) -> serde_json::Value {

@@ -2,11 +2,12 @@
 //! [`crate::remote::gitlab`]; this turns its outcomes into lines for people,
 //! and each error into one line naming the registry and saying what to do.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
 use super::exit::{CommandResult, Exit};
-use super::tokens::{relative, timestamp};
+use super::remote::{ago, audit_line, expiry_words, retry_words, status};
+use super::tokens::timestamp;
 use crate::cli::{GitlabCommand, GitlabCreateArgs, GitlabOwnerArgs};
 use crate::expiry;
 use crate::index::RemoteOwner;
@@ -107,16 +108,10 @@ fn explain(gitlab: &Gitlab<'_>, error: &ManageError) -> String {
         RemoteError::Unauthorized { what } => {
             format!("{name} refused the token presented to {what} (unknown, expired or revoked)")
         }
-        RemoteError::RateLimited { retry_at } => match retry_at {
-            Some(at) => format!(
-                "{name}'s rate limit was reached: retry after {} UTC (in {})",
-                at.format("%H:%M:%S"),
-                crate::text::span_of(chrono::Duration::seconds(
-                    (*at - Utc::now()).num_seconds().max(1)
-                ))
-            ),
-            None => format!("{name}'s rate limit was reached: retry in a minute"),
-        },
+        RemoteError::RateLimited { retry_at } => format!(
+            "{name}'s rate limit was reached: {}",
+            retry_at.map_or_else(|| "retry in a minute".into(), retry_words)
+        ),
         RemoteError::Http(http) => format!(
             "cannot reach {name}: {http}; check the network, or {}",
             gitlab.endpoint.setting
@@ -214,31 +209,30 @@ fn tokens(gitlab: &Gitlab<'_>, owner: &RemoteOwner, json: bool, wide: bool) -> R
         return Ok(Exit::Success);
     }
     let now = Utc::now();
-    let ago =
-        |at: Option<DateTime<Utc>>| at.map_or_else(|| "never".to_owned(), |t| relative(t, now));
-    let mut table = Table::new(&[
-        ("ID", 0),
-        ("NAME", 0),
-        ("SCOPES", 0),
-        ("STATE", 0),
-        ("LAST USED", 0),
-        ("EXPIRES", 0),
-        ("LOCAL", 0),
-        ("LOCAL USE", 0),
-    ]);
+    const COLUMNS: [&str; 8] = [
+        "ID",
+        "NAME",
+        "SCOPES",
+        "STATE",
+        "LAST USED",
+        "EXPIRES",
+        "LOCAL",
+        "LOCAL USE",
+    ];
+    let mut table = Table::new(&COLUMNS.map(|c| (c, 0)));
     for row in &rows {
         table.row_whole(vec![
             row.token.id.clone(),
             row.token.name.clone(),
             row.token.scopes.join(","),
             row.token.state.word().into(),
-            ago(row.token.last_used_at),
+            ago(row.token.last_used_at, now),
             expiry::relative(row.token.expires_at, now),
             row.local
                 .as_ref()
                 .map_or_else(|| "-".into(), |n| n.to_string()),
             if row.local.is_some() {
-                ago(row.local_last_used)
+                ago(row.local_last_used, now)
             } else {
                 "-".into()
             },
@@ -358,18 +352,6 @@ fn create(gitlab: &Gitlab<'_>, args: GitlabCreateArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// "expires on 2027-03-01 (in 90d)".
-fn expiry_words(at: Option<DateTime<Utc>>) -> String {
-    match at {
-        Some(at) => format!(
-            "expires on {} ({})",
-            expiry::date(at),
-            expiry::relative(Some(at), Utc::now())
-        ),
-        None => "never expires".into(),
-    }
-}
-
 fn rotate(gitlab: &Gitlab<'_>, token: &str) -> Result<Exit> {
     let rotated = gitlab
         .rotate(token)
@@ -452,33 +434,19 @@ fn audit(gitlab: &Gitlab<'_>, json: bool) -> Result<Exit> {
     for token in &audited {
         for report in token.reports(&gitlab.api) {
             suspicious |= report.level == Level::Suspicious;
-            let status = match report.level {
-                Level::Ok => "ok",
-                Level::Warn => "warn",
-                Level::Suspicious => "suspicious",
-            };
-            if json {
-                items.push(json!({
-                    "token": token.name.to_string(),
-                    "id": token.id,
-                    "status": status,
-                    "gitlab_last_used": token.remote.as_ref().and_then(|t| t.last_used_at).map(timestamp),
-                    "known_last_used": token.known_last_use.map(timestamp),
-                    "message": report.message,
-                    "fix": report.fix,
-                }));
+            if !json {
+                output::outln!("{}", audit_line(&report, colour));
                 continue;
             }
-            let word = match report.level {
-                Level::Ok => output::green("ok        ", colour),
-                Level::Warn => output::yellow("warning   ", colour),
-                Level::Suspicious => output::red("suspicious", colour),
-            };
-            let fix = report.fix.map(|f| format!(" — {f}")).unwrap_or_default();
-            output::outln!(
-                "{word} {}",
-                crate::text::printable(&format!("{}{fix}", report.message), 4000)
-            );
+            items.push(json!({
+                "token": token.name.to_string(),
+                "id": token.id,
+                "status": status(report.level),
+                "gitlab_last_used": token.remote.as_ref().and_then(|t| t.last_used_at).map(timestamp),
+                "known_last_used": token.known_last_use.map(timestamp),
+                "message": report.message,
+                "fix": report.fix,
+            }));
         }
     }
     if json {

@@ -20,6 +20,7 @@ mod hub;
 mod import;
 mod manage;
 mod migrate;
+mod remote;
 mod tokens;
 mod two_factor;
 mod vault;

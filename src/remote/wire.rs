@@ -54,6 +54,28 @@ pub(crate) fn one_line(text: &str) -> String {
     crate::text::printable(&joined, MAX_DETAIL)
 }
 
+/// A registry's field errors (`{"name": ["is too long"], …}`) as
+/// `name{sep}is too long`, each field's problems joined with `; `.
+pub(crate) fn field_problems(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    sep: &str,
+) -> Vec<String> {
+    fields
+        .iter()
+        .map(|(field, problems)| {
+            let problems = match problems {
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.as_str().unwrap_or_default().to_owned(),
+            };
+            format!("{field}{sep}{problems}")
+        })
+        .collect()
+}
+
 /// `next` (a page of a listing) as a URL on the server at `base`, so a
 /// credential goes nowhere else: a path is taken on `base`'s origin, a full
 /// URL only when it starts with `base`. `None` for anything else.

@@ -405,17 +405,7 @@ fn detail(response: &Response) -> Option<String> {
     match value.get("message") {
         Some(serde_json::Value::String(text)) => parts.push(text.clone()),
         Some(serde_json::Value::Object(fields)) => {
-            for (field, problems) in fields {
-                let problems = match problems {
-                    serde_json::Value::Array(items) => items
-                        .iter()
-                        .filter_map(|i| i.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    other => other.as_str().unwrap_or_default().to_owned(),
-                };
-                parts.push(format!("{field} {problems}"));
-            }
+            parts.extend(crate::remote::wire::field_problems(fields, " "));
         }
         _ => {}
     }

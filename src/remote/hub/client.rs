@@ -357,17 +357,7 @@ fn detail(response: &Response) -> Option<String> {
         parts.push(main.to_owned());
     }
     if let Some(fields) = value.get("fields").and_then(|f| f.as_object()) {
-        for (field, problem) in fields {
-            let problem = match problem {
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(|i| i.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.as_str().unwrap_or_default().to_owned(),
-            };
-            parts.push(format!("{field}: {problem}"));
-        }
+        parts.extend(crate::remote::wire::field_problems(fields, ": "));
     }
     (!parts.is_empty()).then(|| one_line(&parts.join("; ")))
 }
