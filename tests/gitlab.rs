@@ -640,3 +640,45 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
     assert!(setup.gitlab.reuse_detections().is_empty());
 }
+
+/// The common case: a personal token made in GitLab's settings and stored
+/// by `docker login`, linked, then rotating itself with no login kept.
+#[test]
+fn a_personal_token_stored_by_docker_login_is_linked_and_rotates_itself() {
+    let setup = setup();
+    let env = &setup.env;
+    let alice = setup.gitlab.tokens()[0].user_id;
+    let (id, laptop) = setup.gitlab.add_personal_token(
+        alice,
+        "laptop",
+        &["read_registry", "write_registry", "self_rotate"],
+    );
+    ok(&env.docker_login(&setup.host, USER, &laptop));
+    push(&setup);
+    let name = format!("default@{}", setup.host);
+    let unlinked = run_gitlab(env, &["rotate", &name]);
+    assert!(
+        error_line(&unlinked).contains("is not linked to a GitLab token"),
+        "{}",
+        stderr(&unlinked)
+    );
+    let out = ok(&run_gitlab(env, &["link", &name]));
+    assert!(
+        out.starts_with(&format!("Linked {name} to GitLab (127.0.0.1:")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("personal token {id} (\"laptop\")")),
+        "{out}"
+    );
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine[0]["remote_id"], id.to_string());
+    assert!(mine[0]["expires_at"].is_string(), "GitLab's expiry: {mine}");
+    let out = ok(&run_gitlab(env, &["rotate", &name]));
+    assert!(out.contains("with itself"), "{out}");
+    let new = served(env, &setup.host).unwrap();
+    assert_ne!(new, laptop);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&laptop));
+    assert!(docker_reads(&setup));
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}

@@ -81,6 +81,14 @@ pub enum GitlabCommand {
         #[arg(long)]
         wide: bool,
     },
+    /// Link a token stored earlier (by `docker login`) to its token at GitLab, so it can be rotated and audited
+    Link {
+        /// The stored token, as INTEGRATION@REGISTRY
+        token: String,
+        /// Whose token it is (default: a personal access token)
+        #[command(flatten)]
+        owner: GitlabOwnerArgs,
+    },
     /// Create a project or group token at GitLab and store it as INTEGRATION@REGISTRY
     Create(GitlabCreateArgs),
     /// Replace a token through GitLab's rotate call, never presenting a rotated token twice

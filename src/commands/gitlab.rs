@@ -46,6 +46,7 @@ pub fn run(service: &Service, command: GitlabCommand) -> CommandResult {
         GitlabCommand::Tokens {
             owner, json, wide, ..
         } => tokens(&gitlab, &owner_of(&owner), json, wide),
+        GitlabCommand::Link { token, owner } => link(&gitlab, &token, &owner),
         GitlabCommand::Create(args) => create(&gitlab, args),
         GitlabCommand::Rotate { token } => rotate(&gitlab, &token),
         GitlabCommand::Revoke { token, owner, .. } => revoke(&gitlab, &token, &owner),
@@ -65,7 +66,9 @@ fn registry_of(command: &GitlabCommand) -> Result<Registry> {
         | GitlabCommand::Tokens { registry, .. }
         | GitlabCommand::Audit { registry, .. } => (registry.as_deref(), None),
         GitlabCommand::Create(args) => (args.registry.as_deref(), None),
-        GitlabCommand::Rotate { token } => (None, Some(token.as_str())),
+        GitlabCommand::Rotate { token } | GitlabCommand::Link { token, .. } => {
+            (None, Some(token.as_str()))
+        }
         GitlabCommand::Revoke {
             token, registry, ..
         } => (registry.as_deref(), Some(token.as_str())),
@@ -348,6 +351,21 @@ fn create(gitlab: &Gitlab<'_>, args: GitlabCreateArgs) -> Result<Exit> {
                 created.name.integration
             )
         }
+    ));
+    Ok(Exit::Success)
+}
+
+fn link(gitlab: &Gitlab<'_>, token: &str, owner: &GitlabOwnerArgs) -> Result<Exit> {
+    let linked = gitlab.link(token, owner_of(owner))?;
+    output::say(&format!(
+        "Linked {} to {} {} token {} (\"{}\"): scopes {}, {}",
+        crate::text::printable(token, 80),
+        gitlab.api.name(),
+        owner_words(&linked.owner),
+        linked.id,
+        crate::text::printable(&linked.name, 100),
+        linked.scopes.join(","),
+        expiry_words(linked.expires_at)
     ));
     Ok(Exit::Success)
 }

@@ -1,4 +1,5 @@
-//! The management credential: `gitlab login` and `gitlab logout`.
+//! The management credential (`gitlab login`, `gitlab logout`), and a
+//! token stored earlier linked to its GitLab token (`gitlab link`).
 //!
 //! An `api`-scope token is worth more than any token it manages, so it is
 //! checked at GitLab (it must be active and carry `api`) and then kept only
@@ -9,6 +10,7 @@
 use chrono::Utc;
 
 use super::{Gitlab, ManageError, Result};
+use crate::index::RemoteOwner;
 use crate::remote::RemoteError;
 use crate::remote::api::{RemoteToken, TokenApi};
 use crate::remote::session::KeepError;
@@ -69,5 +71,38 @@ impl Gitlab<'_> {
     /// Drops the kept management credential; `false` when none was kept.
     pub(crate) fn log_out(&self) -> Result<bool> {
         Ok(self.place().forget().map_err(RemoteError::from)?)
+    }
+}
+
+impl Gitlab<'_> {
+    /// Links a token stored earlier (by `docker login` or `add`) to its
+    /// token at GitLab: the token describes itself (`GET …/self`, which
+    /// GitLab counts as a use, recorded here as the helper's own), and is
+    /// recorded as `owner`'s (GitLab's answer does not say whose it is).
+    pub(crate) fn link(&self, text: &str, owner: RemoteOwner) -> Result<RemoteToken> {
+        let (name, record) = self.stored(text)?;
+        let secret = self.stored_secret(&name)?;
+        let result = self.api.verify(&secret);
+        self.record_own_use(&record);
+        let token = match result {
+            Err(RemoteError::Unauthorized { .. }) => {
+                return Err(ManageError::Invalid(format!(
+                    "{} refuses {name}'s token (unknown, expired or revoked): store a working one with `docker login {}`",
+                    self.api.name(),
+                    name.registry
+                )));
+            }
+            other => RemoteToken { owner, ..other? },
+        };
+        let mut facts = super::create::facts(&token);
+        if let Some(link) = facts.remote.as_mut() {
+            link.used_before_link = token.last_used_at;
+        }
+        self.update(&name, |record| {
+            record.remote = facts.remote.clone();
+            record.seen = facts.seen.clone();
+            record.expires_at = facts.expires_at;
+        })?;
+        Ok(token)
     }
 }

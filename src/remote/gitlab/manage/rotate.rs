@@ -135,7 +135,7 @@ impl Gitlab<'_> {
         }
     }
 
-    fn stored_secret(&self, name: &TokenName) -> Result<Secret> {
+    pub(super) fn stored_secret(&self, name: &TokenName) -> Result<Secret> {
         let mut edit = self.service.ledger()?.begin()?;
         edit.secret(name)?.ok_or_else(|| {
             ManageError::Invalid(format!(
