@@ -48,6 +48,8 @@ mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
 #[cfg(target_os = "linux")]
+mod registry_view;
+#[cfg(target_os = "linux")]
 mod tokens;
 #[cfg(target_os = "linux")]
 mod trust;
