@@ -18,12 +18,14 @@ use crate::support::*;
 const CONFIG: &str = "registry_timeout_seconds = 1\nkeychain_timeout_seconds = 120\n";
 
 /// The faults each request meets in turn: acted and the answer lost, a
-/// server error, and an answer later than the timeout (the double acts first).
-fn faults() -> [Fault; 3] {
+/// server error, an answer later than the timeout (the double acts first),
+/// and a server that acts only after the timeout.
+fn faults() -> [Fault; 4] {
     [
         Fault::Drop,
         Fault::Status(500),
         Fault::LateAnswer(Duration::from_millis(1500)),
+        Fault::Delay(Duration::from_millis(1500)),
     ]
 }
 

@@ -138,6 +138,13 @@ impl GitlabApi {
         self.manager.is_some()
     }
 
+    /// True when GitLab still accepts the management credential.
+    pub(crate) fn login_works(&self) -> bool {
+        self.manager
+            .as_ref()
+            .is_some_and(|manager| self.verify(manager).is_ok_and(|t| t.is_active()))
+    }
+
     fn credential<'a>(&'a self, with: Presenting<'a>) -> Result<&'a Secret, RemoteError> {
         match with {
             Presenting::Manager => self.manager.as_ref().ok_or(RemoteError::NoLogin),

@@ -85,14 +85,26 @@ impl<'a> Gitlab<'a> {
         place(&self.endpoint.api, &self.service.paths)
     }
 
-    /// Runs a call made with the management credential; a 401 drops the kept
-    /// login, so the next command asks for a new one.
+    /// Runs a call made with the management credential. GitLab answers 401
+    /// both for a credential it no longer accepts and for a token the
+    /// login's user may not see, so a 401 is checked against the login
+    /// itself: only a login GitLab refuses is dropped (and the next command
+    /// asks for a new one).
     pub(crate) fn managed<T>(
         &self,
         call: impl FnOnce(&GitlabApi) -> Result<T, RemoteError>,
     ) -> Result<T, RemoteError> {
         let result = call(&self.api);
-        if matches!(result, Err(RemoteError::Unauthorized { .. })) && self.api.has_manager() {
+        if let Err(RemoteError::Unauthorized { what }) = &result
+            && self.api.has_manager()
+        {
+            if self.api.login_works() {
+                return Err(RemoteError::Refused {
+                    status: 401,
+                    what,
+                    detail: "the token given to `gitlab login` may not act on it".into(),
+                });
+            }
             let _ = self.place().forget();
             return Err(RemoteError::NoLogin);
         }
