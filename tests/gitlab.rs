@@ -682,3 +682,114 @@ fn a_personal_token_stored_by_docker_login_is_linked_and_rotates_itself() {
     assert!(docker_reads(&setup));
     assert!(setup.gitlab.reuse_detections().is_empty());
 }
+
+#[test]
+fn every_gitlab_command_has_help_and_bad_input_is_one_line_changing_nothing() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    for command in [
+        "login", "logout", "tokens", "link", "create", "rotate", "revoke", "audit",
+    ] {
+        let help = ok(&env.run(&["gitlab", command, "--help"], ""));
+        assert!(
+            help.contains("Usage: docker-credential-pat gitlab"),
+            "{command}: {help}"
+        );
+    }
+    let host = setup.host.as_str();
+    let calls = setup.gitlab.http().calls();
+    let before = env.index_bytes();
+    for (args, expected) in [
+        (
+            vec!["create", "--registry", host, "--integration", "ci"],
+            "give --project ID or --group ID",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--role",
+                "wizard",
+            ],
+            "unknown role \"wizard\"",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--scopes",
+                "read registry",
+            ],
+            "--scopes \"read registry\"",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--expires",
+                "soon",
+            ],
+            "soon",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "bad name",
+                "--group",
+                "team",
+            ],
+            "bad name",
+        ),
+        (
+            vec!["rotate", "nobody@registry.gitlab.com"],
+            "no token named nobody@registry.gitlab.com",
+        ),
+        (vec!["tokens", "--registry", "a b"], "--registry \"a b\""),
+        (
+            vec!["tokens", "--registry", host, "--project", "../../users"],
+            "not a project or group id",
+        ),
+        (vec!["revoke", "12/../13", "--registry", host], "12/../13"),
+    ] {
+        let output = run_gitlab(env, &args);
+        let code = output.status.code();
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            code == Some(1) || code == Some(2),
+            "{args:?}: {code:?} {text}"
+        );
+        assert_eq!(
+            stderr(&output).trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {text}"
+        );
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
+        if code == Some(1) {
+            assert!(text.contains(expected), "{args:?}: {text}");
+        }
+    }
+    assert_eq!(
+        setup.gitlab.http().calls(),
+        calls,
+        "nothing asked of GitLab"
+    );
+    assert_eq!(env.index_bytes(), before, "nothing written");
+}

@@ -402,6 +402,10 @@ fn rotate(gitlab: &Gitlab<'_>, token: &str) -> Result<Exit> {
 
 /// Which step stopped, why, and what is true now: one line.
 fn rotate_failure(gitlab: &Gitlab<'_>, token: &str, failure: &RotateFailure) -> String {
+    // Nothing was asked of GitLab yet: the stored token is what is wrong.
+    if failure.step == Step::Read && !matches!(failure.error, ManageError::Remote(_)) {
+        return explain(gitlab, &failure.error);
+    }
     let step = match failure.step {
         Step::Read => "reading the token's state",
         Step::Intent => "noting the rotation on the token's record",
