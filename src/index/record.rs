@@ -115,7 +115,7 @@ impl TokenRecord {
 }
 
 /// Whose token it is in the registry's API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RemoteOwner {
     /// The signed-in user's own (a GitLab personal access token).

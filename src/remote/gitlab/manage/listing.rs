@@ -110,12 +110,12 @@ impl Gitlab<'_> {
                 owners.push(owner.clone());
             }
         }
-        let mut listed: BTreeMap<(String, String), RemoteToken> = BTreeMap::new();
+        let mut listed: BTreeMap<(RemoteOwner, String), RemoteToken> = BTreeMap::new();
         for owner in &owners {
             let tokens = self.managed(|api| api.list(owner))?;
             self.remember(&entries, owner, &tokens);
             for token in tokens {
-                listed.insert((format!("{owner:?}"), token.id.clone()), token);
+                listed.insert((owner.clone(), token.id.clone()), token);
             }
         }
         Ok(entries
@@ -126,7 +126,7 @@ impl Gitlab<'_> {
                     .get(&entry.record.id)
                     .map(|u| u.at)
                     .max(link.used_before_link);
-                let remote = listed.get(&(format!("{:?}", link.owner), link.id.clone()));
+                let remote = listed.get(&(link.owner.clone(), link.id.clone()));
                 let mut audited = Audited::new(
                     entry.name,
                     link.id.clone(),

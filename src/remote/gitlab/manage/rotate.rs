@@ -461,7 +461,8 @@ mod tests {
             access_level: Some(20),
         };
         let now = at("2026-06-01T12:00:00Z");
-        assert_eq!(same_length(&old, now).unwrap().to_string(), "2026-06-30");
+        // 29 days and 14 hours count as 30.
+        assert_eq!(same_length(&old, now).unwrap().to_string(), "2026-07-01");
         old.expires_at = Some(at("2028-01-01T00:00:00Z"));
         assert_eq!(same_length(&old, now).unwrap().to_string(), "2027-06-01");
         old.expires_at = None;
