@@ -157,7 +157,7 @@ fn count_syscalls(
 }
 
 /// How often each of `syscalls` runs during one uninterrupted run.
-fn count_syscalls_of(
+pub(crate) fn count_syscalls_of(
     syscalls: &[&str],
     env: &Env,
     integration: Option<&str>,
@@ -205,7 +205,7 @@ fn count_syscalls_of(
 
 /// Runs the helper under strace, killed at the `n`-th `syscall`. Returns true if it was killed.
 /// A keyring that the kill brought down is started again (see `revive_if_crashed`).
-fn killed_at(
+pub(crate) fn killed_at(
     keyring: Option<&SecretService>,
     env: &Env,
     integration: Option<&str>,
@@ -796,7 +796,7 @@ fn assert_clear_error(output: &Output, what: &str, expected: &[&str]) {
 /// Syscalls at which `hub rotate` is killed: every call to Hub (connect,
 /// send, receive), every file write and commit, the lock, and the D-Bus
 /// traffic with the Secret Service.
-const ROTATE_KILL_SYSCALLS: &[&str] = &[
+pub(crate) const ROTATE_KILL_SYSCALLS: &[&str] = &[
     "connect", "sendto", "recvfrom", "openat", "write", "fsync", "rename", "flock", "sendmsg",
     "recvmsg",
 ];

@@ -18,7 +18,7 @@ fn run_hub(env: &Env, args: &[&str]) -> Output {
 
 /// The one error line of a failed command (exit 1), without the prefix.
 #[track_caller]
-fn error_line(output: &Output) -> String {
+pub(crate) fn error_line(output: &Output) -> String {
     fails(output);
     let text = stderr(output);
     let lines: Vec<&str> = text.lines().collect();

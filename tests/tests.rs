@@ -24,6 +24,10 @@ mod expiry;
 #[cfg(target_os = "linux")]
 mod faults;
 #[cfg(target_os = "linux")]
+mod gitlab;
+#[cfg(target_os = "linux")]
+mod gitlab_faults;
+#[cfg(target_os = "linux")]
 mod hostile;
 #[cfg(target_os = "linux")]
 mod hub;
@@ -47,6 +51,7 @@ mod openbao_faults;
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
+mod registry_view;
 #[cfg(target_os = "linux")]
 mod select;
 #[cfg(target_os = "linux")]

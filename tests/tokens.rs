@@ -187,6 +187,8 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "last_machine",
             "last_used_at",
             "registry",
+            "registry_view",
+            "remote_id",
             "rotated_at",
             "token",
             "use_count",

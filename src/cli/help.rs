@@ -9,7 +9,7 @@ Exit status:
   2  invalid command line
   3  attention needed: `tokens --stale` or `tokens --expiring` listed tokens,
      `doctor` found something to fix, `import` left logins in config.json, or
-     `hub audit` found a suspicious use";
+     `hub audit` or `gitlab audit` found a suspicious use";
 
 pub(crate) const ABOUT: &str = "Docker credential helper for personal access tokens";
 

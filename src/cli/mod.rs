@@ -4,15 +4,18 @@
 //! - `help`: the long help texts, the exit codes among them;
 //! - [`tokens`]: the arguments of the commands on stored tokens;
 //! - [`hub`]: `hub …`, Docker Hub's tokens;
+//! - [`gitlab`]: `gitlab …`, GitLab's tokens;
 //! - [`setup`]: `2fa`, `vault`, `migrate`, `doctor`, `import` and the completions.
 
 use clap::{Parser, Subcommand};
 
+pub mod gitlab;
 mod help;
 pub mod hub;
 pub mod setup;
 pub mod tokens;
 
+pub use gitlab::{GitlabCommand, GitlabCreateArgs, GitlabOwnerArgs};
 pub use hub::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
 pub use tokens::{AddArgs, DeleteArgs, TokenList, TokensArgs};
@@ -151,6 +154,9 @@ pub enum Command {
     /// Manage access tokens on Docker Hub: create, rotate, deactivate, audit
     #[command(subcommand, long_about = HUB_ABOUT)]
     Hub(HubCommand),
+    /// Manage access tokens on GitLab: list, create, rotate, revoke, audit
+    #[command(subcommand, long_about = gitlab::GITLAB_ABOUT)]
+    Gitlab(GitlabCommand),
     /// Print a shell completion script
     Completions {
         /// The shell

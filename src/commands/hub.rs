@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::exit::{CommandResult, Exit};
+use super::remote::{expiry_words, retry_words};
 use super::tokens::{relative, timestamp};
 use crate::cli::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 use crate::expiry;
@@ -62,14 +63,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
             "the Docker Hub session has expired: run `docker-credential-pat hub login`".into()
         }
         HubError::RateLimited { retry_at } => match retry_at {
-            Some(at) => {
-                let wait = (*at - Utc::now()).num_seconds().max(1);
-                format!(
-                    "Docker Hub's rate limit was reached: retry after {} UTC (in {})",
-                    at.format("%H:%M:%S"),
-                    crate::text::span_of(chrono::Duration::seconds(wait))
-                )
-            }
+            Some(at) => format!("Docker Hub's rate limit was reached: {}", retry_words(*at)),
             None => "Docker Hub's rate limit was reached: retry in a few minutes".into(),
         },
         HubError::SignInRefused { .. } => {
@@ -180,18 +174,6 @@ fn expires(text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
     text.map(|t| expiry::parse(t, Utc::now()))
         .transpose()
         .map_err(ManageError::Invalid)
-}
-
-/// "expires on 2027-03-01 (in 90d)" or "never expires".
-fn expiry_words(at: Option<DateTime<Utc>>) -> String {
-    match at {
-        Some(at) => format!(
-            "expires on {} ({})",
-            expiry::date(at),
-            expiry::relative(Some(at), Utc::now())
-        ),
-        None => "never expires".into(),
-    }
 }
 
 fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {

@@ -16,10 +16,12 @@ mod doctor;
 mod exec;
 mod exit;
 mod generate;
+mod gitlab;
 mod hub;
 mod import;
 mod manage;
 mod migrate;
+mod remote;
 mod tokens;
 mod two_factor;
 mod vault;
@@ -94,6 +96,7 @@ fn dispatch(command: Command) -> CommandResult {
             configure::podman(&open()?, &args.registries, configure::Action::of(&args))
         }
         Command::Hub(command) => hub::run(&open()?, command),
+        Command::Gitlab(command) => gitlab::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),
     }

@@ -96,12 +96,37 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "last_chosen_by": view.last_use.as_ref().and_then(|u| u.chosen_by.as_ref()),
         "expires_at": view.record.expires_at.map(timestamp),
         "hub_id": view.record.hub.as_ref().map(|h| h.uuid.as_str()),
+        "remote_id": view.record.remote.as_ref().map(|r| r.id.as_str()),
+        "registry_view": view.record.seen.as_ref().map(|seen| json!({
+            "state": seen.state,
+            "scopes": seen.scopes,
+            "expires_at": seen.expires_at.map(timestamp),
+            "last_used_at": seen.last_used_at.map(timestamp),
+            "seen_at": timestamp(seen.seen_at),
+        })),
     })
 }
 
-/// Columns left out first when the terminal is narrow: DESCRIPTION, CLIENT, USES.
-/// Token names are what people copy into commands, so no cell is ever cut.
-const DROP_ORDER: [usize; 3] = [8, 7, 6];
+/// The columns of `tokens`, left out in this order when the terminal is
+/// narrow: DESCRIPTION, CLIENT, USES, then the registry's view (what its
+/// API last said: the state there and its last use, beside ours). Token
+/// names are what people copy into commands, so no cell is ever cut.
+const COLUMNS: [&str; 11] = [
+    "TOKEN",
+    "USER",
+    "STATE",
+    "CREATED",
+    "LAST USED",
+    "USED THERE",
+    "THERE",
+    "EXPIRES",
+    "USES",
+    "CLIENT",
+    "DESCRIPTION",
+];
+const DROP_ORDER: [&str; 5] = ["DESCRIPTION", "CLIENT", "USES", "THERE", "USED THERE"];
+/// Shown only when some token has a registry's view.
+const VIEW_COLUMNS: [&str; 2] = ["USED THERE", "THERE"];
 
 fn table(
     service: &Service,
@@ -109,18 +134,16 @@ fn table(
     now: DateTime<Utc>,
     width: Option<usize>,
 ) -> output::Fitted {
-    let mut table = Table::new(&[
-        ("TOKEN", 0),
-        ("USER", 0),
-        ("STATE", 0),
-        ("CREATED", 0),
-        ("LAST USED", 0),
-        ("EXPIRES", 0),
-        ("USES", 0),
-        ("CLIENT", 0),
-        ("DESCRIPTION", 0),
-    ]);
+    let with_view = views.iter().any(|v| v.record.seen.is_some());
+    let columns: Vec<&'static str> = COLUMNS
+        .into_iter()
+        .filter(|c| with_view || !VIEW_COLUMNS.contains(c))
+        .collect();
+    let specs: Vec<(&'static str, usize)> = columns.iter().map(|c| (*c, 0)).collect();
+    let mut table = Table::new(&specs);
     let here = crate::usage::this_machine(&service.config);
+    let ago =
+        |at: Option<DateTime<Utc>>| at.map_or_else(|| "never".to_owned(), |t| relative(t, now));
     for view in views {
         let mut state = if view.record.active {
             "active".to_owned()
@@ -133,17 +156,18 @@ fn table(
         if view.password_on_protected_account {
             state.push_str(" password");
         }
-        table.row_whole(vec![
-            view.name.to_string(),
-            view.record.username.clone(),
-            state,
-            relative(view.record.created_at, now),
-            view.last_use
-                .as_ref()
-                .map_or_else(|| "never".to_owned(), |u| relative(u.at, now)),
-            expiry::relative(view.record.expires_at, now),
-            view.usage.use_count.to_string(),
-            view.last_use.as_ref().map_or_else(
+        let seen = view.record.seen.as_ref();
+        let cell = |column: &str| match column {
+            "TOKEN" => view.name.to_string(),
+            "USER" => view.record.username.clone(),
+            "STATE" => state.clone(),
+            "CREATED" => relative(view.record.created_at, now),
+            "LAST USED" => ago(view.last_use.as_ref().map(|u| u.at)),
+            "USED THERE" => seen.map_or_else(|| "-".into(), |s| ago(s.last_used_at)),
+            "THERE" => seen.map_or_else(|| "-".into(), |s| s.state.clone()),
+            "EXPIRES" => expiry::relative(view.record.expires_at, now),
+            "USES" => view.usage.use_count.to_string(),
+            "CLIENT" => view.last_use.as_ref().map_or_else(
                 || "-".into(),
                 // Where, when it was another machine of the fleet; which
                 // rule chose the token, when one did (`history` says more).
@@ -158,10 +182,15 @@ fn table(
                     cell
                 },
             ),
-            view.record.description.clone().unwrap_or_default(),
-        ]);
+            _ => view.record.description.clone().unwrap_or_default(),
+        };
+        table.row_whole(columns.iter().map(|c| cell(c)).collect());
     }
-    table.render_whole(width, &DROP_ORDER)
+    let drop_order: Vec<usize> = DROP_ORDER
+        .iter()
+        .filter_map(|d| columns.iter().position(|c| c == d))
+        .collect();
+    table.render_whole(width, &drop_order)
 }
 
 pub fn history(service: &Service, token: &str, json: bool) -> CommandResult {

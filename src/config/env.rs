@@ -20,6 +20,7 @@ pub const ENV_PASSPHRASE_FILE: &str = "DOCKER_PAT_PASSPHRASE_FILE";
 pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
 pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
+pub const ENV_GITLAB_API: &str = "DOCKER_PAT_GITLAB_API";
 const APP_DIR: &str = "docker-credential-pat";
 
 /// Where the helper keeps its files.
@@ -95,6 +96,8 @@ pub struct Environment {
     pub hub_url: Option<String>,
     /// Where podman, buildah and skopeo keep their auth.json.
     pub containers: crate::containers_auth::Places,
+    /// `DOCKER_PAT_GITLAB_API`: where every GitLab registry's API is, instead of config.toml.
+    pub gitlab_api: Option<String>,
 }
 
 impl Environment {
@@ -125,6 +128,7 @@ impl Environment {
                 config_home: path("XDG_CONFIG_HOME"),
                 home: dirs::home_dir(),
             },
+            gitlab_api: text(ENV_GITLAB_API),
         }
     }
 

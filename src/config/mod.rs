@@ -12,6 +12,7 @@
 //! - `env`: the environment variables, and where the helper's files live;
 //! - [`openbao`]: the `[openbao]` table;
 //! - `select`: the `[[select]]` rules, which choose a token by where the client runs.
+//! - [`registries`]: the `[registries."HOST"]` tables, which token API a registry has.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,10 +26,11 @@ use crate::store::vault::{KdfParams, kdf};
 
 mod env;
 pub mod openbao;
+pub mod registries;
 mod select;
 
 pub use env::{
-    ENV_BACKEND, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
+    ENV_BACKEND, ENV_GITLAB_API, ENV_HOME, ENV_HUB_URL, ENV_INTEGRATION, ENV_NEW_PASSPHRASE,
     ENV_NEW_PASSPHRASE_FILE, ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, Environment, Paths,
 };
 
@@ -134,6 +136,12 @@ pub struct Config {
     /// The rules they make, checked, in order.
     #[serde(skip)]
     pub rules: Vec<crate::select::Rule>,
+    /// Every call to a registry's token API other than Docker Hub's (GitLab) is bounded by this.
+    pub registry_timeout_seconds: u32,
+    /// How long the credential given to `gitlab login` is kept in the kernel keyring.
+    pub gitlab_session_seconds: u32,
+    /// Registry → its token API, for registries not known without one.
+    pub registries: BTreeMap<String, registries::RegistryApi>,
 }
 
 impl Default for Config {
@@ -161,6 +169,9 @@ impl Default for Config {
             warn_expiry_days: 14,
             select: Vec::new(),
             rules: Vec::new(),
+            registry_timeout_seconds: 15,
+            gitlab_session_seconds: 8 * 3600,
+            registries: BTreeMap::new(),
         }
     }
 }
@@ -236,6 +247,16 @@ impl Config {
                 0..=10_080,
             ),
             ("warn_expiry_days", self.warn_expiry_days, 0..=3650),
+            (
+                "registry_timeout_seconds",
+                self.registry_timeout_seconds,
+                1..=300,
+            ),
+            (
+                "gitlab_session_seconds",
+                self.gitlab_session_seconds,
+                1..=MAX_HUB_SESSION_SECONDS,
+            ),
         ] {
             if !range.contains(&value) {
                 return Err((
@@ -254,6 +275,9 @@ impl Config {
                 "vault_kdf_iterations"
             };
             return Err((line_of_key(key), format!("{key}: {message}")));
+        }
+        if let Err((key, message)) = registries::check(&self.registries) {
+            return Err((line_of_key(&key), message));
         }
         if let Err((key, message)) = self.openbao.check() {
             return Err((line_of_key(key), format!("[openbao] {key}: {message}")));
@@ -284,6 +308,19 @@ impl Config {
         std::time::Duration::from_secs(u64::from(self.protocol_timeout_seconds))
     }
 
+    /// The bound on every call to a registry's token API (GitLab).
+    pub fn registry_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.registry_timeout_seconds))
+    }
+
+    /// The `[registries]` table for `registry`, if config.toml has one.
+    pub fn registry_api(&self, registry: &Registry) -> Option<&registries::RegistryApi> {
+        self.registries
+            .iter()
+            .find(|(key, _)| Registry::parse(key).is_ok_and(|r| &r == registry))
+            .map(|(_, table)| table)
+    }
+
     /// The Argon2id parameters for new or re-keyed vaults.
     pub fn vault_kdf(&self) -> KdfParams {
         KdfParams {
@@ -310,7 +347,7 @@ impl Config {
     }
 }
 
-/// The longest a Docker Hub session may be kept: one day.
+/// The longest a Docker Hub session (or a GitLab login) may be kept: one day.
 const MAX_HUB_SESSION_SECONDS: u32 = 24 * 3600;
 
 /// A Hub URL is `http(s)://host[:port]` with nothing after it but an optional `/`.

@@ -425,6 +425,8 @@ fn record_for(
         kind: secret_kind,
         expires_at: None,
         hub: None,
+        remote: None,
+        seen: None,
     })
 }
 

@@ -161,8 +161,8 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
 /// How to replace a token that expires: rotate it on Hub, or make a new one by hand.
 fn renew_fix(view: &TokenView) -> String {
     let name = &view.name;
-    if view.record.hub.is_some() {
-        format!("`docker-credential-pat hub rotate {name}` replaces it")
+    if let Some(command) = view.record.rotated_by() {
+        format!("`docker-credential-pat {command} rotate {name}` replaces it")
     } else {
         format!(
             "create a new token at the registry and store it: `docker login {}`",

@@ -308,4 +308,4 @@ fn read_wiped(mut reader: impl Read, out: &mut Zeroizing<Vec<u8>>) -> std::io::R
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

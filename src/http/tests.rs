@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Instant;
 
 /// A one-connection server that answers with `reply` and returns the request it saw.
-fn serve_once(reply: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
+pub(crate) fn serve_once(reply: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let handle = std::thread::spawn(move || {

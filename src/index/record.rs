@@ -98,6 +98,84 @@ pub struct TokenRecord {
     /// The Docker Hub access token this secret is, once created or linked here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<HubLink>,
+    /// The token this secret is in another registry's token API (GitLab),
+    /// once created or linked here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteLink>,
+    /// The registry's own view of the token, as its API last described it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<RemoteView>,
+}
+
+impl TokenRecord {
+    /// The command family whose `rotate` replaces this token (`hub`,
+    /// `gitlab`), when it is linked to its registry's token.
+    pub fn rotated_by(&self) -> Option<&'static str> {
+        match (&self.hub, &self.remote) {
+            (Some(_), _) => Some("hub"),
+            (None, Some(link)) if link.api == "gitlab" => Some("gitlab"),
+            _ => None,
+        }
+    }
+}
+
+/// Whose token it is in the registry's API.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteOwner {
+    /// The signed-in user's own (a GitLab personal access token).
+    Personal,
+    /// A project's access token (its id or path).
+    Project(String),
+    /// A group's access token (its id or path).
+    Group(String),
+    /// An organisation's access token (its name).
+    Org(String),
+}
+
+/// A token's counterpart in a registry's token API other than Docker Hub's
+/// personal tokens (those keep their [`HubLink`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteLink {
+    /// Which API: `gitlab`.
+    pub api: String,
+    /// The token's id there.
+    pub id: String,
+    pub owner: RemoteOwner,
+    /// As the registry names them (`read_registry`, `write_registry`…).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A rotation begun and not known to have ended: written before the
+    /// rotate call, so a run cut off while it was out reads the registry's
+    /// state before it calls again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotating: Option<Rotating>,
+    /// The registry's last use of the token when it was linked here: uses up
+    /// to then were made before this helper held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_before_link: Option<DateTime<Utc>>,
+}
+
+/// A rotation of the token `id` that started at `started_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotating {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// What a registry said of a token the last time its API was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteView {
+    /// `active`, `inactive`, `revoked`, `expired`, or `gone` (no longer listed).
+    pub state: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When the registry said so.
+    pub seen_at: DateTime<Utc>,
 }
 
 /// A token's counterpart on Docker Hub.

@@ -32,6 +32,8 @@ fn token(item: &str, active: bool) -> TokenRecord {
         kind: SecretKind::Token,
         expires_at: None,
         hub: None,
+        remote: None,
+        seen: None,
     }
 }
 

@@ -189,7 +189,7 @@ impl Ledger for LocalLedger {
             username: token.username.clone(),
             secret,
             expires_at: token.expires_at,
-            hub_linked: token.hub.is_some(),
+            rotated_by: token.rotated_by(),
             reason: pick.reason,
         }))
     }

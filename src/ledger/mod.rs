@@ -35,8 +35,8 @@ pub struct Found {
     pub secret: Secret,
     /// When it stops working, if known: `get` notes a token that has.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Linked to a Docker Hub token, so `hub rotate` can replace it.
-    pub hub_linked: bool,
+    /// The command family whose `rotate` replaces it (`hub`, `gitlab`), when linked.
+    pub rotated_by: Option<&'static str>,
     /// Why this token: the environment, a rule, or the registry's default.
     pub reason: Reason,
 }

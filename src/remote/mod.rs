@@ -1,12 +1,82 @@
 //! Registries' own token APIs: where tokens are born, listed and revoked.
 //!
-//! Each registry that has such an API gets a room here (today Docker Hub,
-//! [`hub`]): a client for the documented calls, and the rules of a token's
-//! lifecycle there (sign-in, create, link, rotate, the audit), acting on the
-//! registry and on the stored token together through the service.
+//! One trait for them all ([`api::TokenApi`]: list, read, create, rotate,
+//! (de)activate, revoke, verify, with the [`api::Capabilities`] each has),
+//! and below it the shared pieces every registry's room uses:
 //!
-//! Nothing here prints or prompts: each room returns its own typed errors,
-//! and the commands (`crate::commands`) turn them into one line saying what
-//! is true now and what to do.
+//! - [`api`]: the trait and the vocabulary of remote token facts;
+//! - [`endpoint`]: which API a registry has and where (config.toml's
+//!   `[registries]`, the environment, and the registries known without it);
+//! - [`session`]: a management credential kept in the kernel keyring only;
+//! - [`audit`]: the rule that spots a use nobody here made, said in words;
+//! - [`view`]: what a registry said of each stored token, kept on its record
+//!   so `tokens` shows it without a call;
+//! - [`wire`]: JSON in wiped buffers, secrets read into `Secret`s, a
+//!   registry's words on one line, pages followed on one server only.
+//!
+//! Each registry with such an API is a room of its own, a client plus the
+//! rules of a token's lifecycle there: [`hub`] (Docker Hub's personal
+//! tokens; `hub::api` puts them behind the trait) and [`gitlab`].
+//!
+//! Nothing here prints or prompts: each room returns typed errors, and the
+//! commands (`crate::commands`) turn them into one line saying what is true
+//! now and what to do.
 
+pub(crate) mod api;
+pub(crate) mod audit;
+pub(crate) mod endpoint;
+pub(crate) mod gitlab;
 pub(crate) mod hub;
+pub(crate) mod session;
+pub(crate) mod view;
+pub(crate) mod wire;
+
+use chrono::{DateTime, Utc};
+
+use crate::http::HttpError;
+
+/// What went wrong talking to a registry's token API. Messages never quote
+/// a body (it may hold a token); the commands add the registry's name and
+/// what to do.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RemoteError {
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    /// No management credential is kept for this registry.
+    #[error("not logged in")]
+    NoLogin,
+    /// The registry refused the credential presented (expired, revoked, or not allowed).
+    #[error("the credential was refused ({what})")]
+    Unauthorized { what: &'static str },
+    #[error("the rate limit was reached")]
+    RateLimited { retry_at: Option<DateTime<Utc>> },
+    /// 400, 403 or 404, with the registry's own explanation.
+    #[error("refused to {what}: {detail}")]
+    Refused {
+        status: u16,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("answered the request to {what} with status {status}")]
+    Unexpected { status: u16, what: &'static str },
+    #[error("the answer to the request to {what} is not in the documented form")]
+    BadBody { what: &'static str },
+    #[error("a page of the listing points at {url}, outside {base}; it was not followed")]
+    ForeignPage { url: String, base: String },
+    #[error("{api} cannot {verb}")]
+    Unsupported { api: String, verb: &'static str },
+    /// A change whose outcome is not known; the text says what is and is not.
+    #[error("{0}")]
+    Unsure(String),
+    #[error("{0}")]
+    Keyring(#[from] crate::kernel_keyring::KeyringError),
+    #[error("this system has no kernel keyring to keep a login in (it is never written to disk)")]
+    NoKeyring,
+}
+
+impl RemoteError {
+    /// True when the registry said the thing asked for is not there.
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, RemoteError::Refused { status: 404, .. })
+    }
+}

@@ -239,8 +239,8 @@ fn pick_in(
 /// The one line `get` adds for an expired token: what happened and what to do.
 fn expired_note(found: &Found, expired: DateTime<Utc>) -> String {
     let name = &found.name;
-    let fix = if found.hub_linked {
-        format!("rotate it: `docker-credential-pat hub rotate {name}`")
+    let fix = if let Some(command) = found.rotated_by {
+        format!("rotate it: `docker-credential-pat {command} rotate {name}`")
     } else {
         format!(
             "create a new token and store it: `docker login {}` (or `docker-credential-pat add`)",

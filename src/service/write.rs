@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::Service;
 use crate::error::{Result, ServiceError};
-use crate::index::{HubLink, TokenRecord};
+use crate::index::{HubLink, RemoteLink, RemoteView, TokenRecord};
 use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::policy::{self, SecretKind};
@@ -33,14 +33,19 @@ pub struct TokenSpec<'a> {
     pub make_default: bool,
 }
 
-/// What is known of a secret beyond itself: when it expires, which Hub token it is.
+/// What is known of a secret beyond itself: when it expires, which Hub (or
+/// other registry) token it is, and what the registry last said of it.
 #[derive(Debug, Clone, Default)]
 pub struct TokenFacts {
     pub expires_at: Option<DateTime<Utc>>,
     pub hub: Option<HubLink>,
+    pub remote: Option<RemoteLink>,
+    pub seen: Option<RemoteView>,
 }
 
-/// What `put_token_with` does with a token's facts.
+/// What `put_token_with` does with a token's facts. Made once per write and
+/// consumed by it, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Facts {
     /// Keeps them while the secret is the one already stored, and drops them
     /// for a different one (a different secret is a different token);
@@ -111,6 +116,8 @@ impl Service {
                 kind,
                 expires_at: facts.expires_at,
                 hub: facts.hub,
+                remote: facts.remote,
+                seen: facts.seen,
                 ..old
             },
             None => TokenRecord {
@@ -125,6 +132,8 @@ impl Service {
                 kind,
                 expires_at: facts.expires_at,
                 hub: facts.hub,
+                remote: facts.remote,
+                seen: facts.seen,
             },
         };
         let backend = edit.put(&spec.name, record, spec.secret)?;
@@ -150,7 +159,9 @@ fn carried_facts(
     existing: Option<&TokenRecord>,
     secret: &Secret,
 ) -> Result<(TokenFacts, bool)> {
-    let Some(existing) = existing.filter(|t| t.expires_at.is_some() || t.hub.is_some()) else {
+    let Some(existing) = existing.filter(|t| {
+        t.expires_at.is_some() || t.hub.is_some() || t.remote.is_some() || t.seen.is_some()
+    }) else {
         return Ok((TokenFacts::default(), false));
     };
     // An old secret that cannot be read counts as a different one: nothing wrong is kept.
@@ -163,6 +174,8 @@ fn carried_facts(
         let facts = TokenFacts {
             expires_at: existing.expires_at,
             hub: existing.hub.clone(),
+            remote: existing.remote.clone(),
+            seen: existing.seen.clone(),
         };
         (facts, false)
     } else {

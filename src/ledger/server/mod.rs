@@ -353,11 +353,11 @@ impl Ledger for ServerLedger {
         };
         Ok(Some(Found {
             name,
+            rotated_by: seen.record.rotated_by(),
             id: seen.record.id,
             username: seen.record.username,
             secret,
             expires_at: seen.record.expires_at,
-            hub_linked: seen.record.hub.is_some(),
             reason,
         }))
     }

@@ -25,7 +25,7 @@ const DATA_FIELDS: [&str; 3] = ["username", "server_url", "description"];
 pub(crate) const GENERATION: &str = "generation";
 /// What a record says about its secret in particular, set aside when the
 /// record describes another one.
-const ABOUT_THE_SECRET: [&str; 3] = ["hub", "expires_at", "kind"];
+const ABOUT_THE_SECRET: [&str; 5] = ["hub", "remote", "seen", "expires_at", "kind"];
 /// Fields that say where the local index keeps a secret; meaningless on the server.
 const LOCAL_ONLY: [&str; 1] = ["secret"];
 
@@ -217,6 +217,8 @@ mod tests {
             kind: SecretKind::Password,
             expires_at: None,
             hub: None,
+            remote: None,
+            seen: None,
         };
         let fields = to_server(&record);
         assert_eq!(
@@ -271,6 +273,24 @@ mod tests {
                 }),
                 used_before_link: Some(at("2026-02-01T12:30:00Z")),
             }),
+            remote: Some(crate::index::RemoteLink {
+                api: "gitlab".into(),
+                id: "42".into(),
+                owner: crate::index::RemoteOwner::Project("team/app".into()),
+                scopes: vec!["read_registry".into()],
+                rotating: Some(crate::index::Rotating {
+                    id: "42".into(),
+                    started_at: at("2026-03-01T00:00:00Z"),
+                }),
+                used_before_link: None,
+            }),
+            seen: Some(crate::index::RemoteView {
+                state: "active".into(),
+                scopes: vec!["read_registry".into()],
+                expires_at: Some(at("2027-03-01T00:00:00Z")),
+                last_used_at: None,
+                seen_at: at("2026-03-01T00:00:00Z"),
+            }),
         };
         let fields = to_server(&record);
         assert_eq!(fields.custom["expires_at"], "2027-03-01T00:00:00Z");
@@ -290,6 +310,11 @@ mod tests {
         let back = from_server(&data(&fields), &fields.custom, place(), defaults()).unwrap();
         assert_eq!(back.expires_at, record.expires_at);
         assert_eq!(back.hub, record.hub);
+        assert_eq!(
+            back.remote, record.remote,
+            "a GitLab link and its rotation under way"
+        );
+        assert_eq!(back.seen, record.seen);
 
         let before = fields.custom.clone();
         record.hub = None;

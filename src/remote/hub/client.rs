@@ -5,25 +5,21 @@
 //! buffers, and parsed straight into [`Secret`]s. An answer that does not
 //! parse is reported without quoting it: it may hold a token.
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::de::{Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use super::HubError;
 use super::session::Session;
 use crate::http::{HttpClient, Method, Request, Response, Trust};
+use crate::remote::wire::{json_body, one_line, wiped, wiped_option};
 use crate::secret::Secret;
 
 /// Hub's largest page; hub-tool asks for the same.
 const PAGE_SIZE: usize = 100;
 /// A listing longer than this many pages is taken for a loop.
 const MAX_PAGES: usize = 1000;
-/// How much of Hub's own explanation of an error is kept.
-const MAX_DETAIL: usize = 300;
 
 /// A token as Hub lists it (never with its secret).
 #[derive(Debug, Clone, Deserialize)]
@@ -260,16 +256,7 @@ impl HubClient {
 
     /// `next` as a URL on this client's server: the bearer goes nowhere else.
     fn same_origin(&self, next: &str) -> Result<String, HubError> {
-        if next.starts_with('/') && !next.starts_with("//") {
-            return Ok(self.url(next));
-        }
-        if next
-            .strip_prefix(&self.base)
-            .is_some_and(|rest| rest.starts_with('/'))
-        {
-            return Ok(next.to_owned());
-        }
-        Err(HubError::ForeignPage {
+        crate::remote::wire::same_origin(&self.base, next).ok_or_else(|| HubError::ForeignPage {
             url: crate::text::printable(next, 200),
             base: self.base.clone(),
         })
@@ -370,24 +357,9 @@ fn detail(response: &Response) -> Option<String> {
         parts.push(main.to_owned());
     }
     if let Some(fields) = value.get("fields").and_then(|f| f.as_object()) {
-        for (field, problem) in fields {
-            let problem = match problem {
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(|i| i.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                other => other.as_str().unwrap_or_default().to_owned(),
-            };
-            parts.push(format!("{field}: {problem}"));
-        }
+        parts.extend(crate::remote::wire::field_problems(fields, ": "));
     }
     (!parts.is_empty()).then(|| one_line(&parts.join("; ")))
-}
-
-fn one_line(text: &str) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    crate::text::printable(&joined, MAX_DETAIL)
 }
 
 fn parse<'a, T: Deserialize<'a>>(
@@ -395,37 +367,6 @@ fn parse<'a, T: Deserialize<'a>>(
     what: &'static str,
 ) -> Result<T, HubError> {
     serde_json::from_slice(&response.body).map_err(|_| HubError::BadBody { what })
-}
-
-/// A request body in a wiped buffer: it may carry a password, code or token.
-fn json_body(value: &impl Serialize) -> Zeroizing<Vec<u8>> {
-    let mut body = Zeroizing::new(Vec::with_capacity(256));
-    serde_json::to_writer(&mut *body, value).expect("request bodies always serialise");
-    body
-}
-
-/// Reads a JSON string straight into a [`Secret`].
-fn wiped<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-    struct Wiped;
-    impl Visitor<'_> for Wiped {
-        type Value = Secret;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
-            Ok(Secret::from_str_copy(value))
-        }
-        fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Secret, E> {
-            Ok(Secret::new(Zeroizing::new(value)))
-        }
-    }
-    deserializer.deserialize_str(Wiped)
-}
-
-fn wiped_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret>, D::Error> {
-    #[derive(Deserialize)]
-    struct Field(#[serde(deserialize_with = "wiped")] Secret);
-    Ok(Option::<Field>::deserialize(deserializer)?.map(|f| f.0))
 }
 
 /// RFC 3339 in UTC with whole seconds, as Hub's API documents it.

@@ -9,10 +9,13 @@
 //!   per family: sign-in, create and link, (de)activate and delete, rotate,
 //!   listing and the audit.
 //! - [`spec`]: scopes, labels and token ids as people type them.
+//! - [`api`]: the personal tokens behind the shared trait
+//!   ([`crate::remote::api::TokenApi`]), and Hub's view kept on each record.
 //!
 //! Nothing here prints or prompts. Failures are [`HubError`]s, which the
 //! `hub` commands turn into one line saying what to do.
 
+pub(crate) mod api;
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod manage;

@@ -11,12 +11,11 @@ use zeroize::Zeroizing;
 
 use super::HubError;
 use crate::config::Paths;
-use crate::kernel_keyring::{self, Entry};
+use crate::kernel_keyring;
+use crate::remote::session::{KeepError, Place};
 use crate::secret::Secret;
 
 const WHAT: &str = "Docker Hub session";
-/// The longest session kept: the account name and a Hub JWT, well under this.
-const MAX_LEN: usize = 16 * 1024;
 
 /// A Docker Hub session: the account and its bearer token. No `Debug`: it holds a secret.
 pub(crate) struct Session {
@@ -42,11 +41,8 @@ impl Session {
 
     /// The session kept for Hub at `hub_url`, if one is open.
     pub(crate) fn open(hub_url: &str, paths: &Paths) -> Option<Self> {
-        let payload = Entry::private(&description(hub_url, paths), WHAT).load(MAX_LEN)?;
-        let split = payload.iter().position(|&b| b == b'\n')?;
-        let username = std::str::from_utf8(&payload[..split]).ok()?;
-        let token = Secret::from_utf8(Zeroizing::new(payload[split + 1..].to_vec()))?;
-        (!username.is_empty() && !token.is_empty()).then(|| Self::new(username, token))
+        let kept = place(hub_url, paths).open()?;
+        Some(Self::new(&kept.who, kept.secret))
     }
 
     /// Keeps the session for `seconds`, replacing any earlier one; says who can read it.
@@ -56,37 +52,30 @@ impl Session {
         paths: &Paths,
         seconds: u32,
     ) -> Result<kernel_keyring::Reach, HubError> {
-        if !kernel_keyring::available() {
-            return Err(HubError::NoKeyring);
-        }
-        let mut payload = Zeroizing::new(Vec::with_capacity(
-            self.username.len() + 1 + self.token.len(),
-        ));
-        payload.extend_from_slice(self.username.as_bytes());
-        payload.push(b'\n');
-        payload.extend_from_slice(self.token.expose_bytes());
-        if payload.len() > MAX_LEN {
-            // Kept, it could never be read back.
-            return Err(HubError::BadBody { what: "sign in" });
-        }
-        Entry::private(&description(hub_url, paths), WHAT).store(&payload, seconds)?;
-        Ok(kernel_keyring::reach())
+        place(hub_url, paths)
+            .keep(&self.username, &self.token, seconds)
+            .map_err(|e| match e {
+                KeepError::NoKeyring => HubError::NoKeyring,
+                // Kept, it could never be read back.
+                KeepError::TooLong => HubError::BadBody { what: "sign in" },
+                KeepError::Keyring(e) => HubError::Keyring(e),
+            })
     }
 
     /// Drops the session kept for Hub at `hub_url`; `false` when none was open.
     pub(crate) fn forget(hub_url: &str, paths: &Paths) -> Result<bool, HubError> {
-        Ok(Entry::private(&description(hub_url, paths), WHAT).forget()?)
+        Ok(place(hub_url, paths).forget()?)
     }
 }
 
-fn description(hub_url: &str, paths: &Paths) -> String {
-    let mut scope = hub_url.trim_end_matches('/').as_bytes().to_vec();
-    scope.push(0);
-    scope.extend_from_slice(paths.data_dir.as_os_str().as_encoded_bytes());
-    format!(
-        "docker-credential-pat:hub-session:{}",
-        kernel_keyring::short_hash(&scope)
-    )
+/// Where the session is kept: the shared place of every management credential.
+fn place<'a>(hub_url: &'a str, paths: &'a Paths) -> Place<'a> {
+    Place {
+        kind: "hub",
+        url: hub_url,
+        paths,
+        what: WHAT,
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -102,6 +102,7 @@ impl Hub<'_> {
                 retiring: new.pending.replaces.clone(),
                 used_before_link: None,
             }),
+            ..TokenFacts::default()
         };
         let outcome = self
             .service

@@ -32,6 +32,7 @@ impl Hub<'_> {
     pub(crate) fn rows(&self) -> Result<Vec<Row>> {
         let session = self.session()?;
         let tokens = self.with_session(&session, |c, s| c.list(s))?;
+        crate::remote::hub::api::remember(self.service, &tokens);
         let entries: Vec<Entry> = self
             .service
             .ledger()?
@@ -66,11 +67,10 @@ impl Hub<'_> {
     /// Compares Hub's last use of each linked token with the latest known use.
     pub(crate) fn audit(&self) -> Result<Audit> {
         let session = self.session()?;
-        let hub: BTreeMap<String, HubToken> = self
-            .with_session(&session, |c, s| c.list(s))?
-            .into_iter()
-            .map(|t| (t.uuid.clone(), t))
-            .collect();
+        let listed = self.with_session(&session, |c, s| c.list(s))?;
+        crate::remote::hub::api::remember(self.service, &listed);
+        let hub: BTreeMap<String, HubToken> =
+            listed.into_iter().map(|t| (t.uuid.clone(), t)).collect();
         let (mine, skipped): (Vec<Entry>, Vec<Entry>) = self
             .service
             .ledger()?

@@ -1,0 +1,795 @@
+//! `gitlab …` against the GitLab double (tests/support/gitlab.rs), with the
+//! real GNOME Keyring, and Debian's registry taking its tokens from the
+//! double, reached through Docker and skopeo: a token created or rotated is
+//! what `docker manifest inspect` then uses, a revoked one is refused.
+
+use std::process::Output;
+
+pub(crate) use crate::hub::error_line;
+use crate::support::gitlab::GitlabDouble;
+use crate::support::http_double::Fault;
+use crate::support::*;
+
+pub(crate) const USER: &str = "alice";
+
+/// A keyring, a private environment, a GitLab double with alice (owner of
+/// `team/app`) and her `api` token, and the registry it feeds, configured in
+/// config.toml as a GitLab registry.
+pub(crate) struct Setup {
+    pub keyring: SecretService,
+    pub env: Env,
+    pub gitlab: GitlabDouble,
+    /// Runs while the setup lives.
+    pub _registry: Registry,
+    pub host: String,
+    pub project: u64,
+    pub manage: String,
+}
+
+pub(crate) fn setup() -> Setup {
+    setup_with("")
+}
+
+/// [`setup`], with more lines for config.toml.
+pub(crate) fn setup_with(config: &str) -> Setup {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    let gitlab = GitlabDouble::start();
+    let alice = gitlab.add_user(USER);
+    let project = gitlab.add_project("team/app", &[(alice, 50)]);
+    let (_, manage) = gitlab.add_personal_token(alice, "manage", &["api"]);
+    let registry = gitlab.start_registry();
+    let host = registry.host.clone();
+    env.write_config_toml(&format!(
+        "{config}\n[registries.\"{host}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
+        gitlab.api_url()
+    ));
+    env.write_config_json(&format!(
+        "{{\"credsStore\":\"pat\",\"credHelpers\":{{\"{host}\":\"pat\"}}}}"
+    ));
+    Setup {
+        keyring,
+        env,
+        gitlab,
+        _registry: registry,
+        host,
+        project,
+        manage,
+    }
+}
+
+pub(crate) fn run_gitlab(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["gitlab"];
+    all.extend_from_slice(args);
+    env.run(&all, "")
+}
+
+/// [`setup_with`] `config`, logged in.
+pub(crate) fn logged_in(config: &str) -> Setup {
+    let setup = setup_with(config);
+    login(&setup);
+    setup
+}
+
+pub(crate) fn login(setup: &Setup) -> String {
+    login_on(&setup.env, setup)
+}
+
+/// `gitlab login` with alice's api token, on another machine's `env`.
+pub(crate) fn login_on(env: &Env, setup: &Setup) -> String {
+    ok(&env.run(
+        &[
+            "gitlab",
+            "login",
+            "--registry",
+            &setup.host,
+            "--token-stdin",
+        ],
+        &setup.manage,
+    ))
+}
+
+pub(crate) fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+/// What `get` serves for the registry now.
+pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
+    let output = env.get(host);
+    if !output.status.success() {
+        return None;
+    }
+    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some(reply["Secret"].as_str().unwrap().to_owned())
+}
+
+/// `gitlab create --integration NAME --project team/app` on `env` for
+/// `host`, with more arguments.
+pub(crate) fn create(env: &Env, host: &str, integration: &str, more: &[&str]) -> Output {
+    let mut args = vec![
+        "create",
+        "--registry",
+        host,
+        "--integration",
+        integration,
+        "--project",
+        "team/app",
+    ];
+    args.extend_from_slice(more);
+    run_gitlab(env, &args)
+}
+
+/// `gitlab create` of `ci` on team/app: developer, expiring in 30 days.
+pub(crate) fn create_ci(setup: &Setup, scopes: &str) -> String {
+    ok(&create(
+        &setup.env,
+        &setup.host,
+        "ci",
+        &["--scopes", scopes, "--role", "developer", "--expires", "30"],
+    ))
+}
+
+/// The scopes and role of a token that pushes.
+pub(crate) const PUSHER: &[&str] = &[
+    "--scopes",
+    "read_registry,write_registry",
+    "--role",
+    "developer",
+];
+
+/// `gitlab tokens --project team/app --json`.
+pub(crate) fn project_tokens(setup: &Setup) -> serde_json::Value {
+    json(&run_gitlab(
+        &setup.env,
+        &[
+            "tokens",
+            "--registry",
+            &setup.host,
+            "--project",
+            "team/app",
+            "--json",
+        ],
+    ))
+}
+
+/// True when the double saw a POST whose path ends with `suffix`.
+pub(crate) fn posted(setup: &Setup, suffix: &str) -> bool {
+    setup
+        .gitlab
+        .http()
+        .events()
+        .iter()
+        .any(|e| e.method == "POST" && e.path().ends_with(suffix))
+}
+
+pub(crate) fn reference(setup: &Setup) -> String {
+    format!("{}/team/app:1", setup.host)
+}
+
+/// Pushes a small image to team/app with the stored token (skopeo through the helper).
+pub(crate) fn push(setup: &Setup) {
+    ok(&setup.env.push_small_image(&reference(setup)));
+}
+
+/// True when Docker, through the helper, may read team/app.
+pub(crate) fn docker_reads(setup: &Setup) -> bool {
+    setup.env.docker_inspect(&reference(setup)).status.success()
+}
+
+#[test]
+fn login_keeps_the_api_token_in_the_kernel_keyring_only_and_logout_drops_it() {
+    let setup = setup();
+    let env = &setup.env;
+    let host = &setup.host;
+    let tokens = || run_gitlab(env, &["tokens", "--registry", host]);
+    assert_eq!(
+        error_line(&tokens()),
+        format!(
+            "not logged in to GitLab (127.0.0.1:{}) for {host}: run `docker-credential-pat gitlab login --registry {host} --token-stdin` with a token that has the api scope",
+            setup.gitlab.http().port()
+        )
+    );
+    let unknown = env.run(
+        &["gitlab", "login", "--registry", host, "--token-stdin"],
+        "glpat-notatokenatgitlab000",
+    );
+    assert!(error_line(&unknown).contains("refused that token"));
+    let alice = setup.gitlab.tokens()[0].user_id;
+    let (_, reader) = setup
+        .gitlab
+        .add_personal_token(alice, "reader", &["read_registry"]);
+    let weak = env.run(
+        &["gitlab", "login", "--registry", host, "--token-stdin"],
+        &reader,
+    );
+    assert!(
+        error_line(&weak).contains("managing tokens needs `api`"),
+        "{}",
+        stderr(&weak)
+    );
+
+    let out = login(&setup);
+    assert!(
+        out.starts_with(&format!(
+            "Logged in to GitLab (127.0.0.1:{}) for {host} with token 1 (manage) for 8 h;",
+            setup.gitlab.http().port()
+        )),
+        "{out}"
+    );
+    let listed = ok(&tokens());
+    assert!(
+        listed.contains("manage") && listed.contains("reader"),
+        "{listed}"
+    );
+    assert_not_on_disk(env.root.path(), &setup.manage);
+    assert!(
+        !setup.keyring.holds(&setup.manage),
+        "not in the keychain either"
+    );
+
+    assert!(ok(&run_gitlab(env, &["logout", "--registry", host])).starts_with("Logged out"));
+    assert!(error_line(&tokens()).starts_with("not logged in"));
+    // A login GitLab stops accepting is dropped at the first refusal.
+    login(&setup);
+    setup.gitlab.revoke(1);
+    assert!(error_line(&tokens()).starts_with("not logged in"));
+}
+
+#[test]
+fn create_stores_a_project_token_docker_uses_and_tokens_shows_gitlabs_view() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    let out = create_ci(&setup, "read_registry,write_registry");
+    assert!(
+        out.starts_with(&format!(
+            "Created ci@{} at GitLab (127.0.0.1:{}) as project team/app token 2",
+            setup.host,
+            setup.gitlab.http().port()
+        )),
+        "{out}"
+    );
+    let made = setup.gitlab.token(2).unwrap();
+    assert!(!out.contains(&made.secret), "the secret is never shown");
+    assert_eq!(made.access_level, Some(30));
+    assert_eq!(
+        made.expires_at,
+        Some(setup.gitlab.today() + chrono::Duration::days(30))
+    );
+    assert_eq!(
+        served(env, &setup.host).as_deref(),
+        Some(made.secret.as_str())
+    );
+    push(&setup);
+    assert!(docker_reads(&setup));
+
+    let listed = project_tokens(&setup);
+    let row = &listed[0];
+    assert_eq!(row["id"], "2");
+    assert_eq!(row["local"], format!("ci@{}", setup.host));
+    assert_eq!(row["state"], "active");
+    assert!(row["last_used_at"].is_string(), "the push was a use: {row}");
+
+    // `tokens` shows GitLab's view, from what the last call recorded: no call of its own.
+    let calls = setup.gitlab.http().calls();
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(setup.gitlab.http().calls(), calls, "tokens calls nobody");
+    let seen = &mine[0]["registry_view"];
+    assert_eq!(seen["state"], "active", "{mine}");
+    assert_eq!(
+        seen["scopes"],
+        serde_json::json!(["read_registry", "write_registry"])
+    );
+    assert!(seen["last_used_at"].is_string(), "{seen}");
+    assert_eq!(mine[0]["remote_id"], "2");
+    let table = ok(&env.run(&["tokens"], ""));
+    assert!(table.contains("active"), "{table}");
+}
+
+#[test]
+fn rotate_with_the_login_stores_the_new_token_and_gitlab_refuses_the_old_one() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let old = served(env, &setup.host).unwrap();
+    let out = ok(&run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]));
+    assert!(
+        out.contains("GitLab revoked token 2 and issued token 3, which is stored and in use"),
+        "{out}"
+    );
+    let new = served(env, &setup.host).unwrap();
+    assert_ne!(new, old);
+    assert!(setup.gitlab.token(2).unwrap().revoked);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&old));
+    let fresh = setup.gitlab.token(3).unwrap();
+    assert_eq!(
+        fresh.expires_at,
+        Some(setup.gitlab.today() + chrono::Duration::days(30)),
+        "as long as the old one"
+    );
+    assert!(docker_reads(&setup), "Docker uses the new token");
+    assert!(setup.gitlab.reuse_detections().is_empty());
+    assert!(
+        posted(&setup, "/access_tokens/2/rotate"),
+        "rotated by id with the login"
+    );
+}
+
+#[test]
+fn a_token_with_self_rotate_rotates_itself_without_a_login() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    create_ci(&setup, "read_registry,write_registry,self_rotate");
+    push(&setup);
+    ok(&run_gitlab(env, &["logout", "--registry", &setup.host]));
+    let out = ok(&run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]));
+    assert!(
+        out.contains("Rotated ci@") && out.contains("with itself"),
+        "{out}"
+    );
+    let new = served(env, &setup.host).unwrap();
+    assert_eq!(setup.gitlab.token_with_secret(&new).unwrap().id, 3);
+    assert!(posted(&setup, "/access_tokens/self/rotate"));
+    assert!(docker_reads(&setup));
+    // Rotated elsewhere: the stored token is never presented to a rotate call again.
+    setup.gitlab.rotate_directly(3);
+    let refused = run_gitlab(env, &["rotate", &format!("ci@{}", setup.host)]);
+    assert!(
+        error_line(&refused).contains("so it was not presented to a rotate call"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}
+
+#[test]
+fn revoke_stops_the_token_at_gitlab_and_deletes_it_here() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let name = format!("ci@{}", setup.host);
+    let out = ok(&run_gitlab(env, &["revoke", &name]));
+    assert!(
+        out.starts_with(&format!("Revoked {name}'s token 2 at GitLab")),
+        "{out}"
+    );
+    assert!(setup.gitlab.token(2).unwrap().revoked);
+    assert!(served(env, &setup.host).is_none());
+    assert!(
+        !docker_reads(&setup),
+        "the registry refuses a revoked token"
+    );
+    // By id, of a token not stored here.
+    let (id, _) = setup
+        .gitlab
+        .add_project_token(setup.project, "other", &["read_registry"], 20);
+    let out = ok(&run_gitlab(
+        env,
+        &[
+            "revoke",
+            &id.to_string(),
+            "--registry",
+            &setup.host,
+            "--project",
+            "team/app",
+        ],
+    ));
+    assert!(out.contains("(not stored here)"), "{out}");
+    assert!(setup.gitlab.token(id).unwrap().revoked);
+}
+
+#[test]
+fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    create_ci(&setup, "read_registry,write_registry");
+    push(&setup);
+    let audit = |json_out: bool| {
+        let mut args = vec!["audit", "--registry", setup.host.as_str()];
+        if json_out {
+            args.push("--json");
+        }
+        run_gitlab(env, &args)
+    };
+    let clean = audit(false);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).contains("matches a use known here"),
+        "{}",
+        stdout(&clean)
+    );
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    setup.gitlab.set_last_used(2, later, "203.0.113.9");
+    let flagged = audit(false);
+    assert_eq!(flagged.status.code(), Some(3), "{}", stdout(&flagged));
+    assert!(
+        stdout(&flagged).contains("suspicious"),
+        "{}",
+        stdout(&flagged)
+    );
+    assert!(
+        stdout(&flagged).contains("gitlab rotate ci@")
+            && stdout(&flagged).contains("gitlab revoke ci@"),
+        "{}",
+        stdout(&flagged)
+    );
+    let items: serde_json::Value = serde_json::from_str(&stdout(&audit(true))).unwrap();
+    assert_eq!(items[0]["status"], "suspicious", "{items}");
+}
+
+#[test]
+fn reads_wait_out_a_short_429_and_creates_are_never_sent_twice() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    let tokens = || run_gitlab(env, &["tokens", "--registry", &setup.host]);
+    setup.gitlab.throttle(1, 1);
+    ok(&tokens());
+    setup.gitlab.throttle(1, 3600);
+    let line = error_line(&tokens());
+    assert!(
+        line.contains("rate limit was reached: retry after") && line.contains(" UTC (in 59 min"),
+        "{line}"
+    );
+    setup.gitlab.throttle(1, 1);
+    let before = setup.gitlab.http().calls();
+    let line = error_line(&create(env, &setup.host, "ci", &[]));
+    assert!(line.contains("rate limit"), "{line}");
+    let creates = setup.gitlab.http().events()[before..]
+        .iter()
+        .filter(|e| e.method == "POST")
+        .count();
+    assert_eq!(creates, 1, "a create is never sent twice");
+    assert!(served(env, &setup.host).is_none());
+}
+
+#[test]
+fn every_page_of_a_listing_is_read() {
+    let setup = setup();
+    login(&setup);
+    for n in 0..230 {
+        setup
+            .gitlab
+            .add_project_token(setup.project, &format!("bot-{n}"), &["read_registry"], 20);
+    }
+    let listed = project_tokens(&setup);
+    assert_eq!(listed.as_array().unwrap().len(), 230);
+    let pages = setup
+        .gitlab
+        .http()
+        .events()
+        .iter()
+        .filter(|e| e.path().ends_with("/access_tokens"))
+        .count();
+    assert_eq!(pages, 3, "100 a page");
+}
+
+#[test]
+fn plain_http_is_refused_except_to_loopback_naming_the_setting() {
+    let setup = setup();
+    let mut env = Env::new(&setup.keyring);
+    env.write_config_toml(
+        "[registries.\"gitlab.example.com\"]\nkind = \"gitlab\"\napi = \"http://gitlab.example.com/api/v4\"\n",
+    );
+    let line = error_line(&env.run(
+        &["gitlab", "tokens", "--registry", "gitlab.example.com"],
+        "",
+    ));
+    assert!(
+        line.contains("[registries.\"gitlab.example.com\"]")
+            && line.contains("only for a loopback address"),
+        "{line}"
+    );
+    env.write_config_toml("");
+    env.set("DOCKER_PAT_GITLAB_API", "http://gitlab.example.com/api/v4");
+    let line = error_line(&env.run(&["gitlab", "tokens"], ""));
+    assert!(
+        line.starts_with("DOCKER_PAT_GITLAB_API") && line.contains("loopback"),
+        "{line}"
+    );
+    env.set("DOCKER_PAT_GITLAB_API", &setup.gitlab.api_url());
+    let line = error_line(&env.run(
+        &["gitlab", "tokens", "--registry", "gitlab.example.com"],
+        "",
+    ));
+    assert!(
+        line.starts_with("not logged in to GitLab (127.0.0.1:"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_token_expiring_soon_is_flagged_by_tokens_expiring_and_doctor() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    ok(&create(env, &setup.host, "ci", &["--expires", "5"]));
+    let soon = env.run(&["tokens", "--expiring"], "");
+    assert_eq!(soon.status.code(), Some(3), "{}", stdout(&soon));
+    assert!(stdout(&soon).contains(&format!("ci@{}", setup.host)));
+    let doctor = env.run(&["doctor"], "");
+    assert!(
+        stdout(&doctor).contains(&format!("ci@{}", setup.host))
+            && stdout(&doctor).contains("expires"),
+        "{}",
+        stdout(&doctor)
+    );
+}
+
+#[test]
+fn a_rotate_whose_answer_is_lost_is_finished_by_the_next_run_without_reuse() {
+    for fault in [
+        Fault::Drop,
+        Fault::Status(500),
+        Fault::LateAnswer(std::time::Duration::from_secs(3)),
+    ] {
+        let setup = setup_with("registry_timeout_seconds = 1");
+        let env = &setup.env;
+        login(&setup);
+        create_ci(&setup, "read_registry,write_registry");
+        push(&setup);
+        let name = format!("ci@{}", setup.host);
+        setup
+            .gitlab
+            .http()
+            .fault_route("POST", "/rotate", fault.clone());
+        let first = run_gitlab(env, &["rotate", &name]);
+        let line = error_line(&first);
+        assert!(
+            line.contains("rotating the token at GitLab"),
+            "{fault:?}: {line}"
+        );
+        let again = run_gitlab(env, &["rotate", &name]);
+        ok(&again);
+        let now = served(env, &setup.host).unwrap();
+        assert!(
+            setup.gitlab.accepts(&now),
+            "{fault:?}: a working token is stored"
+        );
+        assert!(docker_reads(&setup), "{fault:?}");
+        assert!(
+            setup.gitlab.reuse_detections().is_empty(),
+            "{fault:?}: {:?}",
+            setup.gitlab.reuse_detections()
+        );
+        let live: Vec<u64> = setup
+            .gitlab
+            .tokens()
+            .iter()
+            .filter(|t| t.active(setup.gitlab.today()) && t.name != "manage")
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            live.len(),
+            1,
+            "{fault:?}: no live token nobody holds: {live:?}"
+        );
+    }
+}
+
+/// The GitLab flow with the team backend: created on a laptop, served to a
+/// runner through the protocol, audited with the runner's uses, rotated on
+/// the laptop and served by the runner at once.
+#[test]
+fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
+    use crate::support::openbao::{DevServer, ROOT_TOKEN};
+    let server = DevServer::start();
+    let setup = setup();
+    let machine = |name: &str| {
+        let mut env = Env::without_keychain();
+        env.set("DOCKER_PAT_BACKEND", "openbao")
+            .set("BAO_ADDR", &server.url())
+            .set("BAO_TOKEN", ROOT_TOKEN);
+        env.write_config_toml(&format!(
+            "machine_name = \"{name}\"\n[registries.\"{}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
+            setup.host,
+            setup.gitlab.api_url()
+        ));
+        env.write_config_json(&format!(
+            "{{\"credHelpers\":{{\"{}\":\"pat\"}}}}",
+            setup.host
+        ));
+        env
+    };
+    let laptop = machine("laptop");
+    let runner = machine("runner-7");
+    let name = format!("ci@{}", setup.host);
+    login_on(&laptop, &setup);
+    ok(&create(&laptop, &setup.host, "ci", PUSHER));
+    let old = served(&runner, &setup.host).expect("the runner serves it at once");
+    ok(&runner.push_small_image(&reference(&setup)));
+    let audit = run_gitlab(&laptop, &["audit", "--registry", &setup.host]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+    assert!(
+        stdout(&audit).contains("matches a use known here"),
+        "the runner's use, reported to the server, accounts for GitLab's: {}",
+        stdout(&audit)
+    );
+    ok(&run_gitlab(&laptop, &["rotate", &name]));
+    let new = served(&runner, &setup.host).unwrap();
+    assert_ne!(new, old);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&old));
+    ok(&runner.docker_inspect(&reference(&setup)));
+    let custom = server.ok(&[
+        "kv",
+        "metadata",
+        "get",
+        "-format=json",
+        &format!("secret/docker-credential-pat/{}/ci", setup.host),
+    ]);
+    let custom: serde_json::Value = serde_json::from_str(&custom).unwrap();
+    let link: serde_json::Value = serde_json::from_str(
+        custom["data"]["custom_metadata"]["remote"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        link["id"],
+        setup.gitlab.token_with_secret(&new).unwrap().id.to_string()
+    );
+    assert!(link.get("rotating").is_none(), "{link}");
+    // A use nobody in the fleet made is found from any machine.
+    login_on(&runner, &setup);
+    let id = setup.gitlab.token_with_secret(&new).unwrap().id;
+    setup.gitlab.set_last_used(
+        id,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        "198.51.100.7",
+    );
+    let audit = run_gitlab(&runner, &["audit", "--registry", &setup.host]);
+    assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}
+
+/// The common case: a personal token made in GitLab's settings and stored
+/// by `docker login`, linked, then rotating itself with no login kept.
+#[test]
+fn a_personal_token_stored_by_docker_login_is_linked_and_rotates_itself() {
+    let setup = setup();
+    let env = &setup.env;
+    let alice = setup.gitlab.tokens()[0].user_id;
+    let (id, laptop) = setup.gitlab.add_personal_token(
+        alice,
+        "laptop",
+        &["read_registry", "write_registry", "self_rotate"],
+    );
+    ok(&env.docker_login(&setup.host, USER, &laptop));
+    push(&setup);
+    let name = format!("default@{}", setup.host);
+    let unlinked = run_gitlab(env, &["rotate", &name]);
+    assert!(
+        error_line(&unlinked).contains("is not linked to a GitLab token"),
+        "{}",
+        stderr(&unlinked)
+    );
+    let out = ok(&run_gitlab(env, &["link", &name]));
+    assert!(
+        out.starts_with(&format!("Linked {name} to GitLab (127.0.0.1:")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("personal token {id} (\"laptop\")")),
+        "{out}"
+    );
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine[0]["remote_id"], id.to_string());
+    assert!(mine[0]["expires_at"].is_string(), "GitLab's expiry: {mine}");
+    let out = ok(&run_gitlab(env, &["rotate", &name]));
+    assert!(out.contains("with itself"), "{out}");
+    let new = served(env, &setup.host).unwrap();
+    assert_ne!(new, laptop);
+    assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&laptop));
+    assert!(docker_reads(&setup));
+    assert!(setup.gitlab.reuse_detections().is_empty());
+}
+
+#[test]
+fn every_gitlab_command_has_help_and_bad_input_is_one_line_changing_nothing() {
+    let setup = logged_in("");
+    let env = &setup.env;
+    for command in [
+        "login", "logout", "tokens", "link", "create", "rotate", "revoke", "audit",
+    ] {
+        let help = ok(&env.run(&["gitlab", command, "--help"], ""));
+        assert!(
+            help.contains("Usage: docker-credential-pat gitlab"),
+            "{command}: {help}"
+        );
+    }
+    let host = setup.host.as_str();
+    let calls = setup.gitlab.http().calls();
+    let before = env.index_bytes();
+    for (args, expected) in [
+        (
+            vec!["create", "--registry", host, "--integration", "ci"],
+            "give --project ID or --group ID",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--role",
+                "wizard",
+            ],
+            "unknown role \"wizard\"",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--scopes",
+                "read registry",
+            ],
+            "--scopes \"read registry\"",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "ci",
+                "--group",
+                "team",
+                "--expires",
+                "soon",
+            ],
+            "soon",
+        ),
+        (
+            vec![
+                "create",
+                "--registry",
+                host,
+                "-i",
+                "bad name",
+                "--group",
+                "team",
+            ],
+            "bad name",
+        ),
+        (
+            vec!["rotate", "nobody@registry.gitlab.com"],
+            "no token named nobody@registry.gitlab.com",
+        ),
+        (vec!["tokens", "--registry", "a b"], "--registry \"a b\""),
+        (
+            vec!["tokens", "--registry", host, "--project", "../../users"],
+            "not a project or group id",
+        ),
+        (vec!["revoke", "12/../13", "--registry", host], "12/../13"),
+    ] {
+        let output = run_gitlab(env, &args);
+        let code = output.status.code();
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            code == Some(1) || code == Some(2),
+            "{args:?}: {code:?} {text}"
+        );
+        assert_eq!(
+            stderr(&output).trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {text}"
+        );
+        assert!(!text.contains("panicked"), "{args:?}: {text}");
+        if code == Some(1) {
+            assert!(text.contains(expected), "{args:?}: {text}");
+        }
+    }
+    assert_eq!(
+        setup.gitlab.http().calls(),
+        calls,
+        "nothing asked of GitLab"
+    );
+    assert_eq!(env.index_bytes(), before, "nothing written");
+}
