@@ -178,7 +178,12 @@ impl ServerLedger {
             _ => crate::policy::SecretKind::Token,
         };
         let defaults = Defaults {
-            id: crate::kernel_keyring::short_hash(rel.as_bytes()),
+            // Hashed only for a token put there by hand, which has no id of its own.
+            id: read
+                .custom
+                .get("id")
+                .cloned()
+                .unwrap_or_else(|| crate::kernel_keyring::short_hash(rel.as_bytes())),
             created_at: read.created_time.clone(),
             kind,
             server_url: name.registry.default_address().to_owned(),
