@@ -164,20 +164,32 @@ mod platform {
         }
     }
 
+    /// The buffer of a first read; a longer payload is read again at its length.
+    const FIRST_READ: usize = 256;
+
     pub(super) fn load(
         scope: Scope,
         description: &str,
         max_len: usize,
     ) -> Option<Zeroizing<Vec<u8>>> {
         let key = keyring(scope, false).ok()?.search(description).ok()?;
-        // One byte spare, to notice a payload longer than any of ours.
-        let mut buffer = Zeroizing::new(vec![0u8; max_len + 1]);
-        let len = key.read(&mut *buffer).ok()?;
-        if len > max_len {
-            return None;
+        // A small buffer first: the kernel says how long the payload is, and
+        // most are far shorter than the longest allowed (a `get` pays for
+        // every byte of a buffer it clears and wipes).
+        let mut size = max_len.min(FIRST_READ);
+        loop {
+            let mut buffer = Zeroizing::new(vec![0u8; size]);
+            let len = key.read(&mut *buffer).ok()?;
+            if len > max_len {
+                return None;
+            }
+            if len <= size {
+                buffer.truncate(len);
+                return Some(buffer);
+            }
+            // Longer than the first buffer: read again at its length (it may have changed).
+            size = len;
         }
-        buffer.truncate(len);
-        Some(buffer)
     }
 
     pub(super) fn store(
@@ -331,6 +343,19 @@ mod tests {
         assert!(entry.forget().unwrap());
         assert!(entry.load(64).is_none());
         assert_ne!(reach(), Reach::Nowhere);
+    }
+
+    #[test]
+    fn a_payload_longer_than_the_first_read_comes_back_whole() {
+        let description = format!("docker-credential-pat:test:{}", crate::ids::random_hex(8));
+        let entry = Entry::new(&description, "test entry");
+        let long: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        entry.store(&long, 60).unwrap();
+        assert_eq!(&entry.load(16 * 1024).unwrap()[..], &long[..]);
+        assert_eq!(&entry.load(3000).unwrap()[..], &long[..]);
+        assert!(entry.load(2999).is_none(), "longer than the caller allows");
+        assert!(entry.load(100).is_none());
+        entry.forget().unwrap();
     }
 
     #[test]

@@ -175,3 +175,74 @@ fn a_benchmark_figure_below_the_floor_or_within_noise_is_never_met() {
         "met only where every run says yes: {summary}"
     );
 }
+
+#[test]
+fn the_openbao_get_is_judged_against_the_vault_files_get_of_the_same_run() {
+    // Rounds of one measurement, as bench.sh keeps them, pool into one.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    std::fs::create_dir(&raw).unwrap();
+    for (file, ms) in [
+        ("openbao.get@1.json", 2.0),
+        ("openbao.get@2.json", 2.1),
+        ("openbao.vault-get@1.json", 1.6),
+        ("openbao.vault-get@2.json", 1.5),
+        ("floor.true.json", 1.0),
+    ] {
+        let times: Vec<f64> = around(ms, 0.05).iter().map(|t| t / 1000.0).collect();
+        let run = serde_json::json!({ "results": [{ "times": times }] });
+        std::fs::write(raw.join(file), run.to_string()).unwrap();
+    }
+    let kept = dir.path().join("openbao.json");
+    let output = Command::new("python3")
+        .arg(repo().join("tests/bench/report.py"))
+        .args(["collect"])
+        .arg(&raw)
+        .arg(&kept)
+        .args([
+            "openbao",
+            "tests/bench/bench.sh --openbao-only",
+            "10",
+            "secretservice",
+        ])
+        .args(["test", "test"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(run["times_ms"]["openbao.get"].as_array().unwrap().len(), 60);
+    assert!(run["times_ms"].get("openbao.get@1").is_none());
+
+    let docs = copies(dir.path());
+    let output = report(false, std::slice::from_ref(&kept), &docs);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&docs[0]).unwrap();
+    let target =
+        "| OpenBao `get` ≤ 1.5× the vault file's `get` | registry default, the two taking turns |";
+    let row = text.lines().find(|l| l.starts_with(target));
+    assert!(
+        row.is_some_and(|r| r.ends_with("| yes |")),
+        "about 1.3×: {text}"
+    );
+    assert!(
+        text.contains("| pat-file `get` (the vault file, key cached)"),
+        "{text}"
+    );
+
+    // Twice the vault's: not met.
+    let results = run_file(
+        dir.path(),
+        &[
+            ("floor.true", around(1.0, 0.05)),
+            ("openbao.get", around(3.4, 0.1)),
+            ("openbao.vault-get", around(1.5, 0.05)),
+        ],
+    );
+    let docs = copies(dir.path());
+    let output = report(false, &[results], &docs);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&docs[0]).unwrap();
+    let row = text.lines().find(|l| l.starts_with(target)).unwrap();
+    assert!(row.ends_with("| no |"), "{row}");
+}

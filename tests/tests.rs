@@ -48,6 +48,8 @@ mod openbao;
 #[cfg(target_os = "linux")]
 mod openbao_faults;
 #[cfg(target_os = "linux")]
+mod openbao_requests;
+#[cfg(target_os = "linux")]
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;

@@ -227,8 +227,8 @@ impl HttpClient {
 
 /// ureq's resolver, except that an address that is already an IP address
 /// (a server on loopback, a cluster listed by address) is used as it is.
-/// ureq starts a thread for every lookup, to bound it by the timeout; `get`
-/// makes two requests at once, and two threads more cost it a tenth of its time.
+/// ureq starts a thread for every lookup, to bound it by the timeout, and a
+/// thread costs `get` a noticeable part of its time.
 #[derive(Debug, Default)]
 struct Literal(ureq::unversioned::resolver::DefaultResolver);
 

@@ -130,7 +130,7 @@ pub(super) struct Held {
 pub(crate) struct Client {
     http: HttpClient,
     pub(crate) settings: Resolved,
-    // Shared by the threads of one operation (see `ServerLedger::get`).
+    // One operation's deadline; a `Client` may be shared between threads.
     deadline: Mutex<Instant>,
     /// The address that answered last; tried first next time.
     preferred: AtomicUsize,

@@ -11,7 +11,9 @@
 #
 # The OpenBao backend's `get` is measured against a `bao server -dev` on
 # loopback, logged in by AppRole with the client token cached in the kernel
-# keyring, beside `bao kv get` and docker-credential-secretservice in the same run.
+# keyring, taking turns with the vault file's `get` (ROUNDS rounds, default 6,
+# of 15 runs each), beside `bao kv get` and docker-credential-secretservice in
+# the same run.
 #
 # Usage: tests/bench/bench.sh [--name NAME] [--sizes "N..."] [--helpers "H..."]
 #                              [--keyring-at-10000] [--openbao-only] [--runs K]
@@ -21,7 +23,8 @@
 #   --helpers "H..."  only these of pat-keychain, pat-file, secretservice, pass
 #   --keyring-at-10000  measure the keychain helpers at 10,000 entries too (about
 #                   an hour: see helpers_for)
-#   --openbao-only  only the OpenBao rows (secretservice at N = 10 beside them)
+#   --openbao-only  only the OpenBao rows (the vault file's `get`, and
+#                   secretservice at N = 10, beside them)
 #   --runs K        K runs of every measurement, after 1 warm-up (a smoke test of
 #                   the script; the figures are then not worth keeping)
 #   --results-dir DIR  where the run's figures are kept, as NAME.json (default
@@ -280,7 +283,7 @@ PIDS+=("$!")
 admin() { env BAO_ADDR="$BAO_URL" BAO_TOKEN=bench-root bao "$@"; }
 for _ in $(seq 200); do admin status >/dev/null 2>&1 && break; sleep 0.05; done
 printf '%s\n' 'path "secret/data/docker-credential-pat/*" { capabilities = ["create","read","update","patch","delete"] }' \
-  'path "secret/metadata/docker-credential-pat/*" { capabilities = ["read","list","patch","delete"] }' |
+  'path "secret/metadata/docker-credential-pat/*" { capabilities = ["create","update","read","list","patch","delete"] }' |
   admin policy write bench - >/dev/null
 admin auth enable approle >/dev/null
 admin write auth/approle/role/bench token_policies=bench token_ttl=1h >/dev/null
@@ -295,10 +298,22 @@ BAO_RUN="DOCKER_PAT_HOME=$PAT_BAO_HOME $PAT"
 request 0 ABCDEFGHIJKLMNOPQRSTUVWX_ | sh -c "$BAO_RUN store"
 # The first get logs in and caches the client token; the measured ones use the cache.
 sh -c "$BAO_RUN get <$WORK/in/addr >/dev/null"
-hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.get.json" \
-  "$BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
-hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.get-integration.json" \
-  "DOCKER_PAT_INTEGRATION=default $BAO_RUN get <$WORK/in/addr >/dev/null" >/dev/null 2>&1
+# The vault file's get of the same entry, in the same rounds: the two take turns,
+# so a machine whose load changes during the run favours neither.
+unlock_if_vault pat-file
+sh -c "${RUN[pat-file]} store <$WORK/in/store"
+declare -A BAO_CMDS=(
+  [openbao.get]="$BAO_RUN get <$WORK/in/addr >/dev/null"
+  [openbao.get-integration]="DOCKER_PAT_INTEGRATION=default $BAO_RUN get <$WORK/in/addr >/dev/null"
+  [openbao.vault-get]="${RUN[pat-file]} get <$WORK/in/addr >/dev/null"
+)
+for round in $(seq "${ROUNDS:-6}"); do
+  echo "   OpenBao and vault get, round $round" >&2
+  for key in openbao.get openbao.get-integration openbao.vault-get; do
+    hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 15)" --export-json "$RESULTS/$key@$round.json" \
+      "${BAO_CMDS[$key]}" >/dev/null 2>&1
+  done
+done
 hyperfine -N --style none --warmup "$(warmup 3)" --runs "$(runs 30)" --export-json "$RESULTS/openbao.bao-kv-get.json" \
   "env BAO_ADDR=$BAO_URL BAO_TOKEN=bench-root bao kv get -field=secret secret/docker-credential-pat/$(addr 0)/default" >/dev/null 2>&1
 # Entry 0 is in the keyring even when secretservice was not among the helpers measured.

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use zeroize::Zeroizing;
 
+use super::mark::{self, MARK, NO_POINTER};
 use super::record::{self, GENERATION, TokenData};
 use super::{Pointer, ServerLedger, pointer_rel, token_rel, uses_rel};
 use crate::error::{Result, ServiceError};
@@ -23,6 +24,8 @@ use crate::store::BackendKind;
 pub(super) struct ServerEdit<'a> {
     ledger: &'a ServerLedger,
     seen: HashMap<TokenName, Known>,
+    /// Each registry's default as this edit read it.
+    defaults: HashMap<Registry, Integration>,
 }
 
 /// A token as this edit last read or wrote it.
@@ -46,6 +49,7 @@ impl<'a> ServerEdit<'a> {
         Self {
             ledger,
             seen: HashMap::new(),
+            defaults: HashMap::new(),
         }
     }
 
@@ -102,12 +106,17 @@ impl<'a> ServerEdit<'a> {
         self.kv().patch_custom(&token_rel(name), &changes)
     }
 
+    /// Points the registry's default at `integration`, keeping the `default`
+    /// token's mark true ([`mark`]).
     fn set_pointer(&self, registry: &Registry, integration: &Integration) -> Result<()> {
         let rel = pointer_rel(registry);
         if integration.as_str() == crate::names::DEFAULT_INTEGRATION {
             self.kv().delete(&rel)?;
+            self.ledger.mark(registry);
             return Ok(());
         }
+        self.ledger.unmark(registry)?;
+        self.ledger.client.start();
         let body = serde_json::to_vec(&Pointer {
             integration: integration.as_str().to_owned(),
         })
@@ -117,7 +126,15 @@ impl<'a> ServerEdit<'a> {
                 path: self.kv().data_path(&rel),
             })
         })?;
+        self.ledger.unmark_again(registry);
         Ok(())
+    }
+
+    /// True when `name` is its registry's `default` token, and this edit
+    /// read that no pointer names another: a write of it may set the mark.
+    fn may_mark(&self, name: &TokenName) -> bool {
+        let default = Integration::default_name();
+        name.integration == default && self.defaults.get(&name.registry) == Some(&default)
     }
 
     /// What `put` writes over at `name`: what this edit read, else the server's state now.
@@ -166,7 +183,9 @@ fn cause(e: &OpenBaoError) -> String {
 impl Edit for ServerEdit<'_> {
     fn default_of(&mut self, registry: &Registry) -> Result<Option<Integration>> {
         self.ledger.client.start();
-        self.ledger.default_integration(registry).map(Some)
+        let default = self.ledger.default_integration(registry)?;
+        self.defaults.insert(registry.clone(), default.clone());
+        Ok(Some(default))
     }
 
     fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>> {
@@ -214,6 +233,11 @@ impl Edit for ServerEdit<'_> {
         let generation = crate::ids::new_id();
         let mut custom = record::to_server(&record).custom;
         custom.insert(GENERATION.to_owned(), generation.clone());
+        // The mark travels with the record; set now, it is checked once written.
+        let marking = self.may_mark(name) && !mark::is_marked(&over.custom);
+        if self.may_mark(name) {
+            custom.insert(MARK.to_owned(), NO_POINTER.to_owned());
+        }
         let version = if over.live {
             // The secret first: until the record follows, readers see a record
             // of another generation and set its facts aside.
@@ -241,6 +265,9 @@ impl Edit for ServerEdit<'_> {
             self.ledger.client.start();
             self.write_data(name, &record, secret, over.cas, Some(&generation))?
         };
+        if marking {
+            self.ledger.recheck_mark(&name.registry);
+        }
         self.seen.insert(
             name.clone(),
             Known {
@@ -331,6 +358,7 @@ impl Edit for ServerEdit<'_> {
                     ),
                 ));
             }
+            self.ledger.mark(&name.registry);
         }
         if let Some(id) = id {
             // The uses of a token that is gone are of no more use; keeping them harms nothing.
@@ -358,6 +386,8 @@ impl Edit for ServerEdit<'_> {
         // Everything the old path carried moves along, its id (and so its uses) included.
         let mut custom = seen.read.custom.clone();
         custom.extend(record::to_server(&record).custom);
+        // The mark belongs to the `default` token where it is; a copy starts without it.
+        custom.remove(MARK);
         self.ledger.client.start();
         match self.kv().read_slot::<TokenData>(&token_rel(to))? {
             // Copied by an earlier run that stopped before it finished.

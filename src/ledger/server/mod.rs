@@ -6,7 +6,9 @@
 //!   one path and nothing more.
 //! - `<prefix>/<registry>/@default`: `{"integration": NAME}` when the
 //!   registry's default is not the integration called `default`. Without it
-//!   (or without the right to read it) `default` is the default.
+//!   (or without the right to read it) `default` is the default. While there
+//!   is none, the `default` token's custom metadata says so
+//!   (`default_pointer = none`), and `get` reads only that token ([`mark`]).
 //! - `<prefix>/@uses/<token id>`: each machine's latest use of the token.
 //!
 //! `@` appears in no registry and no integration name, so these never clash.
@@ -52,6 +54,7 @@ use record::{Defaults, TokenData};
 mod edit;
 use edit::ServerEdit;
 mod health;
+mod mark;
 mod record;
 
 use crate::names::{Integration, TokenName};
@@ -141,20 +144,26 @@ impl ServerLedger {
         }
     }
 
-    /// The registry's default token, for `get`. Its pointer is usually absent,
-    /// so the `default` token is read at the same time rather than after it:
-    /// one round trip to the server instead of two.
+    /// The registry's default token, for `get`: the `default` token, served
+    /// at once when it carries the mark ([`mark`]); otherwise the pointer
+    /// decides, as it always does.
     fn read_registry_default(&self, registry: &Registry) -> Result<(TokenName, Option<Seen>)> {
-        self.client.ensure_token()?;
         let default = TokenName::new(Integration::default_name(), registry.clone());
-        let (chosen, ahead) = std::thread::scope(|scope| {
-            let ahead = scope.spawn(|| self.read_token(&default));
-            (self.default_integration(registry), ahead.join())
-        });
-        let chosen = chosen?;
+        let first = self.read_token(&default);
+        match &first {
+            Ok(Some(seen)) if mark::is_marked(&seen.read.custom) => return Ok((default, first?)),
+            // The server cannot be asked: the pointer could not be read either.
+            Err(ServiceError::Server(
+                OpenBaoError::Unreachable { .. }
+                | OpenBaoError::Sealed { .. }
+                | OpenBaoError::Auth { .. }
+                | OpenBaoError::Http(_),
+            )) => return Ok((default, first?)),
+            _ => {}
+        }
+        let chosen = self.default_integration(registry)?;
         if chosen == default.integration {
-            let seen = ahead.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            return Ok((default, seen));
+            return Ok((default, first?));
         }
         let name = TokenName::new(chosen, registry.clone());
         let seen = self.read_token(&name)?;
@@ -173,7 +182,12 @@ impl ServerLedger {
             _ => crate::policy::SecretKind::Token,
         };
         let defaults = Defaults {
-            id: crate::kernel_keyring::short_hash(rel.as_bytes()),
+            // Hashed only for a token put there by hand, which has no id of its own.
+            id: read
+                .custom
+                .get("id")
+                .cloned()
+                .unwrap_or_else(|| crate::kernel_keyring::short_hash(rel.as_bytes())),
             created_at: read.created_time.clone(),
             kind,
             server_url: name.registry.default_address().to_owned(),
@@ -257,7 +271,11 @@ impl ServerLedger {
             self.client.start();
             let rel = token_rel(&name);
             let path = self.kv().data_path(&rel);
-            match self.kv().read_slot::<TokenData>(&rel) {
+            let slot = self.kv().read_slot::<TokenData>(&rel);
+            if let Ok(Slot::Live(read)) = &slot {
+                findings.extend(self.mark_finding(&name, &read.custom));
+            }
+            match slot {
                 Ok(Slot::Deleted { version, destroyed }) => {
                     let (what, fix) = if destroyed {
                         (
