@@ -88,13 +88,18 @@ pub fn cannot_run(why: &str) {
 
 /// Fails the test with an installation hint when a tool is missing.
 pub fn require_tool(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false);
     assert!(
-        found,
+        which(tool).is_some(),
         "{tool} is not installed: run `apt-get install {package}` (tests/run.sh installs everything)"
     );
+}
+
+/// Where `tool` is on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(tool))
+        .find(|path| path.is_file())
 }
 
 pub(crate) fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
@@ -1038,6 +1043,25 @@ impl Env {
     pub fn docker(&self, args: &[&str], input: &str) -> Output {
         require_tool("docker", "docker.io (or Docker's CLI)");
         self.client("docker", args, input)
+    }
+
+    /// Docker with no credential helper at all: PATH holds nothing but the
+    /// `docker` program, so Docker keeps logins in config.json itself instead
+    /// of picking up whatever helper (`pass`, `secretservice`) the machine has.
+    pub fn docker_plain(&self, args: &[&str], input: &str) -> Output {
+        require_tool("docker", "docker.io (or Docker's CLI)");
+        let docker = which("docker").expect("docker is on PATH");
+        let bin = self.root.path().join("docker-only-bin");
+        if !bin.exists() {
+            std::fs::create_dir_all(&bin).unwrap();
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&docker, bin.join("docker")).unwrap();
+            #[cfg(not(unix))]
+            std::fs::copy(&docker, bin.join("docker")).unwrap();
+        }
+        let mut command = self.command(&docker.to_string_lossy());
+        command.env("PATH", &bin).args(args);
+        run_with_input(command, input, "docker")
     }
 
     /// `docker login HOST -u USER --password-stdin`.
