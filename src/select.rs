@@ -444,6 +444,15 @@ impl<'r> Selection<'r> {
         }))
     }
 
+    /// The first rule whose conditions hold here and that covers `registry`,
+    /// whether or not its integration has a token there.
+    pub fn first_rule_for(&self, registry: &Registry) -> Option<&'r Rule> {
+        self.matched
+            .iter()
+            .copied()
+            .find(|rule| rule.covers(registry))
+    }
+
     /// [`Selection::pick`] over a plain list of the registry's token names.
     pub fn pick_among<'n>(
         &self,

@@ -130,7 +130,11 @@ fn docker_reads(env: &Env, host: &str, repository: &str, user: &str, secret: &st
     };
     let login = env.docker_plain(&["login", host, "-u", user, "--password-stdin"], secret);
     if !login.status.success() {
-        assert!(refused(&login), "docker login failed, not as a refusal: {}", stderr(&login));
+        assert!(
+            refused(&login),
+            "docker login failed, not as a refusal: {}",
+            stderr(&login)
+        );
         return false;
     }
     let reference = format!("{host}/{repository}:1");
@@ -143,7 +147,11 @@ fn docker_reads(env: &Env, host: &str, repository: &str, user: &str, secret: &st
         );
         return false;
     }
-    assert!(stdout(&inspected).contains("schemaVersion"), "{}", stdout(&inspected));
+    assert!(
+        stdout(&inspected).contains("schemaVersion"),
+        "{}",
+        stdout(&inspected)
+    );
     true
 }
 

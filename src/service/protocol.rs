@@ -16,7 +16,7 @@ use crate::ledger::{Edit, Found};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::select::{Pick, Selection};
+use crate::select::{Pick, Reason, Selection};
 use crate::usage;
 
 impl Service {
@@ -122,6 +122,20 @@ impl Service {
         let why = crate::select::explain(&pick, &self.config.rules, &registry);
         let name = TokenName::new(pick.integration, registry);
         if !edit.token(&name)?.is_some_and(|t| t.active) {
+            return Err(ServiceError::NotFound);
+        }
+        // `docker logout` erases up to four times in a row. Once a rule's token
+        // is gone the rule no longer chooses here, and the registry's default,
+        // another account's token, would be next: where a rule applies, erase
+        // leaves the default alone.
+        if pick.reason == Reason::Default
+            && let Some(rule) = selection.first_rule_for(&name.registry)
+            && rule.integration != name.integration
+        {
+            crate::output::note(&format!(
+                "not removing {name}, the default token of {}: rule {} in config.toml line {} applies here; `docker-credential-pat delete {name}` removes it",
+                name.registry, rule.number, rule.line,
+            ));
             return Err(ServiceError::NotFound);
         }
         edit.remove(&name)?;

@@ -88,3 +88,47 @@ fn docker_login_stores_the_token_the_directory_chooses_and_logout_says_which() {
         get_reply(&host, BOB, PAT2)
     );
 }
+
+#[test]
+fn docker_logout_where_a_rule_applies_never_erases_the_default_token() {
+    let keyring = SecretService::start();
+    let accounts = Accounts::start();
+    let host = accounts.host().to_owned();
+    let env = wired(&keyring, &host);
+    // No `registry`: the rule chooses `work` only while work has a token there.
+    env.write_config_toml("[[select]]\ndir = \"~/work/**\"\nintegration = \"work\"\n");
+    let work = env.home_dir("work/app");
+    let oss = env.home_dir("oss");
+    ok(&env.client_in(&oss, BIN, &["add", &host, "-u", BOB], PAT2));
+    ok(&env.client_in(
+        &oss,
+        BIN,
+        &["add", &host, "-u", ALICE, "--integration", "work"],
+        PAT,
+    ));
+    assert_eq!(
+        ok(&env.client_in(&work, BIN, &["get"], &host)),
+        get_reply(&host, ALICE, PAT)
+    );
+
+    // Docker erases four times: work's token goes, and bob's default stays.
+    let logout = env.client_in(&work, "docker", &["logout", &host], "");
+    ok(&logout);
+    let said = stderr(&logout);
+    assert!(said.contains(&format!("removed work@{host}")), "{said}");
+    assert!(
+        said.contains(&format!("not removing default@{host}")),
+        "{said}"
+    );
+    let index = env.index_json();
+    let record = &index["registries"][host.as_str()];
+    assert!(record["tokens"]["work"].is_null(), "{index}");
+    assert_eq!(
+        record["tokens"]["default"]["username"], BOB,
+        "bob's token stays: {index}"
+    );
+    assert_eq!(
+        ok(&env.client_in(&oss, BIN, &["get"], &host)),
+        get_reply(&host, BOB, PAT2)
+    );
+}
