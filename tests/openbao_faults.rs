@@ -552,6 +552,50 @@ fn a_write_that_landed_is_not_sent_again_to_the_next_address() {
     );
 }
 
+/// A write held on the way past the timeout, read back as missing, sent
+/// again, and landing before the second attempt: the second attempt fails
+/// its check-and-set against the helper's own write, which is success.
+#[test]
+fn a_write_that_lands_late_is_not_taken_for_someone_elses() {
+    let server = DevServer::start();
+    let proxy = FaultProxy::start(&server.address);
+    let env = machine(&proxy.url(), "late", false);
+    ok(&env.store("ghcr.io", "octo", "pw-old"));
+    proxy.reset();
+    ok(&env.store("ghcr.io", "octo", "pw-clean"));
+    let post = proxy
+        .seen()
+        .iter()
+        .position(|r| r.starts_with("POST ") && r.contains("/data/"))
+        .expect("the store writes the secret")
+        + 1;
+    // The first POST reaches the server 0.3 s after the client gave up; the
+    // read-back finds nothing yet, and the second POST waits until the first
+    // has landed.
+    let timeout = Duration::from_secs(TIMEOUT_SECONDS);
+    proxy.arm(post, Fault::Delay(timeout + Duration::from_millis(300)));
+    proxy.also(post + 2, Fault::Delay(Duration::from_millis(700)));
+    let out = env.store("ghcr.io", "octo", "pw-new");
+    proxy.wait_idle(Duration::from_secs(10));
+    let applied: Vec<String> = proxy.applied().into_iter().map(|(_, _, r)| r).collect();
+    assert_eq!(applied.len(), 2, "{:?}", proxy.seen());
+    assert!(
+        applied.iter().all(|r| r.starts_with("POST ")),
+        "the faults hit {applied:?} of {:?}",
+        proxy.seen()
+    );
+    assert_eq!(ok(&out), "", "{}", stderr(&out));
+    let state = snapshot(&server.address, "late");
+    assert_eq!(
+        state["ghcr.io/default"],
+        "octo:pw-new active=true description=null"
+    );
+    assert_eq!(
+        ok(&env.get("ghcr.io")),
+        get_reply("ghcr.io", "octo", "pw-new")
+    );
+}
+
 /// `bao kv delete` and `bao kv destroy` keep the metadata and its version
 /// count: storing again checks and sets against that version, and doctor
 /// says what happened and what to do.

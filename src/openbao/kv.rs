@@ -165,7 +165,7 @@ impl Kv<'_> {
     fn settle<T>(
         &self,
         mut send: impl FnMut() -> Result<T, OpenBaoError>,
-        mut landed: impl FnMut() -> Result<Option<T>, OpenBaoError>,
+        landed: impl Fn() -> Result<Option<T>, OpenBaoError>,
     ) -> Result<T, OpenBaoError> {
         for attempt in 0..2 {
             match send() {
@@ -262,7 +262,16 @@ impl Kv<'_> {
                 _ => None,
             })
         };
-        self.settle(send, landed)
+        match self.settle(send, &landed)? {
+            // A first attempt held up on the way can land after it was read back
+            // as missing and before it was sent again: the second attempt then
+            // fails its check-and-set against our own write. Only a read tells.
+            Err(Raced) if cas.is_some() => match landed() {
+                Ok(Some(Ok(version))) => Ok(Ok(version)),
+                _ => Ok(Err(Raced)),
+            },
+            done => Ok(done),
+        }
     }
 
     /// Sets the given custom metadata keys (`None` removes one), leaving the others.

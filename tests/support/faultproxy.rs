@@ -45,8 +45,8 @@ impl std::fmt::Display for Fault {
 struct State {
     /// Requests seen since the last reset, as `METHOD /path`.
     seen: Vec<String>,
-    /// The fault for the request of this number (1-based).
-    armed: Option<(usize, Fault)>,
+    /// The faults for the requests of these numbers (1-based).
+    armed: Vec<(usize, Fault)>,
     /// Requests held, forwarded or answered and not finished yet.
     busy: usize,
     /// Which faults were actually applied, and to which request.
@@ -103,14 +103,19 @@ impl FaultProxy {
     pub fn reset(&self) {
         let mut state = self.shared.state.lock().unwrap();
         state.seen.clear();
-        state.armed = None;
+        state.armed.clear();
         state.applied.clear();
     }
 
     /// Applies `fault` to the `n`th request from now (1-based) and counts from zero again.
     pub fn arm(&self, n: usize, fault: Fault) {
         self.reset();
-        self.shared.state.lock().unwrap().armed = Some((n, fault));
+        self.also(n, fault);
+    }
+
+    /// Adds a fault for the `n`th request, counted from the last arm or reset.
+    pub fn also(&self, n: usize, fault: Fault) {
+        self.shared.state.lock().unwrap().armed.push((n, fault));
     }
 
     /// The requests seen since the last reset or arm.
@@ -328,10 +333,11 @@ fn serve(shared: &Shared, client: TcpStream) {
             state.seen.push(format!("{method} {target}"));
             state.busy += 1;
             let n = state.seen.len();
-            let fault = match state.armed {
-                Some((at, fault)) if at == n => Some(fault),
-                _ => None,
-            };
+            let fault = state
+                .armed
+                .iter()
+                .find(|(at, _)| *at == n)
+                .map(|(_, fault)| *fault);
             if let Some(fault) = fault {
                 state.applied.push((n, fault, format!("{method} {target}")));
             }
