@@ -262,7 +262,7 @@ impl Kv<'_> {
                 _ => None,
             })
         };
-        match self.settle(send, &landed)? {
+        match self.settle(send, landed)? {
             // A first attempt held up on the way can land after it was read back
             // as missing and before it was sent again: the second attempt then
             // fails its check-and-set against our own write. Only a read tells.
