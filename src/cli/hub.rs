@@ -10,6 +10,10 @@ pub struct HubTokenList {
     /// Tokens, as INTEGRATION@docker.io or Hub token ids
     #[arg(required = true)]
     pub tokens: Vec<String>,
+    /// The organisation whose access tokens they are (taken from the stored
+    /// token's record when left out)
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -22,6 +26,9 @@ pub enum HubCommand {
     Create(HubCreateArgs),
     /// List the tokens on Docker Hub beside the tokens stored here
     Tokens {
+        /// List this organisation's access tokens instead of the account's own
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -53,10 +60,17 @@ pub enum HubCommand {
         /// Delete the old token on Hub instead of deactivating it
         #[arg(long)]
         delete_old: bool,
+        /// The organisation whose access token it is (taken from the stored
+        /// token's record when left out)
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
     },
     /// Find uses Docker Hub saw that nobody here made
     #[command(long_about = AUDIT_ABOUT, after_help = EXIT_CODES)]
     Audit {
+        /// Audit this organisation's access tokens instead of the account's own
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -96,11 +110,22 @@ pub struct HubCreateArgs {
     #[arg(long, short)]
     pub integration: String,
     /// The Docker Hub account (default: the one signed in)
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "org")]
     pub username: Option<String>,
-    /// What the token may do: admin (read, write, delete), write, read or public_read
-    #[arg(long, default_value = "read", value_name = "SCOPE")]
-    pub scopes: String,
+    /// Create an access token of this organisation (an owner's session is
+    /// needed); it is stored with the organisation as username
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// With --org: a repository the token reaches: ORG/NAME, 'ORG/*' (a *
+    /// matches within the name) or '*/*/public'; give it once per pattern
+    #[arg(long, value_name = "PATTERN", requires = "org")]
+    pub repo: Vec<String>,
+    /// What the token may do: admin (read, write, delete), write, read or
+    /// public_read [default: read]; with --org: image-pull, image-push,
+    /// image-delete on the repositories, repository-create, repository-list,
+    /// member-read on the organisation [default: image-pull]
+    #[arg(long, value_name = "SCOPE,…")]
+    pub scopes: Option<String>,
     /// When the token expires: a number of days from now, or a date (YYYY-MM-DD);
     /// without it, never
     #[arg(long, value_name = "DAYS|DATE")]

@@ -20,6 +20,7 @@ use crate::remote::hub::manage::StoreOutcome;
 use crate::remote::hub::manage::create::{CreateFailure, CreateRequest};
 use crate::remote::hub::manage::rotate::{RotateFailure, Step};
 use crate::remote::hub::manage::{Abandoned, Hub, ManageError, Target};
+use crate::remote::hub::org as hub_org;
 use crate::remote::hub::spec;
 use crate::service::Service;
 use crate::service::write::{check_username, clean_description};
@@ -27,22 +28,59 @@ use crate::service::write::{check_username, clean_description};
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
 pub fn run(service: &Service, command: HubCommand) -> CommandResult {
-    let result = Hub::open(service).and_then(|hub| match command {
+    let org = match &command {
+        HubCommand::Create(HubCreateArgs { org, .. })
+        | HubCommand::Tokens { org, .. }
+        | HubCommand::Audit { org, .. } => org.clone(),
+        HubCommand::Deactivate(list) | HubCommand::Activate(list) | HubCommand::Delete(list) => {
+            org_of(service, list.org.as_deref(), &list.tokens)
+        }
+        HubCommand::Rotate { token, org, .. } => {
+            org_of(service, org.as_deref(), std::slice::from_ref(token))
+        }
+        HubCommand::Login(_) | HubCommand::Logout | HubCommand::Link { .. } => None,
+    };
+    let result = Hub::open_for(service, org.as_deref()).and_then(|hub| match command {
         HubCommand::Login(args) => login(&hub, args),
         HubCommand::Logout => logout(&hub),
         HubCommand::Create(args) => create(&hub, args),
-        HubCommand::Tokens { json, wide } => tokens(&hub, json, wide),
+        HubCommand::Tokens { json, wide, .. } => tokens(&hub, json, wide),
         HubCommand::Link { token, id, expires } => link(&hub, &token, &id, expires.as_deref()),
-        HubCommand::Deactivate(HubTokenList { tokens }) => set_active(&hub, &tokens, false),
-        HubCommand::Activate(HubTokenList { tokens }) => set_active(&hub, &tokens, true),
-        HubCommand::Delete(HubTokenList { tokens }) => delete(&hub, &tokens),
-        HubCommand::Rotate { token, delete_old } => rotate(&hub, &token, delete_old),
-        HubCommand::Audit { json } => audit(&hub, json),
+        HubCommand::Deactivate(HubTokenList { tokens, .. }) => set_active(&hub, &tokens, false),
+        HubCommand::Activate(HubTokenList { tokens, .. }) => set_active(&hub, &tokens, true),
+        HubCommand::Delete(HubTokenList { tokens, .. }) => delete(&hub, &tokens),
+        HubCommand::Rotate {
+            token, delete_old, ..
+        } => rotate(&hub, &token, delete_old),
+        HubCommand::Audit { json, .. } => audit(&hub, json),
     });
     Ok(result.unwrap_or_else(|e| {
         output::error(&explain(&e));
         Exit::Failure
     }))
+}
+
+/// The organisation whose tokens a command acts on: the one given, or the
+/// one the named stored tokens' records say they belong to (when they all
+/// say the same). A mix is left to the ownership check, which names it.
+fn org_of(service: &Service, given: Option<&str>, texts: &[String]) -> Option<String> {
+    if given.is_some() {
+        return given.map(str::to_owned);
+    }
+    let entries = service.ledger().and_then(|l| l.entries()).ok()?;
+    let mut orgs = texts.iter().map(|text| {
+        crate::service::tokens::find_entry(&entries, text)
+            .ok()
+            .and_then(|e| e.record.hub.as_ref()?.org.clone())
+    });
+    let first = orgs.next().flatten()?;
+    orgs.all(|o| o.is_some_and(|o| o.eq_ignore_ascii_case(&first)))
+        .then_some(first)
+}
+
+/// `--org ORG ` when the run manages an organisation's tokens, for the commands it suggests.
+fn hub_flag(hub: &Hub<'_>) -> String {
+    crate::remote::hub::org_flag(hub.org.as_deref())
 }
 
 /// One line: what went wrong and what to do about it.
@@ -71,6 +109,9 @@ pub(crate) fn explain(error: &ManageError) -> String {
         }
         HubError::Http(http) => format!(
             "cannot reach Docker Hub: {http}; check the network, or hub_url in config.toml (DOCKER_PAT_HUB_URL)"
+        ),
+        HubError::NotOwner { .. } => format!(
+            "{hub}; sign in as one of its owners: `docker-credential-pat hub login --username OWNER`"
         ),
         HubError::Unexpected { status, .. } if *status >= 500 => {
             format!("{hub}: Docker Hub has a problem of its own; try again later")
@@ -179,7 +220,24 @@ fn expires(text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
 fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     let integration =
         Integration::parse(&args.integration).map_err(crate::error::ServiceError::from)?;
-    let scopes = spec::parse_scopes(&args.scopes).map_err(ManageError::Invalid)?;
+    let (scopes, resources) = match &hub.org {
+        Some(org) => {
+            let words = args.scopes.as_deref().unwrap_or(hub_org::DEFAULT_SCOPES);
+            let resources =
+                hub_org::resources(org, &args.repo, words).map_err(ManageError::Invalid)?;
+            if resources.is_empty() {
+                return Err(ManageError::Invalid(format!(
+                    "say what the token reaches: --repo {org}/NAME (or '{org}/*', '*/*/public'), and --scopes"
+                )));
+            }
+            (Vec::new(), resources)
+        }
+        None => (
+            spec::parse_scopes(args.scopes.as_deref().unwrap_or("read"))
+                .map_err(ManageError::Invalid)?,
+            Vec::new(),
+        ),
+    };
     let description = match &args.description {
         Some(text) => clean_description(text)?,
         None => None,
@@ -189,33 +247,57 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
         integration,
         username: args.username,
         scopes,
+        resources,
         expires_at: expires(args.expires.as_deref())?,
         description,
         make_default: args.default,
     };
     let created = match hub.create(request) {
         Ok(created) => created,
-        Err(failure) => return Err(ManageError::Invalid(create_failure(&name, &failure))),
+        Err(failure) => {
+            return Err(ManageError::Invalid(create_failure(
+                &name,
+                &failure,
+                &hub_flag(hub),
+            )));
+        }
     };
     let name = &created.name;
+    // What the token may do: a personal token's scope, an organisation token's reach.
+    let (kind, reach) = match &hub.org {
+        Some(org) => (
+            format!("access token of the organisation {org}"),
+            format!("reaching {}", hub_org::short_resources(&created.resources)),
+        ),
+        None => (
+            "token".to_owned(),
+            format!("scope {}", spec::short_scopes(&created.scopes)),
+        ),
+    };
     if created.resumed {
         output::say(&format!(
-            "Finished creating {name}: Docker Hub token {}, made by an earlier run that stopped before it knew, is stored in {}, scope {}, {}",
+            "Finished creating {name}: Docker Hub {kind} {}, made by an earlier run that stopped before it knew, is stored in {}, {reach}, {}",
             short(&created.uuid),
             created.backend.place(),
-            spec::short_scopes(&created.scopes),
             expiry_words(created.expires_at)
         ));
         return Ok(Exit::Success);
     }
+    let described = match &hub.org {
+        Some(_) => reach,
+        None => format!("{reach} ({})", spec::describe_scopes(&created.scopes)),
+    };
     output::say(&format!(
-        "Created {name} on Docker Hub as token {}: label \"{}\", scope {} ({}), {}",
+        "Created {name} on Docker Hub as {kind} {}: label \"{}\", {described}, {}",
         short(&created.uuid),
         crate::text::printable(&created.label, 100),
-        spec::short_scopes(&created.scopes),
-        spec::describe_scopes(&created.scopes),
         expiry_words(created.expires_at)
     ));
+    if let Some(org) = &hub.org {
+        output::say(&format!(
+            "It is stored with {org} as its username, as `docker login -u {org}` expects"
+        ));
+    }
     output::say(&format!(
         "Stored it in {}; {}",
         created.backend.place(),
@@ -232,12 +314,15 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
 }
 
 /// Why `hub create` stopped, and what became of the token Hub made: one line.
-fn create_failure(name: &str, failure: &CreateFailure) -> String {
+fn create_failure(name: &str, failure: &CreateFailure, flag: &str) -> String {
     let why = explain(&failure.error);
     match &failure.new {
         None => why,
         Some((_, StoreOutcome::NotStored(abandoned))) => {
-            format!("{why}; {name} was not stored{}", abandoned_words(abandoned))
+            format!(
+                "{why}; {name} was not stored{}",
+                abandoned_words(abandoned, flag)
+            )
         }
         Some((uuid, StoreOutcome::Incomplete)) => format!(
             "Docker Hub token {uuid} was created and stored as {name}, but not all of its record was: {why}; run the same command again to finish"
@@ -249,12 +334,12 @@ fn create_failure(name: &str, failure: &CreateFailure) -> String {
 }
 
 /// What became of a new token that nothing holds.
-fn abandoned_words(abandoned: &Abandoned) -> String {
+fn abandoned_words(abandoned: &Abandoned, flag: &str) -> String {
     if abandoned.deleted {
         "; the new token was deleted from Docker Hub again".into()
     } else {
         format!(
-            "; the new token {}, which nothing here holds, could not be deleted from Docker Hub: `docker-credential-pat hub delete {}` removes it",
+            "; the new token {}, which nothing here holds, could not be deleted from Docker Hub: `docker-credential-pat hub delete {flag}{}` removes it",
             abandoned.uuid, abandoned.uuid
         )
     }
@@ -270,6 +355,7 @@ fn tokens(hub: &Hub<'_>, json: bool, wide: bool) -> Result<Exit> {
                     "uuid": row.token.uuid,
                     "label": row.token.token_label,
                     "scopes": row.token.scopes,
+                    "resources": row.resources,
                     "is_active": row.token.is_active,
                     "created_at": row.token.created_at.map(timestamp),
                     "last_used": row.token.last_used.map(timestamp),
@@ -297,7 +383,14 @@ fn tokens(hub: &Hub<'_>, json: bool, wide: bool) -> Result<Exit> {
     let mut table = Table::new(&[
         ("ID", 0),
         ("LABEL", 0),
-        ("SCOPE", 0),
+        (
+            if hub.org.is_some() {
+                "REACHES"
+            } else {
+                "SCOPE"
+            },
+            0,
+        ),
         ("STATE", 0),
         ("CREATED", 0),
         ("LAST USED", 0),
@@ -309,7 +402,10 @@ fn tokens(hub: &Hub<'_>, json: bool, wide: bool) -> Result<Exit> {
         table.row_whole(vec![
             row.token.uuid.chars().take(8).collect(),
             row.token.token_label.clone(),
-            spec::short_scopes(&row.token.scopes),
+            match &hub.org {
+                Some(_) => hub_org::short_resources(&row.resources),
+                None => spec::short_scopes(&row.token.scopes),
+            },
             if row.token.is_active {
                 "active"
             } else {
@@ -379,7 +475,7 @@ fn delete(hub: &Hub<'_>, tokens: &[String]) -> Result<Exit> {
 fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
     let rotated = hub
         .rotate(token, delete_old)
-        .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure)))?;
+        .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure, &hub_flag(hub))))?;
     let name = &rotated.name;
     if rotated.resumed {
         output::say(&format!(
@@ -429,7 +525,7 @@ fn short(uuid: &str) -> String {
 }
 
 /// Which step stopped, why, and what is left to do: one line.
-fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
+fn rotate_failure(token: &str, failure: &RotateFailure, flag: &str) -> String {
     let step = match failure.step {
         Step::Finish => "switching off the token an earlier rotation replaced",
         Step::Read => "reading the token",
@@ -441,13 +537,13 @@ fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
     let shown = crate::text::printable(token, 80);
     let left = match (failure.step, &failure.still_active, &failure.new) {
         (Step::Retire, Some(old), _) => format!(
-            "; {shown} now holds the new token, which is in use, but the old token {} is still active on Docker Hub: `docker-credential-pat hub {} {}` switches it off",
+            "; {shown} now holds the new token, which is in use, but the old token {} is still active on Docker Hub: `docker-credential-pat hub {} {flag}{}` switches it off",
             old.uuid,
             if old.delete { "delete" } else { "deactivate" },
             old.uuid
         ),
         (Step::Finish, Some(old), _) => format!(
-            "; nothing else was changed, and Docker Hub token {} is still active: run this again later, or `docker-credential-pat hub deactivate {}`",
+            "; nothing else was changed, and Docker Hub token {} is still active: run this again later, or `docker-credential-pat hub deactivate {flag}{}`",
             old.uuid, old.uuid
         ),
         (Step::Read, ..) => String::new(),
@@ -459,7 +555,7 @@ fn rotate_failure(token: &str, failure: &RotateFailure) -> String {
         ),
         (_, _, Some((_, StoreOutcome::NotStored(abandoned)))) => format!(
             "; {shown} still holds the old token, which stays active and in use{}",
-            abandoned_words(abandoned)
+            abandoned_words(abandoned, flag)
         ),
         _ => format!("; {shown} still holds the old token, which stays active and in use"),
     };

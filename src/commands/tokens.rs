@@ -96,6 +96,8 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "last_chosen_by": view.last_use.as_ref().and_then(|u| u.chosen_by.as_ref()),
         "expires_at": view.record.expires_at.map(timestamp),
         "hub_id": view.record.hub.as_ref().map(|h| h.uuid.as_str()),
+        "hub_org": view.record.hub.as_ref().and_then(|h| h.org.as_deref()),
+        "hub_resources": view.record.hub.as_ref().map(|h| &h.resources).filter(|r| !r.is_empty()),
         "remote_id": view.record.remote.as_ref().map(|r| r.id.as_str()),
         "registry_view": view.record.seen.as_ref().map(|seen| json!({
             "state": seen.state,

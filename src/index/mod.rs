@@ -30,8 +30,8 @@ pub(crate) use layout::bucket_of;
 pub use layout::registry_file;
 pub use listing::ListedToken;
 pub use record::{
-    HubLink, Index, RegistryRecord, RemoteLink, RemoteOwner, RemoteView, Retiring, Rotating,
-    SecretRef, Selectable, TokenEntry, TokenRecord,
+    HubLink, HubResource, Index, RegistryRecord, RemoteLink, RemoteOwner, RemoteView, Retiring,
+    Rotating, SecretRef, Selectable, TokenEntry, TokenRecord,
 };
 pub use snapshot::Snapshot;
 pub use write::IndexWriter;

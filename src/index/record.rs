@@ -178,13 +178,21 @@ pub struct RemoteView {
     pub seen_at: DateTime<Utc>,
 }
 
-/// A token's counterpart on Docker Hub.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A token's counterpart on Docker Hub: a personal access token of the
+/// record's username, or (with `org`) an organisation access token, stored
+/// with the organisation as its username.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubLink {
     pub uuid: String,
     /// As Hub names them: `repo:admin`, `repo:write`, `repo:read`, `repo:public_read`.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The organisation whose access token it is; `None`: a personal token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// What an organisation token reaches (personal tokens have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<HubResource>,
     /// The token this one replaced, still active on Hub until a rotation finishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retiring: Option<Retiring>,
@@ -192,6 +200,29 @@ pub struct HubLink {
     /// were made before this helper held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_before_link: Option<DateTime<Utc>>,
+}
+
+/// One resource an organisation access token reaches: a repository path
+/// pattern (`TYPE_REPO`) or the organisation itself (`TYPE_ORG`), with the
+/// scopes Hub names (`scope-image-pull`…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubResource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+    pub scopes: Vec<String>,
+}
+
+impl HubResource {
+    /// In words: `acme/*: image-pull, image-push`.
+    pub fn short(&self) -> String {
+        let scopes: Vec<&str> = self
+            .scopes
+            .iter()
+            .map(|s| s.strip_prefix("scope-").unwrap_or(s))
+            .collect();
+        format!("{}: {}", self.path, scopes.join(", "))
+    }
 }
 
 /// A replaced Hub token still to be switched off: deactivated, or deleted.

@@ -155,6 +155,7 @@ fn records_without_expiry_or_hub_link_still_read_and_write_the_same() {
         scopes: vec!["repo:read".into()],
         retiring: None,
         used_before_link: None,
+        ..HubLink::default()
     });
     let again = Index::parse(&index.to_bytes(), Path::new("i")).unwrap();
     let token = again.token(&name("ci@docker.io")).unwrap();

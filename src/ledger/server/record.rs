@@ -272,6 +272,13 @@ mod tests {
                     delete: true,
                 }),
                 used_before_link: Some(at("2026-02-01T12:30:00Z")),
+                // An organisation token's owner and resources travel too.
+                org: Some("acme".into()),
+                resources: vec![crate::index::HubResource {
+                    kind: "TYPE_REPO".into(),
+                    path: "acme/*".into(),
+                    scopes: vec!["scope-image-pull".into()],
+                }],
             }),
             remote: Some(crate::index::RemoteLink {
                 api: "gitlab".into(),

@@ -1,7 +1,9 @@
-//! Docker Hub's personal tokens behind the shared trait: what the registry-
-//! neutral code (views on records, the audit, later organisation tokens)
-//! sees of Hub. `hub …` itself keeps its own flows (`manage`), which speak
-//! to [`HubClient`] directly; both make the same calls.
+//! Docker Hub's personal and organisation access tokens behind the shared
+//! trait: what the registry-neutral code (views on records, the audit) sees
+//! of Hub. `hub …` itself keeps its own flows (`manage`), which speak to
+//! [`HubClient`] directly; both make the same calls. A client made
+//! [`HubClient::for_org`] answers for [`RemoteOwner::Org`], one without for
+//! [`RemoteOwner::Personal`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,9 +19,9 @@ use crate::remote::api::{
 };
 use crate::service::Service;
 
-/// Hub's personal-token API, as the signed-in session sees it. `hub …`
-/// speaks to [`HubClient`] directly; registry-neutral callers (organisation
-/// tokens next) reach Hub through this.
+/// Hub's token API, as the signed-in session sees it: the account's own
+/// tokens, or an organisation's (for its owners). `hub …` speaks to
+/// [`HubClient`] directly; registry-neutral callers reach Hub through this.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct HubApi<'a> {
     pub client: &'a HubClient,
@@ -52,24 +54,49 @@ impl TokenApi for HubApi<'_> {
     }
 
     fn list(&self, owner: &RemoteOwner) -> Result<Vec<RemoteToken>, RemoteError> {
-        personal(owner, self)?;
+        owned(owner, self)?;
         let tokens = self.client.list(self.session).map_err(from_hub)?;
-        Ok(tokens.iter().map(remote_token).collect())
+        Ok(tokens.iter().map(|t| of(owner, t)).collect())
     }
 
     fn get(&self, token: &TokenRef) -> Result<RemoteToken, RemoteError> {
-        personal(&token.owner, self)?;
+        owned(&token.owner, self)?;
         let found = self.client.get(self.session, &token.id).map_err(from_hub)?;
-        Ok(remote_token(&found))
+        Ok(of(&token.owner, &found))
     }
 
     fn create(&self, owner: &RemoteOwner, new: &NewToken) -> Result<Created, RemoteError> {
-        personal(owner, self)?;
-        let request = HubNewToken {
+        owned(owner, self)?;
+        let mut request = HubNewToken {
             token_label: new.name.clone(),
-            scopes: new.scopes.clone(),
             expires_at: new.expires_at.map(|d| rfc3339(midnight(d))),
+            ..HubNewToken::default()
         };
+        match owner {
+            // An organisation token's scopes are `PATTERN:SCOPE,SCOPE…`, one a resource.
+            RemoteOwner::Org(org) => {
+                request.description = new.description.clone();
+                for scope in &new.scopes {
+                    let (repo, scopes) = scope.split_once(':').unwrap_or(("", scope));
+                    let repos: Vec<String> = (!repo.is_empty())
+                        .then(|| repo.into())
+                        .into_iter()
+                        .collect();
+                    request
+                        .resources
+                        .extend(
+                            super::org::resources(org, &repos, scopes).map_err(|detail| {
+                                RemoteError::Refused {
+                                    status: 400,
+                                    what: "create the token",
+                                    detail,
+                                }
+                            })?,
+                        );
+                }
+            }
+            _ => request.scopes = new.scopes.clone(),
+        }
         let created = self
             .client
             .create(self.session, &request)
@@ -77,10 +104,14 @@ impl TokenApi for HubApi<'_> {
         Ok(Created {
             token: RemoteToken {
                 id: created.uuid.clone(),
-                owner: RemoteOwner::Personal,
+                owner: owner.clone(),
                 name: created.token_label.clone(),
                 description: String::new(),
-                scopes: created.scopes.clone(),
+                scopes: if created.resources.is_empty() {
+                    created.scopes.clone()
+                } else {
+                    created.resources.iter().map(|r| r.short()).collect()
+                },
                 state: TokenState::Active,
                 created_at: Some(Utc::now()),
                 expires_at: new.expires_at.map(midnight),
@@ -92,29 +123,45 @@ impl TokenApi for HubApi<'_> {
     }
 
     fn set_active(&self, token: &TokenRef, active: bool) -> Result<RemoteToken, RemoteError> {
-        personal(&token.owner, self)?;
+        owned(&token.owner, self)?;
         let changed = self
             .client
             .set_active(self.session, &token.id, active)
             .map_err(from_hub)?;
-        Ok(remote_token(&changed))
+        Ok(of(&token.owner, &changed))
     }
 
     fn revoke(&self, token: &TokenRef) -> Result<(), RemoteError> {
-        personal(&token.owner, self)?;
+        owned(&token.owner, self)?;
         self.client
             .delete(self.session, &token.id)
             .map_err(from_hub)
     }
 }
 
-/// Hub's personal-token API has only the account's own tokens.
+/// The client answers for one owner: the account (personal tokens), or the
+/// organisation it was made for. Hub has no project or group tokens.
 #[cfg_attr(not(test), allow(dead_code))]
-fn personal(owner: &RemoteOwner, api: &HubApi<'_>) -> Result<(), RemoteError> {
-    match owner {
-        RemoteOwner::Personal => Ok(()),
-        _ => Err(api.unsupported("manage organisation tokens yet")),
+fn owned(owner: &RemoteOwner, api: &HubApi<'_>) -> Result<(), RemoteError> {
+    match (owner, api.client.org()) {
+        (RemoteOwner::Personal, None) => Ok(()),
+        (RemoteOwner::Org(org), Some(mine)) if org.eq_ignore_ascii_case(mine) => Ok(()),
+        (RemoteOwner::Org(_), _) => {
+            Err(api.unsupported("manage another owner's tokens with this client"))
+        }
+        _ => Err(api.unsupported("manage project or group tokens")),
     }
+}
+
+/// A Hub token of `owner` in the shared vocabulary.
+#[cfg_attr(not(test), allow(dead_code))]
+fn of(owner: &RemoteOwner, token: &HubToken) -> RemoteToken {
+    let mut remote = remote_token(token);
+    remote.owner = owner.clone();
+    if !token.resources.is_empty() {
+        remote.scopes = token.resources.iter().map(|r| r.short()).collect();
+    }
+    remote
 }
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -162,6 +209,11 @@ pub(crate) fn from_hub(error: HubError) -> RemoteError {
             what,
             detail,
         },
+        e @ HubError::NotOwner { .. } => RemoteError::Refused {
+            status: 403,
+            what: "manage the organisation's tokens",
+            detail: e.to_string(),
+        },
         HubError::Unexpected { status, what } => RemoteError::Unexpected { status, what },
         HubError::BadBody { what } => RemoteError::BadBody { what },
         HubError::ForeignPage { url, base } => RemoteError::ForeignPage { url, base },
@@ -175,7 +227,9 @@ pub(crate) fn from_hub(error: HubError) -> RemoteError {
 
 /// Keeps Hub's view of each linked token (from a listing of all of them)
 /// on its record, for `tokens`. Never fails the listing that read it.
-pub(crate) fn remember(service: &Service, listed: &[HubToken]) {
+/// `org`: the listing is of that organisation's tokens, and only the
+/// records linked to them are judged by it; `None`: the personal tokens.
+pub(crate) fn remember(service: &Service, listed: &[HubToken], org: Option<&str>) {
     let Ok(entries) = service.ledger().and_then(|l| l.entries()) else {
         return;
     };
@@ -184,9 +238,25 @@ pub(crate) fn remember(service: &Service, listed: &[HubToken]) {
     let views: HashMap<String, crate::index::RemoteView> = entries
         .iter()
         .filter_map(|e| {
-            let uuid = &e.record.hub.as_ref()?.uuid;
-            let view = match by_uuid.get(uuid.as_str()) {
-                Some(token) => remote_token(token).view(now),
+            let link = e.record.hub.as_ref()?;
+            let same_owner = match (org, link.org.as_deref()) {
+                (Some(listed), Some(linked)) => listed.eq_ignore_ascii_case(linked),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same_owner {
+                return None;
+            }
+            let view = match by_uuid.get(link.uuid.as_str()) {
+                Some(token) => {
+                    let mut view = remote_token(token).view(now);
+                    // An organisation token's scopes are what it reaches,
+                    // which Hub's listing leaves out and the link keeps.
+                    if link.org.is_some() {
+                        view.scopes = link.resources.iter().map(|r| r.short()).collect();
+                    }
+                    view
+                }
                 None => crate::remote::view::gone(now),
             };
             Some((e.record.id.clone(), view))

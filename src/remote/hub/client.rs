@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::HubError;
 use super::session::Session;
 use crate::http::{HttpClient, Method, Request, Response, Trust};
+use crate::index::HubResource;
 use crate::remote::wire::{json_body, one_line, wiped, wiped_option};
 use crate::secret::Secret;
 
@@ -21,11 +22,14 @@ const PAGE_SIZE: usize = 100;
 /// A listing longer than this many pages is taken for a loop.
 const MAX_PAGES: usize = 1000;
 
-/// A token as Hub lists it (never with its secret).
+/// A token as Hub lists it (never with its secret): a personal access token,
+/// or an organisation access token (whose `id`, `label` and `last_used_at`
+/// are read into the same fields).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HubToken {
+    #[serde(alias = "id")]
     pub uuid: String,
-    #[serde(default)]
+    #[serde(default, alias = "label")]
     pub token_label: String,
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -34,32 +38,65 @@ pub(crate) struct HubToken {
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     /// `None`: never used.
-    #[serde(default)]
+    #[serde(default, alias = "last_used_at")]
     pub last_used: Option<DateTime<Utc>>,
-    /// Not in the documented schema; read when Hub sends it.
+    /// Not in the documented schema of personal tokens; read when Hub sends it.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// What an organisation token reaches; only reading one token tells.
+    #[serde(default)]
+    pub resources: Vec<HubResource>,
 }
 
 /// A token Hub has just created: the only time its secret is ever returned.
 #[derive(Deserialize)]
 pub(crate) struct CreatedToken {
+    #[serde(alias = "id")]
     pub uuid: String,
-    #[serde(default)]
+    #[serde(default, alias = "label")]
     pub token_label: String,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default)]
+    pub resources: Vec<HubResource>,
     #[serde(deserialize_with = "wiped")]
     pub token: Secret,
 }
 
-/// What a token should be: label, scopes and expiry.
-#[derive(Debug, Clone, Serialize)]
+/// What a token should be: label, scopes (a personal token) or resources
+/// (an organisation's), and expiry.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct NewToken {
     pub token_label: String,
     pub scopes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Vec<HubResource>,
+    /// Sent for organisation tokens, which keep it apart from the label.
+    pub description: Option<String>,
     pub expires_at: Option<String>,
+}
+
+impl NewToken {
+    /// The documented body: `{token_label, scopes, expires_at}` for a
+    /// personal token, `{label, description, resources, expires_at}` for an
+    /// organisation's.
+    fn body(&self, org: bool) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut body = if org {
+            let mut body = serde_json::json!({
+                "label": self.token_label,
+                "resources": self.resources,
+            });
+            if let Some(description) = &self.description {
+                body["description"] = description.as_str().into();
+            }
+            body
+        } else {
+            serde_json::json!({ "token_label": self.token_label, "scopes": self.scopes })
+        };
+        if let Some(at) = &self.expires_at {
+            body["expires_at"] = at.as_str().into();
+        }
+        json_body(&body)
+    }
 }
 
 /// The answer to a password sign-in.
@@ -74,6 +111,9 @@ pub(crate) struct HubClient {
     http: HttpClient,
     base: String,
     timeout: Duration,
+    /// The organisation whose tokens the token calls manage; `None`: the
+    /// signed-in account's own.
+    org: Option<String>,
 }
 
 impl HubClient {
@@ -83,7 +123,29 @@ impl HubClient {
             http: HttpClient::new(&Trust::default())?,
             base: base.trim_end_matches('/').to_owned(),
             timeout,
+            org: None,
         })
+    }
+
+    /// The same client, its token calls made on `org`'s access tokens
+    /// (`/v2/orgs/{org}/access-tokens`) when one is given. `org` is checked
+    /// by [`super::spec::check_org`] first.
+    pub(crate) fn for_org(mut self, org: Option<&str>) -> Self {
+        self.org = org.map(str::to_ascii_lowercase);
+        self
+    }
+
+    /// The organisation whose tokens this client manages, if any.
+    pub(crate) fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
+
+    /// Where the tokens live: the account's own, or the organisation's.
+    fn tokens_path(&self) -> String {
+        match &self.org {
+            None => "/v2/access-tokens".into(),
+            Some(org) => format!("/v2/orgs/{org}/access-tokens"),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -206,18 +268,18 @@ impl HubClient {
         expect_success(response, "check the token", false).map(|_| true)
     }
 
-    /// `POST /v2/access-tokens`.
+    /// `POST /v2/access-tokens` (or the organisation's).
     pub(crate) fn create(
         &self,
         session: &Session,
         token: &NewToken,
     ) -> Result<CreatedToken, HubError> {
         const WHAT: &str = "create the token";
-        let body = json_body(token);
+        let body = token.body(self.org.is_some());
         let response = self.send_authed(
             session,
             Method::Post,
-            &self.url("/v2/access-tokens"),
+            &self.url(&self.tokens_path()),
             Some(&body),
             WHAT,
         )?;
@@ -237,7 +299,10 @@ impl HubClient {
             results: Vec<HubToken>,
         }
         const WHAT: &str = "list the tokens";
-        let mut url = self.url(&format!("/v2/access-tokens?page=1&page_size={PAGE_SIZE}"));
+        let mut url = self.url(&format!(
+            "{}?page=1&page_size={PAGE_SIZE}",
+            self.tokens_path()
+        ));
         let mut tokens = Vec::new();
         for _ in 0..MAX_PAGES {
             let response = self.send_authed(session, Method::Get, &url, None, WHAT)?;
@@ -304,7 +369,7 @@ impl HubClient {
                 detail: "not a token id".into(),
             });
         }
-        Ok(self.url(&format!("/v2/access-tokens/{uuid}")))
+        Ok(self.url(&format!("{}/{uuid}", self.tokens_path())))
     }
 }
 

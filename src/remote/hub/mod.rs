@@ -9,7 +9,9 @@
 //!   per family: sign-in, create and link, (de)activate and delete, rotate,
 //!   listing and the audit.
 //! - [`spec`]: scopes, labels and token ids as people type them.
-//! - [`api`]: the personal tokens behind the shared trait
+//! - [`org`]: organisation names, repository patterns and the scopes of
+//!   organisation access tokens, as people type them.
+//! - [`api`]: personal and organisation tokens behind the shared trait
 //!   ([`crate::remote::api::TokenApi`]), and Hub's view kept on each record.
 //!
 //! Nothing here prints or prompts. Failures are [`HubError`]s, which the
@@ -19,6 +21,7 @@ pub(crate) mod api;
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod manage;
+pub(crate) mod org;
 pub(crate) mod session;
 pub(crate) mod spec;
 
@@ -47,6 +50,15 @@ pub(crate) enum HubError {
         what: &'static str,
         detail: String,
     },
+    /// A 403 to an organisation's token call: the session is not an owner's.
+    #[error(
+        "Docker Hub refused to {what}: only an owner of the organisation {org} manages its access tokens ({detail})"
+    )]
+    NotOwner {
+        org: String,
+        what: &'static str,
+        detail: String,
+    },
     #[error("Docker Hub answered the request to {what} with status {status}")]
     Unexpected { status: u16, what: &'static str },
     /// A body that is not what the API documents; the body is never quoted,
@@ -69,19 +81,28 @@ pub(crate) enum HubError {
         detail: String,
     },
     /// A create whose answer never came: Hub may have made a token whose secret nobody holds.
-    #[error("{}", lost_words(.label, .lost, .detail))]
+    #[error("{}", lost_words(.label, .lost, .detail, .org.as_deref()))]
     CreateLost {
         label: String,
         lost: manage::settle::Lost,
         detail: String,
+        /// The organisation whose token it was to be; `None`: a personal token.
+        org: Option<String>,
     },
 }
 
-fn lost_words(label: &str, lost: &manage::settle::Lost, detail: &str) -> String {
+/// The `hub` arguments that name an organisation's tokens, before the token ids.
+pub(crate) fn org_flag(org: Option<&str>) -> String {
+    org.map_or_else(String::new, |org| format!("--org {org} "))
+}
+
+fn lost_words(label: &str, lost: &manage::settle::Lost, detail: &str, org: Option<&str>) -> String {
     use manage::settle::Lost;
+    let flag = org_flag(org);
     let later = |how: &str| {
         format!(
-            "Docker Hub did not say whether it created the token ({detail}) and {how}; if it did, nobody holds its secret: `docker-credential-pat hub tokens` shows it as \"{}\" with no local name, and `hub delete ID` removes it",
+            "Docker Hub did not say whether it created the token ({detail}) and {how}; if it did, nobody holds its secret: `docker-credential-pat hub tokens{}` shows it as \"{}\" with no local name, and `hub delete {flag}ID` removes it",
+            flag.trim_end().replace("--org", " --org"),
             crate::text::printable(label, 100)
         )
     };
@@ -90,7 +111,7 @@ fn lost_words(label: &str, lost: &manage::settle::Lost, detail: &str) -> String 
             "Docker Hub's answer to creating the token was lost ({detail}); the token it made ({uuid}) was deleted again, as its secret never arrived"
         ),
         Lost::Left(uuid) => format!(
-            "Docker Hub's answer to creating the token was lost ({detail}); the token it made ({uuid}) never gave its secret and could not be deleted: `docker-credential-pat hub delete {uuid}` removes it"
+            "Docker Hub's answer to creating the token was lost ({detail}); the token it made ({uuid}) never gave its secret and could not be deleted: `docker-credential-pat hub delete {flag}{uuid}` removes it"
         ),
         Lost::NoneListed => later("lists none new"),
         Lost::Unchecked => later("could not be asked"),

@@ -12,7 +12,7 @@ use super::keep::{NewSecret, Resumed, StoreOutcome};
 use super::pending::Pending;
 use super::{Hub, ManageError, Result, linked_to, not_hub, scopes_or};
 use crate::error::ServiceError;
-use crate::index::HubLink;
+use crate::index::{HubLink, HubResource};
 use crate::names::{Integration, TokenName};
 use crate::registry::Registry;
 use crate::remote::hub::HubError;
@@ -26,6 +26,8 @@ pub(crate) struct CreateRequest {
     pub integration: Integration,
     pub username: Option<String>,
     pub scopes: Vec<String>,
+    /// What an organisation token reaches (`hub create --org`).
+    pub resources: Vec<HubResource>,
     pub expires_at: Option<DateTime<Utc>>,
     pub description: Option<String>,
     pub make_default: bool,
@@ -37,6 +39,7 @@ pub(crate) struct Created {
     pub uuid: String,
     pub label: String,
     pub scopes: Vec<String>,
+    pub resources: Vec<HubResource>,
     pub expires_at: Option<DateTime<Utc>>,
     pub backend: BackendKind,
     pub is_default: bool,
@@ -69,10 +72,12 @@ impl From<ServiceError> for Box<CreateFailure> {
 }
 
 impl Hub<'_> {
-    /// Creates a token on Hub and stores it at once as `INTEGRATION@docker.io`.
+    /// Creates a token on Hub and stores it at once as `INTEGRATION@docker.io`,
+    /// with the account (or, for an organisation token, the organisation) as username.
     pub(crate) fn create(&self, request: CreateRequest) -> Result<Created, Box<CreateFailure>> {
         let session = self.session()?;
         if let Some(username) = &request.username
+            && self.org.is_none()
             && !username.eq_ignore_ascii_case(&session.username)
         {
             return Err(ManageError::Invalid(format!(
@@ -89,6 +94,7 @@ impl Hub<'_> {
                 uuid: pending.uuid.clone(),
                 label: String::new(),
                 scopes: pending.scopes.clone(),
+                resources: pending.resources.clone(),
                 expires_at: pending.expires_at,
                 backend: self.backend_of(&name),
                 is_default: self.is_default(&name).unwrap_or(false),
@@ -110,12 +116,20 @@ impl Hub<'_> {
         let new = NewToken {
             token_label: label.clone(),
             scopes: request.scopes.clone(),
+            resources: request.resources.clone(),
+            description: request.description.clone().filter(|_| self.org.is_some()),
             expires_at: request.expires_at.map(rfc3339),
         };
         let before = self.with_session(&session, |c, s| c.list(s))?;
         let created = self.create_once(&session, &new, &before)?;
         let mut pending = Pending::new(&created.uuid, &created.token);
         pending.scopes = scopes_or(&created.scopes, &request.scopes);
+        pending.org = self.org.clone();
+        pending.resources = if created.resources.is_empty() {
+            request.resources.clone()
+        } else {
+            created.resources.clone()
+        };
         pending.expires_at = request.expires_at;
         pending.make_default = request.make_default;
         pending.description = request.description.clone();
@@ -136,7 +150,7 @@ impl Hub<'_> {
             &session,
             &NewSecret {
                 name: &name,
-                username: &session.username,
+                username: self.identifier(&session),
                 server_url: name.registry.default_address(),
                 secret: &created.token,
                 pending: &pending,
@@ -147,6 +161,7 @@ impl Hub<'_> {
                 uuid: created.uuid.clone(),
                 label: created.token_label.clone(),
                 scopes: pending.scopes.clone(),
+                resources: pending.resources.clone(),
                 expires_at: request.expires_at,
                 backend,
                 is_default,
@@ -189,6 +204,7 @@ impl Hub<'_> {
             scopes: token.scopes.clone(),
             retiring: None,
             used_before_link: token.last_used,
+            ..HubLink::default()
         };
         let expires_at = expires_at.or(token.expires_at);
         self.service.update_tokens(&[name.to_string()], |record| {

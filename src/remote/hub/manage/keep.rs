@@ -101,6 +101,8 @@ impl Hub<'_> {
                 scopes: new.pending.scopes.clone(),
                 retiring: new.pending.replaces.clone(),
                 used_before_link: None,
+                org: new.pending.org.clone(),
+                resources: new.pending.resources.clone(),
             }),
             ..TokenFacts::default()
         };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{Hub, Result};
-use crate::index::TokenRecord;
+use crate::index::{HubResource, TokenRecord};
 use crate::ledger::{Entry, MachineUse};
 use crate::names::TokenName;
 use crate::remote::hub::audit::{self, Audit, Audited};
@@ -19,6 +19,9 @@ pub(crate) struct Row {
     pub local: Option<TokenName>,
     pub local_last_used: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// What an organisation token reaches, as its stored record keeps it
+    /// (Hub's listing leaves it out).
+    pub resources: Vec<HubResource>,
 }
 
 impl Hub<'_> {
@@ -32,7 +35,7 @@ impl Hub<'_> {
     pub(crate) fn rows(&self) -> Result<Vec<Row>> {
         let session = self.session()?;
         let tokens = self.with_session(&session, |c, s| c.list(s))?;
-        crate::remote::hub::api::remember(self.service, &tokens);
+        crate::remote::hub::api::remember(self.service, &tokens, self.org.as_deref());
         let entries: Vec<Entry> = self
             .service
             .ledger()?
@@ -57,6 +60,9 @@ impl Hub<'_> {
                         .expires_at
                         .or_else(|| local.and_then(|(_, r)| r.expires_at)),
                     local_last_used: local.and_then(|(_, r)| uses.get(&r.id).map(|u| u.at)),
+                    resources: local
+                        .and_then(|(_, r)| Some(r.hub.as_ref()?.resources.clone()))
+                        .unwrap_or_default(),
                     local: local.map(|(n, _)| n.clone()),
                     token,
                 }
@@ -68,7 +74,7 @@ impl Hub<'_> {
     pub(crate) fn audit(&self) -> Result<Audit> {
         let session = self.session()?;
         let listed = self.with_session(&session, |c, s| c.list(s))?;
-        crate::remote::hub::api::remember(self.service, &listed);
+        crate::remote::hub::api::remember(self.service, &listed, self.org.as_deref());
         let hub: BTreeMap<String, HubToken> =
             listed.into_iter().map(|t| (t.uuid.clone(), t)).collect();
         let (mine, skipped): (Vec<Entry>, Vec<Entry>) = self
@@ -77,7 +83,7 @@ impl Hub<'_> {
             .entries()?
             .into_iter()
             .filter(|e| e.record.hub.is_some())
-            .partition(|e| e.record.username.eq_ignore_ascii_case(&session.username));
+            .partition(|e| self.owns(&e.record, &session.username));
         let uses = self.latest_uses(&mine);
         let tolerance =
             chrono::Duration::minutes(i64::from(self.service.config.audit_tolerance_minutes));
@@ -126,7 +132,10 @@ impl Hub<'_> {
             .collect();
         let other_accounts = skipped.into_iter().map(|e| e.name).collect();
         Ok(Audit {
-            username: session.username.clone(),
+            username: match &self.org {
+                Some(org) => format!("the organisation {org}"),
+                None => session.username.clone(),
+            },
             tokens,
             skipped: other_accounts,
             strays,

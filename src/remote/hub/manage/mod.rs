@@ -85,11 +85,14 @@ impl From<crate::config::ConfigError> for ManageError {
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
-/// Docker Hub as this run sees it: the service, the client, Hub's URL.
+/// Docker Hub as this run sees it: the service, the client, Hub's URL, and
+/// the organisation whose access tokens it manages (`None`: the signed-in
+/// account's personal tokens). Every flow below works on either.
 pub(crate) struct Hub<'a> {
     pub service: &'a Service,
     pub client: HubClient,
     pub url: String,
+    pub org: Option<String>,
 }
 
 /// A token given on the command line: one stored here, or only a Hub token id.
@@ -119,14 +122,42 @@ pub(crate) struct Abandoned {
 }
 
 impl<'a> Hub<'a> {
+    /// Hub for the signed-in account's personal tokens.
     pub(crate) fn open(service: &'a Service) -> Result<Self> {
+        Self::open_for(service, None)
+    }
+
+    /// Hub for `org`'s access tokens, or (`None`) the personal ones.
+    pub(crate) fn open_for(service: &'a Service, org: Option<&str>) -> Result<Self> {
+        let org = org
+            .map(super::org::check_org)
+            .transpose()
+            .map_err(ManageError::Invalid)?;
         let url = service.env.hub_url(&service.config)?;
         let timeout = Duration::from_secs(u64::from(service.config.hub_timeout_seconds));
         Ok(Self {
             service,
-            client: HubClient::new(&url, timeout)?,
+            client: HubClient::new(&url, timeout)?.for_org(org.as_deref()),
             url,
+            org,
         })
+    }
+
+    /// The name Hub takes with the token at `/v2/auth/token` and `docker
+    /// login` takes as the username: the organisation's, or the account's.
+    fn identifier<'s>(&'s self, session: &'s Session) -> &'s str {
+        self.org.as_deref().unwrap_or(&session.username)
+    }
+
+    /// True when `record` is a token of what this run manages: an access
+    /// token of its organisation, or a personal token of `username`.
+    pub(crate) fn owns(&self, record: &TokenRecord, username: &str) -> bool {
+        let org = record.hub.as_ref().and_then(|h| h.org.as_deref());
+        match (&self.org, org) {
+            (Some(mine), Some(theirs)) => mine.eq_ignore_ascii_case(theirs),
+            (None, None) => record.username.eq_ignore_ascii_case(username),
+            _ => false,
+        }
     }
 
     /// The open session, or the error that says to sign in.
@@ -141,10 +172,25 @@ impl<'a> Hub<'a> {
         call: impl FnOnce(&HubClient, &Session) -> Result<T, HubError>,
     ) -> Result<T, HubError> {
         let result = call(&self.client, session);
-        if matches!(result, Err(HubError::SessionExpired)) {
-            let _ = Session::forget(&self.url, &self.service.paths);
+        match (result, &self.org) {
+            (Err(HubError::SessionExpired), _) => {
+                let _ = Session::forget(&self.url, &self.service.paths);
+                Err(HubError::SessionExpired)
+            }
+            (
+                Err(HubError::Refused {
+                    status: 403,
+                    what,
+                    detail,
+                }),
+                Some(org),
+            ) => Err(HubError::NotOwner {
+                org: org.clone(),
+                what,
+                detail,
+            }),
+            (result, _) => result,
         }
-        result
     }
 
     /// A token named on the command line: a stored one linked to Hub, or a
@@ -223,10 +269,25 @@ impl<'a> Hub<'a> {
         Ok((name, record))
     }
 
-    /// Refuses a stored token that belongs to another Hub account than the session's.
+    /// Refuses a stored token that belongs to another Hub account than the
+    /// session's, or to another organisation than this run's.
     fn check_owner(&self, session: &Session, name: &TokenName, record: &TokenRecord) -> Result<()> {
-        if record.username.eq_ignore_ascii_case(&session.username) {
+        if self.owns(record, &session.username) {
             return Ok(());
+        }
+        let org = record.hub.as_ref().and_then(|h| h.org.as_deref());
+        if org.is_some() || self.org.is_some() {
+            return Err(ManageError::Invalid(match (org, &self.org) {
+                (Some(theirs), _) => format!(
+                    "{name} is an access token of the Docker Hub organisation {}: give --org {}",
+                    crate::text::printable(theirs, 64),
+                    crate::text::printable(theirs, 64)
+                ),
+                (None, Some(mine)) => format!(
+                    "{name} is a personal Docker Hub token, not one of the organisation {mine}: leave out --org"
+                ),
+                (None, None) => unreachable!("one of them is an organisation"),
+            }));
         }
         Err(ManageError::Invalid(format!(
             "{name} belongs to {} on Docker Hub, and this session is {}'s: `docker-credential-pat hub login --username {}` first",

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Paths;
 use crate::fsutil::{self, FsError};
-use crate::index::Retiring;
+use crate::index::{HubResource, Retiring};
 use crate::names::TokenName;
 use crate::secret::Secret;
 
@@ -34,6 +34,12 @@ pub(crate) struct Pending {
     salt: String,
     fingerprint: String,
     pub scopes: Vec<String>,
+    /// The organisation whose access token it is; `None`: a personal token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// What an organisation token reaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<HubResource>,
     pub expires_at: Option<DateTime<Utc>>,
     /// The Hub token it replaces (`hub rotate`), switched off once it is stored.
     pub replaces: Option<Retiring>,
@@ -50,6 +56,8 @@ impl Pending {
             fingerprint: fingerprint(&salt, secret),
             salt,
             scopes: Vec::new(),
+            org: None,
+            resources: Vec::new(),
             expires_at: None,
             replaces: None,
             make_default: false,

@@ -135,15 +135,28 @@ impl Hub<'_> {
                 )
             })?;
         let expires_at = same_length(&record, &old, Utc::now());
-        let new = NewToken {
+        let mut new = NewToken {
             token_label: if old.token_label.is_empty() {
                 spec::label(name.integration.as_str(), &spec::host_name(), None)
             } else {
                 old.token_label.clone()
             },
-            scopes: scopes_or(&old.scopes, &scopes_or(&link.scopes, &["repo:read".into()])),
             expires_at: expires_at.map(rfc3339),
+            ..NewToken::default()
         };
+        if self.org.is_some() {
+            // Hub's listing of organisation tokens leaves out what they reach.
+            let full = self
+                .with_session(&session, |c, s| c.get(s, &old_uuid))
+                .map_err(|e| read(e.into()))?;
+            new.resources = if full.resources.is_empty() {
+                link.resources.clone()
+            } else {
+                full.resources
+            };
+        } else {
+            new.scopes = scopes_or(&old.scopes, &scopes_or(&link.scopes, &["repo:read".into()]));
+        }
         let created = self
             .create_once(&session, &new, &listed)
             .map_err(|e| RotateFailure::at(Step::Create, e))?;
@@ -153,6 +166,8 @@ impl Hub<'_> {
         };
         let mut pending = Pending::new(&created.uuid, &created.token);
         pending.scopes = scopes_or(&created.scopes, &new.scopes);
+        pending.org = self.org.clone();
+        pending.resources = new.resources.clone();
         pending.expires_at = expires_at;
         pending.replaces = Some(retiring.clone());
         let give_up = |step: Step, error: ManageError| {
@@ -167,7 +182,10 @@ impl Hub<'_> {
             .save(&self.service.paths, &name)
             .map_err(|e| give_up(Step::Store, ServiceError::from(e).into()))?;
 
-        match self.client.check_token(&session.username, &created.token) {
+        match self
+            .client
+            .check_token(self.identifier(&session), &created.token)
+        {
             Ok(true) => {
                 // Hub counts the check as a use; so does the audit, here and
                 // (through the team server, when there is one) on every machine.

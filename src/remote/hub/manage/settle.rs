@@ -143,6 +143,7 @@ impl Hub<'_> {
             label: new.token_label.clone(),
             lost,
             detail: error.to_string(),
+            org: self.org.clone(),
         })
     }
 }
