@@ -123,7 +123,13 @@ fn push(env: &Env, host: &str, repository: &str, user: &str, secret: &str) -> Ou
 /// `docker login` then `docker manifest inspect --insecure`, with Docker keeping
 /// the login itself: true when both work, false when the registry refuses the
 /// token. Any other failure fails the test, so a refusal is never assumed.
-fn docker_reads(env: &Env, host: &str, repository: &str, user: &str, secret: &str) -> bool {
+pub(crate) fn docker_reads(
+    env: &Env,
+    host: &str,
+    repository: &str,
+    user: &str,
+    secret: &str,
+) -> bool {
     let refused = |output: &Output| {
         let text = format!("{}{}", stdout(output), stderr(output)).to_lowercase();
         text.contains("unauthorized") || text.contains("denied")

@@ -10,6 +10,8 @@ use crate::support::hub_setup::*;
 use crate::support::openbao::{DevServer, ROOT_TOKEN};
 use crate::support::*;
 
+mod oat;
+
 fn run_hub(env: &Env, args: &[&str]) -> Output {
     let mut all = vec!["hub"];
     all.extend_from_slice(args);
