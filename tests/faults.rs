@@ -803,6 +803,19 @@ pub(crate) const ROTATE_KILL_SYSCALLS: &[&str] = &[
 
 #[test]
 fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() {
+    hub_rotate_kill_points(None);
+}
+
+/// The same for an organisation access token: stored as the organisation,
+/// checked at Hub with its name, and taken by the registry for its resources.
+#[test]
+fn hub_rotate_of_an_organisation_token_killed_at_any_point_leaves_a_working_token() {
+    hub_rotate_kill_points(Some("acme"));
+}
+
+/// Kills `hub rotate` at every kill point, for a personal token or (with
+/// `org`) an organisation access token, and checks what each kill leaves.
+fn hub_rotate_kill_points(org: Option<&str>) {
     require_tool("strace", "strace");
     let hub_setup::Setup {
         keyring,
@@ -813,11 +826,64 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
     hub.set_rate_limit(100_000);
     let registry = HubRegistry::start(&hub);
     hub_setup::login(&env);
-    ok(&env.run(
-        &words("hub create --integration ci --scopes write --default"),
-        "",
-    ));
-    registry.push(&env);
+    let (user, reference) = match org {
+        None => {
+            ok(&env.run(
+                &words("hub create --integration ci --scopes write --default"),
+                "",
+            ));
+            registry.push(&env);
+            (hub_setup::USER.to_owned(), registry.reference.clone())
+        }
+        Some(org) => {
+            hub.add_org(org, &[hub_setup::USER]);
+            // Every kill after the create leaves a token the cap would count.
+            hub.set_org_token_limit(org, 10_000);
+            let pattern = format!("{org}/*");
+            ok(&env.run(
+                &[
+                    "hub",
+                    "create",
+                    "--org",
+                    org,
+                    "-i",
+                    "ci",
+                    "--repo",
+                    &pattern,
+                    "--scopes",
+                    "image-pull,image-push",
+                    "--default",
+                ],
+                "",
+            ));
+            let reference = format!("{}/{org}/app:1", registry.registry.host);
+            hub_setup::push_through_bridge(
+                &env,
+                &hub_setup::bridge(&env),
+                &registry.registry,
+                &reference,
+            );
+            (org.to_owned(), reference)
+        }
+    };
+    // What Hub holds: (id, secret, usable) of the account's or the organisation's tokens.
+    let on_hub = || -> Vec<(String, String, bool)> {
+        match org {
+            None => hub
+                .tokens()
+                .into_iter()
+                .map(|t| (t.uuid.clone(), t.secret.clone(), hub.accepts(&t.secret)))
+                .collect(),
+            Some(org) => hub
+                .org_tokens(org)
+                .into_iter()
+                .map(|t| (t.id, t.secret, t.is_active))
+                .collect(),
+        }
+    };
+    let accepted = |secret: &str| {
+        hub_setup::registry_accepts_as(&env, &registry.registry, &user, secret, &reference)
+    };
     let rotate = ["hub", "rotate", "ci@docker.io"];
     let rotate_counts = count_syscalls_of(ROTATE_KILL_SYSCALLS, &env, None, &rotate, "");
     let mut tally = Tally::default();
@@ -829,11 +895,12 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
             tally.points += 1;
             let now = hub_setup::served(&env)
                 .unwrap_or_else(|| panic!("killed at {syscall} #{n}: a token is always stored"));
-            let on_hub = hub
-                .token_with_secret(&now)
+            let (uuid, _, usable) = on_hub()
+                .into_iter()
+                .find(|t| t.1 == now)
                 .unwrap_or_else(|| panic!("killed at {syscall} #{n}: the stored token is Hub's"));
             assert!(
-                hub.accepts(&now),
+                usable,
                 "killed at {syscall} #{n}: the stored token is active on Hub ({})",
                 if now == before {
                     "the old one"
@@ -845,9 +912,10 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
                 serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
             assert_eq!(
                 listed[0]["hub_id"],
-                on_hub.uuid.as_str(),
+                uuid.as_str(),
                 "killed at {syscall} #{n}: the record links the token it holds"
             );
+            assert_eq!(listed[0]["username"], user.as_str());
             if killed {
                 tally.killed += 1;
                 if now == before {
@@ -858,7 +926,7 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
             }
             if now != checked_at_registry {
                 assert!(
-                    registry.accepts(&env, &now),
+                    accepted(&now),
                     "killed at {syscall} #{n}: the registry takes the stored token"
                 );
                 checked_at_registry = now;
@@ -874,8 +942,11 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
     // beside the one in use, and `hub tokens` shows them unlinked.
     ok(&env.run(&rotate, ""));
     let now = hub_setup::served(&env).unwrap();
-    let hub_rows: serde_json::Value =
-        serde_json::from_str(&ok(&env.run(&["hub", "tokens", "--json"], ""))).unwrap();
+    let mut listing = vec!["hub", "tokens", "--json"];
+    if let Some(org) = org {
+        listing.extend(["--org", org]);
+    }
+    let hub_rows: serde_json::Value = serde_json::from_str(&ok(&env.run(&listing, ""))).unwrap();
     let active_linked: Vec<&serde_json::Value> = hub_rows
         .as_array()
         .unwrap()
@@ -883,21 +954,16 @@ fn hub_rotate_killed_at_any_point_leaves_the_old_token_or_the_new_one_working() 
         .filter(|r| r["is_active"] == true && r["local"] != serde_json::Value::Null)
         .collect();
     assert_eq!(active_linked.len(), 1, "{hub_rows}");
-    assert_eq!(
-        active_linked[0]["uuid"],
-        hub.token_with_secret(&now).unwrap().uuid.as_str()
-    );
-    let never_stored = hub
-        .tokens()
-        .iter()
-        .filter(|t| t.is_active && t.secret != now)
-        .count();
+    let in_use = on_hub().into_iter().find(|t| t.1 == now).unwrap();
+    assert_eq!(active_linked[0]["uuid"], in_use.0.as_str());
+    let never_stored = on_hub().iter().filter(|t| t.2 && t.1 != now).count();
     eprintln!(
-        "hub rotate kill points: {tally:?} {rotate_counts:?}; {never_stored} token(s) created but never stored"
+        "hub rotate{} kill points: {tally:?} {rotate_counts:?}; {never_stored} token(s) created but never stored",
+        org.map_or_else(String::new, |o| format!(" --org {o}"))
     );
     ok(&env.run(&["hub", "logout"], ""));
     let mut model = Model::new();
-    model.insert("ci@docker.io".into(), ("alice".into(), now));
+    model.insert("ci@docker.io".into(), (user, now));
     repair_leaves_doctor_green(&mut env, &keyring, &model);
 }
 

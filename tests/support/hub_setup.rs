@@ -117,8 +117,19 @@ pub fn bridged_authfile(env: &Env, registry: &Registry) -> String {
 /// True when the registry lets `secret` (as alice) read `reference`, asked by
 /// skopeo with the secret in an authfile of its own: no helper involved.
 pub fn registry_accepts(env: &Env, registry: &Registry, secret: &str, reference: &str) -> bool {
+    registry_accepts_as(env, registry, USER, secret, reference)
+}
+
+/// The same for `user` (an organisation, with one of its access tokens).
+pub fn registry_accepts_as(
+    env: &Env,
+    registry: &Registry,
+    user: &str,
+    secret: &str,
+    reference: &str,
+) -> bool {
     let path = env.root.path().join("direct-auth.json");
-    registry.plaintext_authfile(&path, USER, secret);
+    registry.plaintext_authfile(&path, user, secret);
     let output = env.skopeo(&[
         "inspect",
         "--tls-verify=false",
