@@ -1,6 +1,6 @@
 //! Every Docker Hub flow (`hub login`, `create`, `link`, `activate`,
-//! `deactivate`, `delete`, `rotate`) through a fault at every request it
-//! makes, to the Hub double and, on the team backend, to a real
+//! `deactivate`, `delete`, `rotate`, and the same for an organisation's
+//! access tokens with `--org`) through a fault at every request it makes, to the Hub double and, on the team backend, to a real
 //! `bao server -dev`, each behind its own fault proxy.
 //!
 //! For each flow and backend the requests are counted first with the
@@ -59,6 +59,9 @@ struct Case<'a> {
     hub: &'a HubDouble,
     env: Env,
     user: String,
+    /// The organisation (owned by `user`) whose access token the flow acts on;
+    /// `None`: the account's personal token.
+    org: Option<String>,
     kind: Kind,
     /// The Hub token `hub link` links.
     link: Option<String>,
@@ -123,10 +126,26 @@ impl Case<'_> {
             }
             Kind::Create => {}
             _ => {
-                ok(&self.run(&["hub", "create", "-i", "ci"], ""));
+                ok(&self.create());
                 if self.kind == Kind::Activate {
                     ok(&self.run(&["hub", "deactivate", NAME], ""));
                 }
+            }
+        }
+    }
+
+    /// `hub create` of ci@docker.io: a personal token, or the organisation's
+    /// reaching its repositories. The other flows name the stored token
+    /// alone, and the record says whose it is.
+    fn create(&self) -> Output {
+        match &self.org {
+            None => self.run(&["hub", "create", "-i", "ci"], ""),
+            Some(org) => {
+                let repos = format!("{org}/*");
+                self.run(
+                    &["hub", "create", "--org", org, "-i", "ci", "--repo", &repos],
+                    "",
+                )
             }
         }
     }
@@ -135,7 +154,7 @@ impl Case<'_> {
     fn flow(&self) -> Output {
         match self.kind {
             Kind::Login => self.login(),
-            Kind::Create => self.run(&["hub", "create", "-i", "ci"], ""),
+            Kind::Create => self.create(),
             Kind::Link => self.run(&["hub", "link", NAME, self.link.as_deref().unwrap()], ""),
             Kind::Activate => self.run(&["hub", "activate", NAME], ""),
             Kind::Deactivate => self.run(&["hub", "deactivate", NAME], ""),
@@ -163,13 +182,21 @@ impl Case<'_> {
                     t["hub_id"].as_str().map(str::to_owned),
                 )
             });
-        let hub = self
-            .hub
-            .tokens()
-            .into_iter()
-            .filter(|t| t.user == self.user)
-            .map(|t| (t.uuid, t.secret, t.is_active))
-            .collect();
+        let hub = match &self.org {
+            None => self
+                .hub
+                .tokens()
+                .into_iter()
+                .filter(|t| t.user == self.user)
+                .map(|t| (t.uuid, t.secret, t.is_active))
+                .collect(),
+            Some(org) => self
+                .hub
+                .org_tokens(org)
+                .into_iter()
+                .map(|t| (t.id, t.secret, t.is_active))
+                .collect(),
+        };
         State { served, local, hub }
     }
 
@@ -292,6 +319,8 @@ const LANES: usize = 4;
 /// OpenBao server, and a counter that gives each case its own account.
 struct World<'a> {
     kind: Kind,
+    /// The flow acts on organisation access tokens (each case's own organisation).
+    org: bool,
     hub: &'a HubDouble,
     keyring: Option<&'a SecretService>,
     bao: Option<&'a DevServer>,
@@ -336,6 +365,10 @@ impl Lane {
         } else {
             world.hub.add_user(&user, PASSWORD);
         }
+        let org = world.org.then(|| format!("o{serial}"));
+        if let Some(org) = &org {
+            world.hub.add_org(org, &[&user]);
+        }
         let mut env = match world.keyring {
             Some(keyring) => Env::new(keyring),
             None => Env::without_keychain(),
@@ -355,6 +388,7 @@ impl Lane {
             hub: world.hub,
             env,
             user,
+            org,
             kind: world.kind,
             link: None,
         };
@@ -371,15 +405,17 @@ const FAULTS: [Fault; 5] = [
     Fault::Status(503),
 ];
 
-/// Runs one flow on one backend through every fault at every request index;
-/// returns the fault points covered.
-fn matrix(kind: Kind, backend: Backend) -> usize {
+/// Runs one flow on one backend through every fault at every request index,
+/// on personal tokens or (`org`) organisation access tokens; returns the
+/// fault points covered.
+fn matrix(kind: Kind, backend: Backend, org: bool) -> usize {
     let keyring = (backend == Backend::Keychain).then(SecretService::start);
     let hub = HubDouble::start();
     hub.set_rate_limit(100_000);
     let bao = (backend == Backend::OpenBao).then(DevServer::start);
     let world = World {
         kind,
+        org,
         hub: &hub,
         keyring: keyring.as_ref(),
         bao: bao.as_ref(),
@@ -395,7 +431,8 @@ fn matrix(kind: Kind, backend: Backend) -> usize {
     let counts: Vec<usize> = lane.proxies.iter().map(|(_, p)| p.seen().len()).collect();
     for ((what, proxy), count) in lane.proxies.iter().zip(&counts) {
         eprintln!(
-            "{kind:?} on {backend:?}: {count} requests to {what}: {:?}",
+            "{kind:?}{} on {backend:?}: {count} requests to {what}: {:?}",
+            if org { " --org" } else { "" },
             proxy.seen()
         );
     }
@@ -433,7 +470,8 @@ fn matrix(kind: Kind, backend: Backend) -> usize {
         problems.join("\n")
     );
     eprintln!(
-        "{kind:?} on {backend:?}: {counts:?} requests x {} faults = {} fault points",
+        "{kind:?}{} on {backend:?}: {counts:?} requests x {} faults = {} fault points",
+        if org { " --org" } else { "" },
         FAULTS.len(),
         jobs.len()
     );
@@ -454,8 +492,9 @@ fn one_point(world: &World<'_>, lane: &Lane, p: usize, n: usize, fault: Fault) -
     let applied = proxy.applied();
     lane.reset();
     let label = format!(
-        "{:?}, {fault} at {what} request {n} ({:?})",
+        "{:?}{}, {fault} at {what} request {n} ({:?})",
         world.kind,
+        if world.org { " --org" } else { "" },
         applied.first().map(|a| &a.2)
     );
     assert_eq!(applied.len(), 1, "{label}: the fault was not applied");
@@ -494,30 +533,42 @@ fn check(case: &Case<'_>, out: &Output, before: &State) -> Option<String> {
 }
 
 macro_rules! matrix_tests {
-    ($($test:ident => $kind:ident, $backend:ident),* $(,)?) => {
+    ($($test:ident => $kind:ident, $backend:ident $(, $org:ident)?);* $(;)?) => {
         $(
             #[test]
             fn $test() {
-                matrix(Kind::$kind, Backend::$backend);
+                matrix(Kind::$kind, Backend::$backend, matrix_tests!(@org $($org)?));
             }
         )*
     };
+    (@org) => { false };
+    (@org org) => { true };
 }
 
 matrix_tests! {
-    every_fault_in_hub_login => Login, Keychain,
-    every_fault_in_hub_create => Create, Keychain,
-    every_fault_in_hub_create_on_openbao => Create, OpenBao,
-    every_fault_in_hub_link => Link, Keychain,
-    every_fault_in_hub_link_on_openbao => Link, OpenBao,
-    every_fault_in_hub_activate => Activate, Keychain,
-    every_fault_in_hub_activate_on_openbao => Activate, OpenBao,
-    every_fault_in_hub_deactivate => Deactivate, Keychain,
-    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao,
-    every_fault_in_hub_delete => Delete, Keychain,
-    every_fault_in_hub_delete_on_openbao => Delete, OpenBao,
-    every_fault_in_hub_rotate => Rotate, Keychain,
-    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao,
+    every_fault_in_hub_login => Login, Keychain;
+    every_fault_in_hub_create => Create, Keychain;
+    every_fault_in_hub_create_on_openbao => Create, OpenBao;
+    every_fault_in_hub_link => Link, Keychain;
+    every_fault_in_hub_link_on_openbao => Link, OpenBao;
+    every_fault_in_hub_activate => Activate, Keychain;
+    every_fault_in_hub_activate_on_openbao => Activate, OpenBao;
+    every_fault_in_hub_deactivate => Deactivate, Keychain;
+    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao;
+    every_fault_in_hub_delete => Delete, Keychain;
+    every_fault_in_hub_delete_on_openbao => Delete, OpenBao;
+    every_fault_in_hub_rotate => Rotate, Keychain;
+    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao;
+    every_fault_in_hub_create_of_an_org_token => Create, Keychain, org;
+    every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, org;
+    every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, org;
+    every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, org;
+    every_fault_in_hub_deactivate_of_an_org_token => Deactivate, Keychain, org;
+    every_fault_in_hub_deactivate_of_an_org_token_on_openbao => Deactivate, OpenBao, org;
+    every_fault_in_hub_delete_of_an_org_token => Delete, Keychain, org;
+    every_fault_in_hub_delete_of_an_org_token_on_openbao => Delete, OpenBao, org;
+    every_fault_in_hub_rotate_of_an_org_token => Rotate, Keychain, org;
+    every_fault_in_hub_rotate_of_an_org_token_on_openbao => Rotate, OpenBao, org;
 }
 
 /// The reported failure, made to last: `hub rotate` on a team server whose
