@@ -31,51 +31,42 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
     let org = match &command {
         HubCommand::Create(HubCreateArgs { org, .. })
         | HubCommand::Tokens { org, .. }
-        | HubCommand::Audit { org, .. } => org.clone(),
+        | HubCommand::Audit { org, .. }
+        | HubCommand::Rotate { org, .. } => org.clone(),
         HubCommand::Deactivate(list) | HubCommand::Activate(list) | HubCommand::Delete(list) => {
-            org_of(service, list.org.as_deref(), &list.tokens)
-        }
-        HubCommand::Rotate { token, org, .. } => {
-            org_of(service, org.as_deref(), std::slice::from_ref(token))
+            list.org.clone()
         }
         HubCommand::Login(_) | HubCommand::Logout | HubCommand::Link { .. } => None,
     };
-    let result = Hub::open_for(service, org.as_deref()).and_then(|hub| match command {
-        HubCommand::Login(args) => login(&hub, args),
-        HubCommand::Logout => logout(&hub),
-        HubCommand::Create(args) => create(&hub, args),
-        HubCommand::Tokens { json, wide, .. } => tokens(&hub, json, wide),
-        HubCommand::Link { token, id, expires } => link(&hub, &token, &id, expires.as_deref()),
-        HubCommand::Deactivate(HubTokenList { tokens, .. }) => set_active(&hub, &tokens, false),
-        HubCommand::Activate(HubTokenList { tokens, .. }) => set_active(&hub, &tokens, true),
-        HubCommand::Delete(HubTokenList { tokens, .. }) => delete(&hub, &tokens),
-        HubCommand::Rotate {
-            token, delete_old, ..
-        } => rotate(&hub, &token, delete_old),
-        HubCommand::Audit { json, .. } => audit(&hub, json),
-    });
+    let mut result = run_for(service, org.as_deref(), &command);
+    // A stored token named without --org whose record says it is an
+    // organisation's: found before anything was changed, so run again for it.
+    if let (Err(ManageError::OrgToken { org: theirs, .. }), None) = (&result, &org) {
+        let theirs = theirs.clone();
+        result = run_for(service, Some(&theirs), &command);
+    }
     Ok(result.unwrap_or_else(|e| {
         output::error(&explain(&e));
         Exit::Failure
     }))
 }
 
-/// The organisation whose tokens a command acts on: the one given, or the
-/// one the named stored tokens' records say they belong to (when they all
-/// say the same). A mix is left to the ownership check, which names it.
-fn org_of(service: &Service, given: Option<&str>, texts: &[String]) -> Option<String> {
-    if given.is_some() {
-        return given.map(str::to_owned);
+fn run_for(service: &Service, org: Option<&str>, command: &HubCommand) -> Result<Exit> {
+    let hub = Hub::open_for(service, org)?;
+    match command {
+        HubCommand::Login(args) => login(&hub, args),
+        HubCommand::Logout => logout(&hub),
+        HubCommand::Create(args) => create(&hub, args),
+        HubCommand::Tokens { json, wide, .. } => tokens(&hub, *json, *wide),
+        HubCommand::Link { token, id, expires } => link(&hub, token, id, expires.as_deref()),
+        HubCommand::Deactivate(HubTokenList { tokens, .. }) => set_active(&hub, tokens, false),
+        HubCommand::Activate(HubTokenList { tokens, .. }) => set_active(&hub, tokens, true),
+        HubCommand::Delete(HubTokenList { tokens, .. }) => delete(&hub, tokens),
+        HubCommand::Rotate {
+            token, delete_old, ..
+        } => rotate(&hub, token, *delete_old),
+        HubCommand::Audit { json, .. } => audit(&hub, *json),
     }
-    let entries = service.ledger().and_then(|l| l.entries()).ok()?;
-    let mut orgs = texts.iter().map(|text| {
-        crate::service::tokens::find_entry(&entries, text)
-            .ok()
-            .and_then(|e| e.record.hub.as_ref()?.org.clone())
-    });
-    let first = orgs.next().flatten()?;
-    orgs.all(|o| o.is_some_and(|o| o.eq_ignore_ascii_case(&first)))
-        .then_some(first)
 }
 
 /// `--org ORG ` when the run manages an organisation's tokens, for the commands it suggests.
@@ -123,7 +114,7 @@ pub(crate) fn explain(error: &ManageError) -> String {
     }
 }
 
-fn login(hub: &Hub<'_>, args: HubLoginArgs) -> Result<Exit> {
+fn login(hub: &Hub<'_>, args: &HubLoginArgs) -> Result<Exit> {
     if args.otp.is_some() {
         return Err(ManageError::Invalid(
             "--otp is no longer taken: a code on the command line is visible to every user of this machine; type it when asked, or give it on the second line of stdin after the password with --password-stdin".into(),
@@ -217,7 +208,7 @@ fn expires(text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
         .map_err(ManageError::Invalid)
 }
 
-fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
+fn create(hub: &Hub<'_>, args: &HubCreateArgs) -> Result<Exit> {
     let integration =
         Integration::parse(&args.integration).map_err(crate::error::ServiceError::from)?;
     let (scopes, resources) = match &hub.org {
@@ -245,7 +236,7 @@ fn create(hub: &Hub<'_>, args: HubCreateArgs) -> Result<Exit> {
     let name = format!("{integration}@docker.io");
     let request = CreateRequest {
         integration,
-        username: args.username,
+        username: args.username.clone(),
         scopes,
         resources,
         expires_at: expires(args.expires.as_deref())?,
@@ -473,9 +464,13 @@ fn delete(hub: &Hub<'_>, tokens: &[String]) -> Result<Exit> {
 }
 
 fn rotate(hub: &Hub<'_>, token: &str, delete_old: bool) -> Result<Exit> {
-    let rotated = hub
-        .rotate(token, delete_old)
-        .map_err(|failure| ManageError::Invalid(rotate_failure(token, &failure, &hub_flag(hub))))?;
+    let rotated = hub.rotate(token, delete_old).map_err(|failure| {
+        if matches!(failure.error, ManageError::OrgToken { .. }) {
+            // Nothing was done: `run` goes again for the organisation.
+            return failure.error;
+        }
+        ManageError::Invalid(rotate_failure(token, &failure, &hub_flag(hub)))
+    })?;
     let name = &rotated.name;
     if rotated.resumed {
         output::say(&format!(

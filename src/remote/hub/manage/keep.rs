@@ -189,6 +189,21 @@ impl Hub<'_> {
         else {
             return Ok(None);
         };
+        // An earlier run's token is settled through its owner's API only.
+        let (theirs, mine) = (pending.org.as_deref(), self.org.as_deref());
+        if !theirs
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(mine.unwrap_or_default())
+        {
+            return Err(ManageError::Invalid(format!(
+                "an earlier run left a new Docker Hub token for {name} under way, {}: run the same command {}",
+                theirs.map_or_else(
+                    || "a personal one".to_owned(),
+                    |o| format!("an access token of the organisation {o}")
+                ),
+                theirs.map_or_else(|| "without --org".to_owned(), |o| format!("with --org {o}"))
+            )));
+        }
         let resumed = match self.held(name, &pending)? {
             (Held::Ours { complete }, Some((record, secret))) => {
                 if !complete {

@@ -68,6 +68,10 @@ pub(crate) enum ManageError {
     Local(#[from] ServiceError),
     #[error("{0}")]
     Invalid(String),
+    /// A stored token named without `--org` is an access token of `org`:
+    /// the command runs again for that organisation.
+    #[error("{message}")]
+    OrgToken { org: String, message: String },
     /// Part of a change was made: what was, why the rest was not, and how to finish.
     #[error("{head}{cause}{tail}")]
     Partial {
@@ -276,13 +280,22 @@ impl<'a> Hub<'a> {
             return Ok(());
         }
         let org = record.hub.as_ref().and_then(|h| h.org.as_deref());
+        let theirs = |org: &str| {
+            format!(
+                "{name} is an access token of the Docker Hub organisation {}: give --org {}",
+                crate::text::printable(org, 64),
+                crate::text::printable(org, 64)
+            )
+        };
+        if let (Some(org), None) = (org, &self.org) {
+            return Err(ManageError::OrgToken {
+                org: org.to_owned(),
+                message: theirs(org),
+            });
+        }
         if org.is_some() || self.org.is_some() {
             return Err(ManageError::Invalid(match (org, &self.org) {
-                (Some(theirs), _) => format!(
-                    "{name} is an access token of the Docker Hub organisation {}: give --org {}",
-                    crate::text::printable(theirs, 64),
-                    crate::text::printable(theirs, 64)
-                ),
+                (Some(org), _) => theirs(org),
                 (None, Some(mine)) => format!(
                     "{name} is a personal Docker Hub token, not one of the organisation {mine}: leave out --org"
                 ),

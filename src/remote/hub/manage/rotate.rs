@@ -81,6 +81,11 @@ impl Hub<'_> {
         let read = |e: ManageError| RotateFailure::at(Step::Read, e);
         let session = self.session().map_err(|e| read(e.into()))?;
         let (name, mut record) = self.stored(text).map_err(|e| read(e.into()))?;
+        // Whose token it is decides which API the rest speaks to, including
+        // what settles an earlier run's new token.
+        if record.hub.is_some() {
+            self.check_owner(&session, &name, &record).map_err(read)?;
+        }
         // What an earlier run of this command left under way is settled first.
         let resumed = match self.resume(&session, &name).map_err(read)? {
             Some(Resumed::Stored(pending)) => Some(pending),
