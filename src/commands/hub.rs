@@ -257,18 +257,20 @@ fn create(hub: &Hub<'_>, args: &HubCreateArgs) -> Result<Exit> {
     // What the token may do: a personal token's scope, an organisation token's reach.
     let (kind, reach) = match &hub.org {
         Some(org) => (
-            format!("access token of the organisation {org}"),
+            format!(
+                "organisation access token {} of {org}",
+                short(&created.uuid)
+            ),
             format!("reaching {}", hub_org::short_resources(&created.resources)),
         ),
         None => (
-            "token".to_owned(),
+            format!("token {}", short(&created.uuid)),
             format!("scope {}", spec::short_scopes(&created.scopes)),
         ),
     };
     if created.resumed {
         output::say(&format!(
-            "Finished creating {name}: Docker Hub {kind} {}, made by an earlier run that stopped before it knew, is stored in {}, {reach}, {}",
-            short(&created.uuid),
+            "Finished creating {name}: Docker Hub {kind}, made by an earlier run that stopped before it knew, is stored in {}, {reach}, {}",
             created.backend.place(),
             expiry_words(created.expires_at)
         ));
@@ -279,8 +281,7 @@ fn create(hub: &Hub<'_>, args: &HubCreateArgs) -> Result<Exit> {
         None => format!("{reach} ({})", spec::describe_scopes(&created.scopes)),
     };
     output::say(&format!(
-        "Created {name} on Docker Hub as {kind} {}: label \"{}\", {described}, {}",
-        short(&created.uuid),
+        "Created {name} on Docker Hub as {kind}: label \"{}\", {described}, {}",
         crate::text::printable(&created.label, 100),
         expiry_words(created.expires_at)
     ));

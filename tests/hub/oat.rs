@@ -53,7 +53,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     assert!(first.expires_at.is_some());
     assert!(
         out.starts_with(&format!(
-            "Created ci@docker.io on Docker Hub as access token of the organisation acme {}: label \"ci@",
+            "Created ci@docker.io on Docker Hub as organisation access token {} of acme: label \"ci@",
             &first.id[..8]
         )) && out.contains("reaching acme/*: image-pull, image-push, expires on ")
             && out.contains("It is stored with acme as its username, as `docker login -u acme` expects"),

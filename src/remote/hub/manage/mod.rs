@@ -12,6 +12,13 @@
 //! A rotation interrupted after the commit leaves the old token's id on the
 //! record (`retiring`), and the next rotation of that token finishes the job.
 //!
+//! The same flows manage an organisation's access tokens (`hub … --org ORG`,
+//! [`Hub::org`]): the client then speaks to the organisation's token calls,
+//! a new token is stored with the organisation as its username (as `docker
+//! login -u ORG` expects) and checked at Hub under that name, and its
+//! [`HubLink`] carries the organisation and what the token reaches. A stored
+//! token is acted on only by a run for its own owner ([`Hub::owns`]).
+//!
 //! Tokens are read and changed only through the service's [`Ledger`], so all
 //! of this works the same on this machine's index and on a team's OpenBao
 //! server, where the expiry and the Hub link travel with the record.
@@ -32,6 +39,7 @@
 //!   the same command, run again, settles first.
 //!
 //! [`Ledger`]: crate::ledger::Ledger
+//! [`HubLink`]: crate::index::HubLink
 
 use std::time::Duration;
 
