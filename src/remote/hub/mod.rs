@@ -83,11 +83,11 @@ pub(crate) enum HubError {
     /// A create whose answer never came: Hub may have made a token whose secret nobody holds.
     #[error("{}", lost_words(.label, .lost, .detail, .org.as_deref()))]
     CreateLost {
-        label: String,
+        label: Box<str>,
         lost: manage::settle::Lost,
-        detail: String,
+        detail: Box<str>,
         /// The organisation whose token it was to be; `None`: a personal token.
-        org: Option<String>,
+        org: Option<Box<str>>,
     },
 }
 

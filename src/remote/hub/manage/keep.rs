@@ -49,7 +49,7 @@ enum Held {
 /// What running a command again found an earlier run had left under way.
 pub(crate) enum Resumed {
     /// The new token was stored: its record is finished now.
-    Stored(Pending),
+    Stored(Box<Pending>),
     /// The new token was never stored: it was deleted from Hub.
     Dropped,
 }
@@ -215,7 +215,7 @@ impl Hub<'_> {
                         pending: &pending,
                     })?;
                 }
-                Resumed::Stored(pending)
+                Resumed::Stored(Box::new(pending))
             }
             _ => {
                 self.remove(session, &pending.uuid)?;

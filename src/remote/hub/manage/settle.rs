@@ -140,10 +140,10 @@ impl Hub<'_> {
             }
         };
         Err(HubError::CreateLost {
-            label: new.token_label.clone(),
+            label: new.token_label.as_str().into(),
             lost,
-            detail: error.to_string(),
-            org: self.org.clone(),
+            detail: error.to_string().into(),
+            org: self.org.as_deref().map(Into::into),
         })
     }
 }
