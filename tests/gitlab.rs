@@ -416,6 +416,30 @@ fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
     );
     let items: serde_json::Value = serde_json::from_str(&stdout(&audit(true))).unwrap();
     assert_eq!(items[0]["status"], "suspicious", "{items}");
+
+    // doctor runs the same audit while the GitLab login is kept, and says
+    // where that login is kept.
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    let flagged_line = doctor
+        .lines()
+        .find(|l| l.contains("gitlab-audit"))
+        .unwrap_or_else(|| panic!("no GitLab audit: {doctor}"));
+    assert!(flagged_line.contains("ci@"), "{doctor}");
+    assert!(doctor.contains("gitlab rotate ci@"), "{doctor}");
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.contains("caches") && l.contains("the GitLab login for")),
+        "{doctor}"
+    );
+    // Without a login it says the audit was not made, and never asks for one.
+    ok(&run_gitlab(env, &["logout", "--registry", &setup.host]));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("not audited here: no `gitlab login` is kept"),
+        "{doctor}"
+    );
+    assert!(!doctor.contains("the GitLab login for"), "{doctor}");
 }
 
 #[test]
