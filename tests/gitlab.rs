@@ -3,178 +3,9 @@
 //! double, reached through Docker and skopeo: a token created or rotated is
 //! what `docker manifest inspect` then uses, a revoked one is refused.
 
-use std::process::Output;
-
-pub(crate) use crate::hub::error_line;
-use crate::support::gitlab::GitlabDouble;
+use crate::support::gitlab_setup::*;
 use crate::support::http_double::Fault;
 use crate::support::*;
-
-pub(crate) const USER: &str = "alice";
-
-/// A keyring, a private environment, a GitLab double with alice (owner of
-/// `team/app`) and her `api` token, and the registry it feeds, configured in
-/// config.toml as a GitLab registry.
-pub(crate) struct Setup {
-    pub keyring: SecretService,
-    pub env: Env,
-    pub gitlab: GitlabDouble,
-    /// Runs while the setup lives.
-    pub _registry: Registry,
-    pub host: String,
-    pub project: u64,
-    pub manage: String,
-}
-
-pub(crate) fn setup() -> Setup {
-    setup_with("")
-}
-
-/// [`setup`], with more lines for config.toml.
-pub(crate) fn setup_with(config: &str) -> Setup {
-    let keyring = SecretService::start();
-    let env = Env::new(&keyring);
-    let gitlab = GitlabDouble::start();
-    let alice = gitlab.add_user(USER);
-    let project = gitlab.add_project("team/app", &[(alice, 50)]);
-    let (_, manage) = gitlab.add_personal_token(alice, "manage", &["api"]);
-    let registry = gitlab.start_registry();
-    let host = registry.host.clone();
-    env.write_config_toml(&format!(
-        "{config}\n[registries.\"{host}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
-        gitlab.api_url()
-    ));
-    env.write_config_json(&format!(
-        "{{\"credsStore\":\"pat\",\"credHelpers\":{{\"{host}\":\"pat\"}}}}"
-    ));
-    Setup {
-        keyring,
-        env,
-        gitlab,
-        _registry: registry,
-        host,
-        project,
-        manage,
-    }
-}
-
-pub(crate) fn run_gitlab(env: &Env, args: &[&str]) -> Output {
-    let mut all = vec!["gitlab"];
-    all.extend_from_slice(args);
-    env.run(&all, "")
-}
-
-/// [`setup_with`] `config`, logged in.
-pub(crate) fn logged_in(config: &str) -> Setup {
-    let setup = setup_with(config);
-    login(&setup);
-    setup
-}
-
-pub(crate) fn login(setup: &Setup) -> String {
-    login_on(&setup.env, setup)
-}
-
-/// `gitlab login` with alice's api token, on another machine's `env`.
-pub(crate) fn login_on(env: &Env, setup: &Setup) -> String {
-    ok(&env.run(
-        &[
-            "gitlab",
-            "login",
-            "--registry",
-            &setup.host,
-            "--token-stdin",
-        ],
-        &setup.manage,
-    ))
-}
-
-pub(crate) fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(output)).unwrap()
-}
-
-/// What `get` serves for the registry now.
-pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
-    let output = env.get(host);
-    if !output.status.success() {
-        return None;
-    }
-    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    Some(reply["Secret"].as_str().unwrap().to_owned())
-}
-
-/// `gitlab create --integration NAME --project team/app` on `env` for
-/// `host`, with more arguments.
-pub(crate) fn create(env: &Env, host: &str, integration: &str, more: &[&str]) -> Output {
-    let mut args = vec![
-        "create",
-        "--registry",
-        host,
-        "--integration",
-        integration,
-        "--project",
-        "team/app",
-    ];
-    args.extend_from_slice(more);
-    run_gitlab(env, &args)
-}
-
-/// `gitlab create` of `ci` on team/app: developer, expiring in 30 days.
-pub(crate) fn create_ci(setup: &Setup, scopes: &str) -> String {
-    ok(&create(
-        &setup.env,
-        &setup.host,
-        "ci",
-        &["--scopes", scopes, "--role", "developer", "--expires", "30"],
-    ))
-}
-
-/// The scopes and role of a token that pushes.
-pub(crate) const PUSHER: &[&str] = &[
-    "--scopes",
-    "read_registry,write_registry",
-    "--role",
-    "developer",
-];
-
-/// `gitlab tokens --project team/app --json`.
-pub(crate) fn project_tokens(setup: &Setup) -> serde_json::Value {
-    json(&run_gitlab(
-        &setup.env,
-        &[
-            "tokens",
-            "--registry",
-            &setup.host,
-            "--project",
-            "team/app",
-            "--json",
-        ],
-    ))
-}
-
-/// True when the double saw a POST whose path ends with `suffix`.
-pub(crate) fn posted(setup: &Setup, suffix: &str) -> bool {
-    setup
-        .gitlab
-        .http()
-        .events()
-        .iter()
-        .any(|e| e.method == "POST" && e.path().ends_with(suffix))
-}
-
-pub(crate) fn reference(setup: &Setup) -> String {
-    format!("{}/team/app:1", setup.host)
-}
-
-/// Pushes a small image to team/app with the stored token (skopeo through the helper).
-pub(crate) fn push(setup: &Setup) {
-    ok(&setup.env.push_small_image(&reference(setup)));
-}
-
-/// True when Docker, through the helper, may read team/app.
-pub(crate) fn docker_reads(setup: &Setup) -> bool {
-    setup.env.docker_inspect(&reference(setup)).status.success()
-}
 
 #[test]
 fn login_keeps_the_api_token_in_the_kernel_keyring_only_and_logout_drops_it() {
@@ -416,6 +247,30 @@ fn audit_flags_a_use_gitlab_saw_that_nobody_here_made() {
     );
     let items: serde_json::Value = serde_json::from_str(&stdout(&audit(true))).unwrap();
     assert_eq!(items[0]["status"], "suspicious", "{items}");
+
+    // doctor runs the same audit while the GitLab login is kept, and says
+    // where that login is kept.
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    let flagged_line = doctor
+        .lines()
+        .find(|l| l.contains("gitlab-audit"))
+        .unwrap_or_else(|| panic!("no GitLab audit: {doctor}"));
+    assert!(flagged_line.contains("ci@"), "{doctor}");
+    assert!(doctor.contains("gitlab rotate ci@"), "{doctor}");
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.contains("caches") && l.contains("the GitLab login for")),
+        "{doctor}"
+    );
+    // Without a login it says the audit was not made, and never asks for one.
+    ok(&run_gitlab(env, &["logout", "--registry", &setup.host]));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("not audited here: no `gitlab login` is kept"),
+        "{doctor}"
+    );
+    assert!(!doctor.contains("the GitLab login for"), "{doctor}");
 }
 
 #[test]

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use crate::faults::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
-use crate::gitlab::{
+use crate::support::gitlab_setup::{
     PUSHER, Setup, create, create_ci, docker_reads, logged_in, push, run_gitlab, served,
 };
 use crate::support::http_double::Fault;
+use crate::support::killpoints::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
 use crate::support::*;
 
 /// Short calls (a slow answer is one past a second), a patient keychain.

@@ -18,19 +18,6 @@ fn run_hub(env: &Env, args: &[&str]) -> Output {
     env.run(&all, "")
 }
 
-/// The one error line of a failed command (exit 1), without the prefix.
-#[track_caller]
-pub(crate) fn error_line(output: &Output) -> String {
-    fails(output);
-    let text = stderr(output);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {text}");
-    lines[0]
-        .strip_prefix("docker-credential-pat: error: ")
-        .unwrap_or_else(|| panic!("{text}"))
-        .to_owned()
-}
-
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_str(&ok(output)).unwrap()
 }

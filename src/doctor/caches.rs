@@ -1,5 +1,6 @@
 //! Who can read each secret the helper keeps for a while in the kernel
-//! keyring: the Docker Hub session, the OpenBao client token, the vault key.
+//! keyring: the Docker Hub session, GitLab logins, the OpenBao client token,
+//! the vault key.
 //!
 //! Each is a trade: a cache readable by every process of the user lets cron
 //! jobs and other terminals work without asking again, and lets them read
@@ -9,6 +10,7 @@
 use crate::finding::Finding;
 use crate::kernel_keyring::{self, Reach};
 use crate::openbao::settings::{Login, Resolved};
+use crate::remote::gitlab::manage::Gitlab;
 use crate::remote::hub::manage::Hub;
 use crate::service::Service;
 
@@ -27,6 +29,7 @@ pub(super) fn check(service: &Service, findings: &mut Vec<Finding>) {
         return;
     }
     hub_session(service, findings);
+    gitlab_logins(service, findings);
     openbao_token(service, findings);
     vault_key(service, findings);
 }
@@ -40,15 +43,41 @@ fn hub_session(service: &Service, findings: &mut Vec<Finding>) {
     let Ok(hub) = Hub::open(service) else {
         return;
     };
-    let reach = kernel_keyring::reach();
-    let (what, open) = match hub.session() {
-        Ok(session) => (
-            format!("the Docker Hub session of {}", session.username),
+    match hub.session() {
+        Ok(session) => login_cache(
+            &format!("the Docker Hub session of {}", session.username),
             true,
+            "docker-credential-pat hub logout",
+            findings,
         ),
-        Err(_) => ("a Docker Hub session, once signed in,".to_owned(), false),
-    };
-    let finding = match reach {
+        Err(_) => login_cache(
+            "a Docker Hub session, once signed in,",
+            false,
+            "docker-credential-pat hub logout",
+            findings,
+        ),
+    }
+}
+
+/// The GitLab logins kept for the registries whose tokens are linked to GitLab.
+fn gitlab_logins(service: &Service, findings: &mut Vec<Finding>) {
+    for registry in super::remote::gitlab_registries(service) {
+        if let Ok(gitlab) = Gitlab::open(service, &registry)
+            && gitlab.api.has_login()
+        {
+            login_cache(
+                &format!("the GitLab login for {registry}"),
+                true,
+                &format!("docker-credential-pat gitlab logout --registry {registry}"),
+                findings,
+            );
+        }
+    }
+}
+
+/// Where a login the helper signs in with is kept (`Entry::private`), and who can read it.
+fn login_cache(what: &str, open: bool, end: &str, findings: &mut Vec<Finding>) {
+    let finding = match kernel_keyring::reach() {
         Reach::ThisSession => Finding::ok(
             CHECK,
             format!(
@@ -59,11 +88,13 @@ fn hub_session(service: &Service, findings: &mut Vec<Finding>) {
             let message = format!(
                 "{what} is kept in this user's default session keyring, since this login has no session keyring of its own: every process of this user without one (cron jobs, logins without pam_keyinit, `docker exec`) and root can read it"
             );
-            let fix = "sign in from a shell started with `keyctl session` to keep it to that shell and what it starts; `docker-credential-pat hub logout` ends it now";
+            let fix = format!(
+                "sign in from a shell started with `keyctl session` to keep it to that shell and what it starts; `{end}` ends it now"
+            );
             if open {
                 Finding::warn(CHECK, message, fix)
             } else {
-                with_fix(Finding::ok(CHECK, message), fix)
+                with_fix(Finding::ok(CHECK, message), &fix)
             }
         }
         Reach::Nowhere => return,

@@ -20,6 +20,7 @@ mod data;
 mod docker;
 mod permissions;
 mod podman;
+mod remote;
 mod rules;
 
 /// Runs every check; with `repair`, fixes what it safely can along the way.
@@ -75,6 +76,7 @@ pub fn run(
     check_tokens(service, &mut findings);
     check_hub_pending(service, &mut findings);
     check_hub(service, &mut findings);
+    remote::check_gitlab(service, &mut findings);
     caches::check(service, &mut findings);
     if !permissions_checked {
         permissions::check(service, plaintext, repair, &mut findings);
@@ -219,18 +221,7 @@ fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
         .iter()
         .flat_map(|token| token.reports())
         .chain(audit.stray_reports());
-    for report in reports {
-        let fix = report.fix.unwrap_or_default();
-        match report.level {
-            crate::remote::hub::audit::Level::Ok => {}
-            crate::remote::hub::audit::Level::Warn => {
-                findings.push(Finding::warn("hub-audit", report.message, fix))
-            }
-            crate::remote::hub::audit::Level::Suspicious => {
-                findings.push(Finding::problem("hub-audit", report.message, fix))
-            }
-        }
-    }
+    remote::push_reports("hub-audit", reports, findings);
     if findings.len() == before {
         findings.push(Finding::ok(
             "hub-audit",

@@ -10,7 +10,8 @@
 //! leaves every token either fully as it was or fully changed.
 //!
 //! - this file: [`Service`], opened once per run, and where it keeps tokens;
-//! - [`protocol`]: `store`, `get`, `erase` and `list`, as Docker asks them;
+//! - [`protocol`]: `store`, `get`, `erase` and `list`, as Docker asks them
+//!   ([`logout`]: what one `docker logout` erased);
 //! - [`write`](mod@write): what a new or replaced token must be, and how it is written;
 //! - [`tokens`]: tokens as people see and change them (`tokens`, `rename`,
 //!   `default`, `(de)activate`, `delete`, `describe`, `history`).
@@ -32,6 +33,7 @@ use crate::store::vault::{PassphraseSources, VaultStore};
 use crate::store::{BackendKind, DynStore, StoreError};
 use crate::usage;
 
+mod logout;
 pub mod protocol;
 #[cfg(test)]
 mod tests;

@@ -124,13 +124,12 @@ impl Service {
         if !edit.token(&name)?.is_some_and(|t| t.active) {
             return Err(ServiceError::NotFound);
         }
-        // `docker logout` erases up to four times in a row. Once a rule's token
-        // is gone the rule no longer chooses here, and the registry's default,
-        // another account's token, would be next: where a rule applies, erase
-        // leaves the default alone.
+        // `docker logout` erases up to four times in a row; see [`super::logout`].
         if pick.reason == Reason::Default
             && let Some(rule) = selection.first_rule_for(&name.registry)
             && rule.integration != name.integration
+            && super::logout::just_erased(&self.paths, &name.registry)
+                .is_some_and(|gone| gone == rule.integration.as_str())
         {
             crate::output::note(&format!(
                 "not removing {name}, the default token of {}: rule {} in config.toml line {} applies here; `docker-credential-pat delete {name}` removes it",
@@ -140,6 +139,9 @@ impl Service {
         }
         edit.remove(&name)?;
         edit.commit()?;
+        if matches!(pick.reason, Reason::Rule(_)) {
+            super::logout::remember(&self.paths, &name.registry, name.integration.as_str());
+        }
         // stdout stays the protocol's; people see which account was logged out.
         crate::output::note(&format!("removed {name} ({why})"));
         Ok(())

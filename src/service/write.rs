@@ -106,35 +106,31 @@ impl Service {
             }
         };
         let now = Utc::now();
+        let fresh = TokenRecord {
+            id: crate::ids::new_id(),
+            secret: crate::index::SecretRef::new(BackendKind::Keychain),
+            username: spec.username.to_owned(),
+            server_url: spec.server_url,
+            description: spec.description,
+            created_at: now,
+            rotated_at: now,
+            active: true,
+            kind,
+            expires_at: facts.expires_at,
+            hub: facts.hub,
+            remote: facts.remote,
+            seen: facts.seen,
+        };
+        // A replaced token keeps its id, its place and its history.
         let record = match existing.clone() {
             Some(old) => TokenRecord {
-                username: spec.username.to_owned(),
-                server_url: spec.server_url,
-                description: spec.description.or(old.description.clone()),
-                rotated_at: now,
-                active: true,
-                kind,
-                expires_at: facts.expires_at,
-                hub: facts.hub,
-                remote: facts.remote,
-                seen: facts.seen,
-                ..old
+                id: old.id,
+                secret: old.secret,
+                created_at: old.created_at,
+                description: fresh.description.clone().or(old.description),
+                ..fresh
             },
-            None => TokenRecord {
-                id: crate::ids::new_id(),
-                secret: crate::index::SecretRef::new(BackendKind::Keychain),
-                username: spec.username.to_owned(),
-                server_url: spec.server_url,
-                description: spec.description,
-                created_at: now,
-                rotated_at: now,
-                active: true,
-                kind,
-                expires_at: facts.expires_at,
-                hub: facts.hub,
-                remote: facts.remote,
-                seen: facts.seen,
-            },
+            None => fresh,
         };
         let backend = edit.put(&spec.name, record, spec.secret)?;
         if spec.make_default {

@@ -4,12 +4,22 @@
 # (the vault, its key cached, so the secret store adds as little as it can);
 # in one, config.toml has ten rules, nine that do not match here (dir, env,
 # client, registry) and a tenth that does, so every rule is evaluated on every
-# call. Both commands in one hyperfine run, alternating. Needs a release build
-# and hyperfine. Everything lives in a temporary folder, removed on exit.
+# call. The two take turns: ROUNDS rounds (default 6) of 30 runs each, so a
+# machine whose load changes during the run favours neither. Needs a release
+# build and hyperfine. Everything lives in a temporary folder, removed on exit.
+#
+# Usage: tests/bench/bench-select.sh [--keep RUN]
+#   --keep RUN  keep the measurements as tests/bench/results/RUN.json and write
+#               BENCHMARKS.md's side-by-side figures again from every run kept
+#               (report.py); without it the table is only printed.
 set -euo pipefail
 
+ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+COMMAND=tests/bench/bench-select.sh
+for arg in "$@"; do COMMAND+=" $arg"; done
+KEEP=""
+if [ "${1:-}" = --keep ]; then KEEP=${2:?--keep needs a name}; fi
 BIN=${BIN:-"$(cd "$(dirname "$0")/../.." && pwd)/target/release/docker-credential-pat"}
-RUNS=${RUNS:-300}
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 
@@ -46,26 +56,44 @@ done
 } > "$work/rules/config.toml"
 
 cd "$HOME/work/app"
-[ "$(printf bench.example | DOCKER_PAT_HOME="$work/rules" "$BIN" get)" != "$(printf bench.example | DOCKER_PAT_HOME="$work/plain" "$BIN" get)" ] ||
-    { echo "the tenth rule did not choose alice's token" >&2; exit 1; }
+case $(printf bench.example | DOCKER_PAT_HOME="$work/rules" "$BIN" get) in
+    *'"Username":"alice"'*) ;;
+    *) echo "the tenth rule did not choose alice's token" >&2; exit 1 ;;
+esac
+case $(printf bench.example | DOCKER_PAT_HOME="$work/plain" "$BIN" get) in
+    *'"Username":"bob"'*) ;;
+    *) echo "without rules, get did not return bob's token" >&2; exit 1 ;;
+esac
 
 # Through a shell for the pipe; hyperfine subtracts the shell's own start-up.
-# Twice, in both orders, so a change in the machine's load during one run does
-# not pass for a cost of the rules.
-plain="printf bench.example | DOCKER_PAT_HOME=$work/plain $BIN get"
-rules="printf bench.example | DOCKER_PAT_HOME=$work/rules $BIN get"
-hyperfine --warmup 20 --runs "$RUNS" --export-json "$work/first.json" \
-    -n "get, no rules" "$plain" -n "get, ten rules" "$rules"
-hyperfine --warmup 20 --runs "$RUNS" --export-json "$work/second.json" \
-    -n "get, ten rules" "$rules" -n "get, no rules" "$plain"
-python3 -c 'import json, sys
-ratios = []
-print("| run | command | median | min | max |")
-print("|---|---|---|---|---|")
-for n, path in enumerate(sys.argv[1:], 1):
-    results = {r["command"]: r for r in json.load(open(path))["results"]}
-    for name in ("get, no rules", "get, ten rules"):
-        r = results[name]
-        print("| %d | %s | %.2f ms | %.2f ms | %.2f ms |" % (n, name, r["median"] * 1000, r["min"] * 1000, r["max"] * 1000))
-    ratios.append(results["get, ten rules"]["median"] / results["get, no rules"]["median"])
-print("\nten rules / no rules (medians): " + ", ".join("%.3f" % r for r in ratios))' "$work/first.json" "$work/second.json"
+mkdir -p "$work/results"
+for round in $(seq "${ROUNDS:-6}"); do
+    for build in no-rules ten-rules; do
+        home=plain
+        [ "$build" = ten-rules ] && home=rules
+        echo "   get, $build, round $round" >&2
+        hyperfine --style none --warmup 5 --runs 30 \
+            --export-json "$work/results/$build.get.vault.$round.json" \
+            "printf bench.example | DOCKER_PAT_HOME=$work/$home $BIN get" >/dev/null || { echo "get failed:" >&2; printf bench.example | DOCKER_PAT_HOME=$work/$home $BIN get >&2; exit 1; }
+    done
+done
+
+if [ -n "$KEEP" ]; then
+    MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+    VERSIONS="docker-credential-pat $("$BIN" version | awk '{print $NF}'); hyperfine $(hyperfine --version | awk '{print $2}')"
+    mkdir -p "$ROOT_DIR/tests/bench/results"
+    python3 "$ROOT_DIR/tests/bench/report.py" collect-side "$work/results" "$ROOT_DIR/tests/bench/results/$KEEP.json" \
+        "$KEEP" "$COMMAND" "$MACHINE" "$VERSIONS" no-rules ten-rules
+    python3 "$ROOT_DIR/tests/bench/report.py" render "$ROOT_DIR"/tests/bench/results/*.json -- \
+        "$ROOT_DIR/BENCHMARKS.md" "$ROOT_DIR/README.md"
+    echo "== kept tests/bench/results/$KEEP.json; rewrote the figures in BENCHMARKS.md and README.md" >&2
+else
+    python3 - "$work/results" <<'PY'
+import glob, json, statistics, sys
+for build in ("no-rules", "ten-rules"):
+    times = []
+    for path in sorted(glob.glob(f"{sys.argv[1]}/{build}.get.vault.*.json")):
+        times += json.load(open(path))["results"][0]["times"]
+    print(f"{build}: median {statistics.median(times) * 1000:.2f} ms over {len(times)} runs")
+PY
+fi

@@ -379,7 +379,9 @@ def side_by_side(runs):
             "| operation | session | build | time | runs | against the first | difference |",
             "|---|---|---|---|---|---|---|",
         ]
-        for session in ["plain", "encrypted"]:
+        found = [key.split(".")[2] for key in run.times_ms]
+        sessions = [s for s in ["plain", "encrypted"] if s in found] + sorted(set(found) - {"plain", "encrypted"})
+        for session in sessions:
             for op in ["get", "store"]:
                 base = run.usable(f"{first}.{op}.{session}")
                 for build in run.builds:

@@ -32,7 +32,11 @@ use tempfile::TempDir;
 #[cfg(target_os = "linux")]
 pub mod faultproxy;
 #[cfg(target_os = "linux")]
+pub mod gitlab_setup;
+#[cfg(target_os = "linux")]
 pub mod hub_setup;
+#[cfg(target_os = "linux")]
+pub mod killpoints;
 #[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
@@ -1190,5 +1194,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .split_whitespace()
         .next()
         .unwrap()
+        .to_owned()
+}
+
+/// The one error line of a failed command (exit 1), without the prefix.
+#[track_caller]
+pub fn error_line(output: &Output) -> String {
+    fails(output);
+    let text = stderr(output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {text}");
+    lines[0]
+        .strip_prefix("docker-credential-pat: error: ")
+        .unwrap_or_else(|| panic!("{text}"))
         .to_owned()
 }

@@ -45,6 +45,24 @@ struct Over {
 }
 
 impl<'a> ServerEdit<'a> {
+    /// What this edit now knows the server holds for `name`.
+    fn remember(
+        &mut self,
+        name: &TokenName,
+        version: u64,
+        record: TokenRecord,
+        custom: BTreeMap<String, String>,
+    ) {
+        self.seen.insert(
+            name.clone(),
+            Known {
+                version,
+                record,
+                custom,
+            },
+        );
+    }
+
     pub(super) fn new(ledger: &'a ServerLedger) -> Self {
         Self {
             ledger,
@@ -268,14 +286,7 @@ impl Edit for ServerEdit<'_> {
         if marking {
             self.ledger.recheck_mark(&name.registry);
         }
-        self.seen.insert(
-            name.clone(),
-            Known {
-                version,
-                record,
-                custom,
-            },
-        );
+        self.remember(name, version, record, custom);
         Ok(BackendKind::OpenBao)
     }
 
@@ -322,14 +333,7 @@ impl Edit for ServerEdit<'_> {
                 None => custom.remove(&key),
             };
         }
-        self.seen.insert(
-            name.clone(),
-            Known {
-                version,
-                record,
-                custom,
-            },
-        );
+        self.remember(name, version, record, custom);
         Ok(())
     }
 

@@ -112,6 +112,11 @@ pub(crate) struct GitlabApi {
 }
 
 impl GitlabApi {
+    /// Whether a management credential (`gitlab login`) is kept.
+    pub(crate) fn has_login(&self) -> bool {
+        self.manager.is_some()
+    }
+
     /// A client for the API at `base` (`https://gitlab.com/api/v4`).
     pub(crate) fn new(
         base: &str,
