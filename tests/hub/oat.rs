@@ -4,7 +4,6 @@
 //! local registry (which takes its tokens from the Hub double) then do.
 
 use super::{error_line, json, local, run_hub, tokens_json};
-use crate::doubles::docker_reads;
 use crate::support::hub_setup::*;
 use crate::support::*;
 
@@ -72,7 +71,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     push_through_bridge(&env, &bridge(&env), &registry.registry, &reference);
     assert!(hub.org_token(&first.id).unwrap().last_used_at.is_some());
     assert!(
-        !docker_reads(
+        !docker_login_reads(
             &env,
             &host,
             "acme/app",
@@ -81,7 +80,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
         ),
         "the check can see a refusal"
     );
-    assert!(docker_reads(&env, &host, "acme/app", ORG, &oat));
+    assert!(docker_login_reads(&env, &host, "acme/app", ORG, &oat));
 
     // Hub's listing beside the stored tokens, with what each reaches.
     let rows = json(&run_hub(&env, &["tokens", "--org", ORG, "--json"]));
@@ -112,10 +111,10 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     assert_eq!(out, "Deactivated ci@docker.io on Docker Hub and here\n");
     assert!(!hub.org_token(&first.id).unwrap().is_active);
     assert_eq!(local(&tokens_json(&env), NAME)["active"], false);
-    assert!(!docker_reads(&env, &host, "acme/app", ORG, &oat));
+    assert!(!docker_login_reads(&env, &host, "acme/app", ORG, &oat));
     ok(&run_hub(&env, &["activate", "--org", ORG, NAME]));
     assert!(hub.org_token(&first.id).unwrap().is_active);
-    assert!(docker_reads(&env, &host, "acme/app", ORG, &oat));
+    assert!(docker_login_reads(&env, &host, "acme/app", ORG, &oat));
 
     // Rotated: same label, resources and expiry length; checked with the
     // organisation's name; stored in place; the old one switched off.
@@ -146,8 +145,8 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
         local(&tokens_json(&env), NAME)["hub_id"],
         second.id.as_str()
     );
-    assert!(docker_reads(&env, &host, "acme/app", ORG, &new));
-    assert!(!docker_reads(&env, &host, "acme/app", ORG, &oat));
+    assert!(docker_login_reads(&env, &host, "acme/app", ORG, &new));
+    assert!(!docker_login_reads(&env, &host, "acme/app", ORG, &oat));
     ok(&env.run(&["history", NAME], ""));
 
     // The audit: Hub's last use against the latest use known here.
@@ -186,7 +185,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     assert_eq!(out, "Deleted ci@docker.io on Docker Hub and here\n");
     assert!(hub.org_token(&third.id).is_none());
     assert!(served(&env).is_none());
-    assert!(!docker_reads(&env, &host, "acme/app", ORG, &newest));
+    assert!(!docker_login_reads(&env, &host, "acme/app", ORG, &newest));
 }
 
 #[test]

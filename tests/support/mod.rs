@@ -1209,3 +1209,44 @@ pub fn error_line(output: &Output) -> String {
         .unwrap_or_else(|| panic!("{text}"))
         .to_owned()
 }
+
+/// `docker login` then `docker manifest inspect --insecure`, with Docker keeping
+/// the login itself: true when both work, false when the registry refuses the
+/// token. Any other failure fails the test, so a refusal is never assumed.
+pub fn docker_login_reads(
+    env: &Env,
+    host: &str,
+    repository: &str,
+    user: &str,
+    secret: &str,
+) -> bool {
+    let refused = |output: &Output| {
+        let text = format!("{}{}", stdout(output), stderr(output)).to_lowercase();
+        text.contains("unauthorized") || text.contains("denied")
+    };
+    let login = env.docker_plain(&["login", host, "-u", user, "--password-stdin"], secret);
+    if !login.status.success() {
+        assert!(
+            refused(&login),
+            "docker login failed, not as a refusal: {}",
+            stderr(&login)
+        );
+        return false;
+    }
+    let reference = format!("{host}/{repository}:1");
+    let inspected = env.docker_plain(&["manifest", "inspect", "--insecure", &reference], "");
+    if !inspected.status.success() {
+        assert!(
+            refused(&inspected),
+            "docker manifest inspect failed, not as a refusal: {}",
+            stderr(&inspected)
+        );
+        return false;
+    }
+    assert!(
+        stdout(&inspected).contains("schemaVersion"),
+        "{}",
+        stdout(&inspected)
+    );
+    true
+}
