@@ -1254,14 +1254,18 @@ fn readme_hub_session_runs_as_shown() {
     assert_eq!(commands, 10, "the README's session has ten commands");
 }
 
-/// The text of the README's section that starts with `heading`, up to the next `## `.
+/// The text of the README's section that starts with `heading`, up to the
+/// next heading (`## ` or `### `).
 fn readme_section<'a>(readme: &'a str, heading: &str) -> &'a str {
     let start = readme
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("the README has no {heading:?}"));
     let rest = &readme[start + 1..];
-    let end = rest[heading.len()..]
-        .find("\n## ")
+    let body = &rest[heading.len()..];
+    let end = ["\n## ", "\n### "]
+        .iter()
+        .filter_map(|next| body.find(next))
+        .min()
         .map_or(rest.len(), |i| i + heading.len());
     &rest[..end]
 }

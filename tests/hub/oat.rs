@@ -3,7 +3,10 @@
 //! and what `docker login -u ORG` and `docker manifest inspect` against the
 //! local registry (which takes its tokens from the Hub double) then do.
 
-use super::{error_line, json, local, run_hub, tokens_json};
+use super::{
+    console_blocks, error_line, json, local, placeholders, readme_section, run_hub, shell_words,
+    tokens_json,
+};
 use crate::support::hub_setup::*;
 use crate::support::*;
 
@@ -267,4 +270,75 @@ fn organisation_tokens_need_an_owner_and_bad_input_is_one_line_with_nothing_made
         line.contains("is an access token of the Docker Hub organisation beta: give --org beta"),
         "{line}"
     );
+}
+
+/// The session in the README's "Organisation access tokens", run against the
+/// double and a registry that takes its tokens, as the personal session is
+/// (`readme_hub_session_runs_as_shown`): every `$` line runs as written and
+/// prints what the README shows, but for ids, dates and times. Between the
+/// blocks: CI pushes `acme/app` with `ci@docker.io`; 25 minutes later the pull
+/// token is used somewhere else; then someone who is not an owner signs in.
+#[test]
+fn readme_organisation_session_runs_as_shown() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let blocks = console_blocks(readme_section(&readme, "### Organisation access tokens"));
+    assert_eq!(blocks.len(), 4, "the session is in four console blocks");
+    let Setup {
+        mut env,
+        hub,
+        keyring: _keyring,
+    } = setup();
+    hub.add_org(ORG, &[USER]);
+    hub.add_user("bob", PASSWORD);
+    let registry = HubRegistry::start(&hub);
+    env.set("COLUMNS", "80");
+    login(&env);
+    let mut commands = 0;
+    for (part, block) in blocks.iter().enumerate() {
+        match part {
+            1 => {
+                let reference = format!("{}/acme/app:1", registry.registry.host);
+                push_through_bridge(&env, &bridge(&env), &registry.registry, &reference);
+            }
+            2 => {
+                hub.advance_clock(chrono::Duration::minutes(25));
+                let pull = hub
+                    .org_tokens(ORG)
+                    .into_iter()
+                    .find(|t| t.label.starts_with("pull@"))
+                    .unwrap();
+                assert_eq!(hub.use_directly(ORG, &pull.secret), 200);
+            }
+            3 => {
+                ok(&env.run(
+                    &["hub", "login", "--username", "bob", "--password-stdin"],
+                    PASSWORD,
+                ));
+            }
+            _ => {}
+        }
+        for (shown, expected) in block {
+            let (words, from) = shell_words(shown);
+            assert_eq!(words[0], "docker-credential-pat", "{shown}");
+            assert!(from.is_none(), "{shown}");
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            let output = env.run(&args, "");
+            let code = match part {
+                _ if args.starts_with(&["hub", "audit"]) => 3,
+                3 => 1,
+                _ => 0,
+            };
+            let printed = format!("{}{}", stdout(&output), stderr(&output));
+            assert_eq!(output.status.code(), Some(code), "$ {shown}\n{printed}");
+            assert_eq!(
+                placeholders(&printed),
+                placeholders(expected),
+                "$ {shown}: the output differs from the README's"
+            );
+            commands += 1;
+        }
+    }
+    assert_eq!(commands, 9, "the README's session has nine commands");
 }
