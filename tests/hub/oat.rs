@@ -342,3 +342,58 @@ fn readme_organisation_session_runs_as_shown() {
     }
     assert_eq!(commands, 9, "the README's session has nine commands");
 }
+
+/// An expired organisation token can only be deleted on Hub: rotating one
+/// stores a working replacement and takes the refusal to deactivate the old
+/// one as done (it works nowhere any more); `tokens --expiring` and `doctor`
+/// warned of it before.
+#[test]
+fn an_expiring_organisation_token_is_warned_of_and_an_expired_one_rotates() {
+    let Setup {
+        env,
+        hub,
+        keyring: _keyring,
+    } = setup();
+    hub.add_org(ORG, &[USER]);
+    login(&env);
+    ok(&run_hub(
+        &env,
+        &words("create --org acme -i ci --repo acme/app --expires 5"),
+    ));
+    let expiring = env.run(&["tokens", "--expiring", "10"], "");
+    assert_eq!(expiring.status.code(), Some(3), "{}", stderr(&expiring));
+    assert!(stdout(&expiring).contains("ci@docker.io"));
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("ci@docker.io") && doctor.contains("expires"),
+        "{doctor}"
+    );
+
+    let (_, old) = served_login(&env);
+    let first = hub.org_tokens(ORG).remove(0);
+    hub.set_org_token_expires_at(
+        &first.id,
+        Some(chrono::Utc::now() - chrono::Duration::hours(1)),
+    );
+    let line = error_line(&run_hub(&env, &["deactivate", NAME]));
+    assert!(
+        line.contains("only deleted"),
+        "Hub's refusal, in one line: {line}"
+    );
+    let out = ok(&run_hub(&env, &["rotate", NAME]));
+    assert!(out.starts_with("Rotated ci@docker.io"), "{out}");
+    let (user, new) = served_login(&env);
+    assert_eq!(user, ORG);
+    assert_ne!(new, old);
+    let second = hub
+        .org_tokens(ORG)
+        .into_iter()
+        .find(|t| t.secret == new)
+        .unwrap();
+    assert!(second.expires_at.unwrap() > chrono::Utc::now());
+    let audit = ok(&run_hub(&env, &["audit", "--org", ORG]));
+    assert!(
+        !audit.contains(&first.id[..8]),
+        "nothing left retiring: {audit}"
+    );
+}

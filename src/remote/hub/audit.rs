@@ -113,6 +113,8 @@ fn suspicious_fix(name: &TokenName) -> String {
 /// The audit: the tokens compared, and the linked tokens of other accounts left out.
 pub(crate) struct Audit {
     pub username: String,
+    /// The organisation whose tokens were audited; `None`: the account's own.
+    pub org: Option<String>,
     pub tokens: Vec<Audited>,
     pub skipped: Vec<TokenName>,
     /// Active Hub tokens stored nowhere here that carry a linked token's
@@ -133,7 +135,8 @@ impl Audit {
                     crate::text::printable(&token.token_label, 100)
                 ),
                 fix: Some(format!(
-                    "if nothing else uses it, `docker-credential-pat hub delete {}`",
+                    "if nothing else uses it, `docker-credential-pat hub delete {}{}`",
+                    super::org_flag(self.org.as_deref()),
                     token.uuid
                 )),
             })

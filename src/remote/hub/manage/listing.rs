@@ -128,10 +128,13 @@ impl Hub<'_> {
         let strays = hub
             .values()
             .filter(|t| t.is_active && !linked.contains_key(t.uuid.as_str()))
+            // An expired token works nowhere, whatever Hub's switch says.
+            .filter(|t| t.expires_at.is_none_or(|at| at > chrono::Utc::now()))
             .filter_map(|t| Some((t.clone(), (*labels.get(t.token_label.as_str())?).clone())))
             .collect();
         let other_accounts = skipped.into_iter().map(|e| e.name).collect();
         Ok(Audit {
+            org: self.org.clone(),
             username: match &self.org {
                 Some(org) => format!("the organisation {org}"),
                 None => session.username.clone(),

@@ -247,9 +247,22 @@ impl Hub<'_> {
         match result {
             // Already gone from Hub: nothing is left to switch off.
             Ok(()) | Err(HubError::Refused { status: 404, .. }) => {}
+            // Hub refuses to deactivate an expired organisation token, which
+            // no one can use any more: it is as off as it gets.
+            Err(HubError::Refused { status: 400, .. }) if self.expired(session, &retiring.uuid) => {
+            }
             Err(e) => return Err(e.into()),
         }
         self.clear_retiring(&retiring.uuid)
+    }
+
+    /// True when Hub lists `uuid` as expired.
+    fn expired(&self, session: &Session, uuid: &str) -> bool {
+        self.lookup(session, uuid)
+            .ok()
+            .flatten()
+            .and_then(|t| t.expires_at)
+            .is_some_and(|at| at <= Utc::now())
     }
 }
 
