@@ -288,6 +288,72 @@ mod tests {
     const UUID: &str = "0b2f9c1e-1d2a-4c3b-9e8f-1234567890ab";
 
     #[test]
+    fn an_organisations_tokens_answer_the_shared_verbs_through_a_client_made_for_it() {
+        let session = Session::new("alice", Secret::from_str_copy("jwt"));
+        let org = RemoteOwner::Org("acme".into());
+        let page = format!(
+            r#"{{"total":1,"next":null,"previous":null,"results":[{{"id":"{UUID}","label":"ci@host","created_by":"alice","is_active":true,"created_at":"2026-01-01T00:00:00Z","expires_at":null,"last_used_at":"2026-02-01T00:00:00Z"}}]}}"#
+        );
+        let (client, server) = answering("200 OK", &page);
+        let client = client.for_org(Some("acme"));
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        let listed = api.list(&org).unwrap();
+        assert_eq!(listed[0].owner, org);
+        assert_eq!(listed[0].name, "ci@host");
+        assert_eq!(listed[0].state, TokenState::Active);
+        assert!(listed[0].last_used_at.is_some());
+        assert!(
+            server
+                .join()
+                .unwrap()
+                .starts_with("GET /v2/orgs/acme/access-tokens?page=1")
+        );
+        assert!(matches!(
+            api.list(&RemoteOwner::Personal),
+            Err(RemoteError::Unsupported { .. })
+        ));
+
+        let made = format!(
+            r#"{{"id":"{UUID}","label":"ci@host","is_active":true,"created_at":"2026-01-01T00:00:00Z","expires_at":null,"last_used_at":null,"resources":[{{"type":"TYPE_REPO","path":"acme/*","scopes":["scope-image-pull"]}}],"token":"dckr_oat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}"#
+        );
+        let (client, server) = answering("201 Created", &made);
+        let client = client.for_org(Some("acme"));
+        let api = HubApi {
+            client: &client,
+            session: &session,
+        };
+        let new = NewToken {
+            name: "ci@host".into(),
+            description: Some("CI".into()),
+            scopes: vec!["acme/*:image-pull".into()],
+            expires_at: None,
+            access_level: None,
+        };
+        let created = api.create(&org, &new).unwrap();
+        assert_eq!(created.token.scopes, ["acme/*: image-pull"]);
+        assert_eq!(
+            created.secret.expose(),
+            "dckr_oat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        let sent = server.join().unwrap();
+        assert!(
+            sent.starts_with("POST /v2/orgs/acme/access-tokens "),
+            "{sent}"
+        );
+        assert!(
+            sent.contains(r#""label":"ci@host""#)
+                && sent.contains(r#""description":"CI""#)
+                && sent.contains(r#""resources":[{"type":"TYPE_REPO","path":"acme/*","scopes":["scope-image-pull"]}]"#)
+                && !sent.contains("token_label")
+                && !sent.contains(r#""scopes":["acme"#),
+            "{sent}"
+        );
+    }
+
+    #[test]
     fn hubs_personal_tokens_answer_the_shared_verbs() {
         let session = Session::new("alice", Secret::from_str_copy("jwt"));
         let reference = TokenRef {
