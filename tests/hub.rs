@@ -1235,23 +1235,36 @@ fn readme_hub_session_runs_as_shown() {
                     }
                 })
                 .collect();
-            let output = env.run(&args, &input);
             // Exit status 3, attention needed: `hub audit` finds a suspicious use here,
             // and `tokens --expiring` lists a token (README, "Exit status").
             let attention =
                 args.starts_with(&["hub", "audit"]) || args.starts_with(&["tokens", "--expiring"]);
             let code = if attention { 3 } else { 0 };
-            let printed = format!("{}{}", stdout(&output), stderr(&output));
-            assert_eq!(output.status.code(), Some(code), "$ {shown}\n{printed}");
-            assert_eq!(
-                placeholders(&printed),
-                placeholders(expected),
-                "$ {shown}: the output differs from the README's"
-            );
+            runs_as_shown(&env, (shown, expected), &args, &input, code);
             commands += 1;
         }
     }
     assert_eq!(commands, 10, "the README's session has ten commands");
+}
+
+/// Runs a README command (`shown`, with what the README prints under it) as
+/// `args` with `input` on stdin: it exits with `code` and prints what the
+/// README shows, but for ids, dates and times.
+fn runs_as_shown(
+    env: &Env,
+    (shown, expected): (&str, &str),
+    args: &[&str],
+    input: &str,
+    code: i32,
+) {
+    let output = env.run(args, input);
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(code), "$ {shown}\n{printed}");
+    assert_eq!(
+        placeholders(&printed),
+        placeholders(expected),
+        "$ {shown}: the output differs from the README's"
+    );
 }
 
 /// The text of the README's section that starts with `heading`, up to the

@@ -4,9 +4,10 @@
 //! local registry (which takes its tokens from the Hub double) then do.
 
 use super::{
-    console_blocks, error_line, json, local, placeholders, readme_section, run_hub, shell_words,
+    console_blocks, error_line, json, local, readme_section, run_hub, runs_as_shown, shell_words,
     tokens_json,
 };
+use crate::support::hub::{HubDouble, OrgToken};
 use crate::support::hub_setup::*;
 use crate::support::*;
 
@@ -22,6 +23,23 @@ fn served_login(env: &Env) -> (String, String) {
     )
 }
 
+/// A fresh machine and Hub, with alice, an owner of acme, signed in.
+fn owner_signed_in() -> Setup {
+    let setup = setup();
+    setup.hub.add_org(ORG, &[USER]);
+    login(&setup.env);
+    setup
+}
+
+/// The organisation's token whose secret is `secret`.
+#[track_caller]
+fn org_token_with_secret(hub: &HubDouble, secret: &str) -> OrgToken {
+    hub.org_tokens(ORG)
+        .into_iter()
+        .find(|t| t.secret == secret)
+        .expect("the token is the organisation's")
+}
+
 #[test]
 fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_and_deleted_end_to_end()
  {
@@ -29,11 +47,9 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
         env,
         hub,
         keyring: _keyring,
-    } = setup();
-    hub.add_org(ORG, &[USER]);
+    } = owner_signed_in();
     let registry = HubRegistry::start(&hub);
     let host = registry.registry.host.clone();
-    login(&env);
 
     // Made with its resources, stored as ci@docker.io with the organisation as username.
     let out = ok(&run_hub(
@@ -125,11 +141,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     let (user, new) = served_login(&env);
     assert_eq!(user, ORG);
     assert_ne!(new, oat);
-    let second = hub
-        .org_tokens(ORG)
-        .into_iter()
-        .find(|t| t.secret == new)
-        .expect("the new token is the organisation's");
+    let second = org_token_with_secret(&hub, &new);
     assert!(
         out.starts_with("Rotated ci@docker.io: the new token"),
         "{out}"
@@ -179,11 +191,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     ok(&run_hub(&env, &["rotate", NAME, "--delete-old"]));
     assert!(hub.org_token(&second.id).is_none());
     let (_, newest) = served_login(&env);
-    let third = hub
-        .org_tokens(ORG)
-        .into_iter()
-        .find(|t| t.secret == newest)
-        .unwrap();
+    let third = org_token_with_secret(&hub, &newest);
     let out = ok(&run_hub(&env, &["delete", NAME]));
     assert_eq!(out, "Deleted ci@docker.io on Docker Hub and here\n");
     assert!(hub.org_token(&third.id).is_none());
@@ -324,19 +332,12 @@ fn readme_organisation_session_runs_as_shown() {
             assert_eq!(words[0], "docker-credential-pat", "{shown}");
             assert!(from.is_none(), "{shown}");
             let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
-            let output = env.run(&args, "");
             let code = match part {
                 _ if args.starts_with(&["hub", "audit"]) => 3,
                 3 => 1,
                 _ => 0,
             };
-            let printed = format!("{}{}", stdout(&output), stderr(&output));
-            assert_eq!(output.status.code(), Some(code), "$ {shown}\n{printed}");
-            assert_eq!(
-                placeholders(&printed),
-                placeholders(expected),
-                "$ {shown}: the output differs from the README's"
-            );
+            runs_as_shown(&env, (shown, expected), &args, "", code);
             commands += 1;
         }
     }
@@ -353,9 +354,7 @@ fn an_expiring_organisation_token_is_warned_of_and_an_expired_one_rotates() {
         env,
         hub,
         keyring: _keyring,
-    } = setup();
-    hub.add_org(ORG, &[USER]);
-    login(&env);
+    } = owner_signed_in();
     ok(&run_hub(
         &env,
         &words("create --org acme -i ci --repo acme/app --expires 5"),
@@ -385,11 +384,7 @@ fn an_expiring_organisation_token_is_warned_of_and_an_expired_one_rotates() {
     let (user, new) = served_login(&env);
     assert_eq!(user, ORG);
     assert_ne!(new, old);
-    let second = hub
-        .org_tokens(ORG)
-        .into_iter()
-        .find(|t| t.secret == new)
-        .unwrap();
+    let second = org_token_with_secret(&hub, &new);
     assert!(second.expires_at.unwrap() > chrono::Utc::now());
     let audit = ok(&run_hub(&env, &["audit", "--org", ORG]));
     assert!(
