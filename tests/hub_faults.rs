@@ -1,6 +1,6 @@
 //! Every Docker Hub flow (`hub login`, `create`, `link`, `activate`,
-//! `deactivate`, `delete`, `rotate`, and the same for an organisation's
-//! access tokens with `--org`) through a fault at every request it makes, to the Hub double and, on the team backend, to a real
+//! `deactivate`, `delete`, `rotate`, and all but `login` for an
+//! organisation's access tokens with `--org`) through a fault at every request it makes, to the Hub double and, on the team backend, to a real
 //! `bao server -dev`, each behind its own fault proxy.
 //!
 //! For each flow and backend the requests are counted first with the
@@ -115,12 +115,22 @@ impl Case<'_> {
         ok(&self.login());
         match self.kind {
             Kind::Link => {
-                let (uuid, secret) = self
-                    .hub
-                    .add_token(&self.user, "made on Hub", &["repo:read"]);
+                let (uuid, secret) = match &self.org {
+                    None => self
+                        .hub
+                        .add_token(&self.user, "made on Hub", &["repo:read"]),
+                    Some(org) => self.hub.add_org_token(
+                        org,
+                        "made on Hub",
+                        &[("TYPE_REPO", &format!("{org}/*"), &["scope-image-pull"])],
+                        None,
+                    ),
+                };
                 self.link = Some(uuid);
+                // Stored as `docker login` stores it: an organisation's token under the organisation's name.
+                let owner = self.org.as_deref().unwrap_or(&self.user);
                 ok(&self.run(
-                    &["add", "docker.io", "-u", &self.user, "-i", "ci"],
+                    &["add", "docker.io", "-u", owner, "-i", "ci"],
                     &format!("{secret}\n"),
                 ));
             }
@@ -155,7 +165,13 @@ impl Case<'_> {
         match self.kind {
             Kind::Login => self.login(),
             Kind::Create => self.create(),
-            Kind::Link => self.run(&["hub", "link", NAME, self.link.as_deref().unwrap()], ""),
+            Kind::Link => {
+                let mut args = vec!["hub", "link", NAME, self.link.as_deref().unwrap()];
+                if let Some(org) = &self.org {
+                    args.extend(["--org", org]);
+                }
+                self.run(&args, "")
+            }
             Kind::Activate => self.run(&["hub", "activate", NAME], ""),
             Kind::Deactivate => self.run(&["hub", "deactivate", NAME], ""),
             Kind::Delete => self.run(&["hub", "delete", NAME], ""),
@@ -560,6 +576,8 @@ matrix_tests! {
     every_fault_in_hub_rotate => Rotate, Keychain;
     every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao;
     every_fault_in_hub_create_of_an_org_token => Create, Keychain, org;
+    every_fault_in_hub_link_of_an_org_token => Link, Keychain, org;
+    every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, org;
     every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, org;
     every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, org;
     every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, org;

@@ -181,6 +181,8 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "description",
             "expires_at",
             "hub_id",
+            "hub_org",
+            "hub_resources",
             "integration",
             "last_chosen_by",
             "last_client",

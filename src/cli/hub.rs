@@ -45,6 +45,10 @@ pub enum HubCommand {
         /// When it expires, if it does: a number of days from now, or a date (YYYY-MM-DD)
         #[arg(long, value_name = "DAYS|DATE")]
         expires: Option<String>,
+        /// The organisation whose access token it is (stored with the
+        /// organisation as username, as by `docker login -u ORG`)
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
     },
     /// Deactivate tokens on Docker Hub and here
     Deactivate(HubTokenList),

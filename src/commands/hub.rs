@@ -32,11 +32,12 @@ pub fn run(service: &Service, command: HubCommand) -> CommandResult {
         HubCommand::Create(HubCreateArgs { org, .. })
         | HubCommand::Tokens { org, .. }
         | HubCommand::Audit { org, .. }
-        | HubCommand::Rotate { org, .. } => org.clone(),
+        | HubCommand::Rotate { org, .. }
+        | HubCommand::Link { org, .. } => org.clone(),
         HubCommand::Deactivate(list) | HubCommand::Activate(list) | HubCommand::Delete(list) => {
             list.org.clone()
         }
-        HubCommand::Login(_) | HubCommand::Logout | HubCommand::Link { .. } => None,
+        HubCommand::Login(_) | HubCommand::Logout => None,
     };
     let mut result = run_for(service, org.as_deref(), &command);
     // A stored token named without --org whose record says it is an
@@ -58,7 +59,9 @@ fn run_for(service: &Service, org: Option<&str>, command: &HubCommand) -> Result
         HubCommand::Logout => logout(&hub),
         HubCommand::Create(args) => create(&hub, args),
         HubCommand::Tokens { json, wide, .. } => tokens(&hub, *json, *wide),
-        HubCommand::Link { token, id, expires } => link(&hub, token, id, expires.as_deref()),
+        HubCommand::Link {
+            token, id, expires, ..
+        } => link(&hub, token, id, expires.as_deref()),
         HubCommand::Deactivate(HubTokenList { tokens, .. }) => set_active(&hub, tokens, false),
         HubCommand::Activate(HubTokenList { tokens, .. }) => set_active(&hub, tokens, true),
         HubCommand::Delete(HubTokenList { tokens, .. }) => delete(&hub, tokens),
@@ -431,11 +434,19 @@ fn tokens(hub: &Hub<'_>, json: bool, wide: bool) -> Result<Exit> {
 fn link(hub: &Hub<'_>, token: &str, id: &str, expires_text: Option<&str>) -> Result<Exit> {
     let expires_at = expires(expires_text)?;
     let (name, linked) = hub.link(token, id, expires_at)?;
+    let (kind, reach) = match &hub.org {
+        Some(org) => (
+            format!("organisation access token {} of {org}", linked.uuid),
+            format!("reaching {}", hub_org::short_resources(&linked.resources)),
+        ),
+        None => (
+            format!("token {}", linked.uuid),
+            format!("scope {}", spec::short_scopes(&linked.scopes)),
+        ),
+    };
     output::say(&format!(
-        "Linked {name} to Docker Hub token {} (label \"{}\", scope {})",
-        linked.uuid,
+        "Linked {name} to Docker Hub {kind} (label \"{}\", {reach})",
         crate::text::printable(&linked.token_label, 100),
-        spec::short_scopes(&linked.scopes)
     ));
     Ok(Exit::Success)
 }

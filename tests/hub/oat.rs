@@ -392,3 +392,56 @@ fn an_expiring_organisation_token_is_warned_of_and_an_expired_one_rotates() {
         "nothing left retiring: {audit}"
     );
 }
+
+/// An organisation token stored by `docker login -u acme` (here `add`) is
+/// linked with `hub link --org`, taking what it reaches from Hub; linked
+/// again without `--org`, its record says whose it is, and it stays an
+/// organisation token.
+#[test]
+fn an_organisation_token_stored_earlier_is_linked_and_stays_the_organisations() {
+    let Setup {
+        env,
+        hub,
+        keyring: _keyring,
+    } = owner_signed_in();
+    let (id, secret) = hub.add_org_token(
+        ORG,
+        "made on Hub",
+        &[("TYPE_REPO", "acme/*", &["scope-image-pull"])],
+        None,
+    );
+    ok(&env.run(
+        &["add", "docker.io", "-u", ORG, "-i", "bot"],
+        &format!("{secret}\n"),
+    ));
+    let line = error_line(&run_hub(&env, &["link", "bot@docker.io", &id[..8]]));
+    assert!(
+        line.contains("belongs to acme on Docker Hub")
+            && line.ends_with("(or, if acme is an organisation, give --org acme)"),
+        "{line}"
+    );
+    let out = ok(&run_hub(
+        &env,
+        &["link", "--org", ORG, "bot@docker.io", &id[..8]],
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "Linked bot@docker.io to Docker Hub organisation access token {id} of acme (label \"made on Hub\", reaching acme/*: image-pull)\n"
+        )
+    );
+    let listed = tokens_json(&env);
+    let record = local(&listed, "bot@docker.io");
+    assert_eq!(record["hub_id"], id.as_str());
+    assert_eq!(record["hub_org"], ORG);
+    assert_eq!(record["hub_resources"][0]["path"], "acme/*");
+    ok(&run_hub(&env, &["link", "bot@docker.io", &id]));
+    let listed = tokens_json(&env);
+    assert_eq!(
+        local(&listed, "bot@docker.io")["hub_org"],
+        ORG,
+        "still the organisation's"
+    );
+    ok(&run_hub(&env, &["deactivate", "bot@docker.io"]));
+    assert!(!hub.org_token(&id).unwrap().is_active);
+}

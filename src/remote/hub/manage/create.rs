@@ -180,12 +180,7 @@ impl Hub<'_> {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<(TokenName, HubToken)> {
         let session = self.session()?;
-        let uuid = self.expand_id(&session, uuid, &mut None)?.ok_or_else(|| {
-            ManageError::Invalid(format!(
-                "{:?} is not a Docker Hub token id; `docker-credential-pat hub tokens` shows them",
-                crate::text::printable(uuid, 60)
-            ))
-        })?;
+        // Whose token it is first: that says which of Hub's token lists the id is in.
         let entries = self.service.ledger()?.entries()?;
         let entry = find_entry(&entries, text)?;
         let name = entry.name.clone();
@@ -193,6 +188,12 @@ impl Hub<'_> {
             return Err(not_hub(&name));
         }
         self.check_owner(&session, &name, &entry.record)?;
+        let uuid = self.expand_id(&session, uuid, &mut None)?.ok_or_else(|| {
+            ManageError::Invalid(format!(
+                "{:?} is not a Docker Hub token id; `docker-credential-pat hub tokens` shows them",
+                crate::text::printable(uuid, 60)
+            ))
+        })?;
         if let Some((other, _)) = linked_to(&entries, &uuid).filter(|(other, _)| *other != name) {
             return Err(ManageError::Invalid(format!(
                 "Hub token {uuid} is already linked to {other}"
@@ -204,7 +205,9 @@ impl Hub<'_> {
             scopes: token.scopes.clone(),
             retiring: None,
             used_before_link: token.last_used,
-            ..HubLink::default()
+            // Relinking an organisation's token (found by its record) keeps it one.
+            org: self.org.clone(),
+            resources: token.resources.clone(),
         };
         let expires_at = expires_at.or(token.expires_at);
         self.service.update_tokens(&[name.to_string()], |record| {

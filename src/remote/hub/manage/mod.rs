@@ -167,8 +167,12 @@ impl<'a> Hub<'a> {
         let org = record.hub.as_ref().and_then(|h| h.org.as_deref());
         match (&self.org, org) {
             (Some(mine), Some(theirs)) => mine.eq_ignore_ascii_case(theirs),
+            // Not linked yet (stored by `docker login -u ORG`): its username says whose it is.
+            (Some(mine), None) => {
+                record.hub.is_none() && record.username.eq_ignore_ascii_case(mine)
+            }
             (None, None) => record.username.eq_ignore_ascii_case(username),
-            _ => false,
+            (None, Some(_)) => false,
         }
     }
 
@@ -311,9 +315,11 @@ impl<'a> Hub<'a> {
             }));
         }
         Err(ManageError::Invalid(format!(
-            "{name} belongs to {} on Docker Hub, and this session is {}'s: `docker-credential-pat hub login --username {}` first",
+            "{name} belongs to {} on Docker Hub, and this session is {}'s: `docker-credential-pat hub login --username {}` first (or, if {} is an organisation, give --org {})",
             crate::text::printable(&record.username, 64),
             session.username,
+            crate::text::printable(&record.username, 64),
+            crate::text::printable(&record.username, 64),
             crate::text::printable(&record.username, 64)
         )))
     }
