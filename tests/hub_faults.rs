@@ -597,6 +597,18 @@ matrix_tests! {
 /// new token.
 #[test]
 fn a_rotation_whose_record_cannot_follow_keeps_the_new_token_and_a_rerun_finishes() {
+    record_cannot_follow(None);
+}
+
+/// The same for an organisation access token: the note of the new token
+/// says whose it is, doctor's suggestion names the organisation, and the
+/// rerun settles it through the organisation's calls.
+#[test]
+fn an_organisation_token_rotation_whose_record_cannot_follow_is_finished_by_a_rerun() {
+    record_cannot_follow(Some("acme"));
+}
+
+fn record_cannot_follow(org: Option<&str>) {
     let server = DevServer::start();
     let hub = HubDouble::start();
     hub.add_user("alice", PASSWORD);
@@ -609,13 +621,40 @@ fn a_rotation_whose_record_cannot_follow_keeps_the_new_token_and_a_rerun_finishe
         &["hub", "login", "--username", "alice", "--password-stdin"],
         PASSWORD,
     ));
-    ok(&env.run(&["hub", "create", "-i", "ci"], ""));
+    match org {
+        None => ok(&env.run(&["hub", "create", "-i", "ci"], "")),
+        Some(org) => {
+            hub.add_org(org, &["alice"]);
+            let repos = format!("{org}/*");
+            ok(&env.run(
+                &["hub", "create", "--org", org, "-i", "ci", "--repo", &repos],
+                "",
+            ))
+        }
+    };
+    // Hub's tokens of the account or the organisation: (id, secret, active).
+    let on_hub = || -> Vec<(String, String, bool)> {
+        match org {
+            None => hub
+                .tokens()
+                .into_iter()
+                .map(|t| (t.uuid, t.secret, t.is_active))
+                .collect(),
+            Some(org) => hub
+                .org_tokens(org)
+                .into_iter()
+                .map(|t| (t.id, t.secret, t.is_active))
+                .collect(),
+        }
+    };
+    let with_secret = |secret: &str| on_hub().into_iter().find(|t| t.1 == secret).unwrap();
+    let with_id = |id: &str| on_hub().into_iter().find(|t| t.0 == id).unwrap();
     let served = |env: &Env| {
         let reply: serde_json::Value = serde_json::from_str(&ok(&env.get("docker.io"))).unwrap();
         reply["Secret"].as_str().unwrap().to_owned()
     };
     let old = served(&env);
-    let old_uuid = hub.token_with_secret(&old).unwrap().uuid;
+    let old_uuid = with_secret(&old).0;
 
     env.set("BAO_TOKEN", &crate::openbao_faults::no_patch_token(&server));
     let out = env.run(&["hub", "rotate", NAME], "");
@@ -624,15 +663,9 @@ fn a_rotation_whose_record_cannot_follow_keeps_the_new_token_and_a_rerun_finishe
     assert_eq!(line.lines().count(), 1, "{line}");
     let new = served(&env);
     assert_ne!(new, old, "get serves the new token");
-    let new_uuid = hub.token_with_secret(&new).unwrap().uuid;
-    assert!(
-        hub.accepts(&new),
-        "the new token was not taken back off Hub"
-    );
-    assert!(
-        hub.token(&old_uuid).unwrap().is_active,
-        "nor the old one switched off"
-    );
+    let (new_uuid, _, new_active) = with_secret(&new);
+    assert!(new_active, "the new token was not taken back off Hub");
+    assert!(with_id(&old_uuid).2, "nor the old one switched off");
     assert!(
         line.contains("stopped while storing the new token")
             && line.contains(&format!(
@@ -649,13 +682,18 @@ fn a_rotation_whose_record_cannot_follow_keeps_the_new_token_and_a_rerun_finishe
         doctor.contains(&format!("a `hub rotate` of ci@docker.io stopped before it knew whether the new Docker Hub token {new_uuid} was stored")),
         "{doctor}"
     );
+    let again = format!(
+        "`docker-credential-pat hub rotate {}ci@docker.io` finishes it",
+        org.map_or_else(String::new, |o| format!("--org {o} "))
+    );
+    assert!(doctor.contains(&again), "{doctor}");
 
     env.set("BAO_TOKEN", ROOT_TOKEN);
     let out = ok(&env.run(&["hub", "rotate", NAME], ""));
     assert!(out.starts_with("Finished rotating ci@docker.io"), "{out}");
     assert_eq!(served(&env), new, "no other new token");
-    assert!(!hub.token(&old_uuid).unwrap().is_active);
-    assert_eq!(hub.tokens().iter().filter(|t| t.is_active).count(), 1);
+    assert!(!with_id(&old_uuid).2);
+    assert_eq!(on_hub().iter().filter(|t| t.2).count(), 1);
     let listed: serde_json::Value =
         serde_json::from_str(&ok(&env.run(&["tokens", "--json"], ""))).unwrap();
     assert_eq!(listed[0]["hub_id"], new_uuid.as_str(), "{listed}");

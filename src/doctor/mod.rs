@@ -177,10 +177,12 @@ fn renew_fix(view: &TokenView) -> String {
 fn check_hub_pending(service: &Service, findings: &mut Vec<Finding>) {
     use crate::remote::hub::manage::pending::Pending;
     for (name, pending) in Pending::all(&service.paths) {
+        // An organisation token's is settled through the organisation's calls.
+        let org = crate::remote::hub::org_flag(pending.org.as_deref());
         let again = match &pending.replaces {
-            Some(_) => format!("docker-credential-pat hub rotate {name}"),
+            Some(_) => format!("docker-credential-pat hub rotate {org}{name}"),
             None => format!(
-                "docker-credential-pat hub create --integration {}",
+                "docker-credential-pat hub create {org}--integration {}",
                 name.split('@').next().unwrap_or_default()
             ),
         };

@@ -195,14 +195,22 @@ impl Hub<'_> {
             .unwrap_or_default()
             .eq_ignore_ascii_case(mine.unwrap_or_default())
         {
-            return Err(ManageError::Invalid(format!(
+            let message = format!(
                 "an earlier run left a new Docker Hub token for {name} under way, {}: run the same command {}",
                 theirs.map_or_else(
                     || "a personal one".to_owned(),
                     |o| format!("an access token of the organisation {o}")
                 ),
                 theirs.map_or_else(|| "without --org".to_owned(), |o| format!("with --org {o}"))
-            )));
+            );
+            // Nothing was done yet: a rotation named without --org runs again for the organisation.
+            return Err(match (theirs, mine) {
+                (Some(org), None) => ManageError::OrgToken {
+                    org: org.to_owned(),
+                    message,
+                },
+                _ => ManageError::Invalid(message),
+            });
         }
         let resumed = match self.held(name, &pending)? {
             (Held::Ours { complete }, Some((record, secret))) => {
