@@ -278,6 +278,27 @@ fn organisation_tokens_need_an_owner_and_bad_input_is_one_line_with_nothing_made
         line.contains("is an access token of the Docker Hub organisation beta: give --org beta"),
         "{line}"
     );
+
+    // The organisation's token cap: Hub's refusal in one line, nothing stored.
+    hub.set_org_token_limit("beta", 1);
+    let line = error_line(&run_hub(
+        &env,
+        &words("create --org beta -i second --repo beta/app"),
+    ));
+    assert!(
+        line.starts_with("Docker Hub refused to create the token: This organization already has 1 access tokens, its limit"),
+        "{line}"
+    );
+    assert_eq!(hub.org_tokens("beta").len(), 1);
+    let stored = tokens_json(&env);
+    assert!(
+        stored
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["token"] != "second@docker.io"),
+        "{stored}"
+    );
 }
 
 /// The session in the README's "Organisation access tokens", run against the
