@@ -1045,8 +1045,9 @@ fn audit_finds_a_use_made_directly_against_hub() {
     );
 }
 
-/// Secrets of the sign-in and of new tokens cross only the sockets to Hub
-/// and the Secret Service (and the kernel keyring): no file, argv or environment.
+/// Secrets of the sign-in and of new tokens (personal and organisation
+/// tokens) cross only the sockets to Hub and the Secret Service (and the
+/// kernel keyring): no file, argv or environment.
 #[test]
 fn hub_secrets_go_only_to_hub_the_keychain_and_the_kernel_keyring() {
     require_tool("strace", "strace");
@@ -1107,7 +1108,39 @@ fn hub_secrets_go_only_to_hub_the_keychain_and_the_kernel_keyring() {
         check(&trace, &new, &["UNIX-STREAM:", "UNIX:", "TCP:[127.0.0.1"]) >= 2,
         "checked at Hub, stored in the keychain"
     );
-    for secret in [PASSWORD, jwt.as_str(), secret.as_str(), new.as_str()] {
+
+    // The same for an organisation's access token, made and rotated.
+    hub.add_org("acme", &[USER]);
+    let trace = traced(
+        &[
+            "hub", "create", "--org", "acme", "-i", "oat", "--repo", "acme/*",
+        ],
+        "",
+    );
+    let oat = hub.org_tokens("acme")[0].secret.clone();
+    assert!(
+        check(&trace, &oat, &["UNIX-STREAM:", "UNIX:"]) >= 1,
+        "the organisation token went to the keychain"
+    );
+    let trace = traced(&["hub", "rotate", "oat@docker.io"], "");
+    let new_oat = hub.org_tokens("acme").last().unwrap().secret.clone();
+    assert_ne!(new_oat, oat);
+    assert!(
+        check(
+            &trace,
+            &new_oat,
+            &["UNIX-STREAM:", "UNIX:", "TCP:[127.0.0.1"]
+        ) >= 2,
+        "checked at Hub, stored in the keychain"
+    );
+    for secret in [
+        PASSWORD,
+        jwt.as_str(),
+        secret.as_str(),
+        new.as_str(),
+        oat.as_str(),
+        new_oat.as_str(),
+    ] {
         assert_not_on_disk(env.root.path(), secret);
     }
 }
