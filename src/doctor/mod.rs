@@ -198,40 +198,63 @@ fn check_hub_pending(service: &Service, findings: &mut Vec<Finding>) {
     }
 }
 
-/// The audit of tokens linked to Docker Hub, when a Hub session is open (it is never asked for here).
+/// The audit of tokens linked to Docker Hub, when a Hub session is open (it
+/// is never asked for here): the account's own tokens, and the access tokens
+/// of each organisation a stored token is linked to.
 fn check_hub(service: &Service, findings: &mut Vec<Finding>) {
-    let Ok(hub) = crate::remote::hub::manage::Hub::open(service) else {
-        return;
-    };
-    if hub.session().is_err() {
-        return;
+    let mut orgs: Vec<Option<String>> = vec![None];
+    if let Ok(entries) = service.ledger().and_then(|l| l.entries()) {
+        for org in entries
+            .iter()
+            .filter_map(|e| e.record.hub.as_ref()?.org.clone())
+        {
+            if !orgs.contains(&Some(org.clone())) {
+                orgs.push(Some(org));
+            }
+        }
     }
-    let audit = match hub.audit() {
-        Ok(audit) => audit,
-        Err(e) => {
-            findings.push(Finding::warn(
-                "hub-audit",
-                format!("could not audit the tokens linked to Docker Hub: {e}"),
-                "`docker-credential-pat hub audit` says what to do",
-            ));
+    let only_personal = orgs.len() == 1;
+    for org in orgs {
+        let Ok(hub) = crate::remote::hub::manage::Hub::open_for(service, org.as_deref()) else {
+            continue;
+        };
+        if hub.session().is_err() {
             return;
         }
-    };
-    let before = findings.len();
-    let reports = audit
-        .tokens
-        .iter()
-        .flat_map(|token| token.reports())
-        .chain(audit.stray_reports());
-    remote::push_reports("hub-audit", reports, findings);
-    if findings.len() == before {
-        findings.push(Finding::ok(
-            "hub-audit",
-            format!(
-                "{} token(s) linked to Docker Hub; every use Hub saw is accounted for",
-                audit.tokens.len()
-            ),
-        ));
+        let whose = org
+            .as_deref()
+            .map_or_else(String::new, |o| format!(" as the organisation {o}'s"));
+        let audit = match hub.audit() {
+            Ok(audit) => audit,
+            Err(e) => {
+                findings.push(Finding::warn(
+                    "hub-audit",
+                    format!("could not audit the tokens linked to Docker Hub{whose}: {e}"),
+                    format!(
+                        "`docker-credential-pat hub audit{}` says what to do",
+                        org.as_deref()
+                            .map_or_else(String::new, |o| format!(" --org {o}"))
+                    ),
+                ));
+                continue;
+            }
+        };
+        let before = findings.len();
+        let reports = audit
+            .tokens
+            .iter()
+            .flat_map(|token| token.reports())
+            .chain(audit.stray_reports());
+        remote::push_reports("hub-audit", reports, findings);
+        if findings.len() == before && (only_personal || !audit.tokens.is_empty()) {
+            findings.push(Finding::ok(
+                "hub-audit",
+                format!(
+                    "{} token(s) linked to Docker Hub{whose}; every use Hub saw is accounted for",
+                    audit.tokens.len()
+                ),
+            ));
+        }
     }
 }
 

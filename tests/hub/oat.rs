@@ -183,6 +183,31 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     assert_eq!(audit.status.code(), Some(3));
     let items: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
     assert_eq!(items[0]["status"], "suspicious");
+    // doctor runs the organisation's audit too, while the session is open
+    // (and says nothing of the account's own tokens, of which none is linked).
+    let doctor = env.run(&["doctor", "--json"], "");
+    assert_eq!(doctor.status.code(), Some(3), "{}", stdout(&doctor));
+    let findings: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "hub-audit"
+                && f["status"] == "problem"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ci@docker.io: Docker Hub saw it used at ")),
+        "{findings}"
+    );
+    let hub_checks = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "hub-audit")
+        .count();
+    assert_eq!(hub_checks, 1, "{findings}");
     // The personal audit does not judge it.
     let personal = run_hub(&env, &["audit"]);
     assert_eq!(personal.status.code(), Some(0), "{}", stdout(&personal));
