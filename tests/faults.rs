@@ -772,20 +772,7 @@ fn hub_rotate_kill_points(org: Option<&str>) {
         }
     };
     // What Hub holds: (id, secret, usable) of the account's or the organisation's tokens.
-    let on_hub = || -> Vec<(String, String, bool)> {
-        match org {
-            None => hub
-                .tokens()
-                .into_iter()
-                .map(|t| (t.uuid.clone(), t.secret.clone(), hub.accepts(&t.secret)))
-                .collect(),
-            Some(org) => hub
-                .org_tokens(org)
-                .into_iter()
-                .map(|t| (t.id, t.secret, t.is_active))
-                .collect(),
-        }
-    };
+    let on_hub = || hub.held(org);
     let accepted = |secret: &str| {
         hub_setup::registry_accepts_as(&env, &registry.registry, &user, secret, &reference)
     };

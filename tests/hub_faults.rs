@@ -206,12 +206,7 @@ impl Case<'_> {
                 .filter(|t| t.user == self.user)
                 .map(|t| (t.uuid, t.secret, t.is_active))
                 .collect(),
-            Some(org) => self
-                .hub
-                .org_tokens(org)
-                .into_iter()
-                .map(|t| (t.id, t.secret, t.is_active))
-                .collect(),
+            Some(org) => self.hub.held(Some(org)),
         };
         State { served, local, hub }
     }
@@ -633,20 +628,7 @@ fn record_cannot_follow(org: Option<&str>) {
         }
     };
     // Hub's tokens of the account or the organisation: (id, secret, active).
-    let on_hub = || -> Vec<(String, String, bool)> {
-        match org {
-            None => hub
-                .tokens()
-                .into_iter()
-                .map(|t| (t.uuid, t.secret, t.is_active))
-                .collect(),
-            Some(org) => hub
-                .org_tokens(org)
-                .into_iter()
-                .map(|t| (t.id, t.secret, t.is_active))
-                .collect(),
-        }
-    };
+    let on_hub = || hub.held(org);
     let with_secret = |secret: &str| on_hub().into_iter().find(|t| t.1 == secret).unwrap();
     let with_id = |id: &str| on_hub().into_iter().find(|t| t.0 == id).unwrap();
     let served = |env: &Env| {

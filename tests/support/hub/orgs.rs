@@ -220,6 +220,23 @@ impl HubDouble {
             .collect()
     }
 
+    /// What a flow's checks compare: an organisation's tokens, or (`None`)
+    /// every personal token, as (id, secret, active).
+    pub fn held(&self, org: Option<&str>) -> Vec<(String, String, bool)> {
+        match org {
+            None => self
+                .tokens()
+                .into_iter()
+                .map(|t| (t.uuid, t.secret, t.is_active))
+                .collect(),
+            Some(org) => self
+                .org_tokens(org)
+                .into_iter()
+                .map(|t| (t.id, t.secret, t.is_active))
+                .collect(),
+        }
+    }
+
     pub fn org_token(&self, id: &str) -> Option<OrgToken> {
         self.state().org_tokens.iter().find(|t| t.id == id).cloned()
     }
