@@ -59,6 +59,9 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         "{verb} {name} (stored in {})",
         outcome.backend.place()
     ));
+    if outcome.new_secret {
+        super::github::check_stored(service, &name);
+    }
     Ok(Exit::Success)
 }
 

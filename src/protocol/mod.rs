@@ -94,9 +94,17 @@ fn handle(
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;
             let request = request::parse_store(&input).map_err(|e| e.to_string())?;
             let service = open().map_err(text)?;
-            service
+            let stored = service
                 .protocol_store(&request.server_url, &request.username, &request.secret)
-                .map_err(text)
+                .map_err(text)?;
+            // A new secret for a GitHub registry is checked there, on stderr
+            // only; whatever comes of it, the token is stored.
+            if let Some(name) = stored {
+                for line in crate::remote::github::check_new(&service, &name) {
+                    crate::output::warn(&line);
+                }
+            }
+            Ok(())
         }
         Action::Get => {
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;

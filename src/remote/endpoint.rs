@@ -85,8 +85,16 @@ fn of_kind(
     env: &Environment,
 ) -> Result<Endpoint, String> {
     let (word, overridden, example) = match kind {
-        Kind::Gitlab => ("GitLab", env.gitlab_api.is_some(), "gitlab\"` and `api = \"https://GITLAB-HOST/api/v4"),
-        Kind::Github | Kind::Hub => ("GitHub", env.github_api.is_some(), "github\"` and `api = \"https://GITHUB-HOST/api/v3"),
+        Kind::Gitlab => (
+            "GitLab",
+            env.gitlab_api.is_some(),
+            "gitlab\"` and `api = \"https://GITLAB-HOST/api/v4",
+        ),
+        Kind::Github | Kind::Hub => (
+            "GitHub",
+            env.github_api.is_some(),
+            "github\"` and `api = \"https://GITHUB-HOST/api/v3",
+        ),
     };
     match of(registry, config, env)? {
         Some(endpoint) if endpoint.kind == kind => Ok(endpoint),

@@ -20,8 +20,14 @@ use crate::select::{Pick, Reason, Selection};
 use crate::usage;
 
 impl Service {
-    /// `store`: the registry's default token, or the integration from the environment.
-    pub fn protocol_store(&self, server_url: &str, username: &str, secret: &Secret) -> Result<()> {
+    /// `store`: the registry's default token, or the integration from the
+    /// environment. Returns the token written, when its secret is new there.
+    pub fn protocol_store(
+        &self,
+        server_url: &str,
+        username: &str,
+        secret: &Secret,
+    ) -> Result<Option<TokenName>> {
         if server_url.is_empty() {
             return Err(ServiceError::MissingServerUrl);
         }
@@ -36,7 +42,7 @@ impl Service {
         let mut edit = self.ledger()?.begin_for(&registry)?;
         let (name, make_default) = self.protocol_target(&mut *edit, registry)?;
         let spec = TokenSpec {
-            name,
+            name: name.clone(),
             username,
             server_url: server_url.to_owned(),
             secret,
@@ -54,7 +60,7 @@ impl Service {
                 "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
             );
         }
-        Ok(())
+        Ok(outcome.new_secret.then_some(name))
     }
 
     /// The token `store` writes for `registry`: the one `get` would read

@@ -62,6 +62,9 @@ pub struct PutOutcome {
     pub backend: BackendKind,
     /// The secret changed, so the expiry and Hub link known for the old one were dropped.
     pub dropped_facts: bool,
+    /// The secret is not the one stored before (or the token is new): what
+    /// a registry says of a token is worth asking again.
+    pub new_secret: bool,
 }
 
 impl Service {
@@ -96,14 +99,24 @@ impl Service {
             &self.config,
         );
         let existing = edit.token(&spec.name)?;
-        let (facts, dropped_facts) = match facts {
-            Facts::Replace(facts) => (facts, false),
+        let (facts, dropped_facts, same) = match facts {
+            Facts::Replace(facts) => (facts, false, Some(false)),
             Facts::Carry { expires_at } => {
-                let (mut kept, dropped) =
+                let (mut kept, dropped, same) =
                     carried_facts(edit, &spec.name, existing.as_ref(), spec.secret)?;
                 kept.expires_at = expires_at.or(kept.expires_at);
-                (kept, dropped)
+                (kept, dropped, same)
             }
+        };
+        let new_secret = match (&existing, same) {
+            (None, _) => true,
+            (Some(_), Some(same)) => !same,
+            // Not compared yet: an old secret that cannot be read counts as another.
+            (Some(_), None) => edit
+                .secret(&spec.name)
+                .ok()
+                .flatten()
+                .is_none_or(|old| old != *spec.secret),
         };
         let now = Utc::now();
         let record = match existing.clone() {
@@ -146,23 +159,25 @@ impl Service {
             reactivated: existing.as_ref().is_some_and(|t| !t.active),
             backend,
             dropped_facts,
+            new_secret,
         })
     }
 }
 
 /// What is known of `existing` beyond its secret, kept when `secret` is the
-/// one it holds; else none, and whether there were any to drop. The old
-/// secret is read only when there is something to keep.
+/// one it holds; else none, whether there were any to drop, and whether the
+/// secret is the same (`None`: not compared). The old secret is read only
+/// when there is something to keep.
 fn carried_facts(
     edit: &mut dyn Edit,
     name: &TokenName,
     existing: Option<&TokenRecord>,
     secret: &Secret,
-) -> Result<(TokenFacts, bool)> {
+) -> Result<(TokenFacts, bool, Option<bool>)> {
     let Some(existing) = existing.filter(|t| {
         t.expires_at.is_some() || t.hub.is_some() || t.remote.is_some() || t.seen.is_some()
     }) else {
-        return Ok((TokenFacts::default(), false));
+        return Ok((TokenFacts::default(), false, None));
     };
     // An old secret that cannot be read counts as a different one: nothing wrong is kept.
     let same = edit
@@ -177,9 +192,9 @@ fn carried_facts(
             remote: existing.remote.clone(),
             seen: existing.seen.clone(),
         };
-        (facts, false)
+        (facts, false, Some(true))
     } else {
-        (TokenFacts::default(), true)
+        (TokenFacts::default(), true, Some(false))
     })
 }
 

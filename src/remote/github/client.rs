@@ -130,8 +130,8 @@ impl GithubApi {
         authorization.push_str(secret.expose());
         let url = format!("{}/user", self.base);
         let response = self.call(Method::Get, &url, Some(&authorization), None, WHAT)?;
-        let user: User =
-            serde_json::from_slice(&response.body).map_err(|_| RemoteError::BadBody { what: WHAT })?;
+        let user: User = serde_json::from_slice(&response.body)
+            .map_err(|_| RemoteError::BadBody { what: WHAT })?;
         if user.login.is_empty() {
             return Err(RemoteError::BadBody { what: WHAT });
         }
@@ -238,7 +238,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .header("x-ratelimit-reset")
         .and_then(|v| v.trim().parse::<i64>().ok())?;
     Some(Duration::from_secs(
-        (reset - Utc::now().timestamp()).max(0) as u64,
+        (reset - Utc::now().timestamp()).max(0) as u64
     ))
 }
 
@@ -247,7 +247,9 @@ fn expect_success(response: Response, what: &'static str) -> Result<Response, Re
     if is_rate_limited(&response) {
         let wait = retry_after(&response).unwrap_or(FALLBACK_WAIT);
         return Err(RemoteError::RateLimited {
-            retry_at: chrono::Duration::from_std(wait).ok().map(|w| Utc::now() + w),
+            retry_at: chrono::Duration::from_std(wait)
+                .ok()
+                .map(|w| Utc::now() + w),
         });
     }
     match response.status {

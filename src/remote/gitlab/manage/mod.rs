@@ -118,10 +118,6 @@ impl<'a> Gitlab<'a> {
         crate::remote::stored(self.service, &self.endpoint.registry, text)
     }
 
-    fn check_registry(&self, name: &TokenName) -> Result<()> {
-        crate::remote::check_registry(name, &self.endpoint.registry)
-    }
-
     /// Writes `change` to the record of `name`, in one commit.
     fn update(&self, name: &TokenName, change: impl FnMut(&mut TokenRecord)) -> Result<()> {
         self.service.update_tokens(&[name.to_string()], change)?;
