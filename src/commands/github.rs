@@ -46,7 +46,7 @@ pub fn run(service: &Service, command: GithubCommand) -> CommandResult {
 /// The check of a token just stored (`add`, `import`) when its registry is
 /// GitHub's: what is wrong with it, as warnings on stderr.
 pub(crate) fn check_stored(service: &Service, name: &TokenName) {
-    for line in crate::remote::github::check_new(service, name) {
+    for line in crate::remote::github::check_new(service, name).unwrap_or_default() {
         output::warn(&line);
     }
 }

@@ -97,12 +97,19 @@ fn handle(
             let stored = service
                 .protocol_store(&request.server_url, &request.username, &request.secret)
                 .map_err(text)?;
-            // A new secret for a GitHub registry is checked there, on stderr
-            // only; whatever comes of it, the token is stored.
-            if let Some(name) = stored {
-                for line in crate::remote::github::check_new(&service, &name) {
-                    crate::output::warn(&line);
-                }
+            // A new secret for a GitHub registry is checked there, said on
+            // stderr only; whatever comes of it, the token is stored.
+            let checked = if stored.new_secret {
+                crate::remote::github::check_new(&service, &stored.name)
+            } else {
+                None
+            };
+            match checked {
+                Some(lines) => lines.iter().for_each(|l| crate::output::warn(l)),
+                None if stored.dropped_facts => crate::output::note(
+                    "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
+                ),
+                None => {}
             }
             Ok(())
         }

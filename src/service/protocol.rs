@@ -19,15 +19,24 @@ use crate::secret::Secret;
 use crate::select::{Pick, Reason, Selection};
 use crate::usage;
 
+/// What `store` wrote.
+pub struct Stored {
+    pub name: TokenName,
+    /// The secret is not the one the token held before (or the token is new).
+    pub new_secret: bool,
+    /// What was known of the old secret (expiry, registry link) was dropped.
+    pub dropped_facts: bool,
+}
+
 impl Service {
     /// `store`: the registry's default token, or the integration from the
-    /// environment. Returns the token written, when its secret is new there.
+    /// environment. Says which token was written, and how.
     pub fn protocol_store(
         &self,
         server_url: &str,
         username: &str,
         secret: &Secret,
-    ) -> Result<Option<TokenName>> {
+    ) -> Result<Stored> {
         if server_url.is_empty() {
             return Err(ServiceError::MissingServerUrl);
         }
@@ -55,12 +64,11 @@ impl Service {
                 "the token was inactive; storing a new secret made it active again",
             );
         }
-        if outcome.dropped_facts {
-            crate::output::note(
-                "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
-            );
-        }
-        Ok(outcome.new_secret.then_some(name))
+        Ok(Stored {
+            name,
+            new_secret: outcome.new_secret,
+            dropped_facts: outcome.dropped_facts,
+        })
     }
 
     /// The token `store` writes for `registry`: the one `get` would read

@@ -166,23 +166,23 @@ impl<'a> Github<'a> {
 }
 
 /// The check `store` makes of a token it has just stored for a GitHub
-/// registry, under a short bound: the lines to say on stderr, none when the
-/// registry is not GitHub's. Never an error: the token is stored whatever
-/// this finds.
-pub(crate) fn check_new(service: &Service, name: &TokenName) -> Vec<String> {
+/// registry, under a short bound: the lines to say on stderr (none when all
+/// is well); `None` when the registry is not GitHub's. Never an error: the
+/// token is stored whatever this finds.
+pub(crate) fn check_new(service: &Service, name: &TokenName) -> Option<Vec<String>> {
     let is_github = endpoint::of(&name.registry, &service.config, &service.env)
         .ok()
         .flatten()
         .is_some_and(|e| e.kind == Kind::Github);
     if !is_github {
-        return Vec::new();
+        return None;
     }
     let verify = || -> Result<Verified> {
         let mut github = Github::open(service, &name.registry)?;
         github.api = github.api.with_timeout(STORE_CHECK);
         github.verify(&name.to_string())
     };
-    match verify() {
+    Some(match verify() {
         Ok(verified) => verified.concerns(),
         Err(ManageError::Remote(RemoteError::Unauthorized { .. })) => vec![format!(
             "GitHub refused the token just stored as {name} (wrong, expired or revoked): pulls and pushes will fail; it is stored anyway"
@@ -191,7 +191,7 @@ pub(crate) fn check_new(service: &Service, name: &TokenName) -> Vec<String> {
             "the token stored as {name} could not be checked with GitHub ({}); it is stored: run `docker-credential-pat github verify {name}` to check it",
             crate::text::printable(&error.to_string(), 300)
         )],
-    }
+    })
 }
 
 impl Verified {

@@ -1,0 +1,290 @@
+//! `github …` and the first store of a ghcr.io token, against the GitHub
+//! double (tests/support/github.rs) with the real GNOME Keyring, and
+//! Debian's registry taking the double as its token service (as ghcr.io
+//! does GitHub's), reached through Docker: a token stored is what `docker
+//! manifest inspect` then uses, a revoked one is refused.
+
+use std::process::Output;
+
+use chrono::Utc;
+
+pub(crate) use crate::hub::error_line;
+use crate::support::github::GithubDouble;
+use crate::support::http_double::Fault;
+use crate::support::*;
+
+pub(crate) const USER: &str = "octocat";
+pub(crate) const PUSH: &[&str] = &["read:packages", "write:packages"];
+
+pub(crate) struct Setup {
+    /// Runs while the setup lives; the kill tests stop its helpers with it.
+    pub keyring: SecretService,
+    pub env: Env,
+    pub github: GithubDouble,
+    pub _registry: Registry,
+    pub host: String,
+}
+
+/// A keyring, a private environment, the GitHub double and the registry it
+/// feeds, configured in config.toml as a GitHub registry (as ghcr.io is
+/// known without one), with more lines for config.toml.
+pub(crate) fn setup_with(config: &str) -> Setup {
+    let keyring = SecretService::start();
+    let env = Env::new(&keyring);
+    let github = GithubDouble::start();
+    let registry = github.start_registry();
+    let host = registry.host.clone();
+    env.write_config_toml(&format!(
+        "{config}\n[registries.\"{host}\"]\nkind = \"github\"\napi = \"{}\"\n",
+        github.url
+    ));
+    env.write_config_json(&format!(
+        "{{\"credsStore\":\"pat\",\"credHelpers\":{{\"{host}\":\"pat\"}}}}"
+    ));
+    Setup {
+        keyring,
+        env,
+        github,
+        _registry: registry,
+        host,
+    }
+}
+
+pub(crate) fn setup() -> Setup {
+    setup_with("")
+}
+
+pub(crate) fn run_github(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["github"];
+    all.extend_from_slice(args);
+    env.run(&all, "")
+}
+
+pub(crate) fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).unwrap()
+}
+
+/// What `get` serves for the registry now.
+pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
+    let output = env.get(host);
+    if !output.status.success() {
+        return None;
+    }
+    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some(reply["Secret"].as_str().unwrap().to_owned())
+}
+
+pub(crate) fn reference(setup: &Setup) -> String {
+    format!("{}/{USER}/app:1", setup.host)
+}
+
+/// True when Docker, through the helper, may read octocat/app.
+pub(crate) fn docker_reads(setup: &Setup) -> bool {
+    setup.env.docker_inspect(&reference(setup)).status.success()
+}
+
+/// How many `GET /user` the double has answered.
+pub(crate) fn checks(setup: &Setup) -> usize {
+    setup
+        .github
+        .http()
+        .events()
+        .iter()
+        .filter(|e| e.method == "GET" && e.path() == "/user")
+        .count()
+}
+
+/// A pushing token stored by `docker login`, with an image pushed under it.
+pub(crate) fn logged_in(setup: &Setup, expires_in_days: Option<i64>) -> String {
+    let expiry = expires_in_days.map(|d| Utc::now() + chrono::Duration::days(d));
+    let (_, token) = setup.github.add_classic_token(USER, PUSH, expiry);
+    ok(&setup.env.docker_login(&setup.host, USER, &token));
+    ok(&setup.env.push_small_image(&reference(setup)));
+    token
+}
+
+#[test]
+fn docker_login_checks_a_new_token_once_and_tokens_shows_githubs_view() {
+    let setup = setup();
+    let env = &setup.env;
+    let token = logged_in(&setup, Some(30));
+    assert_eq!(checks(&setup), 1, "the first store checks the token");
+    assert!(docker_reads(&setup));
+
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    let row = &mine[0];
+    assert_eq!(row["remote_api"], "github", "{row}");
+    assert_eq!(row["remote_id"], USER, "GitHub's login: {row}");
+    let seen = &row["registry_view"];
+    assert_eq!(seen["state"], "active");
+    assert_eq!(seen["scopes"], serde_json::json!(PUSH));
+    assert!(seen["seen_at"].is_string(), "{seen}");
+    let expiry = setup.github.token_with_secret(&token).unwrap().expires_at;
+    let recorded: chrono::DateTime<Utc> = row["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(Some(recorded.timestamp()), expiry.map(|e| e.timestamp()));
+    let table = ok(&env.run(&["tokens", "--wide"], ""));
+    assert!(
+        table.contains("active (read:packages,write:packages; checked"),
+        "{table}"
+    );
+
+    // The same secret again (every `docker login` stores it): no call.
+    ok(&env.store(&setup.host, USER, &token));
+    ok(&setup.env.docker_login(&setup.host, USER, &token));
+    assert_eq!(checks(&setup), 1, "only a new secret is checked");
+    // `get` makes no call.
+    let calls = setup.github.http().calls();
+    assert!(served(env, &setup.host).is_some());
+    assert!(docker_reads(&setup));
+    assert_eq!(
+        checks(&setup),
+        1,
+        "get asks GitHub nothing ({} calls before)",
+        calls
+    );
+}
+
+#[test]
+fn a_store_warns_on_stderr_only_and_always_keeps_the_token() {
+    let setup = setup();
+    let env = &setup.env;
+    let host = setup.host.as_str();
+    let expect = |secret: &str, user: &str, warning: &str| {
+        let out = env.store(host, user, secret);
+        ok(&out);
+        assert!(
+            out.stdout.is_empty(),
+            "stdout stays the protocol's: {out:?}"
+        );
+        let err = stderr(&out);
+        assert!(err.contains(warning), "{warning}: {err}");
+        assert!(!err.contains(secret), "{err}");
+        assert_eq!(served(env, host).as_deref(), Some(secret), "stored anyway");
+    };
+    // Without a packages scope, pulls and pushes fail.
+    let (_, repo_only) = setup.github.add_classic_token(USER, &["repo"], None);
+    expect(
+        &repo_only,
+        USER,
+        "has neither read:packages nor write:packages",
+    );
+    let (_, pull_only) = setup
+        .github
+        .add_classic_token(USER, &["read:packages"], None);
+    expect(&pull_only, USER, "has no write:packages: pushes to");
+    let (_, fine) = setup.github.add_fine_grained_token(USER, None);
+    expect(
+        &fine,
+        USER,
+        "is a fine-grained token: ghcr.io accepts only classic tokens",
+    );
+    let (_, other) = setup.github.add_classic_token("hubot", PUSH, None);
+    expect(
+        &other,
+        USER,
+        "is GitHub user hubot's token but is stored with username octocat",
+    );
+    let unknown = "ghp_000000000000000000000000000000000000";
+    expect(unknown, USER, "GitHub refused the token just stored");
+    // A good token says nothing.
+    let (_, good) = setup.github.add_classic_token(USER, PUSH, None);
+    let out = env.store(host, USER, &good);
+    ok(&out);
+    assert_eq!(stderr(&out), "", "nothing to say of a good token");
+
+    // GitHub slow or away: the store waits a few seconds at most, and says how to check later.
+    let (_, slow) = setup.github.add_classic_token(USER, PUSH, None);
+    setup
+        .github
+        .http()
+        .fault_call(1, Fault::Delay(std::time::Duration::from_secs(20)));
+    let started = std::time::Instant::now();
+    expect(&slow, USER, "could not be checked with GitHub");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    let out = env.store(host, USER, &{
+        let (_, t) = setup.github.add_classic_token(USER, PUSH, None);
+        setup.github.http().fault_call(1, Fault::Status(502));
+        t
+    });
+    ok(&out);
+    assert!(
+        stderr(&out).contains(&format!(
+            "run `docker-credential-pat github verify default@{host}`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_reads_scopes_and_expiry_in_both_forms_and_says_what_is_wrong() {
+    let setup = setup();
+    let env = &setup.env;
+    let expiry = Utc::now() + chrono::Duration::days(3);
+    let (_, pull) = setup
+        .github
+        .add_classic_token(USER, &["read:packages"], Some(expiry));
+    ok(&env.store(&setup.host, USER, &pull));
+    let name = format!("default@{}", setup.host);
+    setup.github.set_expiration_offset(Some(9 * 3600));
+    let out = run_github(env, &["verify", &name]);
+    ok(&out);
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "{name}: GitHub user octocat, scopes read:packages; expires on {}",
+            expiry.format("%Y-%m-%d")
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("has no write:packages"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = json(&run_github(
+        env,
+        &["verify", "--registry", &setup.host, "--json"],
+    ));
+    assert_eq!(listed[0]["token"], name);
+    assert_eq!(listed[0]["login"], USER);
+    assert_eq!(listed[0]["classic"], true);
+    let at: chrono::DateTime<Utc> = listed[0]["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        at.timestamp(),
+        expiry.timestamp(),
+        "+0900 read as the same instant"
+    );
+
+    // Expiring soon and without write: doctor and `tokens --expiring` say so.
+    let doctor = env.run(&["doctor"], "");
+    let report = stdout(&doctor);
+    assert!(
+        report.contains(&format!("{name} has no write:packages")),
+        "{report}"
+    );
+    assert!(report.contains(&format!("{name} expires on")), "{report}");
+    let expiring = env.run(&["tokens", "--expiring", "--json"], "");
+    assert_eq!(expiring.status.code(), Some(3), "found some");
+    let expiring: serde_json::Value = serde_json::from_slice(&expiring.stdout).unwrap();
+    assert_eq!(expiring[0]["token"], name, "{expiring}");
+
+    // Revoked at GitHub: refused, recorded, said in one line.
+    let id = setup.github.token_with_secret(&pull).unwrap().id;
+    setup.github.delete_directly(id);
+    let out = run_github(env, &["verify", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        error_line(&out).contains("refused the token (wrong, expired or revoked)"),
+        "{}",
+        stderr(&out)
+    );
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine[0]["registry_view"]["state"], "refused");
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(doctor.contains("GitHub refused"), "{doctor}");
+}
