@@ -288,3 +288,258 @@ fn verify_reads_scopes_and_expiry_in_both_forms_and_says_what_is_wrong() {
     let doctor = stdout(&env.run(&["doctor"], ""));
     assert!(doctor.contains("GitHub refused"), "{doctor}");
 }
+
+#[test]
+fn revoke_sends_the_token_to_github_unauthenticated_and_deletes_it_here() {
+    let setup = setup();
+    let env = &setup.env;
+    let token = logged_in(&setup, None);
+    assert!(docker_reads(&setup));
+    let name = format!("default@{}", setup.host);
+    let unconfirmed = run_github(env, &["revoke", &name]);
+    assert!(
+        error_line(&unconfirmed).contains("give --yes"),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    assert!(setup.github.accepts(&token), "nothing sent without --yes");
+    let out = ok(&run_github(env, &["revoke", &name, "--yes"]));
+    assert!(
+        out.contains(&format!(
+            "GitHub accepted the revocation of {name} (final; the token's owner is notified), and {name} is deleted here"
+        )),
+        "{out}"
+    );
+    assert!(!setup.github.accepts(&token));
+    assert!(served(env, &setup.host).is_none(), "deleted here");
+    let posted = setup
+        .github
+        .http()
+        .events()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path() == "/credentials/revoke")
+        .count();
+    assert_eq!(posted, 1);
+}
+
+#[test]
+fn revoke_whose_answer_is_lost_keeps_the_token_until_a_rerun_and_refusals_are_one_line() {
+    let setup = setup_with("registry_timeout_seconds = 1\n");
+    let env = &setup.env;
+    let token = logged_in(&setup, None);
+    let name = format!("default@{}", setup.host);
+    let revoke = ["revoke", name.as_str(), "--yes"];
+    // GitHub acted and the answer was lost: kept here, and the rerun is safe.
+    for fault in [
+        Fault::Drop,
+        Fault::LateAnswer(std::time::Duration::from_millis(2500)),
+    ] {
+        setup.github.http().fault_call(1, fault);
+        let lost = run_github(env, &revoke);
+        let line = error_line(&lost);
+        assert!(
+            line.contains("may have been revoked; it is still stored here")
+                && line.contains("revoking twice is safe"),
+            "{line}"
+        );
+        assert_eq!(served(env, &setup.host).as_deref(), Some(token.as_str()));
+    }
+    assert!(!setup.github.accepts(&token), "GitHub did revoke it");
+    // A server error, then GitHub's rate limit (403, then 429): nothing changes here.
+    setup.github.http().fault_call(1, Fault::Status(500));
+    let line = error_line(&run_github(env, &revoke));
+    assert!(line.contains("GitHub has a problem of its own"), "{line}");
+    setup.github.set_revoke_limit(0);
+    let line = error_line(&run_github(env, &revoke));
+    assert!(
+        line.contains("rate limit was reached: retry after")
+            && line.contains("nothing was revoked")
+            && line.contains("still stored here"),
+        "{line}"
+    );
+    setup.github.set_revoke_limited_status(429);
+    let line = error_line(&run_github(env, &revoke));
+    assert!(line.contains("rate limit was reached"), "{line}");
+    assert!(served(env, &setup.host).is_some());
+    setup.github.set_revoke_limit(1000);
+    // 422: GitHub's words, one line.
+    setup.github.http().fault_call(
+        1,
+        Fault::Reply(
+            422,
+            r#"{"message":"Validation Failed","errors":[{"resource":"Credential","field":"credentials","code":"invalid"}]}"#.into(),
+        ),
+    );
+    let line = error_line(&run_github(env, &revoke));
+    assert!(
+        line.contains("refused to revoke the token: Validation Failed (invalid)"),
+        "{line}"
+    );
+    ok(&run_github(env, &revoke));
+    assert!(served(env, &setup.host).is_none());
+}
+
+/// `github rotate NAME --token-stdin` given `new`.
+pub(crate) fn rotate(env: &Env, name: &str, new: &str) -> Output {
+    env.run(&["github", "rotate", name, "--token-stdin"], new)
+}
+
+#[test]
+fn rotate_guides_checks_stores_then_revokes_the_old_token() {
+    let setup = setup();
+    let env = &setup.env;
+    let old = logged_in(&setup, Some(30));
+    let name = format!("default@{}", setup.host);
+
+    // A token that would not do the old one's work is refused, changing nothing.
+    let calls = setup.github.http().calls();
+    let (_, pull_only) = setup
+        .github
+        .add_classic_token(USER, &["read:packages"], None);
+    let (_, someone_else) = setup.github.add_classic_token("hubot", PUSH, None);
+    let (_, fine) = setup.github.add_fine_grained_token(USER, None);
+    for (new, why) in [
+        (
+            pull_only.as_str(),
+            "that token lacks write:packages that the old one has",
+        ),
+        (
+            someone_else.as_str(),
+            "that token is GitHub user hubot's, but",
+        ),
+        (fine.as_str(), "that is a fine-grained token"),
+        (old.as_str(), "that is the token"),
+        ("", "no token given"),
+    ] {
+        let out = rotate(env, &name, new);
+        let line = error_line(&out);
+        assert!(line.contains(why), "{why}: {line}");
+        assert_eq!(served(env, &setup.host).as_deref(), Some(old.as_str()));
+        assert!(setup.github.accepts(&old));
+    }
+    assert!(setup.github.http().calls() > calls);
+
+    let (_, new) =
+        setup
+            .github
+            .add_classic_token(USER, PUSH, Some(Utc::now() + chrono::Duration::days(90)));
+    let out = rotate(env, &name, &new);
+    let text = ok(&out);
+    let port = setup.github.http().port();
+    assert!(
+        text.contains(&format!(
+            "http://127.0.0.1:{port}/settings/tokens/new?scopes=read:packages,write:packages&description=default%40127.0.0.1%3A"
+        )),
+        "where to make it, the old scopes ticked: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Rotated {name}: the new token (scopes read:packages, write:packages; expires on"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&new) && !stderr(&out).contains(&new));
+    assert_eq!(served(env, &setup.host).as_deref(), Some(new.as_str()));
+    assert!(!setup.github.accepts(&old), "the old one is revoked");
+    assert!(docker_reads(&setup), "Docker uses the new token");
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine.as_array().unwrap().len(), 1, "nothing kept: {mine}");
+    let at: chrono::DateTime<Utc> = mine[0]["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        at > Utc::now() + chrono::Duration::days(89),
+        "the new expiry"
+    );
+}
+
+#[test]
+fn rotate_whose_revoke_fails_keeps_the_old_secret_until_a_rerun_finishes() {
+    let setup = setup();
+    let env = &setup.env;
+    let old = logged_in(&setup, None);
+    let name = format!("default@{}", setup.host);
+    let kept = format!("default.retiring@{}", setup.host);
+    let (_, new) = setup.github.add_classic_token(USER, PUSH, None);
+    // The calls: the old token checked, the new one checked, then the revocation.
+    setup.github.http().fault_call(3, Fault::Status(422));
+    let out = rotate(env, &name, &new);
+    let line = error_line(&out);
+    assert!(
+        line.contains("the new token is stored and in use, but the old one could not be revoked")
+            && line.contains(&format!(
+                "`docker-credential-pat github rotate {name}` is run again"
+            )),
+        "{line}"
+    );
+    assert_eq!(served(env, &setup.host).as_deref(), Some(new.as_str()));
+    assert!(docker_reads(&setup));
+    assert!(setup.github.accepts(&old), "not yet revoked");
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    let retiring = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token"] == kept.as_str())
+        .unwrap_or_else(|| panic!("the old secret is kept: {mine}"));
+    assert_eq!(retiring["active"], false);
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains("has not yet had GitHub revoke the old one"),
+        "{doctor}"
+    );
+    // Never in clear: not in the index or anywhere in the helper's folder.
+    for entry in walk(&env.pat_home()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&old),
+            "{}",
+            entry.display()
+        );
+    }
+    // The rerun asks for nothing and finishes.
+    let text = ok(&env.run(&["github", "rotate", &name], ""));
+    assert!(
+        text.contains(&format!(
+            "Finished the earlier rotation of {name}: GitHub revoked the old token, and {kept} is gone from here"
+        )),
+        "{text}"
+    );
+    assert!(!setup.github.accepts(&old));
+    assert_eq!(served(env, &setup.host).as_deref(), Some(new.as_str()));
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert!(docker_reads(&setup));
+
+    // `github revoke NAME.retiring` finishes a rotation the same way.
+    let (_, newer) = setup.github.add_classic_token(USER, PUSH, None);
+    setup.github.http().fault_call(3, Fault::Drop);
+    let lost = rotate(env, &name, &newer);
+    assert!(
+        error_line(&lost).contains("it may be revoked"),
+        "{}",
+        stderr(&lost)
+    );
+    ok(&run_github(env, &["revoke", &kept, "--yes"]));
+    assert!(!setup.github.accepts(&new));
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert!(mine[0]["registry_view"].is_object());
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        !doctor.contains("has not yet had GitHub revoke"),
+        "{doctor}"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
