@@ -26,6 +26,8 @@ mod faults;
 #[cfg(target_os = "linux")]
 mod github;
 #[cfg(target_os = "linux")]
+mod github_faults;
+#[cfg(target_os = "linux")]
 mod gitlab;
 #[cfg(target_os = "linux")]
 mod gitlab_faults;
