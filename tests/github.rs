@@ -499,7 +499,7 @@ fn rotate_whose_revoke_fails_keeps_the_old_secret_until_a_rerun_finishes() {
     let text = ok(&env.run(&["github", "rotate", &name], ""));
     assert!(
         text.contains(&format!(
-            "Finished the earlier rotation of {name}: GitHub revoked the old token, and {kept} is gone from here"
+            "Finished the earlier rotation of {name}: the old one is revoked at GitHub, and {kept} is gone from here"
         )),
         "{text}"
     );
@@ -528,6 +528,21 @@ fn rotate_whose_revoke_fails_keeps_the_old_secret_until_a_rerun_finishes() {
         !doctor.contains("has not yet had GitHub revoke"),
         "{doctor}"
     );
+
+    // The kept secret deleted by hand: the rerun says the old token may be live.
+    let (_, newest) = setup.github.add_classic_token(USER, PUSH, None);
+    setup.github.http().fault_call(3, Fault::Status(422));
+    fails(&rotate(env, &name, &newest));
+    ok(&env.run(&["delete", &kept], ""));
+    let out = env.run(&["github", "rotate", &name], "");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was gone from here, so GitHub could not be asked to revoke it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(setup.github.accepts(&newer), "never sent: still live");
+    assert_eq!(served(env, &setup.host).as_deref(), Some(newest.as_str()));
 }
 
 /// Every file under `dir`.

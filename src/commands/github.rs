@@ -211,17 +211,32 @@ fn rotate(github: &Github<'_>, token: &str, token_stdin: bool) -> Result<Exit> {
     let rotated = github
         .rotate(token, ask)
         .map_err(|failure| ManageError::Invalid(rotate_failure(github, token, &failure)))?;
+    let old = if rotated.unrevoked {
+        format!(
+            "the old secret, kept as {}, was gone from here, so GitHub could not be asked to revoke it: delete the old token in GitHub's settings",
+            rotated.retired
+        )
+    } else {
+        format!(
+            "the old one is revoked at GitHub, and {} is gone from here",
+            rotated.retired
+        )
+    };
     match &rotated.new {
         Some(checked) => output::say(&format!(
-            "Rotated {}: the new token (scopes {}; {}) is stored and in use; GitHub revoked the old one, and it is gone from here",
+            "Rotated {}: the new token (scopes {}; {}) is stored and in use; {old}",
             rotated.name,
             checked.scopes.clone().unwrap_or_default().join(", "),
             expiry_words(checked.expires_at)
         )),
         None => output::say(&format!(
-            "Finished the earlier rotation of {}: GitHub revoked the old token, and {} is gone from here",
-            rotated.name, rotated.retired
+            "Finished the earlier rotation of {}: {old}",
+            rotated.name
         )),
+    }
+    if rotated.unrevoked {
+        output::warn(&old);
+        return Ok(Exit::Attention);
     }
     Ok(Exit::Success)
 }

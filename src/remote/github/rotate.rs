@@ -74,6 +74,9 @@ pub(crate) struct Rotated {
     pub new: Option<Checked>,
     /// The old one, revoked at GitHub and removed here.
     pub retired: TokenName,
+    /// The kept old secret was gone (deleted by hand): nothing could be sent
+    /// to GitHub, and the old token may still be live there.
+    pub unrevoked: bool,
 }
 
 type Outcome<T> = std::result::Result<T, Box<RotateFailure>>;
@@ -93,11 +96,12 @@ impl Github<'_> {
         if let Some(pending) = record.remote.as_ref().and_then(|l| l.rotating.as_ref()) {
             let retired = TokenName::parse(&format!("{}@{}", pending.id, name.registry))
                 .map_err(|e| check(crate::error::ServiceError::from(e).into()))?;
-            self.retire(&retired)?;
+            let revoked = self.retire(&retired)?;
             return Ok(Rotated {
                 name,
                 new: None,
                 retired,
+                unrevoked: !revoked,
             });
         }
         let retired = retiring_name(&name).map_err(check)?;
@@ -125,11 +129,12 @@ impl Github<'_> {
         judge(&guide, &checked).map_err(check)?;
         self.store_new(&name, &retired, &record, &old, &new, &checked)
             .map_err(|e| RotateFailure::at(Step::Store, e))?;
-        self.retire(&retired)?;
+        let revoked = self.retire(&retired)?;
         Ok(Rotated {
             name,
             new: Some(checked),
             retired,
+            unrevoked: !revoked,
         })
     }
 
@@ -228,8 +233,9 @@ impl Github<'_> {
         Ok(())
     }
 
-    /// Steps 3 and 4: the kept old secret revoked at GitHub, then removed here.
-    fn retire(&self, retired: &TokenName) -> Outcome<()> {
+    /// Steps 3 and 4: the kept old secret revoked at GitHub, then removed
+    /// here. `false` when it was gone, so nothing could be revoked.
+    fn retire(&self, retired: &TokenName) -> Outcome<bool> {
         let secret = {
             let mut edit = self
                 .service
@@ -240,8 +246,8 @@ impl Github<'_> {
                 .map_err(|e| RotateFailure::at(Step::Revoke, e))?
         };
         // Gone already (removed by hand): only the note is left to clear.
-        if let Some(secret) = secret {
-            self.api.revoke_secret(&secret).map_err(|e| {
+        if let Some(secret) = &secret {
+            self.api.revoke_secret(secret).map_err(|e| {
                 Box::new(RotateFailure {
                     step: Step::Revoke,
                     maybe: e.may_have_acted(),
@@ -250,7 +256,8 @@ impl Github<'_> {
             })?;
         }
         self.remove_revoked(retired)
-            .map_err(|e| RotateFailure::at(Step::Remove, e))
+            .map_err(|e| RotateFailure::at(Step::Remove, e))?;
+        Ok(secret.is_some())
     }
 }
 
