@@ -558,3 +558,50 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn every_github_command_has_help_and_bad_input_is_one_line_changing_nothing() {
+    let setup = setup();
+    let env = &setup.env;
+    let token = logged_in(&setup, None);
+    for command in ["verify", "rotate", "revoke"] {
+        let help = ok(&env.run(&["github", command, "--help"], ""));
+        assert!(
+            help.contains("Usage: docker-credential-pat github"),
+            "{command}: {help}"
+        );
+    }
+    let calls = setup.github.http().calls();
+    for (args, why) in [
+        (vec!["verify", "nobody@ghcr.io"], "no token named"),
+        (vec!["revoke", "nobody@ghcr.io", "--yes"], "no token named"),
+        (
+            vec!["rotate", "default@registry.gitlab.com", "--token-stdin"],
+            "is not a GitHub registry",
+        ),
+        (vec!["verify", "--registry", "bad host!"], "--registry"),
+    ] {
+        let out = run_github(env, &args);
+        let line = error_line(&out);
+        assert!(
+            line.to_lowercase().contains(&why.to_lowercase()),
+            "{args:?}: {line}"
+        );
+    }
+    assert_eq!(
+        setup.github.http().calls(),
+        calls,
+        "nothing was asked of GitHub"
+    );
+    assert_eq!(served(env, &setup.host).as_deref(), Some(token.as_str()));
+
+    // Plain http to anything but loopback is refused, naming the setting.
+    let mut remote = Env::new(&setup.keyring);
+    remote.set("DOCKER_PAT_GITHUB_API", "http://api.github.example");
+    let out = remote.run(&["github", "verify"], "");
+    let line = error_line(&out);
+    assert!(
+        line.starts_with("DOCKER_PAT_GITHUB_API") && line.contains("loopback"),
+        "{line}"
+    );
+}

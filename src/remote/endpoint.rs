@@ -214,4 +214,41 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn ghcr_is_known_and_a_github_enterprise_registry_is_named_by_a_table() {
+        let config = Config::parse(
+            "[registries.\"containers.example.com\"]\nkind = \"github\"\napi = \"https://github.example.com/api/v3\"\n",
+        )
+        .unwrap();
+        let env = Environment::default();
+        let ghcr = github(&registry("ghcr.io"), &config, &env).unwrap();
+        assert_eq!(ghcr.api, GITHUB_API);
+        let ghes = github(&registry("containers.example.com"), &config, &env).unwrap();
+        assert_eq!(
+            (ghes.kind, ghes.api.as_str()),
+            (Kind::Github, "https://github.example.com/api/v3")
+        );
+        let error = github(&registry("other.example.com"), &config, &env).unwrap_err();
+        assert!(error.contains("kind = \"github\""), "{error}");
+        assert!(github(&registry("registry.gitlab.com"), &config, &env).is_err());
+        let env = Environment {
+            github_api: Some("http://127.0.0.1:9".into()),
+            ..Environment::default()
+        };
+        let found = github(&registry("ghcr.io"), &config, &env).unwrap();
+        assert_eq!(
+            (found.api.as_str(), found.setting.as_str()),
+            ("http://127.0.0.1:9", ENV_GITHUB_API)
+        );
+        let env = Environment {
+            github_api: Some("http://api.github.example".into()),
+            ..Environment::default()
+        };
+        let error = github(&registry("ghcr.io"), &config, &env).unwrap_err();
+        assert!(
+            error.starts_with(ENV_GITHUB_API) && error.contains("loopback"),
+            "{error}"
+        );
+    }
 }

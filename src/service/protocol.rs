@@ -20,6 +20,7 @@ use crate::select::{Pick, Reason, Selection};
 use crate::usage;
 
 /// What `store` wrote.
+#[derive(Debug)]
 pub struct Stored {
     pub name: TokenName,
     /// The secret is not the one the token held before (or the token is new).
