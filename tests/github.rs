@@ -8,6 +8,7 @@ use std::process::Output;
 
 use chrono::Utc;
 
+pub(crate) use crate::gitlab::{json, served};
 pub(crate) use crate::hub::error_line;
 use crate::support::github::GithubDouble;
 use crate::support::http_double::Fault;
@@ -58,20 +59,6 @@ pub(crate) fn run_github(env: &Env, args: &[&str]) -> Output {
     let mut all = vec!["github"];
     all.extend_from_slice(args);
     env.run(&all, "")
-}
-
-pub(crate) fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(output)).unwrap()
-}
-
-/// What `get` serves for the registry now.
-pub(crate) fn served(env: &Env, host: &str) -> Option<String> {
-    let output = env.get(host);
-    if !output.status.success() {
-        return None;
-    }
-    let reply: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    Some(reply["Secret"].as_str().unwrap().to_owned())
 }
 
 pub(crate) fn reference(setup: &Setup) -> String {

@@ -9,20 +9,8 @@ use std::time::Duration;
 
 use crate::faults::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
 use crate::github::{PUSH, Setup, USER, docker_reads, json, logged_in, rotate, served, setup_with};
-use crate::support::http_double::Fault;
+use crate::gitlab_faults::{CONFIG, faults};
 use crate::support::*;
-
-/// Short calls (a slow answer is one past a second), a patient keychain.
-const CONFIG: &str = "registry_timeout_seconds = 1\nkeychain_timeout_seconds = 120\n";
-
-fn faults() -> [Fault; 4] {
-    [
-        Fault::Drop,
-        Fault::Status(500),
-        Fault::LateAnswer(Duration::from_millis(1500)),
-        Fault::Delay(Duration::from_millis(1500)),
-    ]
-}
 
 fn ready() -> Setup {
     let setup = setup_with(CONFIG);

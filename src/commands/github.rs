@@ -61,19 +61,7 @@ fn registry_of(command: &GithubCommand) -> Result<Registry> {
             (None, Some(token.as_str()))
         }
     };
-    let from_token = token
-        .and_then(|t| TokenName::parse(t).ok())
-        .map(|n| n.registry);
-    match (given, from_token) {
-        (Some(text), _) => Registry::parse(text).map_err(|e| {
-            ManageError::Invalid(format!(
-                "--registry {:?}: {e}",
-                crate::text::printable(text, 80)
-            ))
-        }),
-        (None, Some(registry)) => Ok(registry),
-        (None, None) => Ok(Registry::parse(DEFAULT_REGISTRY).expect("a valid registry")),
-    }
+    super::remote::registry_of(given, token, DEFAULT_REGISTRY)
 }
 
 /// One line: what went wrong at which registry, and what to do about it.

@@ -18,7 +18,7 @@ use crate::http::{HttpClient, Method, Request, Response, Trust};
 use crate::index::RemoteOwner;
 use crate::remote::RemoteError;
 use crate::remote::api::{Capabilities, RemoteToken, Rotation, TokenApi, TokenState};
-use crate::remote::wire::{json_body, one_line};
+use crate::remote::wire::{host_of, json_body, one_line};
 use crate::secret::Secret;
 
 const MEDIA_TYPE: &str = "application/vnd.github+json";
@@ -66,17 +66,10 @@ pub(crate) struct GithubApi {
 
 impl GithubApi {
     pub(crate) fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
-        let host = base
-            .split_once("://")
-            .map_or(base, |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         Ok(Self {
             http: HttpClient::new(&Trust::default())?,
             base: base.trim_end_matches('/').to_owned(),
-            host,
+            host: host_of(base).to_owned(),
             timeout,
         })
     }
