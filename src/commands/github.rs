@@ -101,6 +101,10 @@ fn verify(github: &Github<'_>, token: Option<&str>, json: bool) -> Result<Exit> 
             .map(|e| e.name.to_string())
             .collect(),
     };
+    if names.is_empty() && json {
+        output::outln!("[]");
+        return Ok(Exit::Success);
+    }
     if names.is_empty() {
         output::note(&format!(
             "no token of {} is stored here; `docker login {}` stores one",

@@ -62,6 +62,8 @@ pub(crate) struct GithubApi {
     base: String,
     host: String,
     timeout: Duration,
+    /// Waits out a rate limit that fits in the timeout (not under `store`'s short bound).
+    patient: bool,
 }
 
 impl GithubApi {
@@ -71,12 +73,15 @@ impl GithubApi {
             base: base.trim_end_matches('/').to_owned(),
             host: host_of(base).to_owned(),
             timeout,
+            patient: true,
         })
     }
 
-    /// The same API with a shorter bound on each call.
-    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+    /// The same API with a shorter bound on each call, and no wait for a
+    /// rate limit: one call, at most `timeout`.
+    pub(crate) fn hurried(mut self, timeout: Duration) -> Self {
         self.timeout = self.timeout.min(timeout);
+        self.patient = false;
         self
     }
 
@@ -106,7 +111,8 @@ impl GithubApi {
             self.http.send(request)
         };
         let response = send()?;
-        if is_rate_limited(&response)
+        if self.patient
+            && is_rate_limited(&response)
             && let Some(wait) = retry_after(&response).filter(|w| *w <= self.timeout)
         {
             std::thread::sleep(wait);

@@ -44,6 +44,8 @@ pub(crate) const WRITE: &str = "write:packages";
 pub(crate) const REFUSED: &str = "refused";
 /// The bound on the check a `store` makes of a new token: Docker waits on it.
 const STORE_CHECK: Duration = Duration::from_secs(4);
+/// The share of the protocol's budget that check may take at the most.
+const STORE_CHECK_SHARE: u32 = 4;
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
@@ -179,7 +181,8 @@ pub(crate) fn check_new(service: &Service, name: &TokenName) -> Option<Vec<Strin
     }
     let verify = || -> Result<Verified> {
         let mut github = Github::open(service, &name.registry)?;
-        github.api = github.api.with_timeout(STORE_CHECK);
+        let share = service.config.protocol_timeout() / STORE_CHECK_SHARE;
+        github.api = github.api.hurried(STORE_CHECK.min(share));
         github.verify(&name.to_string())
     };
     Some(match verify() {
@@ -209,14 +212,13 @@ impl Verified {
                 "{name} is a fine-grained token: ghcr.io accepts only classic tokens (ghp_…); make a classic token with {READ} (and {WRITE} to push)"
             )),
             Some(scopes) => {
-                let has = |s: &str| scopes.iter().any(|x| x == s);
-                if !has(READ) && !has(WRITE) {
+                if !covers(scopes, READ) {
                     lines.push(format!(
                         "{name} has neither {READ} nor {WRITE}: pulls from {} will fail",
                         name.registry
                     ));
                 }
-                if !has(WRITE) {
+                if !covers(scopes, WRITE) {
                     lines.push(format!(
                         "{name} has no {WRITE}: pushes to {} will fail",
                         name.registry
@@ -237,12 +239,17 @@ impl Verified {
     }
 }
 
-/// True when GitHub's last word on a record is that its token lacks `scope`
-/// (`write:packages` counting as `read:packages` too), for doctor.
+/// True when GitHub's last word on a record is that its token lacks `scope`, for doctor.
 pub(crate) fn lacks(record: &TokenRecord, scope: &str) -> bool {
-    let Some(link) = record.remote.as_ref().filter(|l| l.api == API) else {
-        return false;
-    };
-    let has = |s: &str| link.scopes.iter().any(|x| x == s);
-    !(has(scope) || (scope == READ && has(WRITE)))
+    record
+        .remote
+        .as_ref()
+        .filter(|l| l.api == API)
+        .is_some_and(|link| !covers(&link.scopes, scope))
+}
+
+/// True when `scopes` grant `scope`: `write:packages` grants `read:packages` too.
+pub(crate) fn covers(scopes: &[String], scope: &str) -> bool {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    has(scope) || (scope == READ && has(WRITE))
 }

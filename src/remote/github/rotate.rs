@@ -21,7 +21,7 @@ use chrono::Utc;
 
 use super::client::Checked;
 use super::revoke::retiring_name;
-use super::{API, Github, READ, Result, WRITE};
+use super::{API, Github, READ, Result, WRITE, covers};
 use crate::index::{RemoteLink, RemoteOwner, RemoteView, Rotating, TokenRecord};
 use crate::names::TokenName;
 use crate::remote::ManageError;
@@ -282,7 +282,7 @@ fn judge(guide: &Guide, checked: &Checked) -> Result<()> {
         .scopes
         .iter()
         .map(String::as_str)
-        .filter(|s| !scopes.iter().any(|x| x == s))
+        .filter(|s| !covers(scopes, s))
         .collect();
     if !missing.is_empty() {
         return invalid(format!(
@@ -307,4 +307,59 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guide(scopes: &[&str]) -> Guide {
+        Guide {
+            name: TokenName::parse("ci@ghcr.io").unwrap(),
+            url: "https://github.com/settings/tokens/new".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            username: "Octocat".into(),
+        }
+    }
+
+    fn checked(login: &str, scopes: Option<&[&str]>, days: Option<i64>) -> Checked {
+        Checked {
+            login: login.into(),
+            scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
+            expires_at: days.map(|d| Utc::now() + chrono::Duration::days(d)),
+        }
+    }
+
+    #[test]
+    fn a_new_token_must_do_the_old_ones_work() {
+        let pull = guide(&[READ]);
+        assert!(
+            judge(&pull, &checked("octocat", Some(&[WRITE]), None)).is_ok(),
+            "write grants read"
+        );
+        assert!(judge(&pull, &checked("octocat", Some(&[READ, "repo"]), Some(30))).is_ok());
+        let push = guide(&[READ, WRITE]);
+        for (bad, why) in [
+            (
+                checked("octocat", Some(&[READ]), None),
+                "lacks write:packages",
+            ),
+            (
+                checked("hubot", Some(&[READ, WRITE]), None),
+                "GitHub user hubot's",
+            ),
+            (checked("octocat", None, None), "fine-grained"),
+            (
+                checked("octocat", Some(&[READ, WRITE]), Some(-1)),
+                "has expired",
+            ),
+        ] {
+            let error = judge(&push, &bad).unwrap_err().to_string();
+            assert!(
+                error.contains(why) && error.ends_with("nothing was changed"),
+                "{error}"
+            );
+        }
+        assert_eq!(encode("ci@ghcr.io (x)"), "ci%40ghcr.io%20%28x%29");
+    }
 }
