@@ -57,6 +57,7 @@ mod openbao_requests;
 mod packaging;
 #[cfg(target_os = "linux")]
 mod protocol;
+#[cfg(target_os = "linux")]
 mod registry_view;
 #[cfg(target_os = "linux")]
 mod select;
