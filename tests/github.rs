@@ -592,3 +592,43 @@ fn every_github_command_has_help_and_bad_input_is_one_line_changing_nothing() {
         "{line}"
     );
 }
+
+#[test]
+fn add_and_import_check_a_new_ghcr_token_the_same_way() {
+    let setup = setup();
+    let env = &setup.env;
+    let host = setup.host.as_str();
+    let (_, repo_only) = setup.github.add_classic_token(USER, &["repo"], None);
+    let out = env.run(&["add", host, "-u", USER, "-i", "laptop"], &repo_only);
+    ok(&out);
+    assert!(
+        stderr(&out).contains(&format!(
+            "laptop@{host} has neither read:packages nor write:packages"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(checks(&setup), 1);
+    // The same secret again: no call.
+    ok(&env.run(&["add", host, "-u", USER, "-i", "laptop"], &repo_only));
+    assert_eq!(checks(&setup), 1, "only a new secret is checked");
+
+    ok(&env.run(&["delete", &format!("laptop@{host}")], ""));
+    let (_, pull_only) = setup
+        .github
+        .add_classic_token(USER, &["read:packages"], None);
+    let auth = base64(format!("{USER}:{pull_only}").as_bytes());
+    env.write_config_json(&format!(
+        "{{\"auths\":{{\"{host}\":{{\"auth\":\"{auth}\"}}}},\"credsStore\":\"pat\"}}"
+    ));
+    let out = env.run(&["import"], "");
+    ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("default@{host} has no write:packages")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(checks(&setup), 2);
+    let mine = json(&env.run(&["tokens", "--json"], ""));
+    assert_eq!(mine[0]["remote_api"], "github", "recorded: {mine}");
+}

@@ -60,6 +60,8 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         outcome.backend.place()
     ));
     if outcome.new_secret {
+        // The check keeps what GitHub says on the record: the lock goes first.
+        drop(edit);
         super::github::check_stored(service, &name);
     }
     Ok(Exit::Success)
