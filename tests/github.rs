@@ -28,11 +28,14 @@ pub(crate) struct Setup {
 
 /// A keyring, a private environment, the GitHub double and the registry it
 /// feeds, configured in config.toml as a GitHub registry (as ghcr.io is
-/// known without one), with more lines for config.toml.
+/// known without one) whose API `DOCKER_PAT_GITHUB_API` points at the
+/// double, with more lines for config.toml.
 pub(crate) fn setup_with(config: &str) -> Setup {
     let keyring = SecretService::start();
-    let env = Env::new(&keyring);
+    let mut env = Env::new(&keyring);
     let github = GithubDouble::start();
+    // Every test's default is a closed port (support::CLOSED_GITHUB_API).
+    env.set("DOCKER_PAT_GITHUB_API", &github.url);
     let registry = github.start_registry();
     let host = registry.host.clone();
     env.write_config_toml(&format!(
