@@ -176,6 +176,13 @@ fn a_store_warns_on_stderr_only_and_always_keeps_the_token() {
     );
     let unknown = "ghp_000000000000000000000000000000000000";
     expect(unknown, USER, "GitHub refused the token just stored");
+    let doctor = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        doctor.contains(&format!(
+            "GitHub refused default@{host} when it was last checked"
+        )),
+        "{doctor}"
+    );
     // A good token says nothing.
     let (_, good) = setup.github.add_classic_token(USER, PUSH, None);
     let out = env.store(host, USER, &good);
@@ -477,7 +484,7 @@ fn rotate_whose_revoke_fails_keeps_the_old_secret_until_a_rerun_finishes() {
         "{doctor}"
     );
     // Never in clear: not in the index or anywhere in the helper's folder.
-    for entry in walk(&env.pat_home()) {
+    for entry in files_under(&env.pat_home()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(&old),
@@ -533,20 +540,6 @@ fn rotate_whose_revoke_fails_keeps_the_old_secret_until_a_rerun_finishes() {
     );
     assert!(setup.github.accepts(&newer), "never sent: still live");
     assert_eq!(served(env, &setup.host).as_deref(), Some(newest.as_str()));
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

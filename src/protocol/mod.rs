@@ -94,12 +94,20 @@ fn handle(
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;
             let request = request::parse_store(&input).map_err(|e| e.to_string())?;
             let service = open().map_err(text)?;
+            // Only for a GitHub registry is the old secret read to compare.
+            let github = crate::registry::Registry::parse(&request.server_url)
+                .is_ok_and(|r| crate::remote::github::is_github(&service, &r));
             let stored = service
-                .protocol_store(&request.server_url, &request.username, &request.secret)
+                .protocol_store_with(
+                    &request.server_url,
+                    &request.username,
+                    &request.secret,
+                    github,
+                )
                 .map_err(text)?;
             // A new secret for a GitHub registry is checked there, said on
             // stderr only; whatever comes of it, the token is stored.
-            let checked = if stored.new_secret {
+            let checked = if github && stored.new_secret == Some(true) {
                 crate::remote::github::check_new(&service, &stored.name)
             } else {
                 None

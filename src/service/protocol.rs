@@ -23,8 +23,9 @@ use crate::usage;
 #[derive(Debug)]
 pub struct Stored {
     pub name: TokenName,
-    /// The secret is not the one the token held before (or the token is new).
-    pub new_secret: bool,
+    /// The secret is not the one the token held before (or the token is
+    /// new); `None` when that was not compared.
+    pub new_secret: Option<bool>,
     /// What was known of the old secret (expiry, registry link) was dropped.
     pub dropped_facts: bool,
 }
@@ -37,6 +38,18 @@ impl Service {
         server_url: &str,
         username: &str,
         secret: &Secret,
+    ) -> Result<Stored> {
+        self.protocol_store_with(server_url, username, secret, false)
+    }
+
+    /// [`Service::protocol_store`]; with `compare`, the old secret is read
+    /// to say whether this one is new even when nothing is known of it.
+    pub fn protocol_store_with(
+        &self,
+        server_url: &str,
+        username: &str,
+        secret: &Secret,
+        compare: bool,
     ) -> Result<Stored> {
         if server_url.is_empty() {
             return Err(ServiceError::MissingServerUrl);
@@ -59,7 +72,11 @@ impl Service {
             description: None,
             make_default,
         };
-        let outcome = self.put_token(&mut *edit, spec)?;
+        let facts = super::write::Facts::Carry {
+            expires_at: None,
+            compare,
+        };
+        let outcome = self.put_token_with(&mut *edit, spec, facts)?;
         if outcome.reactivated {
             crate::output::note(
                 "the token was inactive; storing a new secret made it active again",

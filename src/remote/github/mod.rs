@@ -149,6 +149,17 @@ impl<'a> Github<'a> {
                 record.expires_at = checked.expires_at;
             }
             None => {
+                // Linked even so (the login unknown), so doctor reports the refusal.
+                if record.remote.as_ref().is_none_or(|l| l.api != API) {
+                    record.remote = Some(RemoteLink {
+                        api: API.into(),
+                        id: String::new(),
+                        owner: RemoteOwner::Personal,
+                        scopes: Vec::new(),
+                        rotating: None,
+                        used_before_link: None,
+                    });
+                }
                 let mut view = record.seen.take().unwrap_or(RemoteView {
                     state: String::new(),
                     scopes: Vec::new(),
@@ -167,16 +178,20 @@ impl<'a> Github<'a> {
     }
 }
 
+/// True when `registry`'s token API is GitHub's (ghcr.io, or a table of config.toml).
+pub(crate) fn is_github(service: &Service, registry: &Registry) -> bool {
+    endpoint::of(registry, &service.config, &service.env)
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.kind == Kind::Github)
+}
+
 /// The check `store` makes of a token it has just stored for a GitHub
 /// registry, under a short bound: the lines to say on stderr (none when all
 /// is well); `None` when the registry is not GitHub's. Never an error: the
 /// token is stored whatever this finds.
 pub(crate) fn check_new(service: &Service, name: &TokenName) -> Option<Vec<String>> {
-    let is_github = endpoint::of(&name.registry, &service.config, &service.env)
-        .ok()
-        .flatten()
-        .is_some_and(|e| e.kind == Kind::Github);
-    if !is_github {
+    if !is_github(service, &name.registry) {
         return None;
     }
     let verify = || -> Result<Verified> {
