@@ -628,3 +628,51 @@ fn add_and_import_check_a_new_ghcr_token_the_same_way() {
     let mine = json(&env.run(&["tokens", "--json"], ""));
     assert_eq!(mine[0]["remote_api"], "github", "recorded: {mine}");
 }
+
+/// On a team's OpenBao server the old secret is kept there (never on a
+/// machine), and a rerun on another machine finishes the rotation.
+#[test]
+fn a_rotation_on_the_team_server_is_finished_by_a_rerun_on_another_machine() {
+    use crate::support::openbao::{DevServer, ROOT_TOKEN};
+    let server = DevServer::start();
+    let setup = setup();
+    let machine = |name: &str| {
+        let mut env = Env::without_keychain();
+        env.set("DOCKER_PAT_BACKEND", "openbao")
+            .set("BAO_ADDR", &server.url())
+            .set("BAO_TOKEN", ROOT_TOKEN)
+            .set("DOCKER_PAT_GITHUB_API", &setup.github.url);
+        env.write_config_toml(&format!(
+            "machine_name = \"{name}\"\n[registries.\"{}\"]\nkind = \"github\"\napi = \"{}\"\n",
+            setup.host, setup.github.url
+        ));
+        env
+    };
+    let laptop = machine("laptop");
+    let runner = machine("runner-7");
+    let name = format!("default@{}", setup.host);
+    let (_, old) = setup.github.add_classic_token(USER, PUSH, None);
+    ok(&laptop.store(&setup.host, USER, &old));
+    let mine = json(&runner.run(&["tokens", "--json"], ""));
+    assert_eq!(mine[0]["registry_view"]["scopes"], serde_json::json!(PUSH));
+
+    let (_, new) = setup.github.add_classic_token(USER, PUSH, None);
+    setup.github.http().fault_call(3, Fault::Status(422));
+    fails(&rotate(&laptop, &name, &new));
+    assert_eq!(served(&runner, &setup.host).as_deref(), Some(new.as_str()));
+    assert!(setup.github.accepts(&old));
+    for entry in files_under(&laptop.pat_home()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&old),
+            "{}",
+            entry.display()
+        );
+    }
+    let text = ok(&runner.run(&["github", "rotate", &name], ""));
+    assert!(text.contains("Finished the earlier rotation"), "{text}");
+    assert!(!setup.github.accepts(&old));
+    let mine = json(&laptop.run(&["tokens", "--json"], ""));
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(served(&laptop, &setup.host).as_deref(), Some(new.as_str()));
+}
