@@ -15,12 +15,12 @@ use crate::support::killpoints::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed
 use crate::support::*;
 
 /// Short calls (a slow answer is one past a second), a patient keychain.
-const CONFIG: &str = "registry_timeout_seconds = 1\nkeychain_timeout_seconds = 120\n";
+pub(crate) const CONFIG: &str = "registry_timeout_seconds = 1\nkeychain_timeout_seconds = 120\n";
 
 /// The faults each request meets in turn: acted and the answer lost, a
 /// server error, an answer later than the timeout (the double acts first),
 /// and a server that acts only after the timeout.
-fn faults() -> [Fault; 4] {
+pub(crate) fn faults() -> [Fault; 4] {
     [
         Fault::Drop,
         Fault::Status(500),

@@ -425,6 +425,10 @@ pub struct Registry {
 
 pub const REGISTRY_USER: &str = "alice";
 
+/// Where the helper finds GitHub's API in every test that names none: a
+/// loopback port nothing listens on, so a check fails at once, here.
+pub const CLOSED_GITHUB_API: &str = "http://127.0.0.1:9";
+
 impl Registry {
     /// Starts a registry where `alice` authenticates with `password`.
     pub fn start(password: &str) -> Self {
@@ -720,6 +724,9 @@ impl Env {
             .env("HOME", self.home())
             .env("DOCKER_PAT_HOME", self.pat_home())
             .env("DOCKER_CONFIG", self.docker_config())
+            // No test reaches the real GitHub: a ghcr.io token stored is checked
+            // at a closed loopback port unless a test points this at its double.
+            .env("DOCKER_PAT_GITHUB_API", CLOSED_GITHUB_API)
             .env("NO_COLOR", "1");
         if let Some(bus) = &self.bus {
             command.env("DBUS_SESSION_BUS_ADDRESS", bus);
