@@ -4,94 +4,11 @@
 //! does GitHub's), reached through Docker: a token stored is what `docker
 //! manifest inspect` then uses, a revoked one is refused.
 
-use std::process::Output;
-
 use chrono::Utc;
 
-pub(crate) use crate::gitlab::{json, served};
-pub(crate) use crate::hub::error_line;
-use crate::support::github::GithubDouble;
+use crate::support::github_setup::*;
 use crate::support::http_double::Fault;
 use crate::support::*;
-
-pub(crate) const USER: &str = "octocat";
-pub(crate) const PUSH: &[&str] = &["read:packages", "write:packages"];
-
-pub(crate) struct Setup {
-    /// Runs while the setup lives; the kill tests stop its helpers with it.
-    pub keyring: SecretService,
-    pub env: Env,
-    pub github: GithubDouble,
-    pub _registry: Registry,
-    pub host: String,
-}
-
-/// A keyring, a private environment, the GitHub double and the registry it
-/// feeds, configured in config.toml as a GitHub registry (as ghcr.io is
-/// known without one) whose API `DOCKER_PAT_GITHUB_API` points at the
-/// double, with more lines for config.toml.
-pub(crate) fn setup_with(config: &str) -> Setup {
-    let keyring = SecretService::start();
-    let mut env = Env::new(&keyring);
-    let github = GithubDouble::start();
-    // Every test's default is a closed port (support::CLOSED_GITHUB_API).
-    env.set("DOCKER_PAT_GITHUB_API", &github.url);
-    let registry = github.start_registry();
-    let host = registry.host.clone();
-    env.write_config_toml(&format!(
-        "{config}\n[registries.\"{host}\"]\nkind = \"github\"\napi = \"{}\"\n",
-        github.url
-    ));
-    env.write_config_json(&format!(
-        "{{\"credsStore\":\"pat\",\"credHelpers\":{{\"{host}\":\"pat\"}}}}"
-    ));
-    Setup {
-        keyring,
-        env,
-        github,
-        _registry: registry,
-        host,
-    }
-}
-
-pub(crate) fn setup() -> Setup {
-    setup_with("")
-}
-
-pub(crate) fn run_github(env: &Env, args: &[&str]) -> Output {
-    let mut all = vec!["github"];
-    all.extend_from_slice(args);
-    env.run(&all, "")
-}
-
-pub(crate) fn reference(setup: &Setup) -> String {
-    format!("{}/{USER}/app:1", setup.host)
-}
-
-/// True when Docker, through the helper, may read octocat/app.
-pub(crate) fn docker_reads(setup: &Setup) -> bool {
-    setup.env.docker_inspect(&reference(setup)).status.success()
-}
-
-/// How many `GET /user` the double has answered.
-pub(crate) fn checks(setup: &Setup) -> usize {
-    setup
-        .github
-        .http()
-        .events()
-        .iter()
-        .filter(|e| e.method == "GET" && e.path() == "/user")
-        .count()
-}
-
-/// A pushing token stored by `docker login`, with an image pushed under it.
-pub(crate) fn logged_in(setup: &Setup, expires_in_days: Option<i64>) -> String {
-    let expiry = expires_in_days.map(|d| Utc::now() + chrono::Duration::days(d));
-    let (_, token) = setup.github.add_classic_token(USER, PUSH, expiry);
-    ok(&setup.env.docker_login(&setup.host, USER, &token));
-    ok(&setup.env.push_small_image(&reference(setup)));
-    token
-}
 
 #[test]
 fn docker_login_checks_a_new_token_once_and_tokens_shows_githubs_view() {
@@ -374,11 +291,6 @@ fn revoke_whose_answer_is_lost_keeps_the_token_until_a_rerun_and_refusals_are_on
     );
     ok(&run_github(env, &revoke));
     assert!(served(env, &setup.host).is_none());
-}
-
-/// `github rotate NAME --token-stdin` given `new`.
-pub(crate) fn rotate(env: &Env, name: &str, new: &str) -> Output {
-    env.run(&["github", "rotate", name, "--token-stdin"], new)
 }
 
 #[test]

@@ -7,9 +7,11 @@
 
 use std::time::Duration;
 
-use crate::faults::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
-use crate::github::{PUSH, Setup, USER, docker_reads, json, logged_in, rotate, served, setup_with};
-use crate::gitlab_faults::{CONFIG, faults};
+use crate::support::github_setup::{
+    PUSH, Setup, USER, docker_reads, json, logged_in, rotate, served, setup_with,
+};
+use crate::support::killpoints::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
+use crate::support::request_faults::{CONFIG, faults};
 use crate::support::*;
 
 fn ready() -> Setup {

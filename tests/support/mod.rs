@@ -32,6 +32,8 @@ use tempfile::TempDir;
 #[cfg(target_os = "linux")]
 pub mod faultproxy;
 #[cfg(target_os = "linux")]
+pub mod github_setup;
+#[cfg(target_os = "linux")]
 pub mod gitlab_setup;
 #[cfg(target_os = "linux")]
 pub mod hub_setup;
@@ -39,6 +41,8 @@ pub mod hub_setup;
 pub mod killpoints;
 #[cfg(target_os = "linux")]
 pub mod openbao;
+#[cfg(target_os = "linux")]
+pub mod request_faults;
 #[cfg(target_os = "linux")]
 pub mod wine;
 #[cfg(target_os = "linux")]
