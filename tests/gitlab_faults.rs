@@ -10,24 +10,9 @@ use std::time::Duration;
 use crate::support::gitlab_setup::{
     PUSHER, Setup, create, create_ci, docker_reads, logged_in, push, run_gitlab, served,
 };
-use crate::support::http_double::Fault;
 use crate::support::killpoints::{ROTATE_KILL_SYSCALLS, count_syscalls_of, killed_at};
+use crate::support::request_faults::{CONFIG, faults};
 use crate::support::*;
-
-/// Short calls (a slow answer is one past a second), a patient keychain.
-const CONFIG: &str = "registry_timeout_seconds = 1\nkeychain_timeout_seconds = 120\n";
-
-/// The faults each request meets in turn: acted and the answer lost, a
-/// server error, an answer later than the timeout (the double acts first),
-/// and a server that acts only after the timeout.
-fn faults() -> [Fault; 4] {
-    [
-        Fault::Drop,
-        Fault::Status(500),
-        Fault::LateAnswer(Duration::from_millis(1500)),
-        Fault::Delay(Duration::from_millis(1500)),
-    ]
-}
 
 /// The live tokens at GitLab besides the login's: what someone could use.
 fn live(setup: &Setup) -> Vec<u64> {

@@ -24,6 +24,10 @@ mod expiry;
 #[cfg(target_os = "linux")]
 mod faults;
 #[cfg(target_os = "linux")]
+mod github;
+#[cfg(target_os = "linux")]
+mod github_faults;
+#[cfg(target_os = "linux")]
 mod gitlab;
 #[cfg(target_os = "linux")]
 mod gitlab_faults;

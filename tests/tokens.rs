@@ -190,6 +190,7 @@ fn tokens_json_has_exactly_the_documented_keys() {
             "last_used_at",
             "registry",
             "registry_view",
+            "remote_api",
             "remote_id",
             "rotated_at",
             "token",

@@ -5,16 +5,19 @@
 //! - [`tokens`]: the arguments of the commands on stored tokens;
 //! - [`hub`]: `hub …`, Docker Hub's tokens;
 //! - [`gitlab`]: `gitlab …`, GitLab's tokens;
+//! - [`github`]: `github …`, GitHub's classic tokens for ghcr.io;
 //! - [`setup`]: `2fa`, `vault`, `migrate`, `doctor`, `import` and the completions.
 
 use clap::{Parser, Subcommand};
 
+pub mod github;
 pub mod gitlab;
 mod help;
 pub mod hub;
 pub mod setup;
 pub mod tokens;
 
+pub use github::GithubCommand;
 pub use gitlab::{GitlabCommand, GitlabCreateArgs, GitlabOwnerArgs};
 pub use hub::{HubCommand, HubCreateArgs, HubLoginArgs, HubTokenList};
 pub use setup::{AccountArgs, BackendArg, Shell, TwoFactorCommand, VaultCommand};
@@ -157,6 +160,9 @@ pub enum Command {
     /// Manage access tokens on GitLab: list, create, rotate, revoke, audit
     #[command(subcommand, long_about = gitlab::GITLAB_ABOUT)]
     Gitlab(GitlabCommand),
+    /// Check, rotate and revoke GitHub classic tokens for ghcr.io
+    #[command(subcommand, long_about = github::GITHUB_ABOUT)]
+    Github(GithubCommand),
     /// Print a shell completion script
     Completions {
         /// The shell

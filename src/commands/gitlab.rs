@@ -11,7 +11,7 @@ use super::tokens::timestamp;
 use crate::cli::{GitlabCommand, GitlabCreateArgs, GitlabOwnerArgs};
 use crate::expiry;
 use crate::index::RemoteOwner;
-use crate::names::{Integration, TokenName};
+use crate::names::Integration;
 use crate::output::{self, Table};
 use crate::registry::Registry;
 use crate::remote::RemoteError;
@@ -73,19 +73,7 @@ fn registry_of(command: &GitlabCommand) -> Result<Registry> {
             token, registry, ..
         } => (registry.as_deref(), Some(token.as_str())),
     };
-    let from_token = token
-        .and_then(|t| TokenName::parse(t).ok())
-        .map(|n| n.registry);
-    match (given, from_token) {
-        (Some(text), _) => Registry::parse(text).map_err(|e| {
-            ManageError::Invalid(format!(
-                "--registry {:?}: {e}",
-                crate::text::printable(text, 80)
-            ))
-        }),
-        (None, Some(registry)) => Ok(registry),
-        (None, None) => Ok(Registry::parse(DEFAULT_REGISTRY).expect("a valid registry")),
-    }
+    super::remote::registry_of(given, token, DEFAULT_REGISTRY)
 }
 
 fn owner_of(args: &GitlabOwnerArgs) -> RemoteOwner {

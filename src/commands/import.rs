@@ -15,6 +15,7 @@ pub fn run(service: &Service, dry_run: bool) -> CommandResult {
         return Ok(Exit::Success);
     }
     let mut left = 0;
+    let mut checks = Vec::new();
     for entry in &report.entries {
         let key = crate::text::printable(&entry.key, 200);
         let who = entry
@@ -26,6 +27,8 @@ pub fn run(service: &Service, dry_run: bool) -> CommandResult {
             Outcome::Imported { token, backend } => output::say(&match (dry_run, backend) {
                 (true, _) => format!("Would import {who}{key} as {token}"),
                 (false, Some(backend)) => {
+                    // Said once the line that names the token is out.
+                    checks.push(token.clone());
                     format!(
                         "Imported {who}{key} as {token} (stored in {})",
                         backend.place()
@@ -44,6 +47,9 @@ pub fn run(service: &Service, dry_run: bool) -> CommandResult {
                 output::warn(&format!("{who}{key} {verb} in {path}: {reason}"));
             }
         }
+    }
+    for token in &checks {
+        super::github::check_stored(service, token);
     }
     if dry_run {
         output::say("Dry run: nothing was changed.");

@@ -49,7 +49,12 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         description,
         make_default: args.default || !has_default,
     };
-    let outcome = service.put_token_with(&mut *edit, spec, Facts::Carry { expires_at })?;
+    let github = crate::remote::github::is_github(service, &registry);
+    let facts = Facts::Carry {
+        expires_at,
+        compare: github,
+    };
+    let outcome = service.put_token_with(&mut *edit, spec, facts)?;
     let verb = if outcome.replaced {
         "Replaced the secret of"
     } else {
@@ -59,6 +64,11 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
         "{verb} {name} (stored in {})",
         outcome.backend.place()
     ));
+    if github && outcome.new_secret == Some(true) {
+        // The check keeps what GitHub says on the record: the lock goes first.
+        drop(edit);
+        super::github::check_stored(service, &name);
+    }
     Ok(Exit::Success)
 }
 

@@ -16,6 +16,7 @@ mod doctor;
 mod exec;
 mod exit;
 mod generate;
+pub(crate) mod github;
 mod gitlab;
 mod hub;
 mod import;
@@ -97,6 +98,7 @@ fn dispatch(command: Command) -> CommandResult {
         }
         Command::Hub(command) => hub::run(&open()?, command),
         Command::Gitlab(command) => gitlab::run(&open()?, command),
+        Command::Github(command) => github::run(&open()?, command),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man => generate::man(),
     }

@@ -1,12 +1,38 @@
-//! What the commands of every registry's token API (`hub`, `gitlab`) say
-//! the same way: expiry, when to retry, ages, the audit's words.
+//! What the commands of every registry's token API (`hub`, `gitlab`,
+//! `github`) say and read the same way: the registry acted on, expiry, when
+//! to retry, ages, the audit's words.
 
 use chrono::{DateTime, Utc};
 
 use super::tokens::relative;
 use crate::expiry;
+use crate::names::TokenName;
 use crate::output;
+use crate::registry::Registry;
+use crate::remote::ManageError;
 use crate::remote::audit::{Level, Report};
+
+/// The registry a command acts on: `--registry`, else the named token's,
+/// else the registry the command family defaults to.
+pub(crate) fn registry_of(
+    given: Option<&str>,
+    token: Option<&str>,
+    default: &str,
+) -> Result<Registry, ManageError> {
+    let from_token = token
+        .and_then(|t| TokenName::parse(t).ok())
+        .map(|n| n.registry);
+    match (given, from_token) {
+        (Some(text), _) => Registry::parse(text).map_err(|e| {
+            ManageError::Invalid(format!(
+                "--registry {:?}: {e}",
+                crate::text::printable(text, 80)
+            ))
+        }),
+        (None, Some(registry)) => Ok(registry),
+        (None, None) => Ok(Registry::parse(default).expect("a valid registry")),
+    }
+}
 
 /// "expires on 2027-03-01 (in 90d)" or "never expires".
 pub(crate) fn expiry_words(at: Option<DateTime<Utc>>) -> String {

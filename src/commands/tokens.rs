@@ -99,6 +99,7 @@ fn token_json(view: &TokenView) -> serde_json::Value {
         "hub_org": view.record.hub.as_ref().and_then(|h| h.org.as_deref()),
         "hub_resources": view.record.hub.as_ref().map(|h| &h.resources).filter(|r| !r.is_empty()),
         "remote_id": view.record.remote.as_ref().map(|r| r.id.as_str()),
+        "remote_api": view.record.remote.as_ref().map(|r| r.api.as_str()),
         "registry_view": view.record.seen.as_ref().map(|seen| json!({
             "state": seen.state,
             "scopes": seen.scopes,
@@ -159,13 +160,31 @@ fn table(
             state.push_str(" password");
         }
         let seen = view.record.seen.as_ref();
+        let checked_only = view.record.rotated_by() == Some("github");
         let cell = |column: &str| match column {
             "TOKEN" => view.name.to_string(),
             "USER" => view.record.username.clone(),
             "STATE" => state.clone(),
             "CREATED" => relative(view.record.created_at, now),
             "LAST USED" => ago(view.last_use.as_ref().map(|u| u.at)),
+            // GitHub keeps no last use of a classic token, but says its scopes.
+            "USED THERE" if checked_only => "-".into(),
             "USED THERE" => seen.map_or_else(|| "-".into(), |s| ago(s.last_used_at)),
+            "THERE" if checked_only => seen.map_or_else(
+                || "-".into(),
+                |s| {
+                    let scopes = if s.scopes.is_empty() {
+                        "no scopes".to_owned()
+                    } else {
+                        s.scopes.join(",")
+                    };
+                    format!(
+                        "{} ({scopes}; checked {})",
+                        s.state,
+                        relative(s.seen_at, now)
+                    )
+                },
+            ),
             "THERE" => seen.map_or_else(|| "-".into(), |s| s.state.clone()),
             "EXPIRES" => expiry::relative(view.record.expires_at, now),
             "USES" => view.usage.use_count.to_string(),

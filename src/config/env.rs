@@ -21,6 +21,7 @@ pub const ENV_NEW_PASSPHRASE: &str = "DOCKER_PAT_NEW_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE_FILE: &str = "DOCKER_PAT_NEW_PASSPHRASE_FILE";
 pub const ENV_HUB_URL: &str = "DOCKER_PAT_HUB_URL";
 pub const ENV_GITLAB_API: &str = "DOCKER_PAT_GITLAB_API";
+pub const ENV_GITHUB_API: &str = "DOCKER_PAT_GITHUB_API";
 const APP_DIR: &str = "docker-credential-pat";
 
 /// Where the helper keeps its files.
@@ -98,6 +99,8 @@ pub struct Environment {
     pub containers: crate::containers_auth::Places,
     /// `DOCKER_PAT_GITLAB_API`: where every GitLab registry's API is, instead of config.toml.
     pub gitlab_api: Option<String>,
+    /// `DOCKER_PAT_GITHUB_API`: where every GitHub registry's API is, instead of config.toml.
+    pub github_api: Option<String>,
 }
 
 impl Environment {
@@ -129,6 +132,7 @@ impl Environment {
                 home: dirs::home_dir(),
             },
             gitlab_api: text(ENV_GITLAB_API),
+            github_api: text(ENV_GITHUB_API),
         }
     }
 

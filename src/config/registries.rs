@@ -20,12 +20,15 @@ use crate::registry::Registry;
 #[serde(rename_all = "lowercase")]
 pub enum ApiKind {
     Gitlab,
+    /// GitHub (Enterprise): `api = "https://HOST/api/v3"`.
+    Github,
 }
 
 impl ApiKind {
     pub fn word(self) -> &'static str {
         match self {
             ApiKind::Gitlab => "gitlab",
+            ApiKind::Github => "github",
         }
     }
 }

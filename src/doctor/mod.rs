@@ -148,6 +148,7 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
                 ),
             ));
         }
+        check_github(view, findings);
     }
     if findings.len() == before {
         let active = views.iter().filter(|v| v.record.active).count();
@@ -156,6 +157,52 @@ fn check_tokens(service: &Service, findings: &mut Vec<Finding>) {
             format!(
                 "{active} active token(s); none stale or expiring, no password where tokens are required"
             ),
+        ));
+    }
+}
+
+/// What GitHub last said of a ghcr.io token (kept by `github verify` and
+/// the first store): a missing package scope, a refusal, and a rotation
+/// whose old token is still to be revoked.
+fn check_github(view: &TokenView, findings: &mut Vec<Finding>) {
+    use crate::remote::github::{READ, REFUSED, WRITE, lacks};
+    let name = &view.name;
+    let Some(link) = view.record.remote.as_ref().filter(|l| l.api == "github") else {
+        return;
+    };
+    let verify = format!("`docker-credential-pat github verify {name}` checks it again");
+    if view
+        .record
+        .seen
+        .as_ref()
+        .is_some_and(|s| s.state == REFUSED)
+    {
+        findings.push(Finding::problem(
+            "github",
+            format!("GitHub refused {name} when it was last checked (wrong, expired or revoked)"),
+            format!("`docker-credential-pat github rotate {name}` replaces it; {verify}"),
+        ));
+    } else if lacks(&view.record, READ) {
+        findings.push(Finding::warn(
+            "github",
+            format!("{name} has no {READ} (nor {WRITE}): pulls from {} fail", name.registry),
+            format!("`docker-credential-pat github rotate {name}` replaces it by a token with {READ}; {verify}"),
+        ));
+    } else if lacks(&view.record, WRITE) {
+        findings.push(Finding::warn(
+            "github",
+            format!("{name} has no {WRITE}: pushes to {} fail", name.registry),
+            format!("fine if it only pulls; else `docker-credential-pat github rotate {name}` replaces it"),
+        ));
+    }
+    if let Some(rotating) = &link.rotating {
+        findings.push(Finding::warn(
+            "github",
+            format!(
+                "a `github rotate` of {name} stored the new token but has not yet had GitHub revoke the old one, kept as {}@{}",
+                rotating.id, name.registry
+            ),
+            format!("`docker-credential-pat github rotate {name}` finishes it"),
         ));
     }
 }

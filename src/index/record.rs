@@ -109,11 +109,12 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     /// The command family whose `rotate` replaces this token (`hub`,
-    /// `gitlab`), when it is linked to its registry's token.
+    /// `gitlab`, `github`), when it is linked to its registry's token.
     pub fn rotated_by(&self) -> Option<&'static str> {
         match (&self.hub, &self.remote) {
             (Some(_), _) => Some("hub"),
             (None, Some(link)) if link.api == "gitlab" => Some("gitlab"),
+            (None, Some(link)) if link.api == "github" => Some("github"),
             _ => None,
         }
     }

@@ -94,9 +94,32 @@ fn handle(
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;
             let request = request::parse_store(&input).map_err(|e| e.to_string())?;
             let service = open().map_err(text)?;
-            service
-                .protocol_store(&request.server_url, &request.username, &request.secret)
-                .map_err(text)
+            // Only for a GitHub registry is the old secret read to compare.
+            let github = crate::registry::Registry::parse(&request.server_url)
+                .is_ok_and(|r| crate::remote::github::is_github(&service, &r));
+            let stored = service
+                .protocol_store_with(
+                    &request.server_url,
+                    &request.username,
+                    &request.secret,
+                    github,
+                )
+                .map_err(text)?;
+            // A new secret for a GitHub registry is checked there, said on
+            // stderr only; whatever comes of it, the token is stored.
+            let checked = if github && stored.new_secret == Some(true) {
+                crate::remote::github::check_new(&service, &stored.name)
+            } else {
+                None
+            };
+            match checked {
+                Some(lines) => lines.iter().for_each(|l| crate::output::warn(l)),
+                None if stored.dropped_facts => crate::output::note(
+                    "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
+                ),
+                None => {}
+            }
+            Ok(())
         }
         Action::Get => {
             let input = request::read_input(stdin).map_err(|e| e.to_string())?;

@@ -26,9 +26,8 @@ pub(crate) enum Rotation {
     Native,
     /// Create a new token, switch to it, then switch the old one off (Hub).
     Replace,
-    /// A person makes the new token; the helper verifies and stores it
-    /// (GitHub, whose registry-side room comes next).
-    #[allow(dead_code)]
+    /// A person makes the new token; the helper verifies and stores it,
+    /// then revokes the old one (GitHub's classic tokens).
     Guided,
 }
 

@@ -2,12 +2,12 @@
 //!
 //! A token's registry comes from its name (`ci@registry.gitlab.com`); its
 //! API from, in order: the environment's override for that kind of API
-//! (`DOCKER_PAT_GITLAB_API`, `DOCKER_PAT_HUB_URL`), a `[registries."HOST"]`
+//! (`DOCKER_PAT_GITLAB_API`, `DOCKER_PAT_GITHUB_API`, `DOCKER_PAT_HUB_URL`), a `[registries."HOST"]`
 //! table of config.toml, or what is known without one (Docker Hub,
 //! `registry.gitlab.com` → gitlab.com, `ghcr.io` → GitHub).
 
 use crate::config::registries::{ApiKind, check_api_url};
-use crate::config::{Config, ENV_GITLAB_API, Environment};
+use crate::config::{Config, ENV_GITHUB_API, ENV_GITLAB_API, Environment};
 use crate::registry::Registry;
 
 /// The kinds of token API, Docker Hub's among them.
@@ -15,7 +15,7 @@ use crate::registry::Registry;
 pub(crate) enum Kind {
     Hub,
     Gitlab,
-    /// Known for ghcr.io; managed by a later version.
+    /// GitHub: ghcr.io, or a GitHub Enterprise server's registry.
     Github,
 }
 
@@ -52,7 +52,7 @@ pub(crate) fn of(
     let table = config.registry_api(registry);
     let kind = match (table.map(|t| t.kind), registry.key()) {
         (Some(ApiKind::Gitlab), _) | (None, GITLAB_COM_REGISTRY) => Kind::Gitlab,
-        (None, GHCR) => Kind::Github,
+        (Some(ApiKind::Github), _) | (None, GHCR) => Kind::Github,
         (None, _) => return Ok(None),
     };
     Ok(Some(located(kind, registry, config, env)?))
@@ -65,12 +65,43 @@ pub(crate) fn gitlab(
     config: &Config,
     env: &Environment,
 ) -> Result<Endpoint, String> {
+    of_kind(Kind::Gitlab, registry, config, env)
+}
+
+/// The GitHub API of `registry`, the same way: ghcr.io's is known, a GitHub
+/// Enterprise server's is named in config.toml (or `DOCKER_PAT_GITHUB_API`).
+pub(crate) fn github(
+    registry: &Registry,
+    config: &Config,
+    env: &Environment,
+) -> Result<Endpoint, String> {
+    of_kind(Kind::Github, registry, config, env)
+}
+
+fn of_kind(
+    kind: Kind,
+    registry: &Registry,
+    config: &Config,
+    env: &Environment,
+) -> Result<Endpoint, String> {
+    let (word, overridden, example) = match kind {
+        Kind::Gitlab => (
+            "GitLab",
+            env.gitlab_api.is_some(),
+            "gitlab\"` and `api = \"https://GITLAB-HOST/api/v4",
+        ),
+        Kind::Github | Kind::Hub => (
+            "GitHub",
+            env.github_api.is_some(),
+            "github\"` and `api = \"https://GITHUB-HOST/api/v3",
+        ),
+    };
     match of(registry, config, env)? {
-        Some(endpoint) if endpoint.kind == Kind::Gitlab => Ok(endpoint),
-        Some(_) => Err(format!("{registry} is not a GitLab registry")),
-        None if env.gitlab_api.is_some() => located(Kind::Gitlab, registry, config, env),
+        Some(endpoint) if endpoint.kind == kind => Ok(endpoint),
+        Some(_) => Err(format!("{registry} is not a {word} registry")),
+        None if overridden => located(kind, registry, config, env),
         None => Err(format!(
-            "no GitLab API is configured for {registry}: add `[registries.\"{registry}\"]` with `kind = \"gitlab\"` and `api = \"https://GITLAB-HOST/api/v4\"` to config.toml"
+            "no {word} API is configured for {registry}: add `[registries.\"{registry}\"]` with `kind = \"{example}\"` to config.toml"
         )),
     }
 }
@@ -83,7 +114,8 @@ fn located(
 ) -> Result<Endpoint, String> {
     let from_env = match kind {
         Kind::Gitlab => env.gitlab_api.as_deref().map(|a| (a, ENV_GITLAB_API)),
-        Kind::Hub | Kind::Github => None,
+        Kind::Github => env.github_api.as_deref().map(|a| (a, ENV_GITHUB_API)),
+        Kind::Hub => None,
     };
     let key = registry.key();
     let (api, setting) = match (from_env, config.registry_api(registry)) {
@@ -179,6 +211,43 @@ mod tests {
         let error = gitlab(&registry("registry.gitlab.com"), &config, &env).unwrap_err();
         assert!(
             error.starts_with(ENV_GITLAB_API) && error.contains("loopback"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn ghcr_is_known_and_a_github_enterprise_registry_is_named_by_a_table() {
+        let config = Config::parse(
+            "[registries.\"containers.example.com\"]\nkind = \"github\"\napi = \"https://github.example.com/api/v3\"\n",
+        )
+        .unwrap();
+        let env = Environment::default();
+        let ghcr = github(&registry("ghcr.io"), &config, &env).unwrap();
+        assert_eq!(ghcr.api, GITHUB_API);
+        let ghes = github(&registry("containers.example.com"), &config, &env).unwrap();
+        assert_eq!(
+            (ghes.kind, ghes.api.as_str()),
+            (Kind::Github, "https://github.example.com/api/v3")
+        );
+        let error = github(&registry("other.example.com"), &config, &env).unwrap_err();
+        assert!(error.contains("kind = \"github\""), "{error}");
+        assert!(github(&registry("registry.gitlab.com"), &config, &env).is_err());
+        let env = Environment {
+            github_api: Some("http://127.0.0.1:9".into()),
+            ..Environment::default()
+        };
+        let found = github(&registry("ghcr.io"), &config, &env).unwrap();
+        assert_eq!(
+            (found.api.as_str(), found.setting.as_str()),
+            ("http://127.0.0.1:9", ENV_GITHUB_API)
+        );
+        let env = Environment {
+            github_api: Some("http://api.github.example".into()),
+            ..Environment::default()
+        };
+        let error = github(&registry("ghcr.io"), &config, &env).unwrap_err();
+        assert!(
+            error.starts_with(ENV_GITHUB_API) && error.contains("loopback"),
             "{error}"
         );
     }

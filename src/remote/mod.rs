@@ -16,7 +16,7 @@
 //!
 //! Each registry with such an API is a room of its own, a client plus the
 //! rules of a token's lifecycle there: [`hub`] (Docker Hub's personal
-//! tokens; `hub::api` puts them behind the trait) and [`gitlab`].
+//! tokens; `hub::api` puts them behind the trait), [`gitlab`] and [`github`].
 //!
 //! Nothing here prints or prompts: each room returns typed errors, and the
 //! commands (`crate::commands`) turn them into one line saying what is true
@@ -25,6 +25,7 @@
 pub(crate) mod api;
 pub(crate) mod audit;
 pub(crate) mod endpoint;
+pub(crate) mod github;
 pub(crate) mod gitlab;
 pub(crate) mod hub;
 pub(crate) mod session;
@@ -33,7 +34,12 @@ pub(crate) mod wire;
 
 use chrono::{DateTime, Utc};
 
+use crate::error::ServiceError;
 use crate::http::HttpError;
+use crate::index::TokenRecord;
+use crate::names::TokenName;
+use crate::registry::Registry;
+use crate::service::Service;
 
 /// What went wrong talking to a registry's token API. Messages never quote
 /// a body (it may hold a token); the commands add the registry's name and
@@ -79,4 +85,69 @@ impl RemoteError {
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, RemoteError::Refused { status: 404, .. })
     }
+
+    /// True when the request may have reached the registry and acted
+    /// although no answer says so (a timeout after sending, a reset, a 5xx,
+    /// an answer in no documented form).
+    pub(crate) fn may_have_acted(&self) -> bool {
+        match self {
+            RemoteError::Http(e) => !e.nothing_sent(),
+            RemoteError::Unexpected { status, .. } => *status >= 500,
+            RemoteError::BadBody { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// What an operation acting on a registry and on the stored token together
+/// (GitLab's, GitHub's) can come to.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ManageError {
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Local(#[from] ServiceError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A stored token of `registry` and its record, read at once.
+pub(crate) fn stored(
+    service: &Service,
+    registry: &Registry,
+    text: &str,
+) -> Result<(TokenName, TokenRecord), ManageError> {
+    let mut edit = service.ledger()?.begin()?;
+    let name = service.resolve(&mut *edit, text)?;
+    check_registry(&name, registry)?;
+    let record = edit
+        .token(&name)?
+        .ok_or_else(|| ServiceError::UnknownToken {
+            name: name.to_string(),
+            suggestions: Vec::new(),
+        })?;
+    Ok((name, record))
+}
+
+/// The stored secret of `name`, or why there is none.
+pub(crate) fn stored_secret(
+    service: &Service,
+    name: &TokenName,
+) -> Result<crate::secret::Secret, ManageError> {
+    let mut edit = service.ledger()?.begin()?;
+    edit.secret(name)?.ok_or_else(|| {
+        ManageError::Invalid(format!(
+            "{name}'s secret is missing: `docker-credential-pat doctor` says why"
+        ))
+    })
+}
+
+/// Refuses a token of another registry than the one a command acts on.
+pub(crate) fn check_registry(name: &TokenName, registry: &Registry) -> Result<(), ManageError> {
+    if name.registry == *registry {
+        return Ok(());
+    }
+    Err(ManageError::Invalid(format!(
+        "{name} is not a token of {registry}; name the registry with --registry, or a token of {registry}"
+    )))
 }

@@ -48,6 +48,15 @@ pub(crate) fn wiped_option<'de, D: Deserializer<'de>>(
     Ok(Option::<Field>::deserialize(deserializer)?.map(|f| f.0))
 }
 
+/// The host (and port) of an API's base URL, for messages: `gitlab.example.com`.
+pub(crate) fn host_of(base: &str) -> &str {
+    base.split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+}
+
 /// A registry's words on one printable line, cut to a sane length.
 pub(crate) fn one_line(text: &str) -> String {
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");

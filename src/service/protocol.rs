@@ -19,9 +19,38 @@ use crate::secret::Secret;
 use crate::select::{Pick, Reason, Selection};
 use crate::usage;
 
+/// What `store` wrote.
+#[derive(Debug)]
+pub struct Stored {
+    pub name: TokenName,
+    /// The secret is not the one the token held before (or the token is
+    /// new); `None` when that was not compared.
+    pub new_secret: Option<bool>,
+    /// What was known of the old secret (expiry, registry link) was dropped.
+    pub dropped_facts: bool,
+}
+
 impl Service {
-    /// `store`: the registry's default token, or the integration from the environment.
-    pub fn protocol_store(&self, server_url: &str, username: &str, secret: &Secret) -> Result<()> {
+    /// `store`: the registry's default token, or the integration from the
+    /// environment. Says which token was written, and how.
+    pub fn protocol_store(
+        &self,
+        server_url: &str,
+        username: &str,
+        secret: &Secret,
+    ) -> Result<Stored> {
+        self.protocol_store_with(server_url, username, secret, false)
+    }
+
+    /// [`Service::protocol_store`]; with `compare`, the old secret is read
+    /// to say whether this one is new even when nothing is known of it.
+    pub fn protocol_store_with(
+        &self,
+        server_url: &str,
+        username: &str,
+        secret: &Secret,
+        compare: bool,
+    ) -> Result<Stored> {
         if server_url.is_empty() {
             return Err(ServiceError::MissingServerUrl);
         }
@@ -36,25 +65,28 @@ impl Service {
         let mut edit = self.ledger()?.begin_for(&registry)?;
         let (name, make_default) = self.protocol_target(&mut *edit, registry)?;
         let spec = TokenSpec {
-            name,
+            name: name.clone(),
             username,
             server_url: server_url.to_owned(),
             secret,
             description: None,
             make_default,
         };
-        let outcome = self.put_token(&mut *edit, spec)?;
+        let facts = super::write::Facts::Carry {
+            expires_at: None,
+            compare,
+        };
+        let outcome = self.put_token_with(&mut *edit, spec, facts)?;
         if outcome.reactivated {
             crate::output::note(
                 "the token was inactive; storing a new secret made it active again",
             );
         }
-        if outcome.dropped_facts {
-            crate::output::note(
-                "this is a different secret from the one stored before, so its expiry and Docker Hub link were dropped; `docker-credential-pat hub link` links it again",
-            );
-        }
-        Ok(())
+        Ok(Stored {
+            name,
+            new_secret: outcome.new_secret,
+            dropped_facts: outcome.dropped_facts,
+        })
     }
 
     /// The token `store` writes for `registry`: the one `get` would read

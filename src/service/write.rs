@@ -49,8 +49,14 @@ pub struct TokenFacts {
 pub enum Facts {
     /// Keeps them while the secret is the one already stored, and drops them
     /// for a different one (a different secret is a different token);
-    /// `expires_at`, when given, replaces the expiry either way.
-    Carry { expires_at: Option<DateTime<Utc>> },
+    /// `expires_at`, when given, replaces the expiry either way. With
+    /// `compare`, the old secret is read to say whether the new one differs
+    /// even when nothing is known of it (one more read: asked only where a
+    /// registry's check of a new secret needs it).
+    Carry {
+        expires_at: Option<DateTime<Utc>>,
+        compare: bool,
+    },
     /// The new secret's own facts, as Hub has just described it.
     Replace(TokenFacts),
 }
@@ -62,6 +68,10 @@ pub struct PutOutcome {
     pub backend: BackendKind,
     /// The secret changed, so the expiry and Hub link known for the old one were dropped.
     pub dropped_facts: bool,
+    /// Whether the secret is not the one stored before (or the token is
+    /// new), when that is known: what a registry says of a token is worth
+    /// asking again. `None` when it was not compared.
+    pub new_secret: Option<bool>,
 }
 
 impl Service {
@@ -79,7 +89,11 @@ impl Service {
 
     /// Writes a token and its secret, and commits. The caller has checked the policy.
     pub(crate) fn put_token(&self, edit: &mut dyn Edit, spec: TokenSpec<'_>) -> Result<PutOutcome> {
-        self.put_token_with(edit, spec, Facts::Carry { expires_at: None })
+        let facts = Facts::Carry {
+            expires_at: None,
+            compare: false,
+        };
+        self.put_token_with(edit, spec, facts)
     }
 
     /// [`Service::put_token`], saying what becomes of the token's expiry and Hub link.
@@ -96,14 +110,29 @@ impl Service {
             &self.config,
         );
         let existing = edit.token(&spec.name)?;
-        let (facts, dropped_facts) = match facts {
-            Facts::Replace(facts) => (facts, false),
-            Facts::Carry { expires_at } => {
-                let (mut kept, dropped) =
+        let (facts, dropped_facts, same, compare) = match facts {
+            Facts::Replace(facts) => (facts, false, None, false),
+            Facts::Carry {
+                expires_at,
+                compare,
+            } => {
+                let (mut kept, dropped, same) =
                     carried_facts(edit, &spec.name, existing.as_ref(), spec.secret)?;
                 kept.expires_at = expires_at.or(kept.expires_at);
-                (kept, dropped)
+                (kept, dropped, same, compare)
             }
+        };
+        let new_secret = match (&existing, same) {
+            (None, _) => Some(true),
+            (Some(_), Some(same)) => Some(!same),
+            // An old secret that cannot be read counts as another.
+            (Some(_), None) if compare => Some(
+                edit.secret(&spec.name)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|old| old != *spec.secret),
+            ),
+            (Some(_), None) => None,
         };
         let now = Utc::now();
         let fresh = TokenRecord {
@@ -142,23 +171,25 @@ impl Service {
             reactivated: existing.as_ref().is_some_and(|t| !t.active),
             backend,
             dropped_facts,
+            new_secret,
         })
     }
 }
 
 /// What is known of `existing` beyond its secret, kept when `secret` is the
-/// one it holds; else none, and whether there were any to drop. The old
-/// secret is read only when there is something to keep.
+/// one it holds; else none, whether there were any to drop, and whether the
+/// secret is the same (`None`: not compared). The old secret is read only
+/// when there is something to keep.
 fn carried_facts(
     edit: &mut dyn Edit,
     name: &TokenName,
     existing: Option<&TokenRecord>,
     secret: &Secret,
-) -> Result<(TokenFacts, bool)> {
+) -> Result<(TokenFacts, bool, Option<bool>)> {
     let Some(existing) = existing.filter(|t| {
         t.expires_at.is_some() || t.hub.is_some() || t.remote.is_some() || t.seen.is_some()
     }) else {
-        return Ok((TokenFacts::default(), false));
+        return Ok((TokenFacts::default(), false, None));
     };
     // An old secret that cannot be read counts as a different one: nothing wrong is kept.
     let same = edit
@@ -173,9 +204,9 @@ fn carried_facts(
             remote: existing.remote.clone(),
             seen: existing.seen.clone(),
         };
-        (facts, false)
+        (facts, false, Some(true))
     } else {
-        (TokenFacts::default(), true)
+        (TokenFacts::default(), true, Some(false))
     })
 }
 

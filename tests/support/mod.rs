@@ -32,6 +32,8 @@ use tempfile::TempDir;
 #[cfg(target_os = "linux")]
 pub mod faultproxy;
 #[cfg(target_os = "linux")]
+pub mod github_setup;
+#[cfg(target_os = "linux")]
 pub mod gitlab_setup;
 #[cfg(target_os = "linux")]
 pub mod hub_setup;
@@ -39,6 +41,8 @@ pub mod hub_setup;
 pub mod killpoints;
 #[cfg(target_os = "linux")]
 pub mod openbao;
+#[cfg(target_os = "linux")]
+pub mod request_faults;
 #[cfg(target_os = "linux")]
 pub mod wine;
 #[cfg(target_os = "linux")]
@@ -425,6 +429,10 @@ pub struct Registry {
 
 pub const REGISTRY_USER: &str = "alice";
 
+/// Where the helper finds GitHub's API in every test that names none: a
+/// loopback port nothing listens on, so a check fails at once, here.
+pub const CLOSED_GITHUB_API: &str = "http://127.0.0.1:9";
+
 impl Registry {
     /// Starts a registry where `alice` authenticates with `password`.
     pub fn start(password: &str) -> Self {
@@ -720,6 +728,9 @@ impl Env {
             .env("HOME", self.home())
             .env("DOCKER_PAT_HOME", self.pat_home())
             .env("DOCKER_CONFIG", self.docker_config())
+            // No test reaches the real GitHub: a ghcr.io token stored is checked
+            // at a closed loopback port unless a test points this at its double.
+            .env("DOCKER_PAT_GITHUB_API", CLOSED_GITHUB_API)
             .env("NO_COLOR", "1");
         if let Some(bus) = &self.bus {
             command.env("DBUS_SESSION_BUS_ADDRESS", bus);

@@ -21,7 +21,7 @@ use crate::remote::api::{
     Capabilities, Created, NewToken, Presenting, RemoteToken, Rotation, TokenApi, TokenRef,
     TokenState,
 };
-use crate::remote::wire::{json_body, one_line, same_origin, wiped};
+use crate::remote::wire::{host_of, json_body, one_line, same_origin, wiped};
 use crate::secret::Secret;
 
 /// GitLab's largest page.
@@ -123,17 +123,10 @@ impl GitlabApi {
         timeout: Duration,
         manager: Option<Secret>,
     ) -> Result<Self, RemoteError> {
-        let host = base
-            .split_once("://")
-            .map_or(base, |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         Ok(Self {
             http: HttpClient::new(&Trust::default())?,
             base: base.trim_end_matches('/').to_owned(),
-            host,
+            host: host_of(base).to_owned(),
             timeout,
             manager,
         })

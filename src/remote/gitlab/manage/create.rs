@@ -84,12 +84,7 @@ pub(crate) fn facts(token: &RemoteToken) -> TokenFacts {
 
 /// True when a failed call may have acted all the same: its answer was lost.
 pub(crate) fn may_have_acted(error: &RemoteError) -> bool {
-    match error {
-        RemoteError::Http(e) => !e.nothing_sent(),
-        RemoteError::Unexpected { status, .. } => *status >= 500,
-        RemoteError::BadBody { .. } => true,
-        _ => false,
-    }
+    error.may_have_acted()
 }
 
 impl Gitlab<'_> {

@@ -19,7 +19,6 @@
 //! - [`listing`]: GitLab's tokens beside the stored ones, the audit, revoke.
 
 use crate::config::Paths;
-use crate::error::ServiceError;
 use crate::index::{RemoteLink, RemoteOwner, TokenRecord};
 use crate::ledger::Entry;
 use crate::names::TokenName;
@@ -43,15 +42,7 @@ pub(crate) const CHECK_CLIENT: &str = "gitlab-check";
 /// The registry GitLab commands act on when none is named.
 pub(crate) const DEFAULT_REGISTRY: &str = "registry.gitlab.com";
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ManageError {
-    #[error(transparent)]
-    Remote(#[from] RemoteError),
-    #[error(transparent)]
-    Local(#[from] ServiceError),
-    #[error("{0}")]
-    Invalid(String),
-}
+pub(crate) use crate::remote::ManageError;
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
 
@@ -124,26 +115,7 @@ impl<'a> Gitlab<'a> {
 
     /// A stored token of this registry and its record, read at once.
     fn stored(&self, text: &str) -> Result<(TokenName, TokenRecord)> {
-        let mut edit = self.service.ledger()?.begin()?;
-        let name = self.service.resolve(&mut *edit, text)?;
-        self.check_registry(&name)?;
-        let record = edit
-            .token(&name)?
-            .ok_or_else(|| ServiceError::UnknownToken {
-                name: name.to_string(),
-                suggestions: Vec::new(),
-            })?;
-        Ok((name, record))
-    }
-
-    fn check_registry(&self, name: &TokenName) -> Result<()> {
-        if name.registry == self.endpoint.registry {
-            return Ok(());
-        }
-        Err(ManageError::Invalid(format!(
-            "{name} is not a token of {}; name the registry with --registry, or a token of {}",
-            self.endpoint.registry, self.endpoint.registry
-        )))
+        crate::remote::stored(self.service, &self.endpoint.registry, text)
     }
 
     /// Writes `change` to the record of `name`, in one commit.

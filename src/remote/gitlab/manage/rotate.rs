@@ -136,12 +136,7 @@ impl Gitlab<'_> {
     }
 
     pub(super) fn stored_secret(&self, name: &TokenName) -> Result<Secret> {
-        let mut edit = self.service.ledger()?.begin()?;
-        edit.secret(name)?.ok_or_else(|| {
-            ManageError::Invalid(format!(
-                "{name}'s secret is missing: `docker-credential-pat doctor` says why"
-            ))
-        })
+        crate::remote::stored_secret(self.service, name)
     }
 
     /// The token `target` as GitLab has it now: read by id with the
