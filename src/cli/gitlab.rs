@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::help::EXIT_CODES;
+use super::tokens::TableArgs;
 
 pub(crate) const GITLAB_ABOUT: &str = "\
 Manage GitLab access tokens from here (gitlab.com and self-managed): list personal, \
@@ -74,12 +75,8 @@ pub enum GitlabCommand {
         registry: Option<String>,
         #[command(flatten)]
         owner: GitlabOwnerArgs,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-        /// Show every column however wide the table gets
-        #[arg(long)]
-        wide: bool,
+        #[command(flatten)]
+        table: TableArgs,
     },
     /// Link a token stored earlier (by `docker login`) to its token at GitLab, so it can be rotated and audited
     Link {

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::help::{AUDIT_ABOUT, EXIT_CODES, ROTATE_ABOUT};
+use super::tokens::TableArgs;
 
 /// Tokens named on the command line, stored here or on Docker Hub.
 #[derive(Debug, Args)]
@@ -29,12 +30,8 @@ pub enum HubCommand {
         /// List this organisation's access tokens instead of the account's own
         #[arg(long, value_name = "ORG")]
         org: Option<String>,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-        /// Show every column however wide the table gets
-        #[arg(long)]
-        wide: bool,
+        #[command(flatten)]
+        table: TableArgs,
     },
     /// Link a token stored earlier (by `docker login`) to its token on Docker Hub
     Link {

@@ -11,6 +11,17 @@ pub struct TokenList {
     pub tokens: Vec<String>,
 }
 
+/// How a registry's token table is printed: `--json`, `--wide`.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Show every column however wide the table gets
+    #[arg(long)]
+    pub wide: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct TokensArgs {
     /// Print JSON

@@ -43,9 +43,9 @@ pub fn run(service: &Service, command: GitlabCommand) -> CommandResult {
     let result = match command {
         GitlabCommand::Login { token_stdin, .. } => login(&gitlab, token_stdin),
         GitlabCommand::Logout { .. } => logout(&gitlab),
-        GitlabCommand::Tokens {
-            owner, json, wide, ..
-        } => tokens(&gitlab, &owner_of(&owner), json, wide),
+        GitlabCommand::Tokens { owner, table, .. } => {
+            tokens(&gitlab, &owner_of(&owner), table.json, table.wide)
+        }
         GitlabCommand::Link { token, owner } => link(&gitlab, &token, &owner),
         GitlabCommand::Create(args) => create(&gitlab, args),
         GitlabCommand::Rotate { token } => rotate(&gitlab, &token),

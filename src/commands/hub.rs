@@ -58,7 +58,7 @@ fn run_for(service: &Service, org: Option<&str>, command: &HubCommand) -> Result
         HubCommand::Login(args) => login(&hub, args),
         HubCommand::Logout => logout(&hub),
         HubCommand::Create(args) => create(&hub, args),
-        HubCommand::Tokens { json, wide, .. } => tokens(&hub, *json, *wide),
+        HubCommand::Tokens { table, .. } => tokens(&hub, table.json, table.wide),
         HubCommand::Link {
             token, id, expires, ..
         } => link(&hub, token, id, expires.as_deref()),
