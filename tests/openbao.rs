@@ -353,6 +353,71 @@ fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
     assert_eq!(out.lines().count(), 1);
 }
 
+/// The README's `ci-runner.hcl`, as a reader would copy it.
+fn readme_runner_policy() -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("# ci-runner.hcl")
+        .expect("the README shows ci-runner.hcl");
+    let block = &readme[start..];
+    block[..block.find("```").unwrap()].to_owned()
+}
+
+/// A runner set up as the README says, its role without OpenBao's `default`
+/// policy: the token is served, a refusal is told apart from a dead token, and
+/// doctor can ask what the policy allows.
+#[test]
+fn the_readme_runner_role_without_the_default_policy() {
+    let server = DevServer::start();
+    server.put_token("ghcr.io/ci", "bot", "ghp_ci");
+    server.put_token("ghcr.io/default", "me", "ghp_mine");
+    let policy = readme_runner_policy();
+    let out = server.bao(&["policy", "write", "ci-runner", "-"], &policy);
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.ok(&["auth", "enable", "approle"]);
+    server.ok(&[
+        "write",
+        "auth/approle/role/ci-runner",
+        "token_policies=ci-runner",
+        "token_no_default_policy=true",
+        "token_ttl=10m",
+    ]);
+    let role_id = server.ok(&[
+        "read",
+        "-field=role_id",
+        "auth/approle/role/ci-runner/role-id",
+    ]);
+    let secret_id = server.ok(&[
+        "write",
+        "-f",
+        "-field=secret_id",
+        "auth/approle/role/ci-runner/secret-id",
+    ]);
+    let secret_file = server.file("secret-id", &secret_id);
+    let mut env = Env::without_keychain();
+    env.set("BAO_ADDR", &server.url());
+    env.write_config_toml(&format!(
+        "backend = \"openbao\"\n[openbao]\nauth = \"approle\"\nrole_id = \"{}\"\nsecret_id_file = \"{}\"\n",
+        role_id.trim(),
+        secret_file.display()
+    ));
+    // The refused `default` token is the policy's answer, not a login failure.
+    check_ci_only(&mut env);
+    let report = stdout(&env.run(&["doctor"], ""));
+    assert!(
+        report.contains("the token's policies: ci-runner;"),
+        "no default policy: {report}"
+    );
+    assert!(report.contains("reading 1 of the 2 token(s)"), "{report}");
+    let openbao: Vec<_> = report
+        .lines()
+        .filter(|l| l.contains(" openbao: "))
+        .collect();
+    assert!(openbao.iter().all(|l| l.starts_with("ok ")), "{report}");
+}
+
 /// The accessor of the newest token holding `policy`.
 fn accessors_of(server: &DevServer, policy: &str) -> String {
     let list = json(&server.ok(&["list", "-format=json", "auth/token/accessors"]));

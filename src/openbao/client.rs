@@ -56,13 +56,34 @@ fn errors_of(body: &[u8]) -> String {
         errors: Vec<String>,
     }
     let text = serde_json::from_slice::<Errors>(body)
-        .map(|e| e.errors.join("; "))
+        .map(|e| {
+            e.errors
+                .iter()
+                .map(|e| unlisted(e))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
         .unwrap_or_default();
     let text = crate::text::printable(&text, 300);
     if text.is_empty() {
         "no error text".into()
     } else {
         text
+    }
+}
+
+/// The items of a Go multierror ("1 error occurred:\n\t* permission denied\n\n"),
+/// so that a one-line message shows them and not its layout.
+fn unlisted(error: &str) -> String {
+    let items: Vec<&str> = error
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("* "))
+        .map(str::trim)
+        .collect();
+    if error.contains(" occurred:") && !items.is_empty() {
+        items.join("; ")
+    } else {
+        error.trim().to_owned()
     }
 }
 
@@ -356,6 +377,15 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multierror_reads_as_its_items() {
+        let body = br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#;
+        assert_eq!(errors_of(body), "permission denied");
+        let body = br#"{"errors":["2 errors occurred:\n\t* one\n\t* two\n\n","plain"]}"#;
+        assert_eq!(errors_of(body), "one; two; plain");
+        assert_eq!(errors_of(b"{}"), "no error text");
+    }
 
     #[test]
     fn not_found_waits_for_the_other_nodes_and_check_and_set_does_not() {
