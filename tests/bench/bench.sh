@@ -97,6 +97,28 @@ cat >"$WORK/hello.rs" <<'EOF'
 fn main() { println!("hello"); }
 EOF
 rustc -O -o "$WORK/hello" "$WORK/hello.rs"
+# The floor for any `get` on OpenBao: a Rust program that makes the same one
+# read (token from a file, plain HTTP/1.1 on loopback) and prints the answer.
+cat >"$WORK/one-read.rs" <<'EOF'
+use std::io::{Read, Write};
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (address, path, token_file) = (&args[1], &args[2], &args[3]);
+    let token = std::fs::read_to_string(token_file).unwrap();
+    let mut stream = std::net::TcpStream::connect(address.as_str()).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let request = format!(
+        "GET /v1/{path} HTTP/1.1\r\nHost: {address}\r\nX-Vault-Token: {}\r\nConnection: close\r\n\r\n",
+        token.trim()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    std::io::stdout().write_all(&answer).unwrap();
+}
+EOF
+rustc -O -o "$WORK/one-read" "$WORK/one-read.rs"
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -n "${GNUPGHOME:-}" ] && gpgconf --kill gpg-agent 2>/dev/null || true
@@ -284,22 +306,43 @@ bao server -dev -dev-root-token-id=bench-root -dev-listen-address="127.0.0.1:$BA
 PIDS+=("$!")
 admin() { env BAO_ADDR="$BAO_URL" BAO_TOKEN=bench-root bao "$@"; }
 for _ in $(seq 200); do admin status >/dev/null 2>&1 && break; sleep 0.05; done
+# The policy as the README gives a runner: the helper's paths and the two it
+# uses of OpenBao's `default` policy.
 printf '%s\n' 'path "secret/data/docker-credential-pat/*" { capabilities = ["create","read","update","patch","delete"] }' \
-  'path "secret/metadata/docker-credential-pat/*" { capabilities = ["create","update","read","list","patch","delete"] }' |
+  'path "secret/metadata/docker-credential-pat/*" { capabilities = ["create","update","read","list","patch","delete"] }' \
+  'path "auth/token/lookup-self" { capabilities = ["read"] }' \
+  'path "sys/capabilities-self" { capabilities = ["update"] }' |
   admin policy write bench - >/dev/null
 admin auth enable approle >/dev/null
-admin write auth/approle/role/bench token_policies=bench token_ttl=1h >/dev/null
-ROLE_ID=$(admin read -field=role_id auth/approle/role/bench/role-id)
-admin write -f -field=secret_id auth/approle/role/bench/secret-id >"$WORK/secret-id"
-chmod 600 "$WORK/secret-id"
+# `bench` is set up as the README says (no `default` policy); `bench-default`
+# keeps OpenBao's `default` policy beside it, for comparison.
+admin write auth/approle/role/bench token_policies=bench token_no_default_policy=true token_ttl=1h >/dev/null
+admin write auth/approle/role/bench-default token_policies=bench token_ttl=1h >/dev/null
+# One machine's data folder per role.
+bao_home() {
+  local role=$1 home=$2 role_id
+  role_id=$(admin read -field=role_id "auth/approle/role/$role/role-id")
+  admin write -f -field=secret_id "auth/approle/role/$role/secret-id" >"$WORK/$role.secret-id"
+  chmod 600 "$WORK/$role.secret-id"
+  mkdir -p -m 700 "$home"
+  printf 'backend = "openbao"\n[openbao]\naddress = "%s"\nauth = "approle"\nrole_id = "%s"\nsecret_id_file = "%s"\n' \
+    "$BAO_URL" "$role_id" "$WORK/$role.secret-id" >"$home/config.toml"
+}
 PAT_BAO_HOME="$WORK/pat-openbao"
-mkdir -p -m 700 "$PAT_BAO_HOME"
-printf 'backend = "openbao"\n[openbao]\naddress = "%s"\nauth = "approle"\nrole_id = "%s"\nsecret_id_file = "%s"\n' \
-  "$BAO_URL" "$ROLE_ID" "$WORK/secret-id" >"$PAT_BAO_HOME/config.toml"
+bao_home bench "$PAT_BAO_HOME"
+bao_home bench-default "$WORK/pat-openbao-default"
 BAO_RUN="DOCKER_PAT_HOME=$PAT_BAO_HOME $PAT"
+BAO_DEFAULT_RUN="DOCKER_PAT_HOME=$WORK/pat-openbao-default $PAT"
 request 0 ABCDEFGHIJKLMNOPQRSTUVWX_ | sh -c "$BAO_RUN store"
 # The first get logs in and caches the client token; the measured ones use the cache.
 sh -c "$BAO_RUN get <$WORK/in/addr >/dev/null"
+sh -c "$BAO_DEFAULT_RUN get <$WORK/in/addr >/dev/null"
+# The floor program's client token: a login of the same role, in a private file.
+(umask 077 && admin write -field=token auth/approle/login \
+  role_id="$(admin read -field=role_id auth/approle/role/bench/role-id)" \
+  secret_id=- <"$WORK/bench.secret-id" >"$WORK/one-read.token")
+ONE_READ="$WORK/one-read 127.0.0.1:$BAO_PORT secret/data/docker-credential-pat/$(addr 0)/default $WORK/one-read.token"
+sh -c "$ONE_READ >/dev/null"
 # The vault file's get of the same entry, in the same rounds: the two take turns,
 # so a machine whose load changes during the run favours neither.
 unlock_if_vault pat-file
@@ -308,10 +351,12 @@ declare -A BAO_CMDS=(
   [openbao.get]="$BAO_RUN get <$WORK/in/addr >/dev/null"
   [openbao.get-integration]="DOCKER_PAT_INTEGRATION=default $BAO_RUN get <$WORK/in/addr >/dev/null"
   [openbao.vault-get]="${RUN[pat-file]} get <$WORK/in/addr >/dev/null"
+  [openbao.get-default-policy]="$BAO_DEFAULT_RUN get <$WORK/in/addr >/dev/null"
+  [openbao.one-read]="$ONE_READ >/dev/null"
 )
 for round in $(seq "${ROUNDS:-6}"); do
   echo "   OpenBao and vault get, round $round" >&2
-  for key in openbao.get openbao.get-integration openbao.vault-get; do
+  for key in openbao.get openbao.get-integration openbao.vault-get openbao.get-default-policy openbao.one-read; do
     hyperfine --style none --warmup "$(warmup 3)" --runs "$(runs 15)" --export-json "$RESULTS/$key@$round.json" \
       "${BAO_CMDS[$key]}" >/dev/null 2>&1
   done
