@@ -588,3 +588,63 @@ fn a_rotation_on_the_team_server_is_finished_by_a_rerun_on_another_machine() {
     assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
     assert_eq!(served(&laptop, &setup.host).as_deref(), Some(new.as_str()));
 }
+
+/// The session in the README's "GitHub (ghcr.io)", run against the double and
+/// a registry that takes its tokens: every `$` line runs as written (the
+/// README's two ports are this test's), and prints what the README shows, but
+/// for dates. `token.txt` is a classic token with `read:packages` that expires
+/// in a week, `new-token.txt` one with both package scopes for 90 days.
+#[test]
+fn readme_github_session_runs_as_shown() {
+    use crate::support::readme::*;
+
+    let blocks = console_blocks(readme_section(&readme(), "## GitHub (ghcr.io)"));
+    assert_eq!(blocks.len(), 1, "the session is one console block");
+    let setup = setup();
+    let env = &setup.env;
+    let days = |n| Some(Utc::now() + chrono::Duration::days(n));
+    let (_, token) = setup
+        .github
+        .add_classic_token(USER, &["read:packages"], days(7));
+    let (_, new_token) = setup.github.add_classic_token(USER, PUSH, days(90));
+    let registry_port = setup.host.rsplit(':').next().unwrap().to_owned();
+    let api_port = setup.github.http().port().to_string();
+    let here = |text: &str| {
+        text.replace("42325", &registry_port)
+            .replace("39261", &api_port)
+    };
+    let mut commands = 0;
+    for (shown, expected) in &blocks[0] {
+        let (shown, expected) = (here(shown), here(expected));
+        let (words, from) = shell_words(&shown);
+        let input = match from.as_deref() {
+            None => "",
+            Some("token.txt") => token.as_str(),
+            Some("new-token.txt") => new_token.as_str(),
+            Some(other) => panic!("the README reads {other}, which this test does not know"),
+        };
+        let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        match words[0].as_str() {
+            "docker" => {
+                assert_eq!(args[..1], ["login"], "{shown}");
+                let output = env.docker_login(args[1], args[3], input);
+                // The helper's warning comes while Docker logs in, before its last
+                // line. Docker's own log of trying https first is the local
+                // registry's (ghcr.io speaks https).
+                let log: String = stderr(&output)
+                    .lines()
+                    .filter(|l| !(l.starts_with("time=") && l.contains("level=info")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let printed = format!("{log}{}", stdout(&output));
+                printed_as_shown(&output, &printed, (&shown, &expected), 0);
+            }
+            "docker-credential-pat" => runs_as_shown(env, (&shown, &expected), &args, input, 0),
+            other => panic!("the README runs {other}, which this test does not know"),
+        }
+        commands += 1;
+    }
+    assert_eq!(commands, 5, "the README's session has five commands");
+    assert!(!setup.github.accepts(&token), "revoked by the rotation");
+    assert!(!setup.github.accepts(&new_token), "revoked at the end");
+}

@@ -648,3 +648,66 @@ fn every_gitlab_command_has_help_and_bad_input_is_one_line_changing_nothing() {
     );
     assert_eq!(env.index_bytes(), before, "nothing written");
 }
+
+/// The session in the README's "GitLab", run against the double and the
+/// registry it feeds: every `$` line runs as written (the README's two ports
+/// are this test's), in an 80-column terminal on a machine named vm, and
+/// prints what the README shows, but for dates and times. The prose between
+/// the blocks is done here: CI pushes with `ci@…`, `old-deploy` was made in
+/// GitLab's settings, and 25 minutes later GitLab sees the CI token used.
+#[test]
+fn readme_gitlab_session_runs_as_shown() {
+    use crate::support::readme::*;
+
+    let blocks = console_blocks(readme_section(&readme(), "## GitLab"));
+    assert_eq!(blocks.len(), 3, "the session is in three console blocks");
+    let mut setup = setup_with("machine_name = \"vm\"");
+    setup.env.set("COLUMNS", "80");
+    let registry_port = setup.host.rsplit(':').next().unwrap().to_owned();
+    let api_port = setup.gitlab.http().port().to_string();
+    let here = |text: &str| {
+        text.replace("42545", &registry_port)
+            .replace("42801", &api_port)
+    };
+    let mut commands = 0;
+    for (part, block) in blocks.iter().enumerate() {
+        match part {
+            1 => {
+                push(&setup);
+                let (id, _) = setup.gitlab.add_project_token(
+                    setup.project,
+                    "old-deploy",
+                    &["read_registry"],
+                    20,
+                );
+                assert_eq!(id, 3, "the README's old-deploy is token 3");
+            }
+            2 => {
+                let ci = setup.gitlab.token(2).expect("ci is token 2");
+                let later = chrono::Utc::now() + chrono::Duration::minutes(25);
+                setup.gitlab.set_last_used(ci.id, later, "203.0.113.9");
+            }
+            _ => {}
+        }
+        for (shown, expected) in block {
+            let (shown, expected) = (here(shown), here(expected));
+            let (words, from) = shell_words(&shown);
+            assert_eq!(words[0], "docker-credential-pat", "{shown}");
+            let input = match from.as_deref() {
+                None => "",
+                Some("api-token.txt") => setup.manage.as_str(),
+                Some(other) => panic!("the README reads {other}, which this test does not know"),
+            };
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            // Exit status 3, attention needed: the audit finds a suspicious use.
+            let code = if args.starts_with(&["gitlab", "audit"]) {
+                3
+            } else {
+                0
+            };
+            runs_as_shown(&setup.env, (&shown, &expected), &args, input, code);
+            commands += 1;
+        }
+    }
+    assert_eq!(commands, 7, "the README's session has seven commands");
+}

@@ -355,9 +355,7 @@ fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
 
 /// The README's `ci-runner.hcl`, as a reader would copy it.
 fn readme_runner_policy() -> String {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+    let readme = crate::support::readme::readme();
     let start = readme
         .find("# ci-runner.hcl")
         .expect("the README shows ci-runner.hcl");

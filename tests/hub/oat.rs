@@ -3,12 +3,10 @@
 //! and what `docker login -u ORG` and `docker manifest inspect` against the
 //! local registry (which takes its tokens from the Hub double) then do.
 
-use super::{
-    console_blocks, error_line, json, local, readme_section, run_hub, runs_as_shown, shell_words,
-    tokens_json,
-};
+use super::{json, local, run_hub, tokens_json};
 use crate::support::hub::{HubDouble, OrgToken};
 use crate::support::hub_setup::*;
+use crate::support::readme::*;
 use crate::support::*;
 
 const ORG: &str = "acme";
@@ -54,7 +52,13 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     // Made with its resources, stored as ci@docker.io with the organisation as username.
     let out = ok(&run_hub(
         &env,
-        &words("create --org acme -i ci --repo acme/* --scopes image-pull,image-push --expires 30"),
+        &[
+            words(
+                "create --org acme -i ci --repo acme/* --scopes image-pull,image-push --expires 30",
+            ),
+            vec!["--description", "pushes from CI"],
+        ]
+        .concat(),
     ));
     let (user, oat) = served_login(&env);
     assert_eq!(user, ORG, "stored with the organisation as username");
@@ -62,6 +66,7 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
     assert_eq!(made.len(), 1);
     let first = made[0].clone();
     assert_eq!(first.secret, oat);
+    assert_eq!(first.description, "pushes from CI");
     assert_eq!(first.resources.len(), 1);
     assert_eq!(first.resources[0].path, "acme/*");
     assert_eq!(
@@ -147,6 +152,10 @@ fn an_organisation_token_is_created_stored_as_the_org_and_used_switched_rotated_
         "{out}"
     );
     assert_eq!(second.label, first.label);
+    assert_eq!(
+        second.description, "pushes from CI",
+        "carried from the record"
+    );
     assert_eq!(second.resources, first.resources);
     let length =
         |t: &crate::support::hub::OrgToken| (t.expires_at.unwrap() - t.created_at).num_minutes();
@@ -334,9 +343,7 @@ fn organisation_tokens_need_an_owner_and_bad_input_is_one_line_with_nothing_made
 /// token is used somewhere else; then someone who is not an owner signs in.
 #[test]
 fn readme_organisation_session_runs_as_shown() {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+    let readme = readme();
     let blocks = console_blocks(readme_section(&readme, "### Organisation access tokens"));
     assert_eq!(blocks.len(), 4, "the session is in four console blocks");
     let Setup {

@@ -42,6 +42,8 @@ pub mod killpoints;
 #[cfg(target_os = "linux")]
 pub mod openbao;
 #[cfg(target_os = "linux")]
+pub mod readme;
+#[cfg(target_os = "linux")]
 pub mod request_faults;
 #[cfg(target_os = "linux")]
 pub mod wine;

@@ -159,6 +159,8 @@ impl Hub<'_> {
             } else {
                 full.resources
             };
+            // Hub answers no description; the one kept here goes with the new token.
+            new.description = record.description.clone();
         } else {
             new.scopes = scopes_or(&old.scopes, &scopes_or(&link.scopes, &["repo:read".into()]));
         }
