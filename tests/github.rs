@@ -631,12 +631,11 @@ fn readme_github_session_runs_as_shown() {
                 // The helper's warning comes while Docker logs in, before its last
                 // line. Docker's own log of trying https first is the local
                 // registry's (ghcr.io speaks https).
-                let log: String = stderr(&output)
-                    .lines()
-                    .filter(|l| !(l.starts_with("time=") && l.contains("level=info")))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                let printed = format!("{log}{}", stdout(&output));
+                let printed = format!(
+                    "{}{}",
+                    without_docker_log(&stderr(&output)),
+                    stdout(&output)
+                );
                 printed_as_shown(&output, &printed, (&shown, &expected), 0);
             }
             "docker-credential-pat" => runs_as_shown(env, (&shown, &expected), &args, input, 0),

@@ -6,71 +6,6 @@ use std::path::Path;
 use super::*;
 use crate::support::accounts::*;
 
-/// Private storage for podman and buildah under the test's folder, holding one image.
-struct Storage {
-    flags: Vec<String>,
-    image: String,
-}
-
-impl Storage {
-    fn new(env: &Env) -> Self {
-        require_tool("podman", "podman");
-        require_tool("buildah", "buildah");
-        let root = env.root.path();
-        let flags = vec![
-            "--root".to_owned(),
-            root.join("storage").display().to_string(),
-            "--runroot".to_owned(),
-            root.join("runroot").display().to_string(),
-            "--storage-driver".to_owned(),
-            "vfs".to_owned(),
-        ];
-        let layout = root.join("layout");
-        make_oci_layout(&layout);
-        let storage = Self {
-            flags,
-            image: "localhost/select/small:1".to_owned(),
-        };
-        // An empty image made offline, in the private storage podman reads too.
-        let from = ok(&storage.buildah(env, env.root.path(), &["from", "scratch"]));
-        ok(&storage.buildah(
-            env,
-            env.root.path(),
-            &["commit", "-q", from.trim(), &storage.image],
-        ));
-        storage
-    }
-
-    fn podman(&self, env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
-        let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
-        all.extend(["--cgroup-manager", "cgroupfs", "--events-backend", "none"]);
-        all.extend(args);
-        env.client_in(dir, "podman", &all, "")
-    }
-
-    /// `podman push` or `buildah push` of the image to `reference`.
-    fn push(&self, env: &Env, dir: &Path, tool: &str, reference: &str) -> std::process::Output {
-        let destination = format!("docker://{reference}");
-        let args = [
-            "push",
-            "-q",
-            "--tls-verify=false",
-            &self.image,
-            &destination,
-        ];
-        match tool {
-            "podman" => self.podman(env, dir, &args),
-            _ => self.buildah(env, dir, &args),
-        }
-    }
-
-    fn buildah(&self, env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
-        let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
-        all.extend(args);
-        env.client_in(dir, "buildah", &all, "")
-    }
-}
-
 /// One client's run, named for the message.
 type Client<'a> = Box<dyn Fn() -> std::process::Output + 'a>;
 
@@ -165,7 +100,7 @@ fn clients_authenticate_as_the_account_their_directory_chooses() {
     as_integration(&mut env, "work", |env| ok(&env.store(&host, ALICE, PAT)));
     let work = env.home_dir("work/app");
     let oss = env.home_dir("oss/lib");
-    let storage = Storage::new(&env);
+    let storage = Storage::new(&env, "localhost/select/small:1");
 
     // Without rules, every directory gets the default: the log can tell bob from alice.
     every_client_is(&env, &accounts, &storage, &work, "none", BOB);

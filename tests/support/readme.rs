@@ -140,3 +140,13 @@ pub fn placeholders(text: &str) -> String {
     }
     out
 }
+
+/// `stderr` without the Docker CLI's own log lines (`time=… level=info …`),
+/// which only a plain-http local registry draws from it.
+pub fn without_docker_log(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| !(l.starts_with("time=") && l.contains("level=info")))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
