@@ -70,6 +70,8 @@ mod two_factor;
 #[cfg(target_os = "linux")]
 mod vault;
 #[cfg(target_os = "linux")]
+mod walkthrough;
+#[cfg(target_os = "linux")]
 mod wine;
 #[cfg(target_os = "linux")]
 mod wire;

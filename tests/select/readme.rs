@@ -81,16 +81,3 @@ fn readme_several_accounts_session_runs_as_shown() {
     }
     assert_eq!(commands, 11, "the README's session has eleven commands");
 }
-
-/// Runs of spaces as one: a table's columns as words.
-fn squeezed(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            l.split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-                + "\n"
-        })
-        .collect()
-}

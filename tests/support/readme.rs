@@ -68,6 +68,13 @@ pub fn console_blocks(text: &str) -> Vec<Vec<(String, String)>> {
         for line in lines.by_ref().take_while(|l| *l != "```") {
             if let Some(command) = line.strip_prefix("$ ") {
                 block.push((command.to_owned(), String::new()));
+            } else if let Some((command, shown)) = block.last_mut()
+                && shown.is_empty()
+                && command.ends_with('\\')
+            {
+                // A command continued on the next line, as a shell reads it.
+                command.pop();
+                command.push_str(line.trim_start());
             } else {
                 let (_, shown) = block.last_mut().expect("a console block starts with `$ `");
                 shown.push_str(line);
@@ -149,4 +156,26 @@ pub fn without_docker_log(stderr: &str) -> String {
         .filter(|l| !(l.starts_with("time=") && l.contains("level=info")))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// Runs of spaces as one: a table's columns as words, for sessions whose
+/// addresses are wider here than in the README.
+pub fn squeezed(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "\n"
+        })
+        .collect()
+}
+
+/// A command line without its trailing `# comment`.
+pub fn uncommented(line: &str) -> &str {
+    match line.find("  #").or_else(|| line.find(" # ")) {
+        Some(at) => line[..at].trim_end(),
+        None => line,
+    }
 }
