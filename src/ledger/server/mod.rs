@@ -152,11 +152,14 @@ impl ServerLedger {
         let first = self.read_token(&default);
         match &first {
             Ok(Some(seen)) if mark::is_marked(&seen.read.custom) => return Ok((default, first?)),
-            // The server cannot be asked: the pointer could not be read either.
+            // The server cannot be asked: the pointer could not be read either,
+            // and a second try would only hide the first answer (a 5xx retried
+            // until the time ran out) behind "no time left".
             Err(ServiceError::Server(
                 OpenBaoError::Unreachable { .. }
                 | OpenBaoError::Sealed { .. }
                 | OpenBaoError::Auth { .. }
+                | OpenBaoError::Server { .. }
                 | OpenBaoError::Http(_),
             )) => return Ok((default, first?)),
             _ => {}
