@@ -598,23 +598,7 @@ fn a_stopped_hung_sealed_or_failing_server_is_one_line_within_the_timeout() {
     fails_in_time(&env, "sealed");
 
     // A stand-in that answers 500 to everything.
-    let stub = TcpListener::bind("127.0.0.1:0").unwrap();
-    let stub_url = format!("http://{}", stub.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in stub.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let body = "{\"errors\":[\"internal error\"]}";
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let stub_url = failing_stand_in(Duration::ZERO);
     env.set("BAO_ADDR", &stub_url);
     fails_in_time(&env, "500");
 
@@ -623,6 +607,50 @@ fn a_stopped_hung_sealed_or_failing_server_is_one_line_within_the_timeout() {
     fails_in_time(&env, "cannot reach OpenBao");
     assert!(files() == before, "no local file changed");
     assert_eq!(keyring.item_count(), 0, "the keychain is untouched");
+}
+
+/// A stand-in that answers 500 to everything, each answer `delay` late.
+fn failing_stand_in(delay: Duration) -> String {
+    let stub = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", stub.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in stub.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                std::thread::sleep(delay);
+                let body = "{\"errors\":[\"internal error\"]}";
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+/// A server that keeps answering 500, slowly enough that its retries take the
+/// whole time, is reported by its answer, not as out of reach.
+#[test]
+fn a_slow_500_until_the_time_runs_out_is_said_as_the_500() {
+    let mut env = Env::without_keychain();
+    env.set("DOCKER_PAT_BACKEND", "openbao")
+        .set("BAO_ADDR", &failing_stand_in(Duration::from_millis(400)))
+        .set("BAO_TOKEN", ROOT_TOKEN);
+    env.write_config_toml("[openbao]\ntimeout_seconds = 1\n");
+    let started = Instant::now();
+    let out = fails(&env.get("ghcr.io"));
+    assert!(started.elapsed() < Duration::from_secs(2), "bounded");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("500") && out.contains("internal error") && !out.contains("cannot reach"),
+        "{out}"
+    );
 }
 
 #[test]
