@@ -611,6 +611,15 @@ fn a_stopped_hung_sealed_or_failing_server_is_one_line_within_the_timeout() {
 
 /// A stand-in that answers 500 to everything, each answer `delay` late.
 fn failing_stand_in(delay: Duration) -> String {
+    stand_in(
+        "500 Internal Server Error",
+        "{\"errors\":[\"internal error\"]}",
+        delay,
+    )
+}
+
+/// A stand-in that answers every request with `status` and `body`, `delay` late.
+fn stand_in(status: &'static str, body: &'static str, delay: Duration) -> String {
     let stub = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", stub.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -622,16 +631,39 @@ fn failing_stand_in(delay: Duration) -> String {
                     line.clear();
                 }
                 std::thread::sleep(delay);
-                let body = "{\"errors\":[\"internal error\"]}";
                 let _ = write!(
                     &stream,
-                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
             });
         }
     });
     url
+}
+
+/// A server that answers, but too slowly for the time left, is said to be
+/// slow, not out of reach: here the default token's read is answered ("not
+/// found") after 0.7 of the 1 s, and the pointer's read after it cannot be.
+#[test]
+fn a_server_too_slow_for_the_time_left_is_said_to_be_slow() {
+    let mut env = Env::without_keychain();
+    let url = stand_in(
+        "404 Not Found",
+        "{\"errors\":[]}",
+        Duration::from_millis(700),
+    );
+    env.set("DOCKER_PAT_BACKEND", "openbao")
+        .set("BAO_ADDR", &url)
+        .set("BAO_TOKEN", ROOT_TOKEN);
+    env.write_config_toml("[openbao]\ntimeout_seconds = 1\n");
+    let out = fails(&env.get("ghcr.io"));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains(&format!("OpenBao at {url} answered too slowly: the 1 s of [openbao] timeout_seconds ran out before secret/data/docker-credential-pat/ghcr.io/@default was answered"))
+            && !out.contains("cannot reach"),
+        "{out}"
+    );
 }
 
 /// A server that keeps answering 500, slowly enough that its retries take the

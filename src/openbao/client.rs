@@ -21,7 +21,7 @@
 //! refuses it (403, and a lookup of the token itself fails too), a login's
 //! token is dropped and the helper logs in again once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -155,6 +155,8 @@ pub(crate) struct Client {
     deadline: Mutex<Instant>,
     /// The address that answered last; tried first next time.
     preferred: AtomicUsize,
+    /// Some address answered during this operation: a timeout now is slowness.
+    heard: AtomicBool,
     pub(super) token: RwLock<Option<Held>>,
 }
 
@@ -169,6 +171,7 @@ impl Client {
             settings,
             deadline: Mutex::new(deadline),
             preferred: AtomicUsize::new(0),
+            heard: AtomicBool::new(false),
             token: RwLock::new(None),
         })
     }
@@ -177,6 +180,7 @@ impl Client {
     pub(crate) fn start(&self) {
         *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) =
             Instant::now() + self.settings.timeout;
+        self.heard.store(false, Ordering::Relaxed);
     }
 
     pub(crate) fn remaining(&self) -> Duration {
@@ -249,6 +253,8 @@ impl Client {
         // A read may be asked again anywhere; a write only where it cannot have landed.
         let repeatable = matches!(method, Method::Get | Method::List);
         let mut unreachable: Option<String> = None;
+        // Every address that failed here did so by running out of time.
+        let mut only_timeouts = true;
         let mut busy: Option<Answer> = None;
         let mut not_yet: Option<Answer> = None;
         let mut sealed: Vec<String> = Vec::new();
@@ -289,11 +295,13 @@ impl Client {
                     Err(e) if e.is_unreachable() => {
                         // A connection cut mid-way is worth another try while time is left.
                         electing |= repeatable && !e.is_timeout() && !e.nothing_sent();
+                        only_timeouts &= e.is_timeout();
                         unreachable = Some(self.transport_detail(&e));
                         continue;
                     }
                     Err(e) => return Err(e.into()),
                 };
+                self.heard.store(true, Ordering::Relaxed);
                 let answer = Answer {
                     status: response.status,
                     body: response.body,
@@ -353,6 +361,13 @@ impl Client {
         if !sealed.is_empty() {
             return Err(OpenBaoError::Sealed {
                 addresses: sealed.join(", "),
+            });
+        }
+        if only_timeouts && self.heard.load(Ordering::Relaxed) {
+            return Err(OpenBaoError::OutOfTime {
+                addresses: addresses.join(", "),
+                timeout: crate::http::shown_duration(self.settings.timeout),
+                path: path.to_owned(),
             });
         }
         Err(OpenBaoError::Unreachable {

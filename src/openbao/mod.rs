@@ -33,6 +33,16 @@ pub enum OpenBaoError {
         timeout: String,
         detail: String,
     },
+    /// The server answered this operation before, but the time ran out
+    /// before this request had its answer: slow, not out of reach.
+    #[error(
+        "OpenBao at {addresses} answered too slowly: the {timeout} of [openbao] timeout_seconds ran out before {path} was answered; run the command again, or raise timeout_seconds"
+    )]
+    OutOfTime {
+        addresses: String,
+        timeout: String,
+        path: String,
+    },
     /// A write that may or may not have been carried out; the layer above
     /// reads the state back before it says anything.
     #[error(

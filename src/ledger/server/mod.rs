@@ -157,6 +157,7 @@ impl ServerLedger {
             // until the time ran out) behind "no time left".
             Err(ServiceError::Server(
                 OpenBaoError::Unreachable { .. }
+                | OpenBaoError::OutOfTime { .. }
                 | OpenBaoError::Sealed { .. }
                 | OpenBaoError::Auth { .. }
                 | OpenBaoError::Server { .. }
