@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -282,22 +283,20 @@ fn check_ci_only(env: &mut Env) {
     );
 }
 
-#[test]
-fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
-    let server = ci_server();
+/// A machine that logs in to `server` by AppRole as `role`, made with
+/// `settings` and a 10-minute token lifetime; and the file of its secret id.
+fn approle_machine(server: &DevServer, role: &str, settings: &[&str]) -> (Env, PathBuf) {
     server.ok(&["auth", "enable", "approle"]);
-    server.ok(&[
-        "write",
-        "auth/approle/role/ci",
-        "token_policies=ci-only",
-        "token_ttl=10m",
-    ]);
-    let role_id = server.ok(&["read", "-field=role_id", "auth/approle/role/ci/role-id"]);
+    let path = format!("auth/approle/role/{role}");
+    let mut write = vec!["write", path.as_str(), "token_ttl=10m"];
+    write.extend_from_slice(settings);
+    server.ok(&write);
+    let role_id = server.ok(&["read", "-field=role_id", &format!("{path}/role-id")]);
     let secret_id = server.ok(&[
         "write",
         "-f",
         "-field=secret_id",
-        "auth/approle/role/ci/secret-id",
+        &format!("{path}/secret-id"),
     ]);
     let secret_file = server.file("secret-id", &secret_id);
     let mut env = Env::without_keychain();
@@ -307,6 +306,13 @@ fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
         role_id.trim(),
         secret_file.display()
     ));
+    (env, secret_file)
+}
+
+#[test]
+fn approle_login_with_a_ci_only_policy_and_its_cached_token() {
+    let server = ci_server();
+    let (mut env, secret_file) = approle_machine(&server, "ci", &["token_policies=ci-only"]);
     check_ci_only(&mut env);
     // The login's token is cached in the kernel keyring: the secret id is no longer needed.
     std::fs::remove_file(&secret_file).unwrap();
@@ -374,33 +380,11 @@ fn the_readme_runner_role_without_the_default_policy() {
     let policy = readme_runner_policy();
     let out = server.bao(&["policy", "write", "ci-runner", "-"], &policy);
     assert!(out.status.success(), "{}", stderr(&out));
-    server.ok(&["auth", "enable", "approle"]);
-    server.ok(&[
-        "write",
-        "auth/approle/role/ci-runner",
-        "token_policies=ci-runner",
-        "token_no_default_policy=true",
-        "token_ttl=10m",
-    ]);
-    let role_id = server.ok(&[
-        "read",
-        "-field=role_id",
-        "auth/approle/role/ci-runner/role-id",
-    ]);
-    let secret_id = server.ok(&[
-        "write",
-        "-f",
-        "-field=secret_id",
-        "auth/approle/role/ci-runner/secret-id",
-    ]);
-    let secret_file = server.file("secret-id", &secret_id);
-    let mut env = Env::without_keychain();
-    env.set("BAO_ADDR", &server.url());
-    env.write_config_toml(&format!(
-        "backend = \"openbao\"\n[openbao]\nauth = \"approle\"\nrole_id = \"{}\"\nsecret_id_file = \"{}\"\n",
-        role_id.trim(),
-        secret_file.display()
-    ));
+    let (mut env, _) = approle_machine(
+        &server,
+        "ci-runner",
+        &["token_policies=ci-runner", "token_no_default_policy=true"],
+    );
     // The refused `default` token is the policy's answer, not a login failure.
     check_ci_only(&mut env);
     let report = stdout(&env.run(&["doctor"], ""));
