@@ -417,9 +417,10 @@ const FAULTS: [Fault; 5] = [
 ];
 
 /// Runs one flow on one backend through every fault at every request index,
-/// on personal tokens or (`org`) organisation access tokens; returns the
-/// fault points covered.
-fn matrix(kind: Kind, backend: Backend, org: bool) -> usize {
+/// on personal tokens or (`org`) organisation access tokens. `requests` is how
+/// many its clean run makes to each proxy (Hub's, then OpenBao's), as the
+/// README counts them.
+fn matrix(kind: Kind, backend: Backend, org: bool, requests: &[usize]) {
     let keyring = (backend == Backend::Keychain).then(SecretService::start);
     let hub = HubDouble::start();
     hub.set_rate_limit(100_000);
@@ -447,6 +448,12 @@ fn matrix(kind: Kind, backend: Backend, org: bool) -> usize {
             proxy.seen()
         );
     }
+    assert_eq!(
+        counts,
+        requests,
+        "{kind:?}{} on {backend:?}: the clean run's requests differ from those counted in MATRICES and the README",
+        if org { " --org" } else { "" },
+    );
     let after = clean.state();
     if let Some(problem) = finished(kind, &before, &after, false) {
         panic!("{kind:?}: the clean run: {problem}");
@@ -486,7 +493,6 @@ fn matrix(kind: Kind, backend: Backend, org: bool) -> usize {
         FAULTS.len(),
         jobs.len()
     );
-    jobs.len()
 }
 
 /// One fault point: `fault` at request `n` to the lane's proxy `p`.
@@ -544,44 +550,45 @@ fn check(case: &Case<'_>, out: &Output, before: &State) -> Option<String> {
 }
 
 macro_rules! matrix_tests {
-    ($($test:ident => $kind:ident, $backend:ident $(, $org:ident)?);* $(;)?) => {
+    ($($test:ident => $kind:ident, $backend:ident, $org:literal, $requests:expr);* $(;)?) => {
         $(
             #[test]
             fn $test() {
-                matrix(Kind::$kind, Backend::$backend, matrix_tests!(@org $($org)?));
+                matrix(Kind::$kind, Backend::$backend, $org, &$requests);
             }
         )*
+        /// Every matrix: whether on organisation tokens, and the requests of its
+        /// clean run to each proxy.
+        const MATRICES: &[(bool, &[usize])] = &[$(($org, &$requests)),*];
     };
-    (@org) => { false };
-    (@org org) => { true };
 }
 
 matrix_tests! {
-    every_fault_in_hub_login => Login, Keychain;
-    every_fault_in_hub_create => Create, Keychain;
-    every_fault_in_hub_create_on_openbao => Create, OpenBao;
-    every_fault_in_hub_link => Link, Keychain;
-    every_fault_in_hub_link_on_openbao => Link, OpenBao;
-    every_fault_in_hub_activate => Activate, Keychain;
-    every_fault_in_hub_activate_on_openbao => Activate, OpenBao;
-    every_fault_in_hub_deactivate => Deactivate, Keychain;
-    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao;
-    every_fault_in_hub_delete => Delete, Keychain;
-    every_fault_in_hub_delete_on_openbao => Delete, OpenBao;
-    every_fault_in_hub_rotate => Rotate, Keychain;
-    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao;
-    every_fault_in_hub_create_of_an_org_token => Create, Keychain, org;
-    every_fault_in_hub_link_of_an_org_token => Link, Keychain, org;
-    every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, org;
-    every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, org;
-    every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, org;
-    every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, org;
-    every_fault_in_hub_deactivate_of_an_org_token => Deactivate, Keychain, org;
-    every_fault_in_hub_deactivate_of_an_org_token_on_openbao => Deactivate, OpenBao, org;
-    every_fault_in_hub_delete_of_an_org_token => Delete, Keychain, org;
-    every_fault_in_hub_delete_of_an_org_token_on_openbao => Delete, OpenBao, org;
-    every_fault_in_hub_rotate_of_an_org_token => Rotate, Keychain, org;
-    every_fault_in_hub_rotate_of_an_org_token_on_openbao => Rotate, OpenBao, org;
+    every_fault_in_hub_login => Login, Keychain, false, [2];
+    every_fault_in_hub_create => Create, Keychain, false, [2];
+    every_fault_in_hub_create_on_openbao => Create, OpenBao, false, [2, 11];
+    every_fault_in_hub_link => Link, Keychain, false, [1];
+    every_fault_in_hub_link_on_openbao => Link, OpenBao, false, [1, 7];
+    every_fault_in_hub_activate => Activate, Keychain, false, [1];
+    every_fault_in_hub_activate_on_openbao => Activate, OpenBao, false, [1, 7];
+    every_fault_in_hub_deactivate => Deactivate, Keychain, false, [1];
+    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao, false, [1, 11];
+    every_fault_in_hub_delete => Delete, Keychain, false, [1];
+    every_fault_in_hub_delete_on_openbao => Delete, OpenBao, false, [1, 14];
+    every_fault_in_hub_rotate => Rotate, Keychain, false, [4];
+    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao, false, [4, 13];
+    every_fault_in_hub_create_of_an_org_token => Create, Keychain, true, [2];
+    every_fault_in_hub_link_of_an_org_token => Link, Keychain, true, [1];
+    every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, true, [1, 7];
+    every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, true, [2, 11];
+    every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, true, [1];
+    every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, true, [1, 11];
+    every_fault_in_hub_deactivate_of_an_org_token => Deactivate, Keychain, true, [1];
+    every_fault_in_hub_deactivate_of_an_org_token_on_openbao => Deactivate, OpenBao, true, [1, 15];
+    every_fault_in_hub_delete_of_an_org_token => Delete, Keychain, true, [1];
+    every_fault_in_hub_delete_of_an_org_token_on_openbao => Delete, OpenBao, true, [1, 18];
+    every_fault_in_hub_rotate_of_an_org_token => Rotate, Keychain, true, [5];
+    every_fault_in_hub_rotate_of_an_org_token_on_openbao => Rotate, OpenBao, true, [5, 15];
 }
 
 /// The reported failure, made to last: `hub rotate` on a team server whose
@@ -683,4 +690,25 @@ fn record_cannot_follow(org: Option<&str>) {
     // Rotating again is an ordinary rotation.
     ok(&env.run(&["hub", "rotate", NAME], ""));
     assert_ne!(served(&env), new);
+}
+
+/// The README's count of the Hub matrices is what they run.
+#[test]
+fn the_readme_counts_the_hub_fault_matrices() {
+    let requests = |org: bool| -> usize {
+        MATRICES
+            .iter()
+            .filter(|(o, _)| *o == org)
+            .flat_map(|(_, counts)| counts.iter())
+            .sum()
+    };
+    let (personal, organisation) = (requests(false), requests(true));
+    let all = personal + organisation;
+    let said = format!(
+        "{all} requests in all ({personal} for personal tokens, {organisation} for organisation tokens), {} fault points",
+        all * FAULTS.len()
+    );
+    let readme = crate::support::readme::readme();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(readme.contains(&said), "the README does not say {said:?}");
 }

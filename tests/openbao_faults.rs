@@ -127,6 +127,8 @@ struct Flow {
     input: &'static str,
     /// Tokens kept in the vault file here rather than on the server.
     local: bool,
+    /// The requests of its clean run, as the README counts them.
+    requests: usize,
 }
 
 fn store_one(env: &Env) {
@@ -161,6 +163,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
+        requests: 9,
     },
     Flow {
         name: "store over a token",
@@ -169,6 +172,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
+        requests: 8,
     },
     Flow {
         name: "store over an inactive token",
@@ -177,6 +181,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
+        requests: 8,
     },
     Flow {
         name: "add",
@@ -185,6 +190,7 @@ const FLOWS: &[Flow] = &[
         args: &["add", "ghcr.io", "--username", "octo", "-i", "laptop"],
         input: "pw-laptop\n",
         local: false,
+        requests: 9,
     },
     Flow {
         name: "erase",
@@ -193,6 +199,7 @@ const FLOWS: &[Flow] = &[
         args: &["erase"],
         input: "ghcr.io",
         local: false,
+        requests: 7,
     },
     Flow {
         name: "rename",
@@ -201,6 +208,7 @@ const FLOWS: &[Flow] = &[
         args: &["rename", "default@ghcr.io", "laptop"],
         input: "",
         local: false,
+        requests: 11,
     },
     Flow {
         name: "default",
@@ -209,6 +217,7 @@ const FLOWS: &[Flow] = &[
         args: &["default", "laptop@ghcr.io"],
         input: "",
         local: false,
+        requests: 5,
     },
     Flow {
         name: "deactivate",
@@ -217,6 +226,7 @@ const FLOWS: &[Flow] = &[
         args: &["deactivate", "default@ghcr.io"],
         input: "",
         local: false,
+        requests: 3,
     },
     Flow {
         name: "activate",
@@ -225,6 +235,7 @@ const FLOWS: &[Flow] = &[
         args: &["activate", "default@ghcr.io"],
         input: "",
         local: false,
+        requests: 3,
     },
     Flow {
         name: "describe",
@@ -233,6 +244,7 @@ const FLOWS: &[Flow] = &[
         args: &["describe", "default@ghcr.io", "the CI token"],
         input: "",
         local: false,
+        requests: 4,
     },
     Flow {
         name: "delete",
@@ -241,6 +253,7 @@ const FLOWS: &[Flow] = &[
         args: &["delete", "laptop@ghcr.io"],
         input: "",
         local: false,
+        requests: 6,
     },
     Flow {
         name: "migrate to the server",
@@ -249,6 +262,7 @@ const FLOWS: &[Flow] = &[
         args: &["migrate", "--to", "openbao"],
         input: "",
         local: true,
+        requests: 7,
     },
     Flow {
         name: "migrate from the server",
@@ -257,6 +271,7 @@ const FLOWS: &[Flow] = &[
         args: &["migrate", "--to", "file"],
         input: "",
         local: false,
+        requests: 10,
     },
 ];
 
@@ -319,8 +334,16 @@ impl Case<'_> {
     }
 }
 
-/// Runs one flow through every fault at every request index; returns the fault points covered.
-fn matrix(flow: &Flow) -> usize {
+const FAULTS: [Fault; 5] = [
+    Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
+    Fault::DropAnswer,
+    Fault::Reset,
+    Fault::Status(500),
+    Fault::Status(503),
+];
+
+/// Runs one flow through every fault at every request index.
+fn matrix(flow: &Flow) {
     let server = DevServer::start();
     let proxy = FaultProxy::start(&server.address);
     let case = Case {
@@ -340,9 +363,9 @@ fn matrix(flow: &Flow) -> usize {
     ok(&case.run(&env));
     let requests = proxy.seen();
     let count = requests.len();
-    assert!(
-        count > 0,
-        "{}: no request went through the proxy",
+    assert_eq!(
+        count, flow.requests,
+        "{}: the clean run's requests differ from those counted in FLOWS and the README: {requests:?}",
         flow.name
     );
     let after = snapshot(&server.address, &format!("{slug}-clean"));
@@ -350,17 +373,10 @@ fn matrix(flow: &Flow) -> usize {
     let served_after = case.served(&env);
     eprintln!("{}: {count} requests: {requests:?}", flow.name);
 
-    let faults = [
-        Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
-        Fault::DropAnswer,
-        Fault::Reset,
-        Fault::Status(500),
-        Fault::Status(503),
-    ];
     let mut covered = 0;
     let mut failures = Vec::new();
     for n in 1..=count {
-        for fault in faults {
+        for fault in FAULTS {
             let prefix = format!("{slug}-{n}-{}", covered);
             let env = case.prepare(&prefix);
             let before_here = snapshot(&server.address, &prefix);
@@ -400,9 +416,8 @@ fn matrix(flow: &Flow) -> usize {
     eprintln!(
         "{}: {count} requests x {} faults = {covered} fault points",
         flow.name,
-        faults.len()
+        FAULTS.len()
     );
-    covered
 }
 
 /// What is wrong with one faulted run, if anything.
@@ -512,6 +527,23 @@ matrix_tests! {
     every_fault_in_delete => 10,
     every_fault_in_migrate_to_the_server => 11,
     every_fault_in_migrate_from_the_server => 12,
+}
+
+/// The README's count of this matrix is what it runs.
+#[test]
+fn the_readme_counts_the_openbao_fault_matrix() {
+    let requests: usize = FLOWS.iter().map(|flow| flow.requests).sum();
+    let said = format!(
+        "{requests} requests in all, {} fault points",
+        requests * FAULTS.len()
+    );
+    let readme = crate::support::readme::readme();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(readme.contains(&said), "the README does not say {said:?}");
+    assert!(
+        readme.contains(&format!("through each of the {} faults", FAULTS.len())),
+        "the README does not name the faults' number"
+    );
 }
 
 /// Two addresses in front of one server: a write whose answer is lost on the
