@@ -145,6 +145,32 @@ fi
 [ $# -eq 0 ] || { echo "usage: tests/run.sh [--install-only]" >&2; exit 2; }
 install_packages
 
+# The helpers under test cache in the kernel keyring: vault keys, OpenBao client
+# tokens and expiry notes in the user keyring, Hub sessions in the session one.
+# The run gets a session keyring of its own, and takes out of the user keyring
+# what it added there, so that runs do not pile keys up against the user's key
+# quota (200 keys for a user other than root).
+if [ -z "${PAT_TESTS_OWN_SESSION:-}" ]; then
+    export PAT_TESTS_OWN_SESSION=1
+    exec keyctl session - "$PWD/tests/run.sh"
+fi
+helper_keys() {
+    local id
+    for id in $(keyctl rlist @u 2>/dev/null); do
+        case $(keyctl rdescribe "$id" 2>/dev/null) in
+            *\;docker-credential-pat:*) echo "$id" ;;
+        esac
+    done
+}
+keys_before=" $(helper_keys | tr '\n' ' ') "
+forget_added_keys() {
+    local id
+    for id in $(helper_keys); do
+        case $keys_before in *" $id "*) ;; *) keyctl unlink "$id" @u >/dev/null 2>&1 || true ;; esac
+    done
+}
+trap forget_added_keys EXIT
+
 # What did not run is recorded afresh in each run.
 not_run_dir=${CARGO_TARGET_DIR:-target}/not-run
 rm -rf "$not_run_dir"
