@@ -568,27 +568,27 @@ matrix_tests! {
     every_fault_in_hub_create => Create, Keychain, false, [2];
     every_fault_in_hub_create_on_openbao => Create, OpenBao, false, [2, 11];
     every_fault_in_hub_link => Link, Keychain, false, [1];
-    every_fault_in_hub_link_on_openbao => Link, OpenBao, false, [1, 7];
+    every_fault_in_hub_link_on_openbao => Link, OpenBao, false, [1, 6];
     every_fault_in_hub_activate => Activate, Keychain, false, [1];
-    every_fault_in_hub_activate_on_openbao => Activate, OpenBao, false, [1, 7];
+    every_fault_in_hub_activate_on_openbao => Activate, OpenBao, false, [1, 6];
     every_fault_in_hub_deactivate => Deactivate, Keychain, false, [1];
-    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao, false, [1, 11];
+    every_fault_in_hub_deactivate_on_openbao => Deactivate, OpenBao, false, [1, 10];
     every_fault_in_hub_delete => Delete, Keychain, false, [1];
-    every_fault_in_hub_delete_on_openbao => Delete, OpenBao, false, [1, 14];
+    every_fault_in_hub_delete_on_openbao => Delete, OpenBao, false, [1, 13];
     every_fault_in_hub_rotate => Rotate, Keychain, false, [4];
-    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao, false, [4, 13];
+    every_fault_in_hub_rotate_on_openbao => Rotate, OpenBao, false, [4, 10];
     every_fault_in_hub_create_of_an_org_token => Create, Keychain, true, [2];
     every_fault_in_hub_link_of_an_org_token => Link, Keychain, true, [1];
-    every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, true, [1, 7];
+    every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, true, [1, 6];
     every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, true, [2, 11];
     every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, true, [1];
-    every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, true, [1, 11];
+    every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, true, [1, 10];
     every_fault_in_hub_deactivate_of_an_org_token => Deactivate, Keychain, true, [1];
-    every_fault_in_hub_deactivate_of_an_org_token_on_openbao => Deactivate, OpenBao, true, [1, 15];
+    every_fault_in_hub_deactivate_of_an_org_token_on_openbao => Deactivate, OpenBao, true, [1, 14];
     every_fault_in_hub_delete_of_an_org_token => Delete, Keychain, true, [1];
-    every_fault_in_hub_delete_of_an_org_token_on_openbao => Delete, OpenBao, true, [1, 18];
+    every_fault_in_hub_delete_of_an_org_token_on_openbao => Delete, OpenBao, true, [1, 17];
     every_fault_in_hub_rotate_of_an_org_token => Rotate, Keychain, true, [5];
-    every_fault_in_hub_rotate_of_an_org_token_on_openbao => Rotate, OpenBao, true, [5, 15];
+    every_fault_in_hub_rotate_of_an_org_token_on_openbao => Rotate, OpenBao, true, [5, 11];
 }
 
 /// The reported failure, made to last: `hub rotate` on a team server whose

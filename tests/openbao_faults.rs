@@ -163,7 +163,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 9,
+        requests: 8,
     },
     Flow {
         name: "store over a token",
@@ -172,7 +172,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 8,
+        requests: 7,
     },
     Flow {
         name: "store over an inactive token",
@@ -181,7 +181,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 8,
+        requests: 7,
     },
     Flow {
         name: "add",
@@ -190,7 +190,7 @@ const FLOWS: &[Flow] = &[
         args: &["add", "ghcr.io", "--username", "octo", "-i", "laptop"],
         input: "pw-laptop\n",
         local: false,
-        requests: 9,
+        requests: 8,
     },
     Flow {
         name: "erase",
@@ -217,7 +217,7 @@ const FLOWS: &[Flow] = &[
         args: &["default", "laptop@ghcr.io"],
         input: "",
         local: false,
-        requests: 5,
+        requests: 4,
     },
     Flow {
         name: "deactivate",
@@ -226,7 +226,7 @@ const FLOWS: &[Flow] = &[
         args: &["deactivate", "default@ghcr.io"],
         input: "",
         local: false,
-        requests: 3,
+        requests: 2,
     },
     Flow {
         name: "activate",
@@ -235,7 +235,7 @@ const FLOWS: &[Flow] = &[
         args: &["activate", "default@ghcr.io"],
         input: "",
         local: false,
-        requests: 3,
+        requests: 2,
     },
     Flow {
         name: "describe",
@@ -244,7 +244,7 @@ const FLOWS: &[Flow] = &[
         args: &["describe", "default@ghcr.io", "the CI token"],
         input: "",
         local: false,
-        requests: 4,
+        requests: 3,
     },
     Flow {
         name: "delete",

@@ -207,6 +207,11 @@ impl Edit for ServerEdit<'_> {
     }
 
     fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>> {
+        // What this edit read or wrote is what it writes over (check-and-set
+        // against that version), so a second read would only cost a round trip.
+        if let Some(known) = self.seen.get(name) {
+            return Ok(Some(known.record.clone()));
+        }
         self.ledger.client.start();
         let seen = self.ledger.read_token(name)?;
         Ok(seen.map(|seen| {
