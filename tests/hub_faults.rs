@@ -498,9 +498,9 @@ fn matrix(kind: Kind, backend: Backend, org: bool, requests: &[usize]) {
 /// One fault point: `fault` at request `n` to the lane's proxy `p`.
 fn one_point(world: &World<'_>, lane: &Lane, p: usize, n: usize, fault: Fault) -> Option<String> {
     let (what, proxy) = &lane.proxies[p];
-    // GNOME Keyring 42 can abort when a client leaves with a call still queued
-    // (see `revive_if_crashed`), which a loaded machine can bring about. Each
-    // point starts on a running keyring; a point the abort hit still fails.
+    // GNOME Keyring 42 itself sometimes aborts under load (tests/load.rs,
+    // `revive_if_crashed`), as four lanes on a busy machine can be. Each point
+    // starts on a running keyring; a point the abort hit still fails.
     if world.keyring.is_some_and(SecretService::revive_if_crashed) {
         eprintln!("  GNOME Keyring had aborted; started again before {what} request {n} {fault}");
     }
