@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::faultproxy::{Fault, FaultProxy};
+use crate::support::faultproxy::{Fault, FaultProxy, every_fault};
 use crate::support::hub::HubDouble;
 use crate::support::openbao::{DevServer, ROOT_TOKEN};
 use crate::support::*;
@@ -408,13 +408,7 @@ impl Lane {
     }
 }
 
-const FAULTS: [Fault; 5] = [
-    Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
-    Fault::DropAnswer,
-    Fault::Reset,
-    Fault::Status(500),
-    Fault::Status(503),
-];
+const FAULTS: [Fault; 5] = every_fault(TIMEOUT_SECONDS);
 
 /// Runs one flow on one backend through every fault at every request index,
 /// on personal tokens or (`org`) organisation access tokens. `requests` is how
@@ -714,7 +708,6 @@ fn the_readme_counts_the_hub_fault_matrices() {
         "{all} requests in all ({personal} for personal tokens, {organisation} for organisation tokens), {} fault points",
         all * FAULTS.len()
     );
-    let readme = crate::support::readme::readme();
-    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let readme = crate::support::readme::prose();
     assert!(readme.contains(&said), "the README does not say {said:?}");
 }

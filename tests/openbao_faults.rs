@@ -20,7 +20,7 @@ use std::net::TcpStream;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::support::faultproxy::{Fault, FaultProxy};
+use crate::support::faultproxy::{Fault, FaultProxy, every_fault};
 use crate::support::openbao::{Cluster, DevServer, ROOT_TOKEN};
 use crate::support::*;
 
@@ -334,13 +334,7 @@ impl Case<'_> {
     }
 }
 
-const FAULTS: [Fault; 5] = [
-    Fault::Delay(Duration::from_millis(TIMEOUT_SECONDS * 1000 + 400)),
-    Fault::DropAnswer,
-    Fault::Reset,
-    Fault::Status(500),
-    Fault::Status(503),
-];
+const FAULTS: [Fault; 5] = every_fault(TIMEOUT_SECONDS);
 
 /// Runs one flow through every fault at every request index.
 fn matrix(flow: &Flow) {
@@ -537,8 +531,7 @@ fn the_readme_counts_the_openbao_fault_matrix() {
         "{requests} requests in all, {} fault points",
         requests * FAULTS.len()
     );
-    let readme = crate::support::readme::readme();
-    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let readme = crate::support::readme::prose();
     assert!(readme.contains(&said), "the README does not say {said:?}");
     assert!(
         readme.contains(&format!("through each of the {} faults", FAULTS.len())),

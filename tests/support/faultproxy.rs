@@ -41,6 +41,19 @@ impl std::fmt::Display for Fault {
     }
 }
 
+/// The faults a matrix runs at every request: a delay past `timeout_seconds`
+/// (after which the request still reaches the server), a lost answer, a reset,
+/// and a 500 and a 503 of the proxy's own.
+pub const fn every_fault(timeout_seconds: u64) -> [Fault; 5] {
+    [
+        Fault::Delay(Duration::from_millis(timeout_seconds * 1000 + 400)),
+        Fault::DropAnswer,
+        Fault::Reset,
+        Fault::Status(500),
+        Fault::Status(503),
+    ]
+}
+
 #[derive(Default)]
 struct State {
     /// Requests seen since the last reset, as `METHOD /path`.

@@ -12,6 +12,12 @@ pub fn readme() -> String {
         .unwrap()
 }
 
+/// The README with every run of whitespace, line breaks included, as one
+/// space: a phrase can be looked for however its paragraph is wrapped.
+pub fn prose() -> String {
+    readme().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Runs a README command (`shown`, with what the README prints under it) as
 /// `args` with `input` on stdin: it exits with `code` and prints what the
 /// README shows, but for ids, dates and times.
