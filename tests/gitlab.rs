@@ -665,9 +665,18 @@ fn readme_gitlab_session_runs_as_shown() {
     setup.env.set("COLUMNS", "80");
     let registry_port = setup.host.rsplit(':').next().unwrap().to_owned();
     let api_port = setup.gitlab.http().port().to_string();
+    // GitLab's tokens die at midnight UTC of their expiry date, so the day
+    // count, to the nearest day, is one more before noon UTC than the README's.
+    let morning = {
+        use chrono::Timelike;
+        chrono::Utc::now().num_seconds_from_midnight() <= 43_200
+    };
+    let days = |shown: u32| format!("in {}d", shown + u32::from(morning));
     let here = |text: &str| {
         text.replace("42545", &registry_port)
             .replace("42801", &api_port)
+            .replace("in 89d", &days(89))
+            .replace("in 364d", &days(364))
     };
     let mut commands = 0;
     for (part, block) in blocks.iter().enumerate() {
