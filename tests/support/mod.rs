@@ -567,12 +567,43 @@ impl Drop for Registry {
     }
 }
 
+/// A loopback port for a server this test starts, kept from every other test.
+///
+/// Taken below Linux's ephemeral range (32768 and up), so no connection made
+/// meanwhile can be given it as its local port, and claimed with a lock file
+/// that this test process holds until it exits, so no test running beside it
+/// is handed the same one. A port something already listens on is skipped.
+/// The empty lock files stay: removing one would let two tests claim its port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let dir = std::env::temp_dir().join("docker-credential-pat-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+    let mut held = HELD.lock().unwrap();
+    for step in 0..COUNT {
+        let port =
+            u16::try_from(FIRST + (seed.wrapping_add(step.wrapping_mul(7_919))) % COUNT).unwrap();
+        let Ok(lock) = std::fs::File::create(dir.join(format!("{port}.lock"))) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            held.push(lock);
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port between {FIRST} and {}",
+        FIRST + COUNT - 1
+    );
 }
 
 pub fn base64(bytes: &[u8]) -> String {
