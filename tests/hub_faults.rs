@@ -566,7 +566,7 @@ macro_rules! matrix_tests {
 matrix_tests! {
     every_fault_in_hub_login => Login, Keychain, false, [2];
     every_fault_in_hub_create => Create, Keychain, false, [2];
-    every_fault_in_hub_create_on_openbao => Create, OpenBao, false, [2, 11];
+    every_fault_in_hub_create_on_openbao => Create, OpenBao, false, [2, 9];
     every_fault_in_hub_link => Link, Keychain, false, [1];
     every_fault_in_hub_link_on_openbao => Link, OpenBao, false, [1, 6];
     every_fault_in_hub_activate => Activate, Keychain, false, [1];
@@ -580,7 +580,7 @@ matrix_tests! {
     every_fault_in_hub_create_of_an_org_token => Create, Keychain, true, [2];
     every_fault_in_hub_link_of_an_org_token => Link, Keychain, true, [1];
     every_fault_in_hub_link_of_an_org_token_on_openbao => Link, OpenBao, true, [1, 6];
-    every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, true, [2, 11];
+    every_fault_in_hub_create_of_an_org_token_on_openbao => Create, OpenBao, true, [2, 9];
     every_fault_in_hub_activate_of_an_org_token => Activate, Keychain, true, [1];
     every_fault_in_hub_activate_of_an_org_token_on_openbao => Activate, OpenBao, true, [1, 10];
     every_fault_in_hub_deactivate_of_an_org_token => Deactivate, Keychain, true, [1];

@@ -163,7 +163,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 8,
+        requests: 5,
     },
     Flow {
         name: "store over a token",
@@ -172,7 +172,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 7,
+        requests: 4,
     },
     Flow {
         name: "store over an inactive token",
@@ -181,7 +181,7 @@ const FLOWS: &[Flow] = &[
         args: &["store"],
         input: "{\"ServerURL\":\"ghcr.io\",\"Username\":\"octo\",\"Secret\":\"pw-new\"}\n",
         local: false,
-        requests: 7,
+        requests: 4,
     },
     Flow {
         name: "add",
@@ -190,7 +190,7 @@ const FLOWS: &[Flow] = &[
         args: &["add", "ghcr.io", "--username", "octo", "-i", "laptop"],
         input: "pw-laptop\n",
         local: false,
-        requests: 8,
+        requests: 5,
     },
     Flow {
         name: "erase",
@@ -262,7 +262,7 @@ const FLOWS: &[Flow] = &[
         args: &["migrate", "--to", "openbao"],
         input: "",
         local: true,
-        requests: 7,
+        requests: 6,
     },
     Flow {
         name: "migrate from the server",

@@ -1,7 +1,7 @@
-//! How many requests a `get` on OpenBao makes, counted by the fault proxy
-//! passing everything through: one for a registry's `default` token, while
-//! what it serves stays what the default pointer says, however the pointer
-//! came to be.
+//! How many requests the helper makes of OpenBao, counted by the fault proxy
+//! passing everything through: one for a `get` of a registry's `default`
+//! token, while what it serves stays what the default pointer says, however
+//! the pointer came to be; and no token read twice by one command.
 
 use crate::support::faultproxy::FaultProxy;
 use crate::support::openbao::{DevServer, ROOT_TOKEN};
@@ -130,4 +130,38 @@ fn a_token_or_pointer_written_without_the_helper_is_read_as_before_or_reported()
     assert_eq!(counted_get(&env, &proxy).0.as_deref(), Some("pw-ci"));
     let report = stdout(&env.run(&["doctor"], ""));
     assert!(!report.contains("as the default"), "{report}");
+}
+
+/// The reads of ghcr.io's `default` token among `seen`.
+fn reads_of_default(seen: &[String]) -> usize {
+    seen.iter().filter(|r| **r == read_of("default")).count()
+}
+
+/// `store` reads the token it writes over once, then writes; checking a new
+/// GitHub token uses what was stored, without reading it back. `github verify`
+/// reads the token, record and secret, once.
+#[test]
+fn store_and_github_verify_read_the_token_once() {
+    let server = DevServer::start();
+    let proxy = FaultProxy::start(&server.address);
+    let env = machine(&proxy);
+    proxy.reset();
+    ok(&env.store("ghcr.io", "octo", "pw-first"));
+    let seen = proxy.seen();
+    assert_eq!(reads_of_default(&seen), 1, "a new token: {seen:?}");
+    proxy.reset();
+    ok(&env.store("ghcr.io", "octo", "pw-second"));
+    let seen = proxy.seen();
+    assert_eq!(reads_of_default(&seen), 1, "over a token: {seen:?}");
+    assert_eq!(
+        seen.iter().filter(|r| !r.starts_with("GET ")).count(),
+        2,
+        "the secret, then its record: {seen:?}"
+    );
+    // GitHub's API is a closed port here: the check fails after the read.
+    proxy.reset();
+    let out = env.run(&["github", "verify", "default@ghcr.io"], "");
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let seen = proxy.seen();
+    assert_eq!(reads_of_default(&seen), 1, "github verify: {seen:?}");
 }

@@ -19,6 +19,7 @@ use crate::remote::github::revoke::{RevokeFailure, Stage};
 use crate::remote::github::rotate::{Guide, RotateFailure, Step};
 use crate::remote::github::{DEFAULT_REGISTRY, Github, Verified};
 use crate::remote::{ManageError, RemoteError};
+use crate::secret::Secret;
 use crate::service::Service;
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
@@ -43,12 +44,23 @@ pub fn run(service: &Service, command: GithubCommand) -> CommandResult {
     }))
 }
 
-/// The check of a token just stored (`add`, `import`) when its registry is
-/// GitHub's: what is wrong with it, as warnings on stderr.
+/// The check of a token just stored (`add`) when its registry is GitHub's:
+/// what is wrong with it, as warnings on stderr.
+pub(crate) fn check_new(service: &Service, name: &TokenName, username: &str, secret: &Secret) {
+    let lines = crate::remote::github::check_new(service, name, username, secret);
+    lines
+        .unwrap_or_default()
+        .iter()
+        .for_each(|l| output::warn(l));
+}
+
+/// The same check of a token `import` stored earlier, read back.
 pub(crate) fn check_stored(service: &Service, name: &TokenName) {
-    for line in crate::remote::github::check_new(service, name).unwrap_or_default() {
-        output::warn(&line);
-    }
+    let lines = crate::remote::github::check_stored(service, name);
+    lines
+        .unwrap_or_default()
+        .iter()
+        .for_each(|l| output::warn(l));
 }
 
 /// `--registry`, else the named token's, else ghcr.io.

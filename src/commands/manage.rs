@@ -67,7 +67,7 @@ pub fn add(service: &Service, args: AddArgs) -> CommandResult {
     if github && outcome.new_secret == Some(true) {
         // The check keeps what GitHub says on the record: the lock goes first.
         drop(edit);
-        super::github::check_stored(service, &name);
+        super::github::check_new(service, &name, &args.username, &secret);
     }
     Ok(Exit::Success)
 }

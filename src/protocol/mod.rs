@@ -108,7 +108,12 @@ fn handle(
             // A new secret for a GitHub registry is checked there, said on
             // stderr only; whatever comes of it, the token is stored.
             let checked = if github && stored.new_secret == Some(true) {
-                crate::remote::github::check_new(&service, &stored.name)
+                crate::remote::github::check_new(
+                    &service,
+                    &stored.name,
+                    &request.username,
+                    &request.secret,
+                )
             } else {
                 None
             };

@@ -37,6 +37,7 @@ use chrono::{DateTime, Utc};
 use crate::error::ServiceError;
 use crate::http::HttpError;
 use crate::index::TokenRecord;
+use crate::ledger::Edit;
 use crate::names::TokenName;
 use crate::registry::Registry;
 use crate::service::Service;
@@ -118,7 +119,16 @@ pub(crate) fn stored(
     text: &str,
 ) -> Result<(TokenName, TokenRecord), ManageError> {
     let mut edit = service.ledger()?.begin()?;
-    let name = service.resolve(&mut *edit, text)?;
+    stored_in(service, &mut *edit, registry, text)
+}
+
+fn stored_in(
+    service: &Service,
+    edit: &mut dyn Edit,
+    registry: &Registry,
+    text: &str,
+) -> Result<(TokenName, TokenRecord), ManageError> {
+    let name = service.resolve(edit, text)?;
     check_registry(&name, registry)?;
     let record = edit
         .token(&name)?
@@ -135,6 +145,23 @@ pub(crate) fn stored_secret(
     name: &TokenName,
 ) -> Result<crate::secret::Secret, ManageError> {
     let mut edit = service.ledger()?.begin()?;
+    secret_of(&mut *edit, name)
+}
+
+/// A stored token of `registry`, its record and its secret, read at once
+/// (on a team server, in one request).
+pub(crate) fn stored_with_secret(
+    service: &Service,
+    registry: &Registry,
+    text: &str,
+) -> Result<(TokenName, TokenRecord, crate::secret::Secret), ManageError> {
+    let mut edit = service.ledger()?.begin()?;
+    let (name, record) = stored_in(service, &mut *edit, registry, text)?;
+    let secret = secret_of(&mut *edit, &name)?;
+    Ok((name, record, secret))
+}
+
+fn secret_of(edit: &mut dyn Edit, name: &TokenName) -> Result<crate::secret::Secret, ManageError> {
     edit.secret(name)?.ok_or_else(|| {
         ManageError::Invalid(format!(
             "{name}'s secret is missing: `docker-credential-pat doctor` says why"

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::mark::{self, MARK, NO_POINTER};
 use super::record::{self, GENERATION, TokenData};
-use super::{Pointer, ServerLedger, pointer_rel, token_rel, uses_rel};
+use super::{Pointer, ServerLedger, TokenSlot, pointer_rel, token_rel, uses_rel};
 use crate::error::{Result, ServiceError};
 use crate::index::{SecretRef, TokenRecord};
 use crate::ledger::Edit;
@@ -24,6 +24,10 @@ use crate::store::BackendKind;
 pub(super) struct ServerEdit<'a> {
     ledger: &'a ServerLedger,
     seen: HashMap<TokenName, Known>,
+    /// Tokens this edit found not there, with the version a first write checks against.
+    gone: HashMap<TokenName, u64>,
+    /// The secrets of the versions in `seen` that this edit read.
+    secrets: HashMap<TokenName, Secret>,
     /// Each registry's default as this edit read it.
     defaults: HashMap<Registry, Integration>,
 }
@@ -53,6 +57,8 @@ impl<'a> ServerEdit<'a> {
         record: TokenRecord,
         custom: BTreeMap<String, String>,
     ) {
+        self.gone.remove(name);
+        self.secrets.remove(name);
         self.seen.insert(
             name.clone(),
             Known {
@@ -67,6 +73,8 @@ impl<'a> ServerEdit<'a> {
         Self {
             ledger,
             seen: HashMap::new(),
+            gone: HashMap::new(),
+            secrets: HashMap::new(),
             defaults: HashMap::new(),
         }
     }
@@ -164,6 +172,13 @@ impl<'a> ServerEdit<'a> {
                 live: true,
             });
         }
+        if let Some(&cas) = self.gone.get(name) {
+            return Ok(Over {
+                cas,
+                custom: BTreeMap::new(),
+                live: false,
+            });
+        }
         Ok(match self.kv().read_slot::<TokenData>(&token_rel(name))? {
             Slot::Live(read) => Over {
                 cas: read.version,
@@ -209,22 +224,32 @@ impl Edit for ServerEdit<'_> {
     fn token(&mut self, name: &TokenName) -> Result<Option<TokenRecord>> {
         // What this edit read or wrote is what it writes over (check-and-set
         // against that version), so a second read would only cost a round trip.
+        // Nor would one of a token found not there: a first write checks against that.
         if let Some(known) = self.seen.get(name) {
             return Ok(Some(known.record.clone()));
         }
+        if self.gone.contains_key(name) {
+            return Ok(None);
+        }
         self.ledger.client.start();
-        let seen = self.ledger.read_token(name)?;
-        Ok(seen.map(|seen| {
-            self.seen.insert(
-                name.clone(),
-                Known {
-                    version: seen.read.version,
-                    record: seen.record.clone(),
-                    custom: seen.read.custom,
-                },
-            );
-            seen.record
-        }))
+        Ok(match self.ledger.read_token_slot(name)? {
+            TokenSlot::Live(seen) => {
+                self.remember(
+                    name,
+                    seen.read.version,
+                    seen.record.clone(),
+                    seen.read.custom,
+                );
+                if let Some(secret) = seen.read.data.secret {
+                    self.secrets.insert(name.clone(), secret);
+                }
+                Some(seen.record)
+            }
+            TokenSlot::Gone { cas } => {
+                self.gone.insert(name.clone(), cas);
+                None
+            }
+        })
     }
 
     fn names(&mut self) -> Result<Vec<TokenName>> {
@@ -233,6 +258,10 @@ impl Edit for ServerEdit<'_> {
     }
 
     fn secret(&mut self, name: &TokenName) -> Result<Option<Secret>> {
+        // The secret of the version this edit read, which its writes check against.
+        if let Some(secret) = self.secrets.get(name) {
+            return Ok(Some(secret.clone()));
+        }
         self.ledger.client.start();
         Ok(self
             .ledger
@@ -375,6 +404,7 @@ impl Edit for ServerEdit<'_> {
             let _ = self.kv().delete(&uses_rel(&id));
         }
         self.seen.remove(name);
+        self.secrets.remove(name);
         Ok(removed)
     }
 
@@ -420,6 +450,7 @@ impl Edit for ServerEdit<'_> {
                 )?;
             }
         }
+        self.gone.remove(to);
         let again = format!(
             "run `docker-credential-pat rename {from} {}` again to finish",
             to.integration
@@ -454,6 +485,7 @@ impl Edit for ServerEdit<'_> {
             ));
         }
         self.seen.remove(from);
+        self.secrets.remove(from);
         Ok(())
     }
 

@@ -107,6 +107,13 @@ struct Seen {
     record: TokenRecord,
 }
 
+/// A token's place on the server: a live token, or none (absent, or deleted
+/// by hand) with the version a first write there checks against.
+enum TokenSlot {
+    Live(Box<Seen>),
+    Gone { cas: u64 },
+}
+
 impl ServerLedger {
     pub(crate) fn open(
         config: &Config,
@@ -175,9 +182,20 @@ impl ServerLedger {
     }
 
     fn read_token(&self, name: &TokenName) -> Result<Option<Seen>> {
+        Ok(match self.read_token_slot(name)? {
+            TokenSlot::Live(seen) => Some(*seen),
+            TokenSlot::Gone { .. } => None,
+        })
+    }
+
+    /// The token at `name`, or the version a write there checks against.
+    fn read_token_slot(&self, name: &TokenName) -> Result<TokenSlot> {
         let rel = token_rel(name);
-        let Some(read) = self.kv().read::<TokenData>(&rel)? else {
-            return Ok(None);
+        let read = match self.kv().read_slot::<TokenData>(&rel)? {
+            Slot::Live(read) => read,
+            Slot::Absent => return Ok(TokenSlot::Gone { cas: 0 }),
+            // Deleted by hand: its metadata, and version count, are still there.
+            Slot::Deleted { version, .. } => return Ok(TokenSlot::Gone { cas: version }),
         };
         let kind = match (&read.data.username, &read.data.secret) {
             (Some(user), Some(secret)) => {
@@ -209,7 +227,7 @@ impl ServerLedger {
                     detail,
                 }
             })?;
-        Ok(Some(Seen { read, record }))
+        Ok(TokenSlot::Live(Box::new(Seen { read, record })))
     }
 
     /// Every registry on the server with its token names.

@@ -79,24 +79,19 @@ impl<'a> Github<'a> {
     /// Checks the stored token `text` with GitHub and keeps what GitHub said
     /// on its record (a refusal too).
     pub(crate) fn verify(&self, text: &str) -> Result<Verified> {
-        let (name, record) = crate::remote::stored(self.service, &self.endpoint.registry, text)?;
-        let secret = crate::remote::stored_secret(self.service, &name)?;
-        self.verify_stored(name, &record, &secret)
+        let (name, record, secret) =
+            crate::remote::stored_with_secret(self.service, &self.endpoint.registry, text)?;
+        self.verify_stored(name, &record.username, &secret)
     }
 
-    fn verify_stored(
-        &self,
-        name: TokenName,
-        record: &TokenRecord,
-        secret: &Secret,
-    ) -> Result<Verified> {
+    fn verify_stored(&self, name: TokenName, username: &str, secret: &Secret) -> Result<Verified> {
         match self.api.check(secret) {
             Ok(checked) => {
                 // A failure to keep the view never fails the check.
                 let _ = self.remember(&name, secret, Some(&checked));
                 Ok(Verified {
                     name,
-                    username: record.username.clone(),
+                    username: username.to_owned(),
                     checked,
                 })
             }
@@ -186,11 +181,32 @@ pub(crate) fn is_github(service: &Service, registry: &Registry) -> bool {
         .is_some_and(|e| e.kind == Kind::Github)
 }
 
-/// The check `store` makes of a token it has just stored for a GitHub
-/// registry, under a short bound: the lines to say on stderr (none when all
-/// is well); `None` when the registry is not GitHub's. Never an error: the
-/// token is stored whatever this finds.
-pub(crate) fn check_new(service: &Service, name: &TokenName) -> Option<Vec<String>> {
+/// The check `store` and `add` make of a token they have just stored for a
+/// GitHub registry, given what they stored (so nothing is read back), under a
+/// short bound: the lines to say on stderr (none when all is well); `None`
+/// when the registry is not GitHub's. Never an error: the token is stored
+/// whatever this finds.
+pub(crate) fn check_new(
+    service: &Service,
+    name: &TokenName,
+    username: &str,
+    secret: &Secret,
+) -> Option<Vec<String>> {
+    check_with(service, name, |github| {
+        github.verify_stored(name.clone(), username, secret)
+    })
+}
+
+/// [`check_new`] of a token stored earlier in the same command (`import`), read back.
+pub(crate) fn check_stored(service: &Service, name: &TokenName) -> Option<Vec<String>> {
+    check_with(service, name, |github| github.verify(&name.to_string()))
+}
+
+fn check_with(
+    service: &Service,
+    name: &TokenName,
+    check: impl FnOnce(&Github) -> Result<Verified>,
+) -> Option<Vec<String>> {
     if !is_github(service, &name.registry) {
         return None;
     }
@@ -198,7 +214,7 @@ pub(crate) fn check_new(service: &Service, name: &TokenName) -> Option<Vec<Strin
         let mut github = Github::open(service, &name.registry)?;
         let share = service.config.protocol_timeout() / STORE_CHECK_SHARE;
         github.api = github.api.hurried(STORE_CHECK.min(share));
-        github.verify(&name.to_string())
+        check(&github)
     };
     Some(match verify() {
         Ok(verified) => verified.concerns(),

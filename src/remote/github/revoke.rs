@@ -66,9 +66,9 @@ impl Github<'_> {
     /// Revokes the stored token `text` at GitHub, then removes it here.
     pub(crate) fn revoke(&self, text: &str) -> std::result::Result<TokenName, RevokeFailure> {
         let before = |e| RevokeFailure::at(Stage::Before, e);
-        let (name, _) =
-            crate::remote::stored(self.service, &self.endpoint.registry, text).map_err(before)?;
-        let secret = crate::remote::stored_secret(self.service, &name).map_err(before)?;
+        let (name, _, secret) =
+            crate::remote::stored_with_secret(self.service, &self.endpoint.registry, text)
+                .map_err(before)?;
         self.api.revoke_secret(&secret).map_err(|e| {
             let maybe = e.may_have_acted();
             RevokeFailure::at(Stage::AtGithub { maybe }, e)

@@ -141,7 +141,7 @@ impl Github<'_> {
     /// The package scopes the old token has: as GitHub says now, else as it
     /// said last, else `read:packages`.
     fn old_scopes(&self, name: &TokenName, record: &TokenRecord, old: &Secret) -> Vec<String> {
-        let known = match self.verify_stored(name.clone(), record, old) {
+        let known = match self.verify_stored(name.clone(), &record.username, old) {
             Ok(verified) => verified.checked.scopes,
             Err(_) => record
                 .remote
