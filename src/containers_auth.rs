@@ -39,7 +39,7 @@ impl Places {
             return self.persistent();
         }
         if let Some(runtime) = &self.runtime_dir {
-            return Some(runtime.join("containers/auth.json"));
+            return Some(runtime.join("containers").join("auth.json"));
         }
         Some(per_uid_file())
     }
@@ -50,7 +50,7 @@ impl Places {
             Some(dir) => dir.clone(),
             None => self.home.as_ref()?.join(".config"),
         };
-        Some(config.join("containers/auth.json"))
+        Some(config.join("containers").join("auth.json"))
     }
 
     /// The files `configure-podman` wires: the primary one, so that `podman

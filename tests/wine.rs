@@ -256,3 +256,95 @@ fn messages_speak_of_windows_places() {
         "{path}"
     );
 }
+
+/// `exec` on Windows: the child gets the integration, its exit code is ours,
+/// and an unknown integration or a missing program runs nothing.
+#[test]
+fn exec_runs_a_command_with_the_integration_on_windows() {
+    let Some(wine) = Wine::from_env() else { return };
+    let env = wine.env();
+    ok(&env.run_with(
+        &["store"],
+        &store_request("docker.io", "alice", PAT),
+        &[("DOCKER_PAT_INTEGRATION", "ci")],
+    ));
+    let named = ok(&env.run(
+        &[
+            "exec",
+            "--integration",
+            "ci",
+            "--",
+            "cmd",
+            "/c",
+            "echo %DOCKER_PAT_INTEGRATION%",
+        ],
+        "",
+    ));
+    assert_eq!(named.trim(), "ci");
+    let exited = env.run(
+        &["exec", "--integration", "ci", "--", "cmd", "/c", "exit 7"],
+        "",
+    );
+    assert_eq!(exited.status.code(), Some(7), "{}", stderr(&exited));
+    let unknown = env.run(
+        &[
+            "exec",
+            "--integration",
+            "nobody",
+            "--",
+            "cmd",
+            "/c",
+            "exit 0",
+        ],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        error_line(&unknown).contains("no token belongs to integration nobody, so nothing was run"),
+        "{}",
+        stderr(&unknown)
+    );
+    let missing = env.run(
+        &["exec", "--integration", "ci", "--", "no-such-program.exe"],
+        "",
+    );
+    // What a shell answers for a missing program.
+    assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("error: cannot run no-such-program.exe"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+/// `configure-podman` on Windows wires the one auth.json podman reads there,
+/// under the user's config folder, named with Windows separators, and keeps
+/// what the file held.
+#[test]
+fn configure_podman_wires_auth_json_on_windows() {
+    let Some(wine) = Wine::from_env() else { return };
+    let mut env = wine.env();
+    let config = env.root.path().join("config");
+    let auth = config.join("containers").join("auth.json");
+    std::fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    std::fs::write(&auth, "{\"auths\":{\"quay.io\":{\"auth\":\"dTpw\"}}}\n").unwrap();
+    env.set("XDG_CONFIG_HOME", &windows_path(&config));
+    ok(&env.store("docker.io", "alice", PAT));
+    let said = ok(&env.run(&["configure-podman"], ""));
+    let configured: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("Configured "))
+        .collect();
+    assert_eq!(
+        configured,
+        [format!(
+            "Configured {} to use docker-credential-pat for docker.io",
+            windows_path(&auth)
+        )],
+        "one file on Windows, no runtime folder: {said}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&auth).unwrap()).unwrap();
+    assert_eq!(written["credHelpers"]["docker.io"], "pat", "{written}");
+    assert_eq!(written["auths"]["quay.io"]["auth"], "dTpw", "{written}");
+}
