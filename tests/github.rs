@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 
+use crate::support::github::GithubDouble;
 use crate::support::github_setup::*;
 use crate::support::http_double::Fault;
 use crate::support::*;
@@ -646,4 +647,46 @@ fn readme_github_session_runs_as_shown() {
     assert_eq!(commands, 5, "the README's session has five commands");
     assert!(!setup.github.accepts(&token), "revoked by the rotation");
     assert!(!setup.github.accepts(&new_token), "revoked at the end");
+}
+
+/// On a GitHub Enterprise Server (its API at `/api/v3`), revocation must be
+/// authenticated: the token authenticates its own revocation, and `rotate`
+/// revokes the old token the same way.
+#[test]
+fn revoke_on_a_github_enterprise_server_is_authenticated_with_the_token_itself() {
+    let keyring = SecretService::start();
+    let mut env = Env::new(&keyring);
+    let github = GithubDouble::start_enterprise();
+    let api = format!("{}/api/v3", github.url);
+    let host = "containers.github.example.com";
+    env.set("DOCKER_PAT_GITHUB_API", &api);
+    env.write_config_toml(&format!(
+        "[registries.\"{host}\"]\nkind = \"github\"\napi = \"{api}\"\n"
+    ));
+    let (_, token) = github.add_classic_token("octocat", &["read:packages"], None);
+    ok(&env.store(host, "octocat", &token));
+    let name = format!("default@{host}");
+    let out = ok(&run_github(&env, &["revoke", &name, "--yes"]));
+    assert!(
+        out.contains(&format!("GitHub accepted the revocation of {name}")),
+        "{out}"
+    );
+    assert!(!github.accepts(&token), "revoked on the server");
+    assert!(served(&env, host).is_none(), "deleted here");
+    let revokes: Vec<_> = github
+        .http()
+        .events()
+        .into_iter()
+        .filter(|e| e.method == "POST" && e.path() == "/api/v3/credentials/revoke")
+        .collect();
+    assert_eq!(revokes.len(), 1, "one authenticated call");
+
+    // rotate: the new token is checked, stored, and the old one revoked.
+    let (_, old) = github.add_classic_token("octocat", &["read:packages"], None);
+    ok(&env.store(host, "octocat", &old));
+    let (_, new) = github.add_classic_token("octocat", &["read:packages"], None);
+    ok(&rotate(&env, &name, &new));
+    assert!(!github.accepts(&old), "the old token is revoked");
+    assert!(github.accepts(&new));
+    assert_eq!(served(&env, host).as_deref(), Some(new.as_str()));
 }

@@ -35,6 +35,14 @@ const GITLAB_COM_API: &str = "https://gitlab.com/api/v4";
 const GHCR: &str = "ghcr.io";
 const GITHUB_API: &str = "https://api.github.com";
 
+impl Endpoint {
+    /// True for a GitHub Enterprise Server's API, which is always at
+    /// `/api/v3`; github.com's and GHE.com's are at the root of their host.
+    pub(crate) fn is_github_enterprise_server(&self) -> bool {
+        self.kind == Kind::Github && self.api.ends_with("/api/v3")
+    }
+}
+
 /// The token API of `registry`, if it has one the helper knows of.
 pub(crate) fn of(
     registry: &Registry,
@@ -229,6 +237,9 @@ mod tests {
             (ghes.kind, ghes.api.as_str()),
             (Kind::Github, "https://github.example.com/api/v3")
         );
+        // Only a GitHub Enterprise Server's API is at /api/v3; its revocation is authenticated.
+        assert!(ghes.is_github_enterprise_server());
+        assert!(!ghcr.is_github_enterprise_server());
         let error = github(&registry("other.example.com"), &config, &env).unwrap_err();
         assert!(error.contains("kind = \"github\""), "{error}");
         assert!(github(&registry("registry.gitlab.com"), &config, &env).is_err());

@@ -22,6 +22,10 @@
 //! each shaped like a GitHub token; 422 otherwise), answers `202 {}` and
 //! revokes at once and for good; 60 calls an hour, then `403` (or `429` when
 //! a test asks) with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`.
+//! Started as a GitHub Enterprise Server ([`GithubDouble::start_enterprise`]),
+//! its API is under `/api/v3` and it wants the revocation authenticated
+//! instead, as GHES 3.19 documents: `401` without `Authorization` or with a
+//! token it does not accept.
 //!
 //! It also plays ghcr.io's token service (`/token`) for Debian's
 //! `docker-registry`: the token's own login and an active, unexpired classic
@@ -121,6 +125,8 @@ struct State {
     revoke_calls: Vec<DateTime<Utc>>,
     revoke_limit: usize,
     limited_status: u16,
+    /// A GitHub Enterprise server: revocation is authenticated.
+    enterprise: bool,
 }
 
 impl State {
@@ -143,6 +149,15 @@ pub struct GithubDouble {
 
 impl GithubDouble {
     pub fn start() -> Self {
+        Self::start_as(false)
+    }
+
+    /// A GitHub Enterprise server's API.
+    pub fn start_enterprise() -> Self {
+        Self::start_as(true)
+    }
+
+    fn start_as(enterprise: bool) -> Self {
         let state = Arc::new(Mutex::new(State {
             tokens: Vec::new(),
             users: BTreeMap::new(),
@@ -153,6 +168,7 @@ impl GithubDouble {
             revoke_calls: Vec::new(),
             revoke_limit: REVOKE_LIMIT,
             limited_status: 403,
+            enterprise,
         }));
         let api = Arc::new(GithubApi {
             state: state.clone(),
@@ -330,7 +346,15 @@ impl Api for GithubApi {
         {
             return Answer::text(403, MISSING_USER_AGENT).into();
         }
-        match (call.method.as_str(), call.path()) {
+        // An Enterprise server's API is under /api/v3.
+        let path = match state.enterprise {
+            true => call
+                .path()
+                .strip_prefix("/api/v3")
+                .unwrap_or("/not-under-api-v3"),
+            false => call.path(),
+        };
+        match (call.method.as_str(), path) {
             ("GET", "/user") => user(&mut state, call),
             ("POST", "/credentials/revoke") => revoke(&mut state, call).into(),
             _ => Answer::json(
@@ -508,7 +532,8 @@ fn validation_failed(code: &str) -> Answer {
     )
 }
 
-/// `POST /credentials/revoke`: unauthenticated, capped per hour, final.
+/// `POST /credentials/revoke`: unauthenticated (authenticated on an
+/// Enterprise server), capped per hour, final.
 fn revoke(state: &mut State, call: &Incoming) -> Answer {
     let now = state.now();
     let hour_ago = now - chrono::Duration::hours(1);
@@ -541,7 +566,11 @@ fn revoke(state: &mut State, call: &Incoming) -> Answer {
     }
     state.revoke_calls.push(now);
     let used = used + 1;
-    if call.header("authorization").is_some() {
+    if state.enterprise {
+        if let Err(answer) = authenticated(state, call) {
+            return limit_headers(answer, used);
+        }
+    } else if call.header("authorization").is_some() {
         return limit_headers(
             Answer::json(
                 403,
@@ -558,6 +587,33 @@ fn revoke(state: &mut State, call: &Incoming) -> Answer {
         Err(answer) => answer,
     };
     limit_headers(answer, used)
+}
+
+/// An Enterprise server's check of the caller: a usable token as `Bearer` or `token`.
+fn authenticated(state: &State, call: &Incoming) -> Result<(), Answer> {
+    let Some(authorization) = call.header("authorization") else {
+        return Err(Answer::json(
+            401,
+            json!({"message": "Requires authentication", "documentation_url": REVOKE_DOCS}),
+        ));
+    };
+    let now = state.now();
+    let known = authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")
+        })
+        .is_some_and(|(_, secret)| {
+            state
+                .tokens
+                .iter()
+                .any(|t| t.secret == secret.trim() && t.usable(now))
+        });
+    if known {
+        Ok(())
+    } else {
+        Err(bad_credentials())
+    }
 }
 
 /// Checks the body and revokes the tokens it names (unknown ones are ignored,

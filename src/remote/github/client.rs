@@ -64,16 +64,23 @@ pub(crate) struct GithubApi {
     timeout: Duration,
     /// Waits out a rate limit that fits in the timeout (not under `store`'s short bound).
     patient: bool,
+    /// A GitHub Enterprise Server, whose revocation is authenticated.
+    enterprise: bool,
 }
 
 impl GithubApi {
-    pub(crate) fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
+    pub(crate) fn new(
+        base: &str,
+        timeout: Duration,
+        enterprise: bool,
+    ) -> Result<Self, RemoteError> {
         Ok(Self {
             http: HttpClient::new(&Trust::default())?,
             base: base.trim_end_matches('/').to_owned(),
             host: host_of(base).to_owned(),
             timeout,
             patient: true,
+            enterprise,
         })
     }
 
@@ -124,9 +131,7 @@ impl GithubApi {
     /// `GET /user` with `secret`: its login, scopes and expiry.
     pub(crate) fn check(&self, secret: &Secret) -> Result<Checked, RemoteError> {
         const WHAT: &str = "check the token";
-        let mut authorization = Zeroizing::new(String::with_capacity(7 + secret.len()));
-        authorization.push_str("Bearer ");
-        authorization.push_str(secret.expose());
+        let authorization = bearer(secret);
         let url = format!("{}/user", self.base);
         let response = self.call(Method::Get, &url, Some(&authorization), None, WHAT)?;
         let user: User = serde_json::from_slice(&response.body)
@@ -148,8 +153,10 @@ impl GithubApi {
         })
     }
 
-    /// `POST /credentials/revoke` with `secret`, unauthenticated as GitHub
-    /// requires on github.com. `202` is accepted; revocation is final.
+    /// `POST /credentials/revoke` with `secret`: unauthenticated, as GitHub
+    /// requires on github.com; on a GitHub Enterprise Server, which requires
+    /// the call authenticated, with the token itself. `202` is accepted;
+    /// revocation is final.
     pub(crate) fn revoke_secret(&self, secret: &Secret) -> Result<(), RemoteError> {
         #[derive(Serialize)]
         struct Body<'a> {
@@ -160,9 +167,24 @@ impl GithubApi {
             credentials: [secret.expose()],
         });
         let url = format!("{}/credentials/revoke", self.base);
-        self.call(Method::Post, &url, None, Some(&body), WHAT)
-            .map(drop)
+        let authorization = self.enterprise.then(|| bearer(secret));
+        self.call(
+            Method::Post,
+            &url,
+            authorization.as_deref().map(String::as_str),
+            Some(&body),
+            WHAT,
+        )
+        .map(drop)
     }
+}
+
+/// `Bearer <secret>`, in memory that is wiped.
+fn bearer(secret: &Secret) -> Zeroizing<String> {
+    let mut authorization = Zeroizing::new(String::with_capacity(7 + secret.len()));
+    authorization.push_str("Bearer ");
+    authorization.push_str(secret.expose());
+    authorization
 }
 
 impl TokenApi for GithubApi {

@@ -68,7 +68,11 @@ impl<'a> Github<'a> {
     pub(crate) fn open(service: &'a Service, registry: &Registry) -> Result<Self> {
         let endpoint = endpoint::github(registry, &service.config, &service.env)
             .map_err(ManageError::Invalid)?;
-        let api = GithubApi::new(&endpoint.api, service.config.registry_timeout())?;
+        let api = GithubApi::new(
+            &endpoint.api,
+            service.config.registry_timeout(),
+            endpoint.is_github_enterprise_server(),
+        )?;
         Ok(Self {
             service,
             endpoint,
