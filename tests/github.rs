@@ -651,7 +651,8 @@ fn readme_github_session_runs_as_shown() {
 
 /// On a GitHub Enterprise Server (its API at `/api/v3`), revocation must be
 /// authenticated: the token authenticates its own revocation, and `rotate`
-/// revokes the old token the same way.
+/// revokes the old token the same way. Sent again after a lost answer, the
+/// revoked token is refused (401): the rerun says so and finishes.
 #[test]
 fn revoke_on_a_github_enterprise_server_is_authenticated_with_the_token_itself() {
     let keyring = SecretService::start();
@@ -681,6 +682,26 @@ fn revoke_on_a_github_enterprise_server_is_authenticated_with_the_token_itself()
         .collect();
     assert_eq!(revokes.len(), 1, "one authenticated call");
 
+    // The answer is lost after the server revoked: kept here; the rerun finishes.
+    let (_, lost) = github.add_classic_token("octocat", &["read:packages"], None);
+    ok(&env.store(host, "octocat", &lost));
+    github.http().fault_call(1, Fault::Drop);
+    let line = error_line(&run_github(&env, &["revoke", &name, "--yes"]));
+    assert!(
+        line.contains("may have been revoked; it is still stored here"),
+        "{line}"
+    );
+    assert!(!github.accepts(&lost), "the server did revoke it");
+    assert_eq!(served(&env, host).as_deref(), Some(lost.as_str()));
+    let out = ok(&run_github(&env, &["revoke", &name, "--yes"]));
+    assert!(
+        out.contains(&format!(
+            "no longer accepts {name} (revoked already, or expired), so nothing was left to revoke; {name} is deleted here"
+        )),
+        "{out}"
+    );
+    assert!(served(&env, host).is_none(), "deleted here");
+
     // rotate: the new token is checked, stored, and the old one revoked.
     let (_, old) = github.add_classic_token("octocat", &["read:packages"], None);
     ok(&env.store(host, "octocat", &old));
@@ -689,4 +710,19 @@ fn revoke_on_a_github_enterprise_server_is_authenticated_with_the_token_itself()
     assert!(!github.accepts(&old), "the old token is revoked");
     assert!(github.accepts(&new));
     assert_eq!(served(&env, host).as_deref(), Some(new.as_str()));
+
+    // An old token that has expired cannot authenticate its revocation: said as it is.
+    let (_, expired) = github.add_classic_token(
+        "octocat",
+        &["read:packages"],
+        Some(Utc::now() - chrono::Duration::days(1)),
+    );
+    ok(&env.store(host, "octocat", &expired));
+    let (_, fresh) = github.add_classic_token("octocat", &["read:packages"], None);
+    let out = ok(&rotate(&env, &name, &fresh));
+    assert!(
+        out.contains("the old one no longer works at GitHub (revoked already, or expired)"),
+        "{out}"
+    );
+    assert_eq!(served(&env, host).as_deref(), Some(fresh.as_str()));
 }

@@ -1,7 +1,8 @@
 //! How many requests the helper makes of OpenBao, counted by the fault proxy
 //! passing everything through: one for a `get` of a registry's `default`
 //! token, while what it serves stays what the default pointer says, however
-//! the pointer came to be; and no token read twice by one command.
+//! the pointer came to be; and one read of the token for `store` and for
+//! `github verify`.
 
 use crate::support::faultproxy::FaultProxy;
 use crate::support::openbao::{DevServer, ROOT_TOKEN};

@@ -15,8 +15,9 @@ use crate::names::TokenName;
 use crate::output;
 use crate::registry::Registry;
 use crate::remote::api::TokenApi;
+use crate::remote::github::client::Revocation;
 use crate::remote::github::revoke::{RevokeFailure, Stage};
-use crate::remote::github::rotate::{Guide, RotateFailure, Step};
+use crate::remote::github::rotate::{Guide, Retired, RotateFailure, Step};
 use crate::remote::github::{DEFAULT_REGISTRY, Github, Verified};
 use crate::remote::{ManageError, RemoteError};
 use crate::secret::Secret;
@@ -215,16 +216,19 @@ fn rotate(github: &Github<'_>, token: &str, token_stdin: bool) -> Result<Exit> {
     let rotated = github
         .rotate(token, ask)
         .map_err(|failure| ManageError::Invalid(rotate_failure(github, token, &failure)))?;
-    let old = if rotated.unrevoked {
-        format!(
+    let old = match rotated.old {
+        Retired::Unrevoked => format!(
             "the old secret, kept as {}, was gone from here, so GitHub could not be asked to revoke it: delete the old token in GitHub's settings",
             rotated.retired
-        )
-    } else {
-        format!(
+        ),
+        Retired::NoLongerAccepted => format!(
+            "the old one no longer works at GitHub (revoked already, or expired), and {} is gone from here",
+            rotated.retired
+        ),
+        Retired::Revoked => format!(
             "the old one is revoked at GitHub, and {} is gone from here",
             rotated.retired
-        )
+        ),
     };
     match &rotated.new {
         Some(checked) => output::say(&format!(
@@ -238,7 +242,7 @@ fn rotate(github: &Github<'_>, token: &str, token_stdin: bool) -> Result<Exit> {
             rotated.name
         )),
     }
-    if rotated.unrevoked {
+    if rotated.old == Retired::Unrevoked {
         output::warn(&old);
         return Ok(Exit::Attention);
     }
@@ -277,12 +281,18 @@ fn revoke(github: &Github<'_>, token: &str, yes: bool) -> Result<Exit> {
         output::note("nothing was revoked");
         return Ok(Exit::Failure);
     }
-    let name = github
+    let (name, revocation) = github
         .revoke(token)
         .map_err(|failure| ManageError::Invalid(revoke_failure(github, &shown, &failure)))?;
-    output::say(&format!(
-        "GitHub accepted the revocation of {name} (final; the token's owner is notified), and {name} is deleted here"
-    ));
+    output::say(&match revocation {
+        Revocation::Accepted => format!(
+            "GitHub accepted the revocation of {name} (final; the token's owner is notified), and {name} is deleted here"
+        ),
+        Revocation::NoLongerAccepted => format!(
+            "{} no longer accepts {name} (revoked already, or expired), so nothing was left to revoke; {name} is deleted here",
+            github.api.name()
+        ),
+    });
     Ok(Exit::Success)
 }
 

@@ -257,7 +257,7 @@ fn from_server(
             }
         }
         // Removed from the server only if nobody replaced its secret meanwhile.
-        if edit.secret(&name)?.is_some_and(|s| s == secret) {
+        if edit.secret_now(&name)?.is_some_and(|s| s == secret) {
             edit.remove(&name)?;
         } else {
             report.kept.push(format!(

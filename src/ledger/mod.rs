@@ -119,7 +119,14 @@ pub(crate) trait Edit {
     fn names(&mut self) -> Result<Vec<TokenName>>;
 
     /// A token's secret; `None` when the token or its secret is missing.
+    /// On a server, that of the version this edit read, if it read one.
     fn secret(&mut self, name: &TokenName) -> Result<Option<Secret>>;
+
+    /// A token's secret as its store holds it now, never as this edit read it:
+    /// for checking that nobody replaced it meanwhile.
+    fn secret_now(&mut self, name: &TokenName) -> Result<Option<Secret>> {
+        self.secret(name)
+    }
 
     /// Creates or replaces a token with its secret. The record's `secret`
     /// field is set here, to where the secret went; that backend is returned.

@@ -569,16 +569,24 @@ impl Drop for Registry {
 
 /// A loopback port for a server this test starts, kept from every other test.
 ///
-/// Taken below Linux's ephemeral range (32768 and up), so no connection made
-/// meanwhile can be given it as its local port, and claimed with a lock file
-/// that this test process holds until it exits, so no test running beside it
-/// is handed the same one. A port something already listens on is skipped.
-/// The empty lock files stay: removing one would let two tests claim its port.
+/// Taken below the kernel's ephemeral range (from 32768 unless set lower), so
+/// no connection made meanwhile can be given it as its local port, and
+/// claimed with a lock file that this test process holds until it exits, so
+/// no test running beside it is handed the same one. A port something already
+/// listens on is skipped. The empty lock files stay: removing one would let
+/// two tests claim its port.
 pub fn free_port() -> u16 {
     static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
     const FIRST: u32 = 20_000;
-    const COUNT: u32 = 12_000;
-    let dir = std::env::temp_dir().join("docker-credential-pat-test-ports");
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let count = ephemeral.clamp(FIRST + 1_000, 32_768) - FIRST;
+    let dir = std::env::temp_dir().join(format!(
+        "docker-credential-pat-test-ports-{}",
+        rustix::process::getuid().as_raw()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let seed = std::process::id().wrapping_mul(2_654_435_761)
         ^ std::time::SystemTime::now()
@@ -586,9 +594,8 @@ pub fn free_port() -> u16 {
             .unwrap()
             .subsec_nanos();
     let mut held = HELD.lock().unwrap();
-    for step in 0..COUNT {
-        let port =
-            u16::try_from(FIRST + (seed.wrapping_add(step.wrapping_mul(7_919))) % COUNT).unwrap();
+    for step in 0..count {
+        let port = u16::try_from(FIRST + (seed % count + step) % count).unwrap();
         let Ok(lock) = std::fs::File::create(dir.join(format!("{port}.lock"))) else {
             continue;
         };
@@ -602,7 +609,7 @@ pub fn free_port() -> u16 {
     }
     panic!(
         "no free loopback port between {FIRST} and {}",
-        FIRST + COUNT - 1
+        FIRST + count - 1
     );
 }
 

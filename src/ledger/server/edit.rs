@@ -262,6 +262,10 @@ impl Edit for ServerEdit<'_> {
         if let Some(secret) = self.secrets.get(name) {
             return Ok(Some(secret.clone()));
         }
+        self.secret_now(name)
+    }
+
+    fn secret_now(&mut self, name: &TokenName) -> Result<Option<Secret>> {
         self.ledger.client.start();
         Ok(self
             .ledger
@@ -405,6 +409,8 @@ impl Edit for ServerEdit<'_> {
         }
         self.seen.remove(name);
         self.secrets.remove(name);
+        // Its metadata went with it: a first write there checks against 0.
+        self.gone.insert(name.clone(), 0);
         Ok(removed)
     }
 
@@ -486,6 +492,7 @@ impl Edit for ServerEdit<'_> {
         }
         self.seen.remove(from);
         self.secrets.remove(from);
+        self.gone.insert(from.clone(), 0);
         Ok(())
     }
 

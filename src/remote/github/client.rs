@@ -55,6 +55,17 @@ struct User {
     login: String,
 }
 
+/// What a revocation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revocation {
+    /// GitHub accepted it: the token is revoked for good.
+    Accepted,
+    /// A GitHub Enterprise Server refused the token its revocation is
+    /// authenticated with: it no longer works there (revoked already, or
+    /// expired), so nothing is left to revoke.
+    NoLongerAccepted,
+}
+
 /// GitHub's API at one address (`https://api.github.com`, or a GitHub
 /// Enterprise server's `https://HOST/api/v3`).
 pub(crate) struct GithubApi {
@@ -156,8 +167,9 @@ impl GithubApi {
     /// `POST /credentials/revoke` with `secret`: unauthenticated, as GitHub
     /// requires on github.com; on a GitHub Enterprise Server, which requires
     /// the call authenticated, with the token itself. `202` is accepted;
-    /// revocation is final.
-    pub(crate) fn revoke_secret(&self, secret: &Secret) -> Result<(), RemoteError> {
+    /// revocation is final. Sent again after a lost answer, github.com
+    /// answers `202` again; a GHES answers `401`, as for an expired token.
+    pub(crate) fn revoke_secret(&self, secret: &Secret) -> Result<Revocation, RemoteError> {
         #[derive(Serialize)]
         struct Body<'a> {
             credentials: [&'a str; 1],
@@ -168,14 +180,20 @@ impl GithubApi {
         });
         let url = format!("{}/credentials/revoke", self.base);
         let authorization = self.enterprise.then(|| bearer(secret));
-        self.call(
+        let answer = self.call(
             Method::Post,
             &url,
             authorization.as_deref().map(String::as_str),
             Some(&body),
             WHAT,
-        )
-        .map(drop)
+        );
+        match answer {
+            Ok(_) => Ok(Revocation::Accepted),
+            Err(RemoteError::Unauthorized { .. }) if self.enterprise => {
+                Ok(Revocation::NoLongerAccepted)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! rotate` (`NAME.retiring`) is revoked the same way, and the rotation's
 //! note on the token it was replaced by goes with it.
 
+use super::client::Revocation;
 use super::{Github, Result};
 use crate::index::TokenRecord;
 use crate::names::{Integration, TokenName};
@@ -64,18 +65,21 @@ fn replaced_by(name: &TokenName) -> Option<TokenName> {
 
 impl Github<'_> {
     /// Revokes the stored token `text` at GitHub, then removes it here.
-    pub(crate) fn revoke(&self, text: &str) -> std::result::Result<TokenName, RevokeFailure> {
+    pub(crate) fn revoke(
+        &self,
+        text: &str,
+    ) -> std::result::Result<(TokenName, Revocation), RevokeFailure> {
         let before = |e| RevokeFailure::at(Stage::Before, e);
         let (name, _, secret) =
             crate::remote::stored_with_secret(self.service, &self.endpoint.registry, text)
                 .map_err(before)?;
-        self.api.revoke_secret(&secret).map_err(|e| {
+        let revocation = self.api.revoke_secret(&secret).map_err(|e| {
             let maybe = e.may_have_acted();
             RevokeFailure::at(Stage::AtGithub { maybe }, e)
         })?;
         self.remove_revoked(&name)
             .map_err(|e| RevokeFailure::at(Stage::Here, e))?;
-        Ok(name)
+        Ok((name, revocation))
     }
 
     /// Removes a token GitHub has revoked, in one commit with the end of the

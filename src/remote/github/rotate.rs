@@ -19,7 +19,7 @@
 
 use chrono::Utc;
 
-use super::client::Checked;
+use super::client::{Checked, Revocation};
 use super::revoke::retiring_name;
 use super::{API, Github, READ, Result, WRITE, covers};
 use crate::index::{RemoteLink, RemoteOwner, RemoteView, Rotating, TokenRecord};
@@ -72,11 +72,21 @@ pub(crate) struct Rotated {
     /// The new token as GitHub described it; `None` when this run only
     /// finished an earlier one.
     pub new: Option<Checked>,
-    /// The old one, revoked at GitHub and removed here.
+    /// The old one, removed here.
     pub retired: TokenName,
+    /// What became of it at GitHub.
+    pub old: Retired,
+}
+
+/// What became of the old token at GitHub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retired {
+    Revoked,
+    /// A GitHub Enterprise Server no longer accepted it (revoked already, or expired).
+    NoLongerAccepted,
     /// The kept old secret was gone (deleted by hand): nothing could be sent
     /// to GitHub, and the old token may still be live there.
-    pub unrevoked: bool,
+    Unrevoked,
 }
 
 type Outcome<T> = std::result::Result<T, Box<RotateFailure>>;
@@ -96,12 +106,12 @@ impl Github<'_> {
         if let Some(pending) = record.remote.as_ref().and_then(|l| l.rotating.as_ref()) {
             let retired = TokenName::parse(&format!("{}@{}", pending.id, name.registry))
                 .map_err(|e| check(crate::error::ServiceError::from(e).into()))?;
-            let revoked = self.retire(&retired)?;
+            let old = self.retire(&retired)?;
             return Ok(Rotated {
                 name,
                 new: None,
                 retired,
-                unrevoked: !revoked,
+                old,
             });
         }
         let retired = retiring_name(&name).map_err(check)?;
@@ -129,12 +139,12 @@ impl Github<'_> {
         judge(&guide, &checked).map_err(check)?;
         self.store_new(&name, &retired, &record, &old, &new, &checked)
             .map_err(|e| RotateFailure::at(Step::Store, e))?;
-        let revoked = self.retire(&retired)?;
+        let old = self.retire(&retired)?;
         Ok(Rotated {
             name,
             new: Some(checked),
             retired,
-            unrevoked: !revoked,
+            old,
         })
     }
 
@@ -234,8 +244,8 @@ impl Github<'_> {
     }
 
     /// Steps 3 and 4: the kept old secret revoked at GitHub, then removed
-    /// here. `false` when it was gone, so nothing could be revoked.
-    fn retire(&self, retired: &TokenName) -> Outcome<bool> {
+    /// here; [`Retired::Unrevoked`] when it was gone, so nothing could be revoked.
+    fn retire(&self, retired: &TokenName) -> Outcome<Retired> {
         let secret = {
             let mut edit = self
                 .service
@@ -246,18 +256,23 @@ impl Github<'_> {
                 .map_err(|e| RotateFailure::at(Step::Revoke, e))?
         };
         // Gone already (removed by hand): only the note is left to clear.
-        if let Some(secret) = &secret {
-            self.api.revoke_secret(secret).map_err(|e| {
-                Box::new(RotateFailure {
-                    step: Step::Revoke,
-                    maybe: e.may_have_acted(),
-                    error: e.into(),
-                })
-            })?;
-        }
+        let old = match &secret {
+            Some(secret) => match self.api.revoke_secret(secret) {
+                Ok(Revocation::Accepted) => Retired::Revoked,
+                Ok(Revocation::NoLongerAccepted) => Retired::NoLongerAccepted,
+                Err(e) => {
+                    return Err(Box::new(RotateFailure {
+                        step: Step::Revoke,
+                        maybe: e.may_have_acted(),
+                        error: e.into(),
+                    }));
+                }
+            },
+            None => Retired::Unrevoked,
+        };
         self.remove_revoked(retired)
             .map_err(|e| RotateFailure::at(Step::Remove, e))?;
-        Ok(secret.is_some())
+        Ok(old)
     }
 }
 
