@@ -576,6 +576,14 @@ impl Drop for Registry {
 /// listens on is skipped. The empty lock files stay: removing one would let
 /// two tests claim its port.
 pub fn free_port() -> u16 {
+    #[cfg(unix)]
+    fn user() -> String {
+        rustix::process::getuid().as_raw().to_string()
+    }
+    #[cfg(not(unix))]
+    fn user() -> String {
+        std::env::var("USERNAME").unwrap_or_default()
+    }
     static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
     const FIRST: u32 = 20_000;
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
@@ -583,10 +591,7 @@ pub fn free_port() -> u16 {
         .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
         .unwrap_or(32_768);
     let count = ephemeral.clamp(FIRST + 1_000, 32_768) - FIRST;
-    let dir = std::env::temp_dir().join(format!(
-        "docker-credential-pat-test-ports-{}",
-        rustix::process::getuid().as_raw()
-    ));
+    let dir = std::env::temp_dir().join(format!("docker-credential-pat-test-ports-{}", user()));
     std::fs::create_dir_all(&dir).unwrap();
     let seed = std::process::id().wrapping_mul(2_654_435_761)
         ^ std::time::SystemTime::now()
