@@ -17,7 +17,7 @@ use crate::registry::Registry;
 use crate::remote::api::TokenApi;
 use crate::remote::github::client::Revocation;
 use crate::remote::github::revoke::{RevokeFailure, Stage};
-use crate::remote::github::rotate::{Guide, Retired, RotateFailure, Step};
+use crate::remote::github::rotate::{Guide, RotateFailure, Step};
 use crate::remote::github::{DEFAULT_REGISTRY, Github, Verified};
 use crate::remote::{ManageError, RemoteError};
 use crate::secret::Secret;
@@ -48,16 +48,17 @@ pub fn run(service: &Service, command: GithubCommand) -> CommandResult {
 /// The check of a token just stored (`add`) when its registry is GitHub's:
 /// what is wrong with it, as warnings on stderr.
 pub(crate) fn check_new(service: &Service, name: &TokenName, username: &str, secret: &Secret) {
-    let lines = crate::remote::github::check_new(service, name, username, secret);
-    lines
-        .unwrap_or_default()
-        .iter()
-        .for_each(|l| output::warn(l));
+    warn_each(crate::remote::github::check_new(
+        service, name, username, secret,
+    ));
 }
 
 /// The same check of a token `import` stored earlier, read back.
 pub(crate) fn check_stored(service: &Service, name: &TokenName) {
-    let lines = crate::remote::github::check_stored(service, name);
+    warn_each(crate::remote::github::check_stored(service, name));
+}
+
+fn warn_each(lines: Option<Vec<String>>) {
     lines
         .unwrap_or_default()
         .iter()
@@ -217,15 +218,15 @@ fn rotate(github: &Github<'_>, token: &str, token_stdin: bool) -> Result<Exit> {
         .rotate(token, ask)
         .map_err(|failure| ManageError::Invalid(rotate_failure(github, token, &failure)))?;
     let old = match rotated.old {
-        Retired::Unrevoked => format!(
+        None => format!(
             "the old secret, kept as {}, was gone from here, so GitHub could not be asked to revoke it: delete the old token in GitHub's settings",
             rotated.retired
         ),
-        Retired::NoLongerAccepted => format!(
+        Some(Revocation::NoLongerAccepted) => format!(
             "the old one no longer works at GitHub (revoked already, or expired), and {} is gone from here",
             rotated.retired
         ),
-        Retired::Revoked => format!(
+        Some(Revocation::Accepted) => format!(
             "the old one is revoked at GitHub, and {} is gone from here",
             rotated.retired
         ),
@@ -242,7 +243,7 @@ fn rotate(github: &Github<'_>, token: &str, token_stdin: bool) -> Result<Exit> {
             rotated.name
         )),
     }
-    if rotated.old == Retired::Unrevoked {
+    if rotated.old.is_none() {
         output::warn(&old);
         return Ok(Exit::Attention);
     }

@@ -74,19 +74,10 @@ pub(crate) struct Rotated {
     pub new: Option<Checked>,
     /// The old one, removed here.
     pub retired: TokenName,
-    /// What became of it at GitHub.
-    pub old: Retired,
-}
-
-/// What became of the old token at GitHub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retired {
-    Revoked,
-    /// A GitHub Enterprise Server no longer accepted it (revoked already, or expired).
-    NoLongerAccepted,
-    /// The kept old secret was gone (deleted by hand): nothing could be sent
-    /// to GitHub, and the old token may still be live there.
-    Unrevoked,
+    /// What GitHub said to its revocation; `None` when the kept old secret
+    /// was gone (deleted by hand): nothing could be sent to GitHub, and the
+    /// old token may still be live there.
+    pub old: Option<Revocation>,
 }
 
 type Outcome<T> = std::result::Result<T, Box<RotateFailure>>;
@@ -101,8 +92,9 @@ impl Github<'_> {
         ask: impl FnOnce(&Guide) -> Result<Secret>,
     ) -> Outcome<Rotated> {
         let check = |e: ManageError| RotateFailure::at(Step::Check, e);
-        let (name, record) =
-            crate::remote::stored(self.service, &self.endpoint.registry, text).map_err(check)?;
+        let (name, record, old) =
+            crate::remote::stored_with_secret(self.service, &self.endpoint.registry, text)
+                .map_err(check)?;
         if let Some(pending) = record.remote.as_ref().and_then(|l| l.rotating.as_ref()) {
             let retired = TokenName::parse(&format!("{}@{}", pending.id, name.registry))
                 .map_err(|e| check(crate::error::ServiceError::from(e).into()))?;
@@ -115,7 +107,6 @@ impl Github<'_> {
             });
         }
         let retired = retiring_name(&name).map_err(check)?;
-        let old = crate::remote::stored_secret(self.service, &name).map_err(check)?;
         let scopes = self.old_scopes(&name, &record, &old);
         let guide = Guide {
             url: self.new_token_url(&name, &scopes),
@@ -244,8 +235,8 @@ impl Github<'_> {
     }
 
     /// Steps 3 and 4: the kept old secret revoked at GitHub, then removed
-    /// here; [`Retired::Unrevoked`] when it was gone, so nothing could be revoked.
-    fn retire(&self, retired: &TokenName) -> Outcome<Retired> {
+    /// here; `None` when it was gone, so nothing could be revoked.
+    fn retire(&self, retired: &TokenName) -> Outcome<Option<Revocation>> {
         let secret = {
             let mut edit = self
                 .service
@@ -257,18 +248,14 @@ impl Github<'_> {
         };
         // Gone already (removed by hand): only the note is left to clear.
         let old = match &secret {
-            Some(secret) => match self.api.revoke_secret(secret) {
-                Ok(Revocation::Accepted) => Retired::Revoked,
-                Ok(Revocation::NoLongerAccepted) => Retired::NoLongerAccepted,
-                Err(e) => {
-                    return Err(Box::new(RotateFailure {
-                        step: Step::Revoke,
-                        maybe: e.may_have_acted(),
-                        error: e.into(),
-                    }));
-                }
-            },
-            None => Retired::Unrevoked,
+            Some(secret) => Some(self.api.revoke_secret(secret).map_err(|e| {
+                Box::new(RotateFailure {
+                    step: Step::Revoke,
+                    maybe: e.may_have_acted(),
+                    error: e.into(),
+                })
+            })?),
+            None => None,
         };
         self.remove_revoked(retired)
             .map_err(|e| RotateFailure::at(Step::Remove, e))?;
