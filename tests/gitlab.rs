@@ -423,16 +423,24 @@ fn a_rotate_whose_answer_is_lost_is_finished_by_the_next_run_without_reuse() {
 
 /// The GitLab flow with the team backend: created on a laptop, served to a
 /// runner through the protocol, audited with the runner's uses, rotated on
-/// the laptop and served by the runner at once.
+/// the laptop and served by the runner at once. The laptop's requests are
+/// counted: `rotate` reads the token, record and secret, in one request.
 #[test]
 fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
+    use crate::support::faultproxy::FaultProxy;
     use crate::support::openbao::{DevServer, ROOT_TOKEN};
     let server = DevServer::start();
+    let proxy = FaultProxy::start(&server.address);
     let setup = setup();
     let machine = |name: &str| {
         let mut env = Env::without_keychain();
+        let address = if name == "laptop" {
+            proxy.url()
+        } else {
+            server.url()
+        };
         env.set("DOCKER_PAT_BACKEND", "openbao")
-            .set("BAO_ADDR", &server.url())
+            .set("BAO_ADDR", &address)
             .set("BAO_TOKEN", ROOT_TOKEN);
         env.write_config_toml(&format!(
             "machine_name = \"{name}\"\n[registries.\"{}\"]\nkind = \"gitlab\"\napi = \"{}\"\n",
@@ -459,7 +467,19 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
         "the runner's use, reported to the server, accounts for GitLab's: {}",
         stdout(&audit)
     );
+    proxy.reset();
     ok(&run_gitlab(&laptop, &["rotate", &name]));
+    let read = format!(
+        "GET /v1/secret/data/docker-credential-pat/{}/ci",
+        setup.host
+    );
+    // Once for record and secret, then before each write: the intent, the new secret.
+    let seen = proxy.seen();
+    assert_eq!(
+        seen.iter().filter(|r| **r == read).count(),
+        3,
+        "rotate: {seen:?}"
+    );
     let new = served(&runner, &setup.host).unwrap();
     assert_ne!(new, old);
     assert!(setup.gitlab.accepts(&new) && !setup.gitlab.accepts(&old));
@@ -494,6 +514,27 @@ fn create_audit_and_rotate_work_on_the_team_server_with_the_fleets_last_use() {
     let audit = run_gitlab(&runner, &["audit", "--registry", &setup.host]);
     assert_eq!(audit.status.code(), Some(3), "{}", stdout(&audit));
     assert!(setup.gitlab.reuse_detections().is_empty());
+    // `link` of a token made at GitLab and added here: one read, then one before its write.
+    let alice = setup.gitlab.tokens()[0].user_id;
+    let (_, personal) = setup
+        .gitlab
+        .add_personal_token(alice, "laptop", &["read_registry"]);
+    ok(&laptop.run(&["add", &setup.host, "-u", USER, "-i", "laptop"], &personal));
+    proxy.reset();
+    ok(&run_gitlab(
+        &laptop,
+        &["link", &format!("laptop@{}", setup.host)],
+    ));
+    let read = format!(
+        "GET /v1/secret/data/docker-credential-pat/{}/laptop",
+        setup.host
+    );
+    let seen = proxy.seen();
+    assert_eq!(
+        seen.iter().filter(|r| **r == read).count(),
+        2,
+        "link: {seen:?}"
+    );
 }
 
 /// The common case: a personal token made in GitLab's settings and stored

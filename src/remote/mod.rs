@@ -139,15 +139,6 @@ fn stored_in(
     Ok((name, record))
 }
 
-/// The stored secret of `name`, or why there is none.
-pub(crate) fn stored_secret(
-    service: &Service,
-    name: &TokenName,
-) -> Result<crate::secret::Secret, ManageError> {
-    let mut edit = service.ledger()?.begin()?;
-    secret_of(&mut *edit, name)
-}
-
 /// A stored token of `registry`, its record and its secret, read at once
 /// (on a team server, in one request).
 pub(crate) fn stored_with_secret(

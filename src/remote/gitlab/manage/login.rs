@@ -80,8 +80,7 @@ impl Gitlab<'_> {
     /// GitLab counts as a use, recorded here as the helper's own), and is
     /// recorded as `owner`'s (GitLab's answer does not say whose it is).
     pub(crate) fn link(&self, text: &str, owner: RemoteOwner) -> Result<RemoteToken> {
-        let (name, record) = self.stored(text)?;
-        let secret = self.stored_secret(&name)?;
+        let (name, record, secret) = self.stored_with_secret(text)?;
         let result = self.api.verify(&secret);
         self.record_own_use(&record);
         let token = match result {

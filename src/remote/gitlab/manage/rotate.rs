@@ -89,9 +89,8 @@ impl Gitlab<'_> {
     /// Replaces a linked token by rotating it at GitLab; see the module comment.
     pub(crate) fn rotate(&self, text: &str) -> Outcome<Rotated> {
         let read = |e: ManageError| RotateFailure::at(Step::Read, e);
-        let (name, record) = self.stored(text).map_err(read)?;
+        let (name, record, secret) = self.stored_with_secret(text).map_err(read)?;
         let link = link_of(&name, &record).map_err(read)?;
-        let secret = self.stored_secret(&name).map_err(read)?;
         if let Some(intent) = &link.rotating {
             self.wait_out(intent.started_at);
         }
@@ -135,8 +134,13 @@ impl Gitlab<'_> {
         }
     }
 
-    pub(super) fn stored_secret(&self, name: &TokenName) -> Result<Secret> {
-        crate::remote::stored_secret(self.service, name)
+    /// A stored token of this registry, its record and its secret, read at
+    /// once (on a team server, in one request).
+    pub(super) fn stored_with_secret(
+        &self,
+        text: &str,
+    ) -> Result<(TokenName, TokenRecord, Secret)> {
+        crate::remote::stored_with_secret(self.service, &self.endpoint.registry, text)
     }
 
     /// The token `target` as GitLab has it now: read by id with the
