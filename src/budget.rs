@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct Budget {
     #[cfg(unix)]
     started: Instant,
+    #[cfg(unix)]
+    limit: Duration,
     #[cfg(windows)]
     watchdog: watchdog::Watchdog,
 }
@@ -25,12 +27,14 @@ impl Budget {
     pub fn start(limit: Duration) -> Self {
         let started = Instant::now();
         #[cfg(unix)]
-        if !timer::arm(limit, line(limit)) {
+        if !(timer::install() && timer::arm(limit, line(limit))) {
             crate::output::note("cannot start the time budget; this run is not bounded");
         }
         Self {
             #[cfg(unix)]
             started,
+            #[cfg(unix)]
+            limit,
             #[cfg(windows)]
             watchdog: watchdog::Watchdog::start(started, limit),
         }
@@ -38,8 +42,11 @@ impl Budget {
 
     /// Changes the limit (counted from the start), once config.toml has been read.
     pub fn set(&self, limit: Duration) {
+        // The usual case: config.toml keeps the default, and the timer stands.
         #[cfg(unix)]
-        timer::arm(limit.saturating_sub(self.started.elapsed()), line(limit));
+        if limit != self.limit {
+            timer::arm(limit.saturating_sub(self.started.elapsed()), line(limit));
+        }
         #[cfg(windows)]
         self.watchdog.set(limit);
     }
@@ -93,19 +100,23 @@ mod timer {
         unsafe { libc::_exit(1) }
     }
 
-    /// Sets the line, installs the handler and fires it after `left`.
-    pub fn arm(left: Duration, line: Vec<u8>) -> bool {
-        LINE.store(Box::into_raw(Box::new(line)), Ordering::Release);
+    /// Installs the handler, once, before the timer is first armed.
+    pub fn install() -> bool {
         // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the
         // handler is async-signal-safe (above).
-        let installed = unsafe {
+        unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = spent as extern "C" fn(libc::c_int) as libc::sighandler_t;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) == 0
-        };
+        }
+    }
+
+    /// Sets the line and fires the handler after `left`.
+    pub fn arm(left: Duration, line: Vec<u8>) -> bool {
+        LINE.store(Box::into_raw(Box::new(line)), Ordering::Release);
         // A zero interval would disarm the timer: a spent budget fires at once.
-        installed && set_timer(left.max(Duration::from_micros(1)))
+        set_timer(left.max(Duration::from_micros(1)))
     }
 
     pub fn disarm() {
